@@ -1,0 +1,565 @@
+//! The transmission control block (RFC 9293 §3.3.1) and what a connection sends.
+//!
+//! Incoming segments are handled in segment_arrives.rs, user calls in user_calls.rs; this file
+//! holds the state, the one place the state changes ([`Connection::transition`]), the output
+//! path (which segment goes next) and the timers.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use synack_wire::{TcpFlags, TcpOptions};
+
+use crate::config::Config;
+use crate::error::CloseReason;
+use crate::event::{ConnHandle, Event, FourTuple};
+use crate::recv_buffer::RecvBuffer;
+use crate::rtt::Rtt;
+use crate::send_buffer::SendBuffer;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+
+/// What a connection handler needs from its endpoint: the time, the configuration and the
+/// event queue.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub cfg: &'a Config,
+    pub events: &'a mut VecDeque<Event>,
+}
+
+/// A segment a connection wants sent; the endpoint wraps it in TCP and IP headers. The payload
+/// is in the endpoint's scratch buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outgoing {
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub options: TcpOptions,
+    pub payload_len: usize,
+}
+
+/// A snapshot of a connection, like Linux's `tcp_info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub state: State,
+    pub tuple: FourTuple,
+    pub iss: SeqNum,
+    pub irs: SeqNum,
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
+    pub snd_wnd: u32,
+    pub rcv_nxt: SeqNum,
+    pub rcv_wnd: u32,
+    /// Effective send MSS (MUST-16).
+    pub mss: u16,
+    pub srtt: Option<Duration>,
+    pub rttvar: Duration,
+    pub rto: Duration,
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub bytes_in_flight: u32,
+    /// Consecutive timeouts of the current retransmission episode.
+    pub backoff: u32,
+    /// Segments retransmitted over the connection's life.
+    pub retransmits: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub send_buffered: usize,
+    pub recv_buffered: usize,
+    /// Bytes held out of order, waiting for a gap to fill.
+    pub recv_out_of_order: usize,
+}
+
+pub(crate) struct Connection {
+    pub handle: ConnHandle,
+    pub tuple: FourTuple,
+    pub state: State,
+    /// Set for a connection created by a listener's passive OPEN (MUST-11): the listener's
+    /// address. SYN-RECEIVED returns to LISTEN on RST only for these.
+    pub listener: Option<SocketAddr>,
+    /// The application holds the handle (active open, or accepted).
+    pub owned: bool,
+    /// The application called close or abort: nobody will read any more (MAY-1).
+    pub released: bool,
+    /// Why the connection ended, once it has.
+    pub close_reason: Option<CloseReason>,
+    /// The peer's FIN has been processed (RCV.NXT is past it).
+    pub fin_received: bool,
+    /// The sequence number of the peer's FIN if it arrived out of order.
+    pub(crate) pending_fin: Option<SeqNum>,
+
+    // Send sequence variables (RFC 9293 §3.3.1).
+    pub iss: SeqNum,
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
+    /// Highest sequence number sent (SND.NXT before a go-back after a timeout).
+    pub snd_max: SeqNum,
+    pub snd_wnd: u32,
+    pub snd_wl1: SeqNum,
+    pub snd_wl2: SeqNum,
+    pub max_snd_wnd: u32,
+    /// The user asked to close the send side: a FIN follows the queued data.
+    pub fin_queued: bool,
+
+    // Receive sequence variables.
+    pub irs: SeqNum,
+    pub rcv_nxt: SeqNum,
+    /// Right edge of the window we last advertised; never moves left (SHLD-14).
+    pub rcv_adv: SeqNum,
+
+    pub send: SendBuffer,
+    pub recv: RecvBuffer,
+
+    /// Effective MSS for sending (MUST-15, MUST-16).
+    pub snd_mss: u16,
+    /// An ACK is owed to the peer.
+    pub ack_now: bool,
+
+    // Retransmission (RFC 6298) and a minimal congestion window (RFC 5681).
+    pub rtt: Rtt,
+    pub rto_at: Option<Instant>,
+    /// One segment being timed (sequence number that must be ACKed, and when it was sent).
+    pub rtt_probe: Option<(SeqNum, Instant)>,
+    /// Consecutive RTO expiries without progress.
+    pub retries: u32,
+    /// When the current unacknowledged data was last making progress (R2 is measured from here).
+    pub progress_at: Instant,
+    pub syn_timed_out: bool,
+    /// Zero-window probing: the next output may send one byte beyond the window (MUST-36).
+    pub probe_now: bool,
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub dupacks: u32,
+    /// Fast recovery (RFC 5681 §3.2, RFC 6582): the highest sequence sent when it began.
+    pub recover: Option<SeqNum>,
+    /// Retransmit the segment at SND.UNA now (fast retransmit, partial ACK).
+    pub rexmit_head: bool,
+
+    // Other timers.
+    pub time_wait_at: Option<Instant>,
+    pub fin_wait2_at: Option<Instant>,
+    /// R2 for data (MUST-21: per connection; `None` = never give up).
+    pub user_timeout: Option<Duration>,
+
+    /// The deadline currently registered with the endpoint's timer heap.
+    pub scheduled: Option<Instant>,
+    /// Queued in the endpoint's ready list.
+    pub in_ready: bool,
+
+    // Statistics.
+    pub retransmits: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        handle: ConnHandle,
+        tuple: FourTuple,
+        iss: SeqNum,
+        cfg: &Config,
+        now: Instant,
+    ) -> Self {
+        Connection {
+            handle,
+            tuple,
+            state: State::Closed,
+            listener: None,
+            owned: false,
+            released: false,
+            close_reason: None,
+            fin_received: false,
+            pending_fin: None,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            fin_queued: false,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            send: SendBuffer::new(iss + 1u32, cfg.send_buffer),
+            recv: RecvBuffer::new(cfg.recv_buffer.min(65535)),
+            snd_mss: default_mss(&tuple),
+            ack_now: false,
+            rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            rto_at: None,
+            rtt_probe: None,
+            retries: 0,
+            progress_at: now,
+            syn_timed_out: false,
+            probe_now: false,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            rexmit_head: false,
+            time_wait_at: None,
+            fin_wait2_at: None,
+            user_timeout: cfg.user_timeout,
+            scheduled: None,
+            in_ready: false,
+            retransmits: 0,
+            bytes_sent: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+        }
+    }
+
+    /// The single place a connection changes state: checks the edge against RFC 9293's
+    /// diagram, logs it and queues the event.
+    pub(crate) fn transition(&mut self, ctx: &mut Ctx<'_>, to: State, cause: &'static str) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        debug_assert!(
+            from.can_transition(to),
+            "{} -> {} is not an RFC 9293 edge ({cause})",
+            from,
+            to
+        );
+        tracing::debug!(conn = %self.handle, tuple = %self.tuple, %from, %to, cause, "state");
+        self.state = to;
+        ctx.events.push_back(Event::StateChanged {
+            conn: self.handle,
+            tuple: self.tuple,
+            from,
+            to,
+            cause,
+        });
+        match to {
+            State::TimeWait => {
+                // MUST-13: linger 2·MSL; nothing else runs in TIME-WAIT.
+                self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2);
+                self.rto_at = None;
+                self.fin_wait2_at = None;
+                self.send.clear();
+            }
+            State::FinWait2 => {
+                if self.released {
+                    self.fin_wait2_at = ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t);
+                }
+                self.rto_at = None;
+            }
+            State::Closed => {
+                self.rto_at = None;
+                self.time_wait_at = None;
+                self.fin_wait2_at = None;
+                self.send.clear();
+                if self.released || !self.owned {
+                    self.recv.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Enter CLOSED for `reason`, telling the application (MUST-12).
+    pub(crate) fn close_with(&mut self, ctx: &mut Ctx<'_>, reason: CloseReason, cause: &'static str) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.close_reason.get_or_insert(reason);
+        if reason != CloseReason::Normal {
+            self.send.clear();
+        }
+        self.transition(ctx, State::Closed, cause);
+        ctx.events.push_back(Event::Closed {
+            conn: self.handle,
+            reason: self.close_reason.unwrap_or(reason),
+        });
+    }
+
+    /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
+    /// at most 65535 without window scaling.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        let free = self.recv.window().min(65535) as u32;
+        let edge = self.rcv_nxt + free;
+        if edge >= self.rcv_adv {
+            free
+        } else {
+            self.rcv_adv - self.rcv_nxt
+        }
+    }
+
+    /// Sequence number of our FIN, if one is queued (it follows the last byte of data).
+    pub(crate) fn fin_seq(&self) -> Option<SeqNum> {
+        self.fin_queued.then(|| self.send.end())
+    }
+
+    /// Our FIN has been acknowledged.
+    pub(crate) fn fin_acked(&self) -> bool {
+        self.fin_seq().is_some_and(|f| self.snd_una > f)
+    }
+
+    /// Bytes (and SYN/FIN) sent but not yet acknowledged.
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.snd_max - self.snd_una
+    }
+
+    /// The earliest deadline of this connection.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [self.rto_at, self.time_wait_at, self.fin_wait2_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether the endpoint can forget this connection: it is CLOSED and nobody holds it.
+    pub(crate) fn is_reapable(&self) -> bool {
+        self.state == State::Closed && (self.released || !self.owned)
+    }
+
+    pub(crate) fn info(&self) -> ConnInfo {
+        ConnInfo {
+            state: self.state,
+            tuple: self.tuple,
+            iss: self.iss,
+            irs: self.irs,
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            snd_wnd: self.snd_wnd,
+            rcv_nxt: self.rcv_nxt,
+            rcv_wnd: self.rcv_wnd(),
+            mss: self.snd_mss,
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
+            bytes_in_flight: self.in_flight(),
+            backoff: self.retries,
+            retransmits: self.retransmits,
+            bytes_sent: self.bytes_sent,
+            bytes_acked: self.bytes_acked,
+            bytes_received: self.bytes_received,
+            send_buffered: self.send.len(),
+            recv_buffered: self.recv.readable(),
+            recv_out_of_order: self.recv.ooo_bytes(),
+        }
+    }
+
+    // ----- output ---------------------------------------------------------------------------
+
+    /// The next segment this connection wants to send, if any. Payload bytes are copied into
+    /// `payload`.
+    pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
+        payload.clear();
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent => {
+                if self.snd_nxt != self.iss {
+                    return None;
+                }
+                // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
+                let mut options = TcpOptions::default();
+                options.mss = Some(ctx.cfg.mss);
+                self.ack_now = false;
+                Some(self.sent(ctx, self.iss, TcpFlags::SYN, options, 0))
+            }
+            State::SynReceived if self.snd_nxt == self.iss => {
+                // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+                let mut options = TcpOptions::default();
+                options.mss = Some(ctx.cfg.mss);
+                Some(self.sent(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
+            }
+            State::SynReceived => self.pure_ack(ctx),
+            State::TimeWait | State::FinWait2 if !self.can_send_data() => self.pure_ack(ctx),
+            _ => self.data_or_fin(ctx, payload).or_else(|| self.pure_ack(ctx)),
+        }
+    }
+
+    fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+        )
+    }
+
+    fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
+        if !self.ack_now {
+            return None;
+        }
+        Some(self.sent(ctx, self.snd_nxt, TcpFlags::ACK, TcpOptions::default(), 0))
+    }
+
+    fn data_or_fin(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
+        let data_end = self.send.end();
+        let mut flags = TcpFlags::ACK;
+        let mut len = 0usize;
+        if self.rexmit_head && self.snd_una < self.snd_max {
+            // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
+            self.rexmit_head = false;
+            let seq = self.snd_una;
+            let n = (data_end - seq).min(u32::from(self.snd_mss)) as usize;
+            let len = if seq < data_end { self.send.copy_out(seq, n, payload) } else { 0 };
+            if self.fin_seq() == Some(seq + len) {
+                flags |= TcpFlags::FIN;
+            }
+            if len > 0 || flags.contains(TcpFlags::FIN) {
+                return Some(self.sent(ctx, seq, flags, TcpOptions::default(), len));
+            }
+        }
+        self.rexmit_head = false;
+        if self.snd_nxt < data_end {
+            // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
+            // when the peer shrank its window (MUST-34): then nothing new goes out.
+            let limit = self.snd_una + self.snd_wnd.min(self.cwnd);
+            let usable = if limit > self.snd_nxt { limit - self.snd_nxt } else { 0 };
+            let mut n = (data_end - self.snd_nxt).min(usable).min(u32::from(self.snd_mss));
+            if n == 0 && self.probe_now {
+                // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
+                n = 1;
+            }
+            if n == 0 {
+                return None;
+            }
+            self.probe_now = false;
+            len = self.send.copy_out(self.snd_nxt, n as usize, payload);
+            if self.snd_nxt + len == data_end {
+                // PSH on the last segment of what the application wrote (MUST-61).
+                flags |= TcpFlags::PSH;
+            }
+        }
+        if let Some(fin) = self.fin_seq() {
+            if self.snd_nxt + len == fin && self.state != State::Established && self.state != State::CloseWait {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        if len == 0 && !flags.contains(TcpFlags::FIN) {
+            return None;
+        }
+        Some(self.sent(ctx, self.snd_nxt, flags, TcpOptions::default(), len))
+    }
+
+    /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
+    /// (RFC 6298 §5.1), pick a segment to time (Karn: never a retransmission).
+    fn sent(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, options: TcpOptions, len: usize) -> Outgoing {
+        let ctl = usize::from(flags.contains(TcpFlags::SYN)) + usize::from(flags.contains(TcpFlags::FIN));
+        let seg_len = len + ctl;
+        let ack_flag = flags.contains(TcpFlags::ACK);
+        if seg_len > 0 {
+            let end = seq + seg_len;
+            if seq < self.snd_max {
+                self.retransmits += 1;
+            } else {
+                self.bytes_sent += len as u64;
+                if self.rtt_probe.is_none() {
+                    self.rtt_probe = Some((end, ctx.now));
+                }
+            }
+            if self.snd_una == self.snd_max || self.rto_at.is_none() {
+                if self.rto_at.is_none() {
+                    self.progress_at = ctx.now;
+                }
+                self.rto_at = Some(ctx.now + self.rtt.rto());
+            }
+            self.snd_nxt = self.snd_nxt.max(end);
+            self.snd_max = self.snd_max.max(end);
+        }
+        if ack_flag {
+            self.ack_now = false;
+            let wnd = self.rcv_wnd();
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + wnd);
+        }
+        Outgoing {
+            seq,
+            ack: if ack_flag { self.rcv_nxt } else { SeqNum(0) },
+            flags,
+            window: self.rcv_wnd().min(65535) as u16,
+            options,
+            payload_len: len,
+        }
+    }
+
+    // ----- timers ---------------------------------------------------------------------------
+
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        if self.time_wait_at.is_some_and(|t| t <= now) {
+            self.time_wait_at = None;
+            // 2MSL passed: delete the TCB (RFC 9293 §3.10.8).
+            self.close_with(ctx, CloseReason::Normal, "2MSL timeout");
+            return;
+        }
+        if self.fin_wait2_at.is_some_and(|t| t <= now) {
+            self.fin_wait2_at = None;
+            self.close_with(ctx, CloseReason::TimedOut, "FIN-WAIT-2 timeout");
+            return;
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.rto_at = None;
+            self.on_rto(ctx);
+        }
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 9293 §3.8.3).
+    fn on_rto(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        let opening = matches!(self.state, State::SynSent | State::SynReceived);
+        if self.snd_una == self.snd_max && !self.zero_window_blocked() {
+            return; // nothing outstanding
+        }
+        // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout.
+        let limit = if opening { Some(ctx.cfg.syn_timeout) } else { self.user_timeout };
+        let zero_window_probing = self.zero_window_blocked() && self.snd_una == self.snd_max;
+        if let Some(limit) = limit {
+            if !zero_window_probing && now.saturating_duration_since(self.progress_at) >= limit {
+                self.close_with(ctx, CloseReason::TimedOut, "retransmission timeout (R2)");
+                return;
+            }
+        }
+        self.retries += 1;
+        if self.retries == ctx.cfg.r1 {
+            // SHLD-9: tell the application once R1 is reached.
+            ctx.events.push_back(Event::DeliveryProblem {
+                conn: self.handle,
+                retransmits: self.retries,
+            });
+        }
+        if opening {
+            self.syn_timed_out = true;
+        }
+        // RFC 5681 §3.1: after an RTO, ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS.
+        let smss = u32::from(self.snd_mss);
+        if self.snd_una != self.snd_max {
+            self.ssthresh = (self.in_flight() / 2).max(2 * smss);
+            self.cwnd = smss;
+        }
+        self.dupacks = 0;
+        self.recover = None; // a timeout ends fast recovery; go-back-N takes over
+        self.rexmit_head = false;
+        self.rtt.back_off(); // §5.5
+        self.rtt_probe = None; // Karn
+        // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
+        self.snd_nxt = self.snd_una;
+        if zero_window_probing {
+            self.probe_now = true;
+        }
+        // §5.6: restart the timer (done by `sent` when the retransmission leaves); if nothing
+        // can leave (zero window), keep the timer running as the persist timer.
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    /// Data waits but the peer's window is closed and nothing is in flight.
+    pub(crate) fn zero_window_blocked(&self) -> bool {
+        self.snd_wnd == 0 && self.send.end() > self.snd_max && self.can_send_data()
+    }
+}
+
+/// The send MSS when the peer sends no MSS option: 536 for IPv4, 1220 for IPv6 (MUST-15).
+pub(crate) fn default_mss(tuple: &FourTuple) -> u16 {
+    if tuple.remote.is_ipv4() {
+        536
+    } else {
+        1220
+    }
+}

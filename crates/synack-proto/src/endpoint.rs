@@ -1,0 +1,728 @@
+//! The endpoint: demultiplexing (4-tuple hash map, never a scan), listeners with bounded SYN
+//! and accept queues, the CLOSED/LISTEN rows of SEGMENT ARRIVES, OPEN, the timer heap and the
+//! transmit queue.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use synack_wire::{Ipv4Repr, TcpFlags, TcpOptions, TcpRepr};
+
+use crate::config::Config;
+use crate::connection::{ConnInfo, Connection, Ctx, Outgoing};
+use crate::error::Error;
+use crate::event::{ConnHandle, Event, FourTuple};
+use crate::isn::Secret;
+use crate::segment_arrives::Segment;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+
+/// Counters kept by an endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// Packets dropped because they did not parse, by reason (wire error name → count).
+    pub malformed: Vec<(synack_wire::Error, u64)>,
+    /// Packets for an address this endpoint does not own.
+    pub not_ours: u64,
+    /// Packets from or to a broadcast/multicast/unspecified address (MUST-57, MUST-63).
+    pub bad_address: u64,
+    pub resets_sent: u64,
+    /// Control segments dropped because the control queue was full.
+    pub control_dropped: u64,
+    /// SYNs dropped because the listener's SYN queue was full.
+    pub syn_queue_full: u64,
+    pub active_opens: u64,
+    pub passive_opens: u64,
+}
+
+impl EndpointStats {
+    fn count_malformed(&mut self, e: synack_wire::Error) {
+        match self.malformed.iter_mut().find(|(k, _)| *k == e) {
+            Some((_, n)) => *n += 1,
+            None => self.malformed.push((e, 1)),
+        }
+    }
+}
+
+struct Listener {
+    backlog: usize,
+    /// Children in SYN-RECEIVED (the SYN queue).
+    syn_queue: usize,
+    /// Children ESTABLISHED and waiting for `accept`.
+    accept_queue: VecDeque<ConnHandle>,
+    /// All children not yet accepted.
+    children: HashSet<ConnHandle>,
+}
+
+/// A RST (or RST-ACK) the endpoint owes someone; it has no TCB to send it from.
+#[derive(Clone, Copy, Debug)]
+struct Control {
+    tuple: FourTuple,
+    seq: SeqNum,
+    ack: Option<SeqNum>,
+}
+
+/// A TCP endpoint: every connection and listener of one host (or one set of addresses).
+pub struct Endpoint {
+    cfg: Config,
+    secret: Secret,
+    conns: HashMap<ConnHandle, Connection>,
+    by_tuple: HashMap<FourTuple, ConnHandle>,
+    listeners: HashMap<SocketAddr, Listener>,
+    next_handle: u64,
+    events: VecDeque<Event>,
+    ready: VecDeque<ConnHandle>,
+    control: VecDeque<Control>,
+    timers: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
+    scratch: Vec<u8>,
+    stats: EndpointStats,
+    port_counter: u64,
+    ip_ident: u16,
+    /// The latest time the caller gave us (user calls carry no clock).
+    last_now: Instant,
+}
+
+impl Endpoint {
+    /// A new endpoint. `secret` keys the ISN generator (RFC 6528) and ephemeral port choice;
+    /// give each endpoint a fresh random one (the simulator derives it from its seed).
+    pub fn new(config: Config, secret: [u8; 16]) -> Endpoint {
+        Endpoint {
+            cfg: config,
+            secret: Secret::new(secret),
+            conns: HashMap::new(),
+            by_tuple: HashMap::new(),
+            listeners: HashMap::new(),
+            next_handle: 1,
+            events: VecDeque::new(),
+            ready: VecDeque::new(),
+            control: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            scratch: Vec::new(),
+            stats: EndpointStats::default(),
+            port_counter: 0,
+            ip_ident: 0,
+            last_now: Instant::ZERO,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &EndpointStats {
+        &self.stats
+    }
+
+    /// Connections alive (TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Handles of all connections alive, in no particular order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnHandle> + '_ {
+        self.conns.keys().copied()
+    }
+
+    // ----- passive OPEN ---------------------------------------------------------------------
+
+    /// Passive OPEN (§3.10.1): listen on `local` (an unspecified IP listens on every local
+    /// address). Connections in SYN-SENT/SYN-RECEIVED on the same port are unaffected
+    /// (MUST-41, MUST-42).
+    pub fn listen(&mut self, local: SocketAddr, backlog: Option<usize>) -> Result<(), Error> {
+        if local.port() == 0 {
+            return Err(Error::InvalidAddress);
+        }
+        if self.listeners.contains_key(&local) {
+            return Err(Error::AddrInUse);
+        }
+        self.listeners.insert(
+            local,
+            Listener {
+                backlog: backlog.unwrap_or(self.cfg.backlog).max(1),
+                syn_queue: 0,
+                accept_queue: VecDeque::new(),
+                children: HashSet::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stop listening; children not yet accepted are reset.
+    pub fn unlisten(&mut self, local: SocketAddr) -> bool {
+        let Some(l) = self.listeners.remove(&local) else {
+            return false;
+        };
+        for h in l.children {
+            let _ = self.abort(h);
+        }
+        true
+    }
+
+    /// Take the next ESTABLISHED connection from a listener's accept queue.
+    pub fn accept(&mut self, listener: SocketAddr) -> Option<ConnHandle> {
+        loop {
+            let l = self.listeners.get_mut(&listener)?;
+            let h = l.accept_queue.pop_front()?;
+            l.children.remove(&h);
+            if let Some(c) = self.conns.get_mut(&h) {
+                c.owned = true;
+                return Some(h);
+            }
+        }
+    }
+
+    // ----- active OPEN ----------------------------------------------------------------------
+
+    /// Active OPEN (§3.10.1): send a SYN to `remote`. A local port of 0 picks an ephemeral
+    /// port; an unspecified local IP uses the first configured address (MUST-44).
+    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, Error> {
+        if !valid_unicast(remote.ip()) || remote.port() == 0 || !remote.is_ipv4() {
+            return Err(Error::InvalidAddress); // MUST-46
+        }
+        let local_ip = if local.ip().is_unspecified() {
+            *self.cfg.local_addrs.first().ok_or(Error::InvalidAddress)?
+        } else {
+            local.ip()
+        };
+        let port = if local.port() == 0 {
+            self.ephemeral_port(local_ip, remote)?
+        } else {
+            local.port()
+        };
+        let tuple = FourTuple {
+            local: SocketAddr::new(local_ip, port),
+            remote,
+        };
+        if self.by_tuple.contains_key(&tuple) {
+            return Err(Error::AddrInUse);
+        }
+        self.last_now = self.last_now.max(now);
+        let h = self.new_handle();
+        let iss = self.secret.isn(now, tuple.local, tuple.remote);
+        let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
+        c.owned = true;
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            events: &mut self.events,
+        };
+        c.transition(&mut ctx, State::SynSent, "OPEN (active)");
+        self.stats.active_opens += 1;
+        self.by_tuple.insert(tuple, h);
+        self.conns.insert(h, c);
+        self.touch(h);
+        Ok(h)
+    }
+
+    fn new_handle(&mut self) -> ConnHandle {
+        let h = ConnHandle(self.next_handle);
+        self.next_handle += 1;
+        h
+    }
+
+    /// RFC 6056 algorithm 3: a keyed offset per destination plus a counter.
+    fn ephemeral_port(&mut self, local_ip: IpAddr, remote: SocketAddr) -> Result<u16, Error> {
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let (lo, hi) = (lo.min(hi).max(1), hi.max(lo).max(1));
+        let n = u64::from(hi - lo) + 1;
+        let offset = self.secret.port_offset(local_ip, remote);
+        for i in 0..n {
+            let port = lo + ((offset.wrapping_add(self.port_counter).wrapping_add(i)) % n) as u16;
+            let tuple = FourTuple {
+                local: SocketAddr::new(local_ip, port),
+                remote,
+            };
+            if !self.by_tuple.contains_key(&tuple) && !self.listeners.contains_key(&tuple.local) {
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Error::NoPorts)
+    }
+
+    // ----- user calls on a connection -------------------------------------------------------
+
+    fn owned_mut(&mut self, h: ConnHandle) -> Result<&mut Connection, Error> {
+        match self.conns.get_mut(&h) {
+            Some(c) if c.owned && !c.released => Ok(c),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// SEND: copy as much of `data` as fits into the send buffer.
+    pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        let n = self.owned_mut(h)?.send(data)?;
+        self.touch(h);
+        Ok(n)
+    }
+
+    /// RECEIVE: `Ok(0)` means the peer closed its side (FIN) and everything before it was
+    /// read; errors say whether it reset (MUST-12).
+    pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        let c = self.owned_mut(h)?;
+        let n = c.recv(buf)?;
+        if c.ack_now {
+            self.touch(h);
+        }
+        Ok(n)
+    }
+
+    /// Half-close: FIN after the queued data; the receive side stays open.
+    pub fn shutdown(&mut self, h: ConnHandle) -> Result<(), Error> {
+        let now = self.last_now(h);
+        let (cfg, events) = (&self.cfg, &mut self.events);
+        let c = match self.conns.get_mut(&h) {
+            Some(c) if c.owned && !c.released => c,
+            _ => return Err(Error::InvalidHandle),
+        };
+        let was = c.state;
+        let mut ctx = Ctx { now, cfg, events };
+        let r = c.shutdown(&mut ctx);
+        self.after(h, was, false);
+        r
+    }
+
+    /// Full close: the handle is released and the connection finishes its close on its own
+    /// (FIN exchange, TIME-WAIT). Unread data turns this into a reset (SHLD-3).
+    pub fn close(&mut self, h: ConnHandle) -> Result<(), Error> {
+        self.user_close(h, false)
+    }
+
+    /// ABORT: send a RST and forget the connection.
+    pub fn abort(&mut self, h: ConnHandle) -> Result<(), Error> {
+        self.user_close(h, true)
+    }
+
+    fn user_close(&mut self, h: ConnHandle, abort: bool) -> Result<(), Error> {
+        let now = self.last_now(h);
+        let (cfg, events) = (&self.cfg, &mut self.events);
+        let c = match self.conns.get_mut(&h) {
+            Some(c) if !c.released => c,
+            _ => return Err(Error::InvalidHandle),
+        };
+        let was = c.state;
+        let mut ctx = Ctx { now, cfg, events };
+        let rst = if abort {
+            c.abort(&mut ctx, "ABORT")
+        } else {
+            c.close(&mut ctx)
+        };
+        let tuple = c.tuple;
+        if let Some(r) = rst {
+            self.queue_control(tuple, r.seq, None);
+        }
+        self.after(h, was, false);
+        Ok(())
+    }
+
+    /// User calls carry no clock; timers they start are measured from the last time the
+    /// endpoint saw (the latest handle/poll call).
+    fn last_now(&self, _h: ConnHandle) -> Instant {
+        self.last_now
+    }
+
+    pub fn state(&self, h: ConnHandle) -> Option<State> {
+        self.conns.get(&h).map(|c| c.state)
+    }
+
+    pub fn tuple(&self, h: ConnHandle) -> Option<FourTuple> {
+        self.conns.get(&h).map(|c| c.tuple)
+    }
+
+    pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {
+        self.conns.get(&h).map(Connection::info)
+    }
+
+    /// R2 for this connection's data (MUST-21); `None` never gives up.
+    pub fn set_user_timeout(&mut self, h: ConnHandle, t: Option<Duration>) -> Result<(), Error> {
+        self.owned_mut(h)?.user_timeout = t;
+        Ok(())
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+impl Endpoint {
+    // ----- packets in -----------------------------------------------------------------------
+
+    /// Handle one incoming IPv4 datagram.
+    pub fn handle(&mut self, now: Instant, packet: &[u8]) {
+        self.last_now = self.last_now.max(now);
+        self.stats.packets_in += 1;
+        let (ip, tcp) = match synack_wire::parse_ipv4_tcp(packet) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // MUST-3 (bad checksum), MUST-7 (bad option length) and every other malformed
+                // input: dropped and counted, never a panic.
+                tracing::debug!(error = %e, "dropped malformed packet");
+                self.stats.count_malformed(e);
+                return;
+            }
+        };
+        let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+        if !self.cfg.local_addrs.is_empty() && !self.cfg.local_addrs.contains(&dst) {
+            self.stats.not_ours += 1;
+            return;
+        }
+        // MUST-57: nothing addressed to broadcast/multicast; MUST-63: nothing (in particular no
+        // SYN) from an invalid source.
+        if !valid_unicast(dst) || !valid_unicast(src) {
+            self.stats.bad_address += 1;
+            return;
+        }
+        let tuple = FourTuple {
+            local: SocketAddr::new(dst, tcp.dst_port),
+            remote: SocketAddr::new(src, tcp.src_port),
+        };
+        let seg = Segment {
+            seq: SeqNum(tcp.seq_number),
+            ack: SeqNum(tcp.ack_number),
+            flags: tcp.flags,
+            wnd: u32::from(tcp.window_len), // MUST-1: unsigned
+            options: tcp.options,
+            payload: tcp.payload,
+        };
+        tracing::trace!(dir = "in", %tuple, flags = %tcp.flags, seq = tcp.seq_number, ack = tcp.ack_number, len = tcp.payload.len(), "segment");
+        if let Some(&h) = self.by_tuple.get(&tuple) {
+            self.dispatch(now, h, seg);
+        } else if let Some(laddr) = self.find_listener(tuple.local) {
+            self.listen_arrives(now, laddr, tuple, seg);
+        } else {
+            self.closed_arrives(tuple, seg);
+        }
+    }
+
+    fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
+        if self.listeners.contains_key(&local) {
+            return Some(local);
+        }
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), local.port());
+        self.listeners.contains_key(&any).then_some(any)
+    }
+
+    fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
+        let accept_room = {
+            let Some(c) = self.conns.get(&h) else { return };
+            match c.listener.and_then(|l| self.listeners.get(&l)) {
+                Some(l) => l.accept_queue.len() < l.backlog,
+                None => true,
+            }
+        };
+        let Some(c) = self.conns.get_mut(&h) else { return };
+        let was = c.state;
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            events: &mut self.events,
+        };
+        let out = c.segment_arrives(&mut ctx, seg, accept_room);
+        let tuple = c.tuple;
+        if let Some(r) = out.reset {
+            self.queue_control(tuple, r.seq, None);
+        }
+        self.after(h, was, out.back_to_listen);
+    }
+
+    /// SEGMENT ARRIVES in LISTEN (§3.10.7.2).
+    fn listen_arrives(&mut self, now: Instant, laddr: SocketAddr, tuple: FourTuple, seg: Segment<'_>) {
+        // First: a RST is ignored.
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        // Second: any ACK is bad: <SEQ=SEG.ACK><CTL=RST>.
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.queue_control(tuple, seg.ack, None);
+            return;
+        }
+        // Third: a SYN.
+        if !seg.flags.contains(TcpFlags::SYN) {
+            return; // fourth: anything else is dropped
+        }
+        let Some(l) = self.listeners.get_mut(&laddr) else { return };
+        if l.syn_queue >= l.backlog {
+            // A bounded SYN queue: drop; the peer retransmits its SYN.
+            self.stats.syn_queue_full += 1;
+            return;
+        }
+        l.syn_queue += 1;
+        let h = ConnHandle(self.next_handle);
+        self.next_handle += 1;
+        l.children.insert(h);
+        let iss = self.secret.isn(now, tuple.local, tuple.remote);
+        let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
+        c.listener = Some(laddr);
+        c.state = State::Listen; // the child starts as a copy of the listener
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            events: &mut self.events,
+        };
+        // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
+        c.irs = seg.seq;
+        c.rcv_nxt = seg.seq + 1u32;
+        c.rcv_adv = c.rcv_nxt;
+        c.apply_syn_options(&ctx, &seg.options);
+        c.snd_wnd = seg.wnd;
+        c.max_snd_wnd = seg.wnd;
+        c.snd_wl1 = seg.seq;
+        c.snd_wl2 = iss;
+        c.transition(&mut ctx, State::SynReceived, "rcv SYN");
+        // Text on a SYN is held until ESTABLISHED.
+        c.queue_text(&mut ctx, seg.seq + 1u32, seg.payload);
+        self.stats.passive_opens += 1;
+        self.by_tuple.insert(tuple, h);
+        self.conns.insert(h, c);
+        self.touch(h);
+    }
+
+    /// SEGMENT ARRIVES with no TCB (§3.10.7.1): reset everything but a reset.
+    fn closed_arrives(&mut self, tuple: FourTuple, seg: Segment<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        if seg.flags.contains(TcpFlags::ACK) {
+            // <SEQ=SEG.ACK><CTL=RST>
+            self.queue_control(tuple, seg.ack, None);
+        } else {
+            // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+            self.queue_control(tuple, SeqNum(0), Some(seg.seq + seg.len()));
+        }
+    }
+
+    fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
+        if self.control.len() >= self.cfg.max_pending_control {
+            self.stats.control_dropped += 1;
+            return;
+        }
+        self.control.push_back(Control { tuple, seq, ack });
+    }
+
+    /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
+    /// transmit queue and the timer heap.
+    fn after(&mut self, h: ConnHandle, was: State, back_to_listen: bool) {
+        let Some(c) = self.conns.get_mut(&h) else { return };
+        let state = c.state;
+        let tuple = c.tuple;
+        if let Some(laddr) = c.listener {
+            if was == State::SynReceived && state != State::SynReceived {
+                let established = state.is_synchronized();
+                if let Some(l) = self.listeners.get_mut(&laddr) {
+                    l.syn_queue = l.syn_queue.saturating_sub(1);
+                    if established && l.children.contains(&h) {
+                        l.accept_queue.push_back(h);
+                        self.events.push_back(Event::Incoming { listener: laddr, conn: h });
+                    }
+                }
+            }
+        }
+        if back_to_listen {
+            let mut ctx = Ctx {
+                now: self.last_now,
+                cfg: &self.cfg,
+                events: &mut self.events,
+            };
+            c.transition(&mut ctx, State::Closed, "half-open child discarded");
+        }
+        if c.state == State::Closed {
+            if self.by_tuple.get(&tuple) == Some(&h) {
+                self.by_tuple.remove(&tuple);
+            }
+            if c.is_reapable() {
+                let listener = c.listener;
+                self.conns.remove(&h);
+                if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
+                    l.children.remove(&h);
+                }
+            }
+            return;
+        }
+        self.touch(h);
+    }
+
+    /// Put a connection on the transmit queue and refresh its timer.
+    fn touch(&mut self, h: ConnHandle) {
+        let Some(c) = self.conns.get_mut(&h) else { return };
+        if !c.in_ready {
+            c.in_ready = true;
+            self.ready.push_back(h);
+        }
+        self.schedule(h);
+    }
+
+    /// Keep at most one live heap entry per connection: push only when the deadline moves
+    /// earlier; a later deadline is found when the earlier entry pops (see `poll_timeout`).
+    fn schedule(&mut self, h: ConnHandle) {
+        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(d) = c.next_deadline() else { return };
+        if c.scheduled.is_none_or(|s| d < s) {
+            c.scheduled = Some(d);
+            self.timers.push(Reverse((d, h)));
+        }
+    }
+
+    // ----- time -----------------------------------------------------------------------------
+
+    /// The earliest deadline of any connection.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, h))) = self.timers.peek() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                self.timers.pop();
+                continue;
+            };
+            if c.scheduled != Some(t) {
+                self.timers.pop(); // superseded by an earlier entry
+                continue;
+            }
+            match c.next_deadline() {
+                Some(d) if d <= t => return Some(t),
+                Some(d) => {
+                    self.timers.pop();
+                    c.scheduled = Some(d);
+                    self.timers.push(Reverse((d, h)));
+                }
+                None => {
+                    self.timers.pop();
+                    c.scheduled = None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Run every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        while let Some(t) = self.poll_timeout() {
+            if t > now {
+                break;
+            }
+            let Some(Reverse((_, h))) = self.timers.pop() else { break };
+            let Some(c) = self.conns.get_mut(&h) else { continue };
+            c.scheduled = None;
+            let was = c.state;
+            let mut ctx = Ctx {
+                now,
+                cfg: &self.cfg,
+                events: &mut self.events,
+            };
+            c.handle_timeout(&mut ctx);
+            self.after(h, was, false);
+        }
+    }
+
+    // ----- packets out ----------------------------------------------------------------------
+
+    /// Write the next outgoing IPv4 datagram into `buf` and return its length. Call until it
+    /// returns `None`. A buffer of 65536 bytes is always enough.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.last_now = self.last_now.max(now);
+        while let Some(ctl) = self.control.pop_front() {
+            if let Some(n) = self.emit_control(ctl, buf) {
+                return Some(n);
+            }
+        }
+        while let Some(&h) = self.ready.front() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                self.ready.pop_front();
+                continue;
+            };
+            let mut ctx = Ctx {
+                now,
+                cfg: &self.cfg,
+                events: &mut self.events,
+            };
+            let mut scratch = std::mem::take(&mut self.scratch);
+            let out = c.poll_transmit(&mut ctx, &mut scratch);
+            let tuple = c.tuple;
+            let result = match out {
+                Some(out) => {
+                    // Round robin: a connection with more to send goes to the back.
+                    self.ready.pop_front();
+                    self.ready.push_back(h);
+                    let n = self.emit(tuple, &out, &scratch, buf);
+                    self.schedule(h);
+                    n
+                }
+                None => {
+                    self.ready.pop_front();
+                    c.in_ready = false;
+                    None
+                }
+            };
+            self.scratch = scratch;
+            if result.is_some() {
+                return result;
+            }
+        }
+        None
+    }
+
+    fn emit_control(&mut self, ctl: Control, buf: &mut [u8]) -> Option<usize> {
+        let mut flags = TcpFlags::RST;
+        if ctl.ack.is_some() {
+            flags |= TcpFlags::ACK;
+        }
+        let out = Outgoing {
+            seq: ctl.seq,
+            ack: ctl.ack.unwrap_or(SeqNum(0)),
+            flags,
+            window: 0,
+            options: TcpOptions::default(),
+            payload_len: 0,
+        };
+        self.stats.resets_sent += 1;
+        self.emit(ctl.tuple, &out, &[], buf)
+    }
+
+    fn emit(&mut self, tuple: FourTuple, out: &Outgoing, payload: &[u8], buf: &mut [u8]) -> Option<usize> {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (tuple.local.ip(), tuple.remote.ip()) else {
+            return None; // IPv6 arrives with the runtime work
+        };
+        let tcp = TcpRepr {
+            src_port: tuple.local.port(),
+            dst_port: tuple.remote.port(),
+            seq_number: out.seq.get(),
+            ack_number: out.ack.get(),
+            flags: out.flags,
+            window_len: out.window,
+            urgent_pointer: 0,
+            options: out.options,
+            payload: &payload[..out.payload_len.min(payload.len())],
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ip = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: synack_wire::IPPROTO_TCP,
+            payload_len: tcp.buffer_len(),
+            ttl: self.cfg.ttl,
+            dscp: 0,
+            ecn: 0,
+            ident: self.ip_ident,
+        };
+        match synack_wire::emit_ipv4_tcp(&ip, &tcp, buf) {
+            Ok(n) => {
+                self.stats.packets_out += 1;
+                tracing::trace!(dir = "out", %tuple, flags = %out.flags, seq = out.seq.get(), ack = out.ack.get(), len = out.payload_len, "segment");
+                Some(n)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "output buffer too small; segment dropped");
+                None
+            }
+        }
+    }
+}
+
+/// A usable unicast address: not unspecified, broadcast or multicast.
+fn valid_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    }
+}

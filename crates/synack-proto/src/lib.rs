@@ -1,0 +1,39 @@
+//! synack-proto: TCP as RFC 9293 specifies it, sans I/O.
+//!
+//! The caller feeds IP packets and time in and pulls packets, events and the next deadline
+//! out (the shape of quinn-proto):
+//!
+//! ```text
+//! endpoint.handle(now, ip_packet)             // demux; may create a connection
+//! endpoint.poll_transmit(now, &mut buf)       // next outgoing IP packet, if any
+//! endpoint.poll_timeout()                     // earliest deadline of all connections
+//! endpoint.handle_timeout(now)
+//! endpoint.poll_event()                       // StateChanged, Incoming, Readable, Closed…
+//! ```
+//!
+//! No clock, no I/O, no global randomness: time is an [`Instant`] passed in and the only
+//! secret is the one given to [`Endpoint::new`], so the same inputs give the same outputs.
+
+mod config;
+mod connection;
+mod endpoint;
+mod error;
+mod event;
+mod isn;
+mod recv_buffer;
+mod rtt;
+mod segment_arrives;
+mod send_buffer;
+pub mod seq;
+pub mod state;
+pub mod time;
+mod user_calls;
+
+pub use config::Config;
+pub use connection::ConnInfo;
+pub use endpoint::{Endpoint, EndpointStats};
+pub use error::{CloseReason, Error};
+pub use event::{ConnHandle, Event, FourTuple};
+pub use seq::SeqNum;
+pub use state::State;
+pub use time::{Duration, Instant};

@@ -1,0 +1,149 @@
+//! Retransmission timeout per RFC 6298 (MUST-18): SRTT, RTTVAR, RTO, Karn's rule and backoff.
+
+use crate::time::Duration;
+
+/// Clock granularity G of RFC 6298 §2: our clock ticks in microseconds, but we count 1 ms so
+/// the variance term never collapses to nothing on a perfectly regular simulated link.
+const GRANULARITY: Duration = Duration::from_millis(1);
+
+/// RFC 6298 estimator.
+#[derive(Clone, Debug)]
+pub(crate) struct Rtt {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    /// RTO before backoff, bounded by min/max.
+    base_rto: Duration,
+    /// Number of doublings applied (RFC 6298 §5.5).
+    backoff: u32,
+    min_rto: Duration,
+    max_rto: Duration,
+}
+
+impl Rtt {
+    pub(crate) fn new(initial: Duration, min_rto: Duration, max_rto: Duration) -> Self {
+        Rtt {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            base_rto: initial.clamp(min_rto, max_rto.max(min_rto)),
+            backoff: 0,
+            min_rto,
+            max_rto: max_rto.max(min_rto),
+        }
+    }
+
+    /// Feed one RTT measurement R (§2.2, §2.3). Callers apply Karn's rule: never a sample
+    /// from a retransmitted segment.
+    pub(crate) fn sample(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                // (2.2) SRTT <- R, RTTVAR <- R/2
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                // (2.3) RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, then SRTT <- 7/8 SRTT + 1/8 R'
+                let delta = srtt.abs_diff(r);
+                self.rttvar = self.rttvar * 3 / 4 + delta / 4;
+                self.srtt = Some(srtt * 7 / 8 + r / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(r);
+        // RTO <- SRTT + max(G, K*RTTVAR), K = 4; (2.4) at least min_rto; (2.5) at most max_rto.
+        let rto = srtt + (self.rttvar * 4).max(GRANULARITY);
+        self.base_rto = rto.clamp(self.min_rto, self.max_rto);
+        // A new sample after backoff collapses the backoff (§5.7 note, as Linux does).
+        self.backoff = 0;
+    }
+
+    /// The current RTO including exponential backoff (§5.5), capped at max_rto.
+    pub(crate) fn rto(&self) -> Duration {
+        let factor = 1u32.checked_shl(self.backoff.min(16)).unwrap_or(u32::MAX);
+        self.base_rto.saturating_mul(factor).min(self.max_rto)
+    }
+
+    /// The timer expired: double the RTO (§5.5).
+    pub(crate) fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1);
+    }
+
+    /// Forget backoff after forward progress.
+    pub(crate) fn reset_backoff(&mut self) {
+        self.backoff = 0;
+    }
+
+    /// §5.7: the SYN (or SYN-ACK) timed out and no sample was taken: RTO is 3 s once data
+    /// transfer starts.
+    pub(crate) fn syn_timed_out_reset(&mut self) {
+        if self.srtt.is_none() {
+            self.base_rto = Duration::from_secs(3).clamp(self.min_rto, self.max_rto);
+            self.backoff = 0;
+        }
+    }
+
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    pub(crate) fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rtt() -> Rtt {
+        Rtt::new(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn initial_rto_is_one_second_rfc6298_2_1() {
+        assert_eq!(rtt().rto(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn first_and_later_samples_rfc6298_2_2_2_3() {
+        let mut r = Rtt::new(
+            Duration::from_secs(1),
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        r.sample(Duration::from_millis(100));
+        assert_eq!(r.srtt(), Some(Duration::from_millis(100)));
+        assert_eq!(r.rttvar(), Duration::from_millis(50));
+        assert_eq!(r.rto(), Duration::from_millis(300));
+        r.sample(Duration::from_millis(200));
+        // RTTVAR = 3/4*50 + 1/4*100 = 62.5; SRTT = 7/8*100 + 1/8*200 = 112.5
+        assert_eq!(r.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(r.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(r.rto(), Duration::from_micros(362_500));
+    }
+
+    #[test]
+    fn rto_rounds_up_to_min_and_backs_off_to_max_rfc6298_2_4_5_5() {
+        let mut r = rtt();
+        r.sample(Duration::from_millis(10));
+        assert_eq!(r.rto(), Duration::from_secs(1));
+        r.back_off();
+        assert_eq!(r.rto(), Duration::from_secs(2));
+        for _ in 0..10 {
+            r.back_off();
+        }
+        assert_eq!(r.rto(), Duration::from_secs(60));
+        r.reset_backoff();
+        assert_eq!(r.rto(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn syn_timeout_sets_three_seconds_rfc6298_5_7() {
+        let mut r = rtt();
+        r.back_off();
+        r.syn_timed_out_reset();
+        assert_eq!(r.rto(), Duration::from_secs(3));
+    }
+}

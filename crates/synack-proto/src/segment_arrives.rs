@@ -1,0 +1,512 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7) for a connection that exists: SYN-SENT (§3.10.7.3) and
+//! every later state (§3.10.7.4), in the RFC's own step order. CLOSED and LISTEN have no TCB
+//! and are handled by the endpoint (endpoint.rs).
+
+use synack_wire::{TcpFlags, TcpOptions};
+
+use crate::connection::{Connection, Ctx};
+use crate::error::CloseReason;
+use crate::event::Event;
+use crate::seq::SeqNum;
+use crate::state::State;
+
+/// An incoming segment, already parsed and checksum-verified.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Segment<'a> {
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub wnd: u32,
+    pub options: TcpOptions,
+    pub payload: &'a [u8],
+}
+
+impl Segment<'_> {
+    fn has(&self, f: TcpFlags) -> bool {
+        self.flags.contains(f)
+    }
+
+    /// SEG.LEN: octets of data plus one for SYN and one for FIN.
+    pub(crate) fn len(&self) -> u32 {
+        self.payload.len() as u32
+            + u32::from(self.has(TcpFlags::SYN))
+            + u32::from(self.has(TcpFlags::FIN))
+    }
+}
+
+/// A reset the connection asks the endpoint to send: `<SEQ=seq><CTL=RST>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResetReply {
+    pub seq: SeqNum,
+}
+
+/// What the endpoint must do after a connection handled a segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// Send `<SEQ=seq><CTL=RST>` to the peer.
+    pub reset: Option<ResetReply>,
+    /// A passively opened child went back to LISTEN: forget it silently (§3.10.7.4 steps 2, 4).
+    pub back_to_listen: bool,
+}
+
+impl Outcome {
+    fn rst(seq: SeqNum) -> Self {
+        Outcome {
+            reset: Some(ResetReply { seq }),
+            back_to_listen: false,
+        }
+    }
+}
+
+impl Connection {
+    /// Effective send MSS from the peer's MSS option (MUST-14, MUST-15, MUST-16):
+    /// Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where MMS_S − 20 is our own MSS.
+    pub(crate) fn apply_syn_options(&mut self, ctx: &Ctx<'_>, options: &TcpOptions) {
+        let send_mss = options.mss.unwrap_or(crate::connection::default_mss(&self.tuple));
+        self.snd_mss = send_mss.min(ctx.cfg.mss).max(64);
+    }
+
+    /// Handle one segment. `accept_room`: for a passive child, whether its listener's accept
+    /// queue can take it once it is ESTABLISHED.
+    pub(crate) fn segment_arrives(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>, accept_room: bool) -> Outcome {
+        match self.state {
+            State::Closed | State::Listen => Outcome::default(),
+            State::SynSent => self.syn_sent_arrives(ctx, seg),
+            _ => self.synchronizing_arrives(ctx, seg, accept_room),
+        }
+    }
+
+    /// §3.10.7.3: SYN-SENT.
+    fn syn_sent_arrives(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) -> Outcome {
+        // First: check the ACK bit.
+        let mut ack_ok = false;
+        if seg.has(TcpFlags::ACK) {
+            if seg.ack <= self.iss || seg.ack > self.snd_max {
+                // <SEQ=SEG.ACK><CTL=RST>, unless the segment is itself a RST.
+                if seg.has(TcpFlags::RST) {
+                    return Outcome::default();
+                }
+                return Outcome::rst(seg.ack);
+            }
+            // Acceptable iff SND.UNA < SEG.ACK =< SND.NXT (not "= SND.NXT": the peer may ACK
+            // only part of what rode on our SYN).
+            ack_ok = self.snd_una < seg.ack && seg.ack <= self.snd_max;
+        }
+        // Second: the RST bit.
+        if seg.has(TcpFlags::RST) {
+            if ack_ok {
+                // "error: connection reset" — to the user of an active open: refused.
+                self.close_with(ctx, CloseReason::Refused, "rcv RST (connection refused)");
+            }
+            return Outcome::default();
+        }
+        // Third: security — no compartments (RFC 9293 §3.10.7.3 leaves it to IP options we
+        // do not use).
+        // Fourth: the SYN bit.
+        if !seg.has(TcpFlags::SYN) {
+            return Outcome::default(); // fifth: neither SYN nor RST — drop
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1u32;
+        self.rcv_adv = self.rcv_nxt;
+        self.apply_syn_options(ctx, &seg.options);
+        if ack_ok {
+            self.ack_arrived(ctx, seg.ack);
+        }
+        if self.snd_una > self.iss {
+            // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            self.snd_wnd = seg.wnd;
+            self.max_snd_wnd = seg.wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.ack_now = true;
+            self.transition(ctx, State::Established, "rcv SYN-ACK");
+            self.on_established(ctx);
+            // Data or FIN on the SYN-ACK: continue at step 6 (URG) with the SYN stripped.
+            let rest = Segment {
+                seq: seg.seq + 1u32,
+                flags: TcpFlags(seg.flags.bits() & !(TcpFlags::SYN.bits() | TcpFlags::ACK.bits())),
+                ..seg
+            };
+            self.text_and_fin(ctx, rest);
+        } else {
+            // Simultaneous open (MUST-10): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self.snd_wnd = seg.wnd;
+            self.max_snd_wnd = seg.wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = self.snd_una;
+            self.snd_nxt = self.iss; // the output path re-sends our SYN, now with ACK
+            self.rtt_probe = None;
+            self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
+            // Text on the SYN is queued until ESTABLISHED.
+            self.queue_text(ctx, seg.seq + 1u32, seg.payload);
+        }
+        Outcome::default()
+    }
+
+    /// §3.10.7.4: SYN-RECEIVED and the synchronized states.
+    fn synchronizing_arrives(&mut self, ctx: &mut Ctx<'_>, mut seg: Segment<'_>, accept_room: bool) -> Outcome {
+        if self.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.irs {
+            if !seg.has(TcpFlags::ACK) {
+                // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
+                self.snd_nxt = self.iss;
+                self.rtt_probe = None;
+                return Outcome::default();
+            }
+            // Simultaneous open: the peer's SYN-ACK repeats the SYN we already have. Strip it
+            // so the ACK is processed (RFC 9293 Appendix A.2 on strict sequence checks).
+            seg.flags.remove(TcpFlags::SYN);
+            seg.seq = seg.seq + 1u32;
+        }
+
+        // First: check the sequence number (Table 6).
+        let wnd = self.rcv_wnd();
+        let seg_len = seg.len();
+        let nxt = self.rcv_nxt;
+        let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seg.seq == nxt,
+            (0, _) => in_window(seg.seq),
+            (_, 0) => false,
+            _ => in_window(seg.seq) || in_window(seg.seq + (seg_len - 1)),
+        };
+        if !acceptable {
+            // MUST-66: with a zero window still process a valid ACK (and RST, URG) carried
+            // by a segment at RCV.NXT; its text is dropped.
+            let zero_window_ack = wnd == 0 && seg.seq == nxt && !seg.has(TcpFlags::SYN);
+            if !zero_window_ack {
+                if !seg.has(TcpFlags::RST) {
+                    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self.ack_now = true;
+                    if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
+                        // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
+                        self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2);
+                    }
+                }
+                return Outcome::default();
+            }
+            seg.payload = &[];
+            seg.flags.remove(TcpFlags::FIN);
+        }
+        // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
+        if seg.seq < nxt {
+            let skip = (nxt - seg.seq) as usize;
+            if skip <= seg.payload.len() {
+                seg.payload = &seg.payload[skip..];
+                seg.seq = nxt;
+            } else {
+                seg.payload = &[];
+                seg.seq = nxt;
+            }
+        }
+        let room = ((nxt + wnd) - seg.seq) as usize;
+        if seg.payload.len() > room {
+            seg.payload = &seg.payload[..room];
+            seg.flags.remove(TcpFlags::FIN); // the FIN lies beyond the window
+        }
+
+        // Second: the RST bit (RFC 5961 §3.2: only an exact match resets).
+        if seg.has(TcpFlags::RST) {
+            if seg.seq != nxt {
+                self.ack_now = true; // challenge ACK
+                return Outcome::default();
+            }
+            return self.reset_arrives(ctx);
+        }
+
+        // Third: security and compartment — not used.
+
+        // Fourth: the SYN bit.
+        if seg.has(TcpFlags::SYN) {
+            if self.state == State::SynReceived && self.listener.is_some() {
+                // A new SYN on a passively opened half-open connection: back to LISTEN.
+                self.transition(ctx, State::Listen, "rcv SYN (back to LISTEN)");
+                return Outcome {
+                    reset: None,
+                    back_to_listen: true,
+                };
+            }
+            // RFC 5961 §4: any SYN in a synchronized state gets a challenge ACK.
+            self.ack_now = true;
+            return Outcome::default();
+        }
+
+        // Fifth: the ACK field.
+        if !seg.has(TcpFlags::ACK) {
+            return Outcome::default();
+        }
+        if self.state == State::SynReceived {
+            if self.snd_una < seg.ack && seg.ack <= self.snd_max {
+                if self.listener.is_some() && !accept_room {
+                    // The accept queue is full: ignore the ACK; our SYN-ACK retransmission
+                    // will draw another one once the application has accepted.
+                    return Outcome::default();
+                }
+                self.snd_wnd = seg.wnd;
+                self.max_snd_wnd = self.max_snd_wnd.max(seg.wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                self.transition(ctx, State::Established, "rcv ACK of SYN");
+                self.ack_arrived(ctx, seg.ack);
+                self.on_established(ctx);
+            } else {
+                // <SEQ=SEG.ACK><CTL=RST>
+                return Outcome::rst(seg.ack);
+            }
+        } else {
+            // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
+            if seg.ack > self.snd_max || seg.ack < self.snd_una - self.max_snd_wnd {
+                self.ack_now = true;
+                return Outcome::default();
+            }
+            let dup_candidate = seg.ack == self.snd_una
+                && seg.payload.is_empty()
+                && !seg.has(TcpFlags::FIN)
+                && seg.wnd == self.snd_wnd
+                && self.snd_una != self.snd_max;
+            if self.snd_una < seg.ack {
+                self.ack_arrived(ctx, seg.ack);
+            } else if dup_candidate {
+                self.duplicate_ack(ctx);
+            }
+            // Window update (WL1/WL2 rule).
+            if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
+                let was_zero = self.snd_wnd == 0;
+                self.snd_wnd = seg.wnd;
+                self.max_snd_wnd = self.max_snd_wnd.max(seg.wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                if was_zero && seg.wnd > 0 {
+                    self.probe_now = false;
+                    if self.snd_una == self.snd_max {
+                        self.rto_at = None;
+                    }
+                    self.rtt.reset_backoff();
+                    self.retries = 0;
+                }
+            }
+            if self.snd_wnd == 0 && self.snd_una == self.snd_max {
+                // A probe was answered (MUST-37): the peer is alive, the window just shut.
+                self.progress_at = ctx.now;
+            }
+        }
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.transition(ctx, State::FinWait2, "rcv ACK of FIN");
+            }
+            State::Closing if self.fin_acked() => {
+                self.transition(ctx, State::TimeWait, "rcv ACK of FIN");
+            }
+            State::LastAck if self.fin_acked() => {
+                self.close_with(ctx, CloseReason::Normal, "rcv ACK of FIN");
+                return Outcome::default();
+            }
+            _ => {}
+        }
+
+        // Sixth: URG — the urgent mechanism arrives with the transfer work; ignored here.
+        // Seventh and eighth: text and FIN.
+        if self.released
+            && !seg.payload.is_empty()
+            && matches!(self.state, State::FinWait1 | State::FinWait2)
+        {
+            // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
+            let reply = Outcome::rst(self.snd_max);
+            self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
+            return reply;
+        }
+        self.text_and_fin(ctx, seg);
+        Outcome::default()
+    }
+
+    /// Step 2 for an exact-match RST, by state.
+    fn reset_arrives(&mut self, ctx: &mut Ctx<'_>) -> Outcome {
+        match self.state {
+            State::SynReceived if self.listener.is_some() => {
+                // Passive OPEN: return to LISTEN, the user is not told.
+                self.send.clear();
+                self.transition(ctx, State::Listen, "rcv RST (back to LISTEN)");
+                Outcome {
+                    reset: None,
+                    back_to_listen: true,
+                }
+            }
+            State::SynReceived => {
+                self.close_with(ctx, CloseReason::Refused, "rcv RST (connection refused)");
+                Outcome::default()
+            }
+            _ => {
+                self.close_with(ctx, CloseReason::Reset, "rcv RST");
+                Outcome::default()
+            }
+        }
+    }
+
+    /// New data acknowledged: SND.UNA advances (step 5, ESTABLISHED).
+    pub(crate) fn ack_arrived(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+        let acked = ack - self.snd_una;
+        let had_room = self.send.free() > 0;
+        self.send.ack_to(ack);
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        self.bytes_acked += u64::from(acked);
+        // RTT sample (Karn: the probe is cleared whenever anything is retransmitted).
+        if let Some((seq, sent)) = self.rtt_probe {
+            if seq <= ack {
+                self.rtt.sample(ctx.now.saturating_duration_since(sent));
+                self.rtt_probe = None;
+            }
+        }
+        self.retries = 0;
+        self.rtt.reset_backoff();
+        self.progress_at = ctx.now;
+        // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+        self.rto_at = if self.snd_una == self.snd_max {
+            None
+        } else {
+            Some(ctx.now + self.rtt.rto())
+        };
+        self.grow_cwnd(acked);
+        self.dupacks = 0;
+        if !had_room && self.send.free() > 0 && self.owned && !self.released {
+            ctx.events.push_back(Event::Writable { conn: self.handle });
+        }
+    }
+
+    /// RFC 5681 §3.1/3.2 with RFC 6582's partial ACKs: the minimal congestion response the
+    /// core needs; the transfer work replaces it with NewReno/CUBIC controllers.
+    fn grow_cwnd(&mut self, acked: u32) {
+        let smss = u32::from(self.snd_mss);
+        if let Some(recover) = self.recover {
+            if self.snd_una >= recover {
+                self.recover = None; // full ACK: leave fast recovery
+                self.cwnd = self.ssthresh;
+            } else {
+                // Partial ACK: retransmit the next hole, deflate by what was acked.
+                self.rexmit_head = true;
+                self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(smss).max(smss);
+            }
+            return;
+        }
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(smss)); // slow start
+        } else {
+            let inc = (u64::from(smss) * u64::from(smss) / u64::from(self.cwnd.max(1))).max(1);
+            self.cwnd = self.cwnd.saturating_add(inc as u32); // congestion avoidance
+        }
+    }
+
+    fn duplicate_ack(&mut self, _ctx: &mut Ctx<'_>) {
+        let smss = u32::from(self.snd_mss);
+        self.dupacks += 1;
+        if self.recover.is_some() {
+            self.cwnd = self.cwnd.saturating_add(smss); // inflate during recovery
+        } else if self.dupacks == 3 {
+            // Fast retransmit (RFC 5681 §3.2).
+            self.ssthresh = (self.in_flight() / 2).max(2 * smss);
+            self.cwnd = self.ssthresh + 3 * smss;
+            self.recover = Some(self.snd_max);
+            self.rexmit_head = true;
+            self.rtt_probe = None;
+        }
+    }
+
+    /// Entering ESTABLISHED: initial window, the RFC 6298 §5.7 rule, notify the user, and
+    /// run a CLOSE that was queued in SYN-RECEIVED.
+    pub(crate) fn on_established(&mut self, ctx: &mut Ctx<'_>) {
+        let smss = u32::from(self.snd_mss);
+        self.cwnd = if self.syn_timed_out {
+            self.rtt.syn_timed_out_reset();
+            smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK
+        } else {
+            // RFC 6928: IW = min(10·MSS, max(2·MSS, 14600)).
+            (10 * smss).min((2 * smss).max(14600))
+        };
+        if self.listener.is_none() {
+            ctx.events.push_back(Event::Connected { conn: self.handle });
+        }
+        if self.recv.readable() > 0 {
+            ctx.events.push_back(Event::Readable { conn: self.handle });
+        }
+        if self.fin_queued {
+            self.transition(ctx, State::FinWait1, "CLOSE (queued in SYN-RECEIVED)");
+        }
+    }
+
+    /// Put in-window text into the receive buffer, without the state checks of step 7
+    /// (used for text on a SYN, held until ESTABLISHED).
+    pub(crate) fn queue_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let room = self.recv.window().min(65535);
+        let payload = &payload[..payload.len().min(room)];
+        let before = self.rcv_nxt;
+        self.rcv_nxt = self.recv.insert(self.rcv_nxt, seq, payload);
+        self.bytes_received += u64::from(self.rcv_nxt - before);
+        self.ack_now = true;
+        let _ = ctx;
+    }
+
+    /// Steps 7 (segment text) and 8 (FIN).
+    fn text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) {
+        let takes_text = matches!(self.state, State::Established | State::FinWait1 | State::FinWait2);
+        if takes_text && !seg.payload.is_empty() {
+            let before = self.rcv_nxt;
+            self.rcv_nxt = self.recv.insert(self.rcv_nxt, seg.seq, seg.payload);
+            self.bytes_received += u64::from(self.rcv_nxt - before);
+            // ACK every segment (delayed ACK comes with the transfer work); out-of-order text
+            // gets an immediate duplicate ACK as RFC 5681 §4.2 asks.
+            self.ack_now = true;
+            if self.rcv_nxt != before {
+                if self.owned {
+                    ctx.events.push_back(Event::Readable { conn: self.handle });
+                }
+                if self.pending_fin == Some(self.rcv_nxt) {
+                    self.pending_fin = None;
+                    self.fin_arrives(ctx);
+                    return;
+                }
+            }
+        }
+        if seg.has(TcpFlags::FIN) {
+            if matches!(self.state, State::Closed | State::Listen | State::SynSent) {
+                return; // never process a FIN in these states
+            }
+            let fin_seq = seg.seq + seg.payload.len();
+            if fin_seq == self.rcv_nxt {
+                self.fin_arrives(ctx);
+            } else if fin_seq > self.rcv_nxt {
+                // The FIN came before the data preceding it: handle it in sequence order.
+                self.pending_fin = Some(fin_seq);
+            }
+        }
+    }
+
+    /// Step 8: the FIN is next in sequence.
+    fn fin_arrives(&mut self, ctx: &mut Ctx<'_>) {
+        self.rcv_nxt += 1u32;
+        self.fin_received = true;
+        self.ack_now = true;
+        if self.owned {
+            ctx.events.push_back(Event::PeerClosed { conn: self.handle });
+        }
+        match self.state {
+            State::SynReceived | State::Established => {
+                self.transition(ctx, State::CloseWait, "rcv FIN");
+            }
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.transition(ctx, State::TimeWait, "rcv FIN");
+                } else {
+                    self.transition(ctx, State::Closing, "rcv FIN (simultaneous close)");
+                }
+            }
+            State::FinWait2 => self.transition(ctx, State::TimeWait, "rcv FIN"),
+            State::TimeWait => self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The send buffer: bytes the application wrote that the peer has not yet acknowledged.
+//!
+//! It holds the retransmission queue and the not-yet-sent data in one ring: the byte at the
+//! front has sequence number `start` (SND.UNA once the SYN is acknowledged). Acknowledged
+//! bytes are dropped from the front; retransmission reads them again from the same place.
+//! Storage is allocated when the first byte is written and released when the connection ends.
+
+use std::collections::VecDeque;
+
+use crate::seq::SeqNum;
+
+#[derive(Debug)]
+pub(crate) struct SendBuffer {
+    data: VecDeque<u8>,
+    start: SeqNum,
+    capacity: usize,
+}
+
+impl SendBuffer {
+    pub(crate) fn new(start: SeqNum, capacity: usize) -> Self {
+        SendBuffer {
+            data: VecDeque::new(),
+            start,
+            capacity,
+        }
+    }
+
+    /// Sequence number of the first byte held.
+    #[cfg(test)]
+    pub(crate) fn start(&self) -> SeqNum {
+        self.start
+    }
+
+    /// Sequence number just past the last byte held.
+    pub(crate) fn end(&self) -> SeqNum {
+        self.start + self.data.len()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub(crate) fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.data.len())
+    }
+
+    /// Append as much of `bytes` as fits; returns how much was taken.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.free());
+        self.data.extend(&bytes[..n]);
+        n
+    }
+
+    /// Drop everything before `seq` (the peer acknowledged it). `seq` beyond the end drops all.
+    pub(crate) fn ack_to(&mut self, seq: SeqNum) {
+        if seq <= self.start {
+            return;
+        }
+        let n = ((seq - self.start) as usize).min(self.data.len());
+        self.data.drain(..n);
+        self.start += n;
+        if self.data.is_empty() {
+            // Give the memory back when idle.
+            self.data = VecDeque::new();
+            self.start = seq.max(self.start);
+        }
+    }
+
+    /// Copy up to `max` bytes starting at `seq` into `out` (cleared first); returns the count.
+    pub(crate) fn copy_out(&self, seq: SeqNum, max: usize, out: &mut Vec<u8>) -> usize {
+        out.clear();
+        if seq < self.start {
+            return 0;
+        }
+        let off = (seq - self.start) as usize;
+        if off >= self.data.len() {
+            return 0;
+        }
+        let n = max.min(self.data.len() - off);
+        let (a, b) = self.data.as_slices();
+        if off < a.len() {
+            let first = (a.len() - off).min(n);
+            out.extend_from_slice(&a[off..off + first]);
+            out.extend_from_slice(&b[..n - first]);
+        } else {
+            let o = off - a.len();
+            out.extend_from_slice(&b[o..o + n]);
+        }
+        n
+    }
+
+    /// Forget everything (RST, abort).
+    pub(crate) fn clear(&mut self) {
+        self.data = VecDeque::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_ack_and_copy() {
+        let mut b = SendBuffer::new(SeqNum(u32::MAX - 2), 8);
+        assert_eq!(b.push(b"hello world"), 8);
+        assert_eq!(b.free(), 0);
+        let mut out = Vec::new();
+        assert_eq!(b.copy_out(SeqNum(u32::MAX), 4, &mut out), 4);
+        assert_eq!(out, b"llo ");
+        b.ack_to(SeqNum(1));
+        assert_eq!(b.start(), SeqNum(1));
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.copy_out(SeqNum(1), 100, &mut out), 4);
+        assert_eq!(out, b"o wo");
+        assert_eq!(b.copy_out(SeqNum(0), 100, &mut out), 0);
+        b.ack_to(SeqNum(10));
+        assert_eq!(b.len(), 0);
+        assert_eq!(b.end(), SeqNum(10));
+    }
+
+    #[test]
+    fn copy_across_the_ring_seam() {
+        let mut b = SendBuffer::new(SeqNum(0), 8);
+        b.push(b"abcdefgh");
+        b.ack_to(SeqNum(6));
+        b.push(b"ijklmn");
+        let mut out = Vec::new();
+        assert_eq!(b.copy_out(SeqNum(6), 8, &mut out), 8);
+        assert_eq!(out, b"ghijklmn");
+        assert_eq!(b.copy_out(SeqNum(9), 3, &mut out), 3);
+        assert_eq!(out, b"jkl");
+    }
+}

@@ -1,0 +1,137 @@
+//! User calls on a connection (RFC 9293 §3.10.2–§3.10.6): SEND, RECEIVE, CLOSE, ABORT.
+//! OPEN is the endpoint's (it needs the ISN secret and the demux tables).
+
+use crate::connection::{Connection, Ctx};
+use crate::error::{CloseReason, Error};
+use crate::segment_arrives::ResetReply;
+use crate::state::State;
+
+impl Connection {
+    /// The error a call on a CLOSED connection reports.
+    fn closed_error(&self) -> Error {
+        self.close_reason
+            .and_then(CloseReason::error)
+            .unwrap_or(Error::NotConnected)
+    }
+
+    /// SEND (§3.10.2): queue data. Before ESTABLISHED it is held until the handshake ends.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed => return Err(self.closed_error()),
+            State::Listen => return Err(Error::NotConnected),
+            _ => return Err(Error::Closing),
+        }
+        if self.fin_queued {
+            return Err(Error::Closing);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.send.push(data) {
+            0 => Err(Error::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
+    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.state == State::Closed && self.close_reason.is_some_and(|r| r != CloseReason::Normal) {
+            return Err(self.closed_error());
+        }
+        if matches!(self.state, State::SynSent | State::SynReceived | State::Listen) {
+            return Err(Error::WouldBlock);
+        }
+        if self.recv.readable() > 0 {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let before = self.rcv_wnd();
+            let n = self.recv.read(buf);
+            // Tell the peer about the opened window once it grew by at least one MSS or half
+            // the buffer (receiver silly-window avoidance, MUST-39).
+            let after = self.rcv_wnd();
+            let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
+            if after.saturating_sub(before) >= threshold.max(1)
+                || (before < threshold && after >= threshold)
+            {
+                if !self.fin_received && self.state.is_synchronized() {
+                    self.ack_now = true;
+                }
+            }
+            return Ok(n);
+        }
+        if self.fin_received {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed => Ok(0),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// CLOSE of the send side (§3.10.4): a FIN follows the queued data. The receive side
+    /// stays open (half-close).
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                // Queued until ESTABLISHED (§3.10.4 lets SYN-RECEIVED defer the FIN).
+                self.fin_queued = true;
+                Ok(())
+            }
+            State::Established => {
+                self.fin_queued = true;
+                self.transition(ctx, State::FinWait1, "CLOSE");
+                Ok(())
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.transition(ctx, State::LastAck, "CLOSE");
+                Ok(())
+            }
+            State::Closed => Err(self.closed_error()),
+            State::Listen => Err(Error::NotConnected),
+            // FIN-WAIT-1/2, CLOSING, LAST-ACK, TIME-WAIT: "error: connection closing".
+            _ => Err(Error::Closing),
+        }
+    }
+
+    /// CLOSE of both directions by an application that will not read again (MAY-1). Unread
+    /// data turns the close into a reset (SHLD-3). Returns a RST to send, if any.
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<ResetReply> {
+        self.released = true;
+        if self.recv.readable() > 0 && self.state.is_synchronized() {
+            return self.abort(ctx, "CLOSE with unread data (RST)");
+        }
+        match self.state {
+            State::SynSent => {
+                // §3.10.4: delete the TCB.
+                self.close_with(ctx, CloseReason::Aborted, "CLOSE in SYN-SENT");
+            }
+            State::FinWait2 => {
+                self.fin_wait2_at = ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t);
+            }
+            _ => {
+                let _ = self.shutdown(ctx);
+            }
+        }
+        None
+    }
+
+    /// ABORT (§3.10.5): RST to the peer where it has a synchronized (or synchronizing) TCB,
+    /// then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) -> Option<ResetReply> {
+        self.released = true;
+        let reply = match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => Some(ResetReply { seq: self.snd_max }),
+            _ => None,
+        };
+        self.recv.clear();
+        self.close_with(ctx, CloseReason::Aborted, cause);
+        reply
+    }
+}
