@@ -1,0 +1,472 @@
+//! The terminal picture.
+
+use synack_proto::{Instant, State};
+
+use crate::model::{Model, Row, RowKind, Seg, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
+use crate::{Ladder, RenderOptions};
+
+/// Flags as the textbooks say them: `SYN`, `SYN-ACK`, `ACK`, `PSH-ACK`, `FIN-ACK`, `RST`,
+/// `RST-ACK`, `FIN-PSH-ACK`; no flags at all is `NULL`.
+pub fn flags_words(flags: u8) -> String {
+    let order = [
+        (SYN, "SYN"),
+        (FIN, "FIN"),
+        (RST, "RST"),
+        (PSH, "PSH"),
+        (URG, "URG"),
+        (ECE, "ECE"),
+        (CWR, "CWR"),
+        (ACK, "ACK"),
+    ];
+    let v: Vec<&str> = order
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|&(_, n)| n)
+        .collect();
+    if v.is_empty() {
+        "NULL".to_string()
+    } else {
+        v.join("-")
+    }
+}
+
+/// Widest state name (`SYN-RECEIVED`).
+const STATE_W: usize = 12;
+
+struct Glyphs {
+    line: char,
+    dash: char,
+    lost: char,
+    right: char,
+    left: char,
+    to: &'static str,
+    ellipsis: &'static str,
+    vdots: &'static str,
+}
+
+const UNICODE: Glyphs = Glyphs {
+    line: '─',
+    dash: '┄',
+    lost: '✗',
+    right: '>',
+    left: '<',
+    to: "→",
+    ellipsis: "…",
+    vdots: "⋮",
+};
+
+const ASCII: Glyphs = Glyphs {
+    line: '-',
+    dash: '.',
+    lost: 'x',
+    right: '>',
+    left: '<',
+    to: "->",
+    ellipsis: "...",
+    vdots: ":",
+};
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn rep(c: char, n: usize) -> String {
+    std::iter::repeat_n(c, n).collect()
+}
+
+fn time_str(t: Instant) -> String {
+    let us = t.as_micros();
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+fn pad_right(s: &str, w: usize) -> String {
+    format!("{s}{}", rep(' ', w.saturating_sub(width(s))))
+}
+
+fn pad_left(s: &str, w: usize) -> String {
+    format!("{}{s}", rep(' ', w.saturating_sub(width(s))))
+}
+
+struct Painter {
+    on: bool,
+}
+
+impl Painter {
+    fn paint(&self, s: &str, code: &str) -> String {
+        if self.on && !code.is_empty() && !s.trim().is_empty() {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn state(&self, s: Option<State>, w: usize) -> String {
+        let Some(s) = s else {
+            return rep(' ', w);
+        };
+        let code = match s {
+            State::Established => "1;32",
+            State::Listen | State::SynSent | State::SynReceived => "36",
+            State::TimeWait => "35",
+            State::Closed => "1",
+            _ => "33",
+        };
+        let text = pad_right(s.name(), w);
+        // Colour only the name, not the padding.
+        let name = s.name();
+        format!("{}{}", self.paint(name, code), &text[name.len()..])
+    }
+}
+
+fn flags_code(flags: u8) -> &'static str {
+    if flags & RST != 0 {
+        "31"
+    } else if flags & SYN != 0 {
+        "36"
+    } else if flags & FIN != 0 {
+        "33"
+    } else {
+        ""
+    }
+}
+
+/// Direction and look of one arrow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrow {
+    /// Departs and arrives on the same row.
+    Full,
+    /// Never arrived.
+    Lost,
+    /// Departure row of a segment whose arrival is drawn later.
+    Departs,
+    /// The later arrival row.
+    Arrives,
+}
+
+fn arrow(label: &str, w: usize, left_to_right: bool, kind: Arrow, g: &Glyphs) -> String {
+    let body = width(label) + 4; // two-char lead, spaces round the label
+    let fill = w.saturating_sub(body + 1).max(1);
+    let (lead, tail) = match kind {
+        Arrow::Full | Arrow::Lost => (rep(g.line, 2), rep(g.line, fill)),
+        Arrow::Departs => {
+            let solid = fill / 2;
+            if left_to_right {
+                (
+                    rep(g.line, 2),
+                    format!("{}{}", rep(g.line, solid), rep(g.dash, fill - solid)),
+                )
+            } else {
+                (rep(g.dash, 2), rep(g.line, fill))
+            }
+        }
+        Arrow::Arrives => (rep(g.dash, 2), rep(g.dash, fill)),
+    };
+    let head_r = match kind {
+        Arrow::Full | Arrow::Arrives => g.right,
+        Arrow::Lost => g.lost,
+        Arrow::Departs => g.dash,
+    };
+    let head_l = match kind {
+        Arrow::Full | Arrow::Arrives => g.left,
+        Arrow::Lost => g.lost,
+        Arrow::Departs => g.dash,
+    };
+    if left_to_right {
+        format!("{lead} {label} {tail}{head_r}")
+    } else {
+        // Keep the label near the left, like the left-to-right arrows, so the columns of
+        // numbers line up; the head is on the left.
+        format!("{head_l}{lead} {label} {tail}")
+    }
+}
+
+fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> String {
+    let Some(i) = &s.info else {
+        return format!("unparseable packet ({} bytes)", s.raw_len);
+    };
+    let mut out = flags_words(i.flags);
+    let seq = if opts.absolute {
+        Some(i.seq)
+    } else {
+        model.rel_seq(s)
+    };
+    if let Some(seq) = seq {
+        out.push_str(&format!(" seq={seq}"));
+    }
+    if i.flags & SYN != 0 && !opts.absolute && !arriving {
+        out.push_str(&format!(" (isn {})", i.seq));
+    }
+    if i.flags & ACK != 0 {
+        let ack = if opts.absolute {
+            Some(i.ack)
+        } else {
+            model.rel_ack(s)
+        };
+        if let Some(ack) = ack {
+            out.push_str(&format!(" ack={ack}"));
+        }
+    }
+    if i.len > 0 {
+        out.push_str(&format!(" len={}", i.len));
+    }
+    if arriving {
+        out.push_str(&format!(" (sent {})", time_str(s.sent)));
+        return out;
+    }
+    out.push_str(&format!(" win={}", i.win));
+    if let Some(m) = i.mss {
+        out.push_str(&format!(" mss={m}"));
+    }
+    if let Some(w) = i.wscale {
+        out.push_str(&format!(" wscale={w}"));
+    }
+    if i.sack_permitted {
+        out.push_str(" sackOK");
+    }
+    if !i.sack.is_empty() {
+        let base = if opts.absolute {
+            0
+        } else {
+            // SACK blocks name the receiver's sequence space, i.e. the other side's ISN.
+            let other = usize::from(s.from_left);
+            model.isn[other].unwrap_or(0)
+        };
+        let blocks: Vec<String> = i
+            .sack
+            .iter()
+            .map(|(l, r)| format!("{}-{}", l.wrapping_sub(base), r.wrapping_sub(base)))
+            .collect();
+        out.push_str(&format!(" sack={}", blocks.join(",")));
+    }
+    if let Some((v, e)) = i.ts {
+        out.push_str(&format!(" ts={v}/{e}"));
+    }
+    if s.retransmission {
+        out.push_str(" [retransmission]");
+    }
+    if s.arrived.is_none() {
+        out.push_str(" [lost]");
+    }
+    out
+}
+
+fn trans_label(model: &Model, tr: usize, g: &Glyphs) -> String {
+    let t = &model.trans[tr];
+    format!("({} {} {}: {})", t.from.name(), g.to, t.to.name(), t.cause)
+}
+
+/// A row is ordinary data transfer (collapsible) if it is a segment without SYN/FIN/RST whose
+/// arrival changed no state.
+fn plain(model: &Model, row: &Row) -> bool {
+    let seg = match row.kind {
+        RowKind::Send { seg } | RowKind::Arrive { seg } => seg,
+        RowKind::Trans { .. } => return false,
+    };
+    let s = &model.segs[seg];
+    match &s.info {
+        Some(i) => i.flags & (SYN | FIN | RST) == 0 && s.caused.is_empty(),
+        None => false,
+    }
+}
+
+enum Line<'a> {
+    Row(&'a Row),
+    Collapsed {
+        segments: usize,
+        lost: usize,
+        retrans: usize,
+        from: Instant,
+        to: Instant,
+    },
+}
+
+pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> String {
+    let g = if opts.ascii { &ASCII } else { &UNICODE };
+    let p = Painter { on: opts.color };
+
+    // Which rows to draw.
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let rows = &model.rows;
+    let mut i = 0;
+    while i < rows.len() {
+        if let Some(k) = opts.collapse {
+            let mut j = i;
+            while j < rows.len() && plain(model, &rows[j]) {
+                j += 1;
+            }
+            if j - i > 2 * k + 1 {
+                lines.extend(rows[i..i + k].iter().map(Line::Row));
+                let middle = &rows[i + k..j - k];
+                let mut segments = 0;
+                let mut lost = 0;
+                let mut retrans = 0;
+                for r in middle {
+                    if let RowKind::Send { seg } = r.kind {
+                        segments += 1;
+                        let s = &model.segs[seg];
+                        lost += usize::from(s.arrived.is_none());
+                        retrans += usize::from(s.retransmission);
+                    }
+                }
+                lines.push(Line::Collapsed {
+                    segments,
+                    lost,
+                    retrans,
+                    from: Instant::from_micros(middle[0].key.0),
+                    to: Instant::from_micros(middle[middle.len() - 1].key.0),
+                });
+                lines.extend(rows[j - k..j].iter().map(Line::Row));
+                i = j;
+                continue;
+            }
+            if j > i {
+                lines.extend(rows[i..j].iter().map(Line::Row));
+                i = j;
+                continue;
+            }
+        }
+        lines.push(Line::Row(&rows[i]));
+        i += 1;
+    }
+
+    // Labels, then column widths.
+    let mut labels: Vec<String> = Vec::with_capacity(lines.len());
+    for line in &lines {
+        labels.push(match line {
+            Line::Row(r) => match r.kind {
+                RowKind::Send { seg } => seg_label(model, &model.segs[seg], opts, false),
+                RowKind::Arrive { seg } => seg_label(model, &model.segs[seg], opts, true),
+                RowKind::Trans { tr } => trans_label(model, tr, g),
+            },
+            Line::Collapsed {
+                segments,
+                lost,
+                retrans,
+                from,
+                to,
+            } => {
+                let mut extra = Vec::new();
+                if *lost > 0 {
+                    extra.push(format!("{lost} lost"));
+                }
+                if *retrans > 0 {
+                    extra.push(format!(
+                        "{retrans} retransmission{}",
+                        if *retrans == 1 { "" } else { "s" }
+                    ));
+                }
+                let extra = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", extra.join(", "))
+                };
+                format!(
+                    "{e} {segments} data segments and ACKs, {} to {}{extra} {e}",
+                    time_str(*from),
+                    time_str(*to),
+                    e = g.ellipsis
+                )
+            }
+        });
+    }
+    let tw = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Row(r) => Some(width(&time_str(Instant::from_micros(r.key.0)))),
+            Line::Collapsed { .. } => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
+    let need = labels.iter().map(|l| width(l) + 10).max().unwrap_or(0);
+    let aw = opts.width.saturating_sub(fixed).max(need).max(24);
+
+    let mut out = String::new();
+    // Header: who is who, then where each side starts.
+    let title = |name: &str, addr: std::net::IpAddr, port: Option<u16>| match port {
+        Some(port) => match addr {
+            std::net::IpAddr::V6(a) => format!("{name} [{a}]:{port}"),
+            std::net::IpAddr::V4(a) => format!("{name} {a}:{port}"),
+        },
+        None => format!("{name} {addr}"),
+    };
+    let lt = title(&ladder.left, ladder.left_addr, model.port[0]);
+    let rt = title(&ladder.right, ladder.right_addr, model.port[1]);
+    let head = format!(
+        "  {}  {}  {}",
+        pad_left("time", tw),
+        pad_right(&lt, STATE_W + 2 + aw),
+        rt
+    );
+    out.push_str(head.trim_end());
+    out.push('\n');
+    let init = format!(
+        "  {}  {}  {}  {}",
+        rep(' ', tw),
+        p.state(model.initial[0], STATE_W),
+        rep(' ', aw),
+        p.state(model.initial[1], STATE_W)
+    );
+    out.push_str(init.trim_end());
+    out.push('\n');
+
+    for (line, label) in lines.iter().zip(&labels) {
+        let text = match line {
+            Line::Collapsed { .. } => {
+                let lpad = aw.saturating_sub(width(label)) / 2;
+                format!(
+                    "  {}  {}  {}  {}",
+                    rep(' ', tw),
+                    pad_right(g.vdots, STATE_W),
+                    pad_right(&format!("{}{label}", rep(' ', lpad)), aw),
+                    g.vdots
+                )
+            }
+            Line::Row(r) => {
+                let time = pad_left(&time_str(Instant::from_micros(r.key.0)), tw);
+                let time = p.paint(&time, "2");
+                let (mid, ls, rs) = match r.kind {
+                    RowKind::Send { seg } | RowKind::Arrive { seg } => {
+                        let s = &model.segs[seg];
+                        let kind = match r.kind {
+                            RowKind::Arrive { .. } => Arrow::Arrives,
+                            _ if s.arrived.is_none() => Arrow::Lost,
+                            _ if !s.merged => Arrow::Departs,
+                            _ => Arrow::Full,
+                        };
+                        let a = arrow(label, aw, s.from_left, kind, g);
+                        let code = if kind == Arrow::Lost {
+                            "31"
+                        } else {
+                            s.info.as_ref().map_or("", |i| flags_code(i.flags))
+                        };
+                        (p.paint(&a, code), r.left_state, r.right_state)
+                    }
+                    RowKind::Trans { tr } => {
+                        let left = model.trans[tr].left;
+                        let t = if left {
+                            pad_right(label, aw)
+                        } else {
+                            pad_left(label, aw)
+                        };
+                        let t = p.paint(&t, "2");
+                        if left {
+                            (t, r.left_state, None)
+                        } else {
+                            (t, None, r.right_state)
+                        }
+                    }
+                };
+                format!(
+                    "  {time}  {}  {mid}  {}",
+                    p.state(ls, STATE_W),
+                    p.state(rs, STATE_W)
+                )
+            }
+        };
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
