@@ -1,0 +1,196 @@
+//! RFC 1071 Internet checksum helpers.
+//!
+//! The checksum is the 16-bit one's complement of the one's complement sum of
+//! all 16-bit big-endian words. We accumulate partial sums in a `u32`/`u64`
+//! and fold the carries at the end; [`combine`] produces the value to store
+//! in a header (RFC 9293 MUST-2/MUST-3 for TCP).
+
+use core::net::{IpAddr, Ipv6Addr};
+
+/// Fold a 64-bit accumulator down to 16 bits, adding carries back in.
+#[inline]
+fn fold64(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff).wrapping_add(acc >> 16);
+    }
+    acc as u16
+}
+
+/// Sum `data` as 16-bit big-endian words (an odd trailing byte is padded
+/// with a zero byte). The result is partially folded into 16 bits plus
+/// carries, so it is safe to add a few hundred thousand of these together
+/// in a `u32` before calling [`combine`].
+pub fn sum(data: &[u8]) -> u32 {
+    // One's complement addition is associative and commutative, and byte
+    // order is preserved when summing big-endian 64-bit words then folding,
+    // so we can add 8 bytes at a time into a u128-ish accumulator (u64 with
+    // explicit carry handling).
+    let mut acc: u64 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_be_bytes(word);
+        // Add as two 32-bit halves to keep the accumulator from overflowing:
+        // each addition adds at most 2^32, so 2^31 chunks (16 GiB) are safe.
+        acc = acc.wrapping_add(v >> 32).wrapping_add(v & 0xffff_ffff);
+    }
+    let mut rest = chunks.remainder().chunks_exact(2);
+    for pair in &mut rest {
+        let mut word = [0u8; 2];
+        word.copy_from_slice(pair);
+        acc = acc.wrapping_add(u64::from(u16::from_be_bytes(word)));
+    }
+    if let [last] = rest.remainder() {
+        acc = acc.wrapping_add(u64::from(*last) << 8);
+    }
+    u32::from(fold64(acc))
+}
+
+/// Sum of the TCP/UDP pseudo header.
+///
+/// For two IPv4 addresses this is the 12-byte RFC 9293 §3.1 pseudo header
+/// (src, dst, zero, protocol, length as u16). For IPv6 it is the 40-byte
+/// RFC 8200 §8.1 pseudo header (src, dst, 32-bit length, 3 zero bytes,
+/// next header). Mixed families are treated as IPv6, with the IPv4 address
+/// mapped to `::ffff:a.b.c.d`; this never panics.
+///
+/// For IPv4, `length` is truncated to 16 bits (as on the wire).
+pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: u32) -> u32 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut buf = [0u8; 12];
+            buf[0..4].copy_from_slice(&s.octets());
+            buf[4..8].copy_from_slice(&d.octets());
+            buf[9] = protocol;
+            buf[10..12].copy_from_slice(&((length & 0xffff) as u16).to_be_bytes());
+            sum(&buf)
+        }
+        _ => {
+            let s = to_v6(src);
+            let d = to_v6(dst);
+            let mut buf = [0u8; 40];
+            buf[0..16].copy_from_slice(&s.octets());
+            buf[16..32].copy_from_slice(&d.octets());
+            buf[32..36].copy_from_slice(&length.to_be_bytes());
+            buf[39] = protocol;
+            sum(&buf)
+        }
+    }
+}
+
+fn to_v6(addr: &IpAddr) -> Ipv6Addr {
+    match addr {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => *a,
+    }
+}
+
+/// Add partial sums together, fold the carries and return the one's
+/// complement: the value to store in a checksum field.
+///
+/// When run over data that already contains a correct checksum the result
+/// is 0, which is how verification works.
+pub fn combine(sums: &[u32]) -> u16 {
+    let acc = sums
+        .iter()
+        .fold(0u64, |acc, &s| acc.wrapping_add(u64::from(s)));
+    !fold64(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    /// Textbook RFC 1071 loop, byte by byte, for cross-checking.
+    fn naive(data: &[u8]) -> u16 {
+        let mut acc: u32 = 0;
+        let mut i = 0;
+        while i + 1 < data.len() {
+            acc += (u32::from(data[i]) << 8) | u32::from(data[i + 1]);
+            i += 2;
+        }
+        if i < data.len() {
+            acc += u32::from(data[i]) << 8;
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3 example: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold64(u64::from(sum(&data))), 0xddf2);
+        assert_eq!(combine(&[sum(&data)]), !0xddf2);
+    }
+
+    #[test]
+    fn matches_naive_for_all_lengths() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 37 + 11) as u8).collect();
+        for len in 0..data.len() {
+            let d = &data[..len];
+            assert_eq!(fold64(u64::from(sum(d))), naive(d), "len {len}");
+        }
+        let ones = vec![0xffu8; 1001];
+        assert_eq!(fold64(u64::from(sum(&ones))), naive(&ones));
+    }
+
+    #[test]
+    fn odd_byte_padded() {
+        assert_eq!(sum(&[0x12]), 0x1200);
+        assert_eq!(sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+    }
+
+    #[test]
+    fn pseudo_header_v4() {
+        let s = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let d = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let expect = naive(&[10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 40]);
+        assert_eq!(fold64(u64::from(pseudo_header(&s, &d, 6, 40))), expect);
+    }
+
+    #[test]
+    fn pseudo_header_v6_and_mixed() {
+        let s: IpAddr = "2001:db8::1".parse().unwrap();
+        let d: IpAddr = "2001:db8::2".parse().unwrap();
+        let mut buf = [0u8; 40];
+        buf[0..16].copy_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        buf[16..32].copy_from_slice(&"2001:db8::2".parse::<Ipv6Addr>().unwrap().octets());
+        buf[32..36].copy_from_slice(&70000u32.to_be_bytes());
+        buf[39] = 6;
+        assert_eq!(
+            fold64(u64::from(pseudo_header(&s, &d, 6, 70000))),
+            naive(&buf)
+        );
+        // Mixed families: v4 mapped into v6.
+        let v4 = IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4));
+        let mapped: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+        assert_eq!(
+            pseudo_header(&v4, &d, 6, 20),
+            pseudo_header(&mapped, &d, 6, 20)
+        );
+    }
+
+    #[test]
+    fn combine_verifies_to_zero() {
+        let mut data = vec![0x45u8, 0, 0, 40, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0];
+        data.extend_from_slice(&[192, 168, 1, 1, 192, 168, 1, 2]);
+        let c = combine(&[sum(&data)]);
+        data[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(combine(&[sum(&data)]), 0);
+        assert_eq!(
+            c,
+            !naive(
+                &data[..10]
+                    .iter()
+                    .chain(&data[12..])
+                    .copied()
+                    .collect::<Vec<_>>()
+            )
+        );
+    }
+}

@@ -1,0 +1,498 @@
+//! TCP header view ([`TcpPacket`]), flags ([`TcpFlags`]) and high-level
+//! representation ([`TcpRepr`]). Options live in `tcp_options.rs` and are
+//! re-exported here.
+
+use core::fmt;
+use core::net::IpAddr;
+use core::ops::{BitAnd, BitOr, BitOrAssign, Range};
+
+use crate::checksum;
+use crate::error::{Error, Result};
+use crate::IPPROTO_TCP;
+
+pub use crate::tcp_options::{SackBlocks, TcpOption, TcpOptionIter, TcpOptions};
+
+mod field {
+    use core::ops::Range;
+    pub const SRC_PORT: Range<usize> = 0..2;
+    pub const DST_PORT: Range<usize> = 2..4;
+    pub const SEQ_NUM: Range<usize> = 4..8;
+    pub const ACK_NUM: Range<usize> = 8..12;
+    pub const DATA_OFF: usize = 12;
+    pub const FLAGS: usize = 13;
+    pub const WIN_SIZE: Range<usize> = 14..16;
+    pub const CHECKSUM: Range<usize> = 16..18;
+    pub const URGENT: Range<usize> = 18..20;
+}
+
+/// The eight TCP control bits, in wire bit order (byte 13 of the header).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// No more data from sender.
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    /// Synchronize sequence numbers.
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    /// Reset the connection.
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    /// Push function.
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    /// Acknowledgment field is significant.
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    /// Urgent pointer field is significant.
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    /// ECN echo.
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    /// Congestion window reduced.
+    pub const CWR: TcpFlags = TcpFlags(0x80);
+
+    /// Display order with names and packetdrill/tcpdump letters.
+    const TABLE: [(TcpFlags, &'static str, char); 8] = [
+        (Self::SYN, "SYN", 'S'),
+        (Self::FIN, "FIN", 'F'),
+        (Self::RST, "RST", 'R'),
+        (Self::PSH, "PSH", 'P'),
+        (Self::ACK, "ACK", '.'),
+        (Self::URG, "URG", 'U'),
+        (Self::ECE, "ECE", 'E'),
+        (Self::CWR, "CWR", 'W'),
+    ];
+
+    /// No flags.
+    pub const fn empty() -> Self {
+        TcpFlags(0)
+    }
+
+    /// Raw bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// True if every flag in `other` is set.
+    pub const fn contains(self, other: TcpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True if any flag in `other` is set.
+    pub const fn intersects(self, other: TcpFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Set the flags in `other`.
+    pub fn insert(&mut self, other: TcpFlags) {
+        self.0 |= other.0;
+    }
+
+    /// Clear the flags in `other`.
+    pub fn remove(&mut self, other: TcpFlags) {
+        self.0 &= !other.0;
+    }
+
+    /// True if no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// packetdrill/tcpdump style letters in order `S F R P . U E W`
+    /// (`.` is ACK), e.g. `"S."`, `"P."`, `"R"`; no flags gives `"-"`.
+    pub fn letters(self) -> String {
+        if self.is_empty() {
+            return "-".to_string();
+        }
+        Self::TABLE
+            .iter()
+            .filter(|(f, _, _)| self.contains(*f))
+            .map(|&(_, _, c)| c)
+            .collect()
+    }
+}
+
+impl BitOr for TcpFlags {
+    type Output = TcpFlags;
+    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for TcpFlags {
+    fn bitor_assign(&mut self, rhs: TcpFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl BitAnd for TcpFlags {
+    type Output = TcpFlags;
+    fn bitand(self, rhs: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// Names joined with `|` in order SYN FIN RST PSH ACK URG ECE CWR;
+    /// no flags gives `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        let mut first = true;
+        for &(flag, name, _) in Self::TABLE.iter() {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str("|")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TcpFlags({self})")
+    }
+}
+
+/// A read/write view of a TCP segment (header, options, payload) over a
+/// byte buffer whose length is the segment length.
+///
+/// Getters never panic, even on a view made with
+/// [`TcpPacket::new_unchecked`]: out-of-range fields read as zero and
+/// out-of-range slices are empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Length of a header without options.
+    pub const HEADER_LEN: usize = 20;
+
+    /// Wrap a buffer without any validation.
+    pub fn new_unchecked(buffer: T) -> Self {
+        TcpPacket { buffer }
+    }
+
+    /// Wrap a buffer, checking the header fits: [`Error::Truncated`] if
+    /// shorter than 20 bytes, [`Error::BadDataOffset`] if the data offset
+    /// is below 5 or past the end of the buffer.
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let packet = Self::new_unchecked(buffer);
+        let len = packet.buffer.as_ref().len();
+        if len < Self::HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let hlen = packet.header_len();
+        if hlen < Self::HEADER_LEN || hlen > len {
+            return Err(Error::BadDataOffset);
+        }
+        Ok(packet)
+    }
+
+    /// Unwrap the underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.buffer.as_ref().get(at).copied().unwrap_or(0)
+    }
+
+    fn u16_at(&self, range: Range<usize>) -> u16 {
+        match self.buffer.as_ref().get(range) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => 0,
+        }
+    }
+
+    fn u32_at(&self, range: Range<usize>) -> u32 {
+        match self.buffer.as_ref().get(range) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            _ => 0,
+        }
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        self.u16_at(field::SRC_PORT)
+    }
+
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        self.u16_at(field::DST_PORT)
+    }
+
+    /// Sequence number.
+    pub fn seq_number(&self) -> u32 {
+        self.u32_at(field::SEQ_NUM)
+    }
+
+    /// Acknowledgment number.
+    pub fn ack_number(&self) -> u32 {
+        self.u32_at(field::ACK_NUM)
+    }
+
+    /// Header length in bytes (data offset * 4).
+    pub fn header_len(&self) -> usize {
+        usize::from(self.byte(field::DATA_OFF) >> 4) * 4
+    }
+
+    /// Control bits.
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.byte(field::FLAGS))
+    }
+
+    /// Window size (unscaled).
+    pub fn window_len(&self) -> u16 {
+        self.u16_at(field::WIN_SIZE)
+    }
+
+    /// Checksum as stored.
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(field::CHECKSUM)
+    }
+
+    /// Urgent pointer.
+    pub fn urgent_at(&self) -> u16 {
+        self.u16_at(field::URGENT)
+    }
+
+    /// Option bytes: 20..header_len (empty if out of range).
+    pub fn options(&self) -> &[u8] {
+        let end = self.header_len();
+        self.buffer
+            .as_ref()
+            .get(Self::HEADER_LEN..end)
+            .unwrap_or(&[])
+    }
+
+    /// Payload: header_len..end of buffer (empty if out of range).
+    pub fn payload(&self) -> &[u8] {
+        self.buffer.as_ref().get(self.header_len()..).unwrap_or(&[])
+    }
+
+    /// True if the checksum over the whole buffer plus the pseudo header is
+    /// valid (RFC 9293 MUST-3: check the checksum on every segment).
+    pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
+        segment_checksum(self.buffer.as_ref(), src, dst) == 0
+    }
+}
+
+/// One's complement checksum of `segment` with its pseudo header.
+fn segment_checksum(segment: &[u8], src: &IpAddr, dst: &IpAddr) -> u16 {
+    // A segment longer than u32::MAX cannot exist on any IP; saturate.
+    let len = u32::try_from(segment.len()).unwrap_or(u32::MAX);
+    checksum::combine(&[
+        checksum::pseudo_header(src, dst, IPPROTO_TCP, len),
+        checksum::sum(segment),
+    ])
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    fn set_byte(&mut self, at: usize, value: u8) {
+        if let Some(b) = self.buffer.as_mut().get_mut(at) {
+            *b = value;
+        }
+    }
+
+    fn set_bytes(&mut self, range: Range<usize>, value: &[u8]) {
+        if let Some(dst) = self.buffer.as_mut().get_mut(range) {
+            if dst.len() == value.len() {
+                dst.copy_from_slice(value);
+            }
+        }
+    }
+
+    /// Set the source port.
+    pub fn set_src_port(&mut self, value: u16) {
+        self.set_bytes(field::SRC_PORT, &value.to_be_bytes());
+    }
+
+    /// Set the destination port.
+    pub fn set_dst_port(&mut self, value: u16) {
+        self.set_bytes(field::DST_PORT, &value.to_be_bytes());
+    }
+
+    /// Set the sequence number.
+    pub fn set_seq_number(&mut self, value: u32) {
+        self.set_bytes(field::SEQ_NUM, &value.to_be_bytes());
+    }
+
+    /// Set the acknowledgment number.
+    pub fn set_ack_number(&mut self, value: u32) {
+        self.set_bytes(field::ACK_NUM, &value.to_be_bytes());
+    }
+
+    /// Set the header length in bytes (stored as data offset = bytes / 4),
+    /// keeping the reserved bits.
+    pub fn set_header_len(&mut self, bytes: usize) {
+        let doff = ((bytes / 4) & 0x0f) as u8;
+        let b = self.byte(field::DATA_OFF);
+        self.set_byte(field::DATA_OFF, (b & 0x0f) | (doff << 4));
+    }
+
+    /// Set the control bits.
+    pub fn set_flags(&mut self, value: TcpFlags) {
+        self.set_byte(field::FLAGS, value.bits());
+    }
+
+    /// Set the window size.
+    pub fn set_window_len(&mut self, value: u16) {
+        self.set_bytes(field::WIN_SIZE, &value.to_be_bytes());
+    }
+
+    /// Set the checksum field.
+    pub fn set_checksum(&mut self, value: u16) {
+        self.set_bytes(field::CHECKSUM, &value.to_be_bytes());
+    }
+
+    /// Set the urgent pointer.
+    pub fn set_urgent_at(&mut self, value: u16) {
+        self.set_bytes(field::URGENT, &value.to_be_bytes());
+    }
+
+    /// Mutable option bytes: 20..header_len (empty if out of range).
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let end = self.header_len();
+        self.buffer
+            .as_mut()
+            .get_mut(Self::HEADER_LEN..end)
+            .unwrap_or(&mut [])
+    }
+
+    /// Mutable payload: header_len..end of buffer (empty if out of range).
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let start = self.header_len();
+        self.buffer.as_mut().get_mut(start..).unwrap_or(&mut [])
+    }
+
+    /// Compute and store the checksum over the whole buffer plus the pseudo
+    /// header (RFC 9293 MUST-2).
+    pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
+        self.set_checksum(0);
+        let c = segment_checksum(self.buffer.as_ref(), src, dst);
+        self.set_checksum(c);
+    }
+}
+
+/// A TCP segment's header fields, parsed options and payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRepr<'a> {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq_number: u32,
+    /// Acknowledgment number: meaningful iff `flags` has ACK; emit writes it
+    /// regardless.
+    pub ack_number: u32,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Window size as on the wire (unscaled).
+    pub window_len: u16,
+    /// Urgent pointer.
+    pub urgent_pointer: u16,
+    /// Parsed options.
+    pub options: TcpOptions,
+    /// Segment data.
+    pub payload: &'a [u8],
+}
+
+impl<'a> TcpRepr<'a> {
+    /// Parse a segment. The buffer length is taken as the segment length.
+    ///
+    /// Errors: header checks as in [`TcpPacket::new_checked`] (re-done here,
+    /// so an unchecked view is also safe), [`Error::BadChecksum`] (MUST-3),
+    /// [`Error::BadPort`] for port 0, [`Error::BadOptionLen`] (MUST-7).
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        packet: &TcpPacket<&'a T>,
+        src: &IpAddr,
+        dst: &IpAddr,
+    ) -> Result<TcpRepr<'a>> {
+        let inner: &'a T = packet.buffer;
+        let bytes: &'a [u8] = inner.as_ref();
+        let p = TcpPacket::new_checked(bytes)?;
+        if !p.verify_checksum(src, dst) {
+            return Err(Error::BadChecksum);
+        }
+        if p.src_port() == 0 || p.dst_port() == 0 {
+            return Err(Error::BadPort);
+        }
+        let options = TcpOptions::parse(p.options())?;
+        let payload: &'a [u8] = bytes.get(p.header_len()..).unwrap_or(&[]);
+        Ok(TcpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            seq_number: p.seq_number(),
+            ack_number: p.ack_number(),
+            flags: p.flags(),
+            window_len: p.window_len(),
+            urgent_pointer: p.urgent_at(),
+            options,
+            payload,
+        })
+    }
+
+    /// Header length: 20 + the options' emitted length.
+    pub fn header_len(&self) -> usize {
+        TcpPacket::<&[u8]>::HEADER_LEN.saturating_add(self.options.buffer_len())
+    }
+
+    /// Header plus payload length.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len().saturating_add(self.payload.len())
+    }
+
+    /// Sequence space consumed: payload + 1 for SYN + 1 for FIN.
+    pub fn segment_len(&self) -> usize {
+        self.payload
+            .len()
+            .saturating_add(usize::from(self.flags.contains(TcpFlags::SYN)))
+            .saturating_add(usize::from(self.flags.contains(TcpFlags::FIN)))
+    }
+
+    /// Write header, options, payload and checksum (MUST-2).
+    ///
+    /// The packet buffer should be exactly [`TcpRepr::buffer_len`] bytes.
+    /// The checksum covers the first `buffer_len()` bytes; if the buffer is
+    /// shorter, only what fits is written (no panic), and the result is not
+    /// a valid segment.
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut TcpPacket<T>,
+        src: &IpAddr,
+        dst: &IpAddr,
+    ) {
+        let header_len = self.header_len();
+        packet.set_src_port(self.src_port);
+        packet.set_dst_port(self.dst_port);
+        packet.set_seq_number(self.seq_number);
+        packet.set_ack_number(self.ack_number);
+        // Data offset; reserved bits cleared.
+        packet.set_byte(field::DATA_OFF, ((header_len / 4) as u8) << 4);
+        packet.set_flags(self.flags);
+        packet.set_window_len(self.window_len);
+        packet.set_checksum(0);
+        packet.set_urgent_at(self.urgent_pointer);
+        let buf = packet.buffer.as_mut();
+        if let Some(opts) = buf.get_mut(TcpPacket::<&[u8]>::HEADER_LEN..) {
+            self.options.emit(opts);
+        }
+        if let Some(dst_payload) = buf.get_mut(header_len..) {
+            let n = dst_payload.len().min(self.payload.len());
+            if let (Some(d), Some(s)) = (dst_payload.get_mut(..n), self.payload.get(..n)) {
+                d.copy_from_slice(s);
+            }
+        }
+        let end = self.buffer_len().min(buf.len());
+        let c = segment_checksum(buf.get(..end).unwrap_or(&[]), src, dst);
+        packet.set_checksum(c);
+    }
+}
+
+#[cfg(test)]
+#[path = "tcp_tests.rs"]
+mod tests;
