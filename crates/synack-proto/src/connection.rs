@@ -116,6 +116,8 @@ pub(crate) struct Connection {
     pub snd_mss: u16,
     /// An ACK is owed to the peer.
     pub ack_now: bool,
+    /// Duplicate ACKs owed for out-of-order arrivals, each with the RCV.NXT of its moment.
+    pub owed_dupacks: VecDeque<SeqNum>,
 
     // Retransmission (RFC 6298) and a minimal congestion window (RFC 5681).
     pub rtt: Rtt,
@@ -189,6 +191,7 @@ impl Connection {
             recv: RecvBuffer::new(cfg.recv_buffer.min(65535)),
             snd_mss: default_mss(&tuple),
             ack_now: false,
+            owed_dupacks: VecDeque::new(),
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rto_at: None,
             rtt_probe: None,
@@ -263,7 +266,12 @@ impl Connection {
     }
 
     /// Enter CLOSED for `reason`, telling the application (MUST-12).
-    pub(crate) fn close_with(&mut self, ctx: &mut Ctx<'_>, reason: CloseReason, cause: &'static str) {
+    pub(crate) fn close_with(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reason: CloseReason,
+        cause: &'static str,
+    ) {
         if self.state == State::Closed {
             return;
         }
@@ -351,8 +359,29 @@ impl Connection {
 
     /// The next segment this connection wants to send, if any. Payload bytes are copied into
     /// `payload`.
-    pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
+    pub(crate) fn poll_transmit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        payload: &mut Vec<u8>,
+    ) -> Option<Outgoing> {
         payload.clear();
+        if let Some(ack) = self.owed_dupacks.pop_front() {
+            if self.state.is_synchronized() {
+                if ack == self.rcv_nxt && self.owed_dupacks.is_empty() {
+                    self.ack_now = false; // this one says everything a pending ACK would
+                }
+                let window = self.rcv_wnd().min(65535) as u16;
+                return Some(Outgoing {
+                    seq: self.snd_nxt,
+                    ack,
+                    flags: TcpFlags::ACK,
+                    window,
+                    options: TcpOptions::default(),
+                    payload_len: 0,
+                });
+            }
+            self.owed_dupacks.clear();
+        }
         match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => {
@@ -360,28 +389,46 @@ impl Connection {
                     return None;
                 }
                 // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
-                let mut options = TcpOptions::default();
-                options.mss = Some(ctx.cfg.mss);
+                let options = TcpOptions {
+                    mss: Some(ctx.cfg.mss),
+                    ..TcpOptions::default()
+                };
                 self.ack_now = false;
                 Some(self.sent(ctx, self.iss, TcpFlags::SYN, options, 0))
             }
             State::SynReceived if self.snd_nxt == self.iss => {
                 // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
-                let mut options = TcpOptions::default();
-                options.mss = Some(ctx.cfg.mss);
+                let options = TcpOptions {
+                    mss: Some(ctx.cfg.mss),
+                    ..TcpOptions::default()
+                };
                 Some(self.sent(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
             }
             State::SynReceived => self.pure_ack(ctx),
             State::TimeWait | State::FinWait2 if !self.can_send_data() => self.pure_ack(ctx),
-            _ => self.data_or_fin(ctx, payload).or_else(|| self.pure_ack(ctx)),
+            _ => self
+                .data_or_fin(ctx, payload)
+                .or_else(|| self.pure_ack(ctx)),
         }
     }
 
     fn can_send_data(&self) -> bool {
         matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         )
+    }
+
+    /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
+    /// all the signal it needs).
+    pub(crate) fn owe_duplicate_ack(&mut self) {
+        if self.owed_dupacks.len() < 8 {
+            self.owed_dupacks.push_back(self.rcv_nxt);
+        }
     }
 
     fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
@@ -400,7 +447,11 @@ impl Connection {
             self.rexmit_head = false;
             let seq = self.snd_una;
             let n = (data_end - seq).min(u32::from(self.snd_mss)) as usize;
-            let len = if seq < data_end { self.send.copy_out(seq, n, payload) } else { 0 };
+            let len = if seq < data_end {
+                self.send.copy_out(seq, n, payload)
+            } else {
+                0
+            };
             if self.fin_seq() == Some(seq + len) {
                 flags |= TcpFlags::FIN;
             }
@@ -413,8 +464,14 @@ impl Connection {
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
             // when the peer shrank its window (MUST-34): then nothing new goes out.
             let limit = self.snd_una + self.snd_wnd.min(self.cwnd);
-            let usable = if limit > self.snd_nxt { limit - self.snd_nxt } else { 0 };
-            let mut n = (data_end - self.snd_nxt).min(usable).min(u32::from(self.snd_mss));
+            let usable = if limit > self.snd_nxt {
+                limit - self.snd_nxt
+            } else {
+                0
+            };
+            let mut n = (data_end - self.snd_nxt)
+                .min(usable)
+                .min(u32::from(self.snd_mss));
             if n == 0 && self.probe_now {
                 // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
                 n = 1;
@@ -430,7 +487,10 @@ impl Connection {
             }
         }
         if let Some(fin) = self.fin_seq() {
-            if self.snd_nxt + len == fin && self.state != State::Established && self.state != State::CloseWait {
+            if self.snd_nxt + len == fin
+                && self.state != State::Established
+                && self.state != State::CloseWait
+            {
                 flags |= TcpFlags::FIN;
             }
         }
@@ -442,8 +502,16 @@ impl Connection {
 
     /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
     /// (RFC 6298 §5.1), pick a segment to time (Karn: never a retransmission).
-    fn sent(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, options: TcpOptions, len: usize) -> Outgoing {
-        let ctl = usize::from(flags.contains(TcpFlags::SYN)) + usize::from(flags.contains(TcpFlags::FIN));
+    fn sent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNum,
+        flags: TcpFlags,
+        options: TcpOptions,
+        len: usize,
+    ) -> Outgoing {
+        let ctl =
+            usize::from(flags.contains(TcpFlags::SYN)) + usize::from(flags.contains(TcpFlags::FIN));
         let seg_len = len + ctl;
         let ack_flag = flags.contains(TcpFlags::ACK);
         if seg_len > 0 {
@@ -509,7 +577,11 @@ impl Connection {
             return; // nothing outstanding
         }
         // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout.
-        let limit = if opening { Some(ctx.cfg.syn_timeout) } else { self.user_timeout };
+        let limit = if opening {
+            Some(ctx.cfg.syn_timeout)
+        } else {
+            self.user_timeout
+        };
         let zero_window_probing = self.zero_window_blocked() && self.snd_una == self.snd_max;
         if let Some(limit) = limit {
             if !zero_window_probing && now.saturating_duration_since(self.progress_at) >= limit {
@@ -539,9 +611,10 @@ impl Connection {
         self.rexmit_head = false;
         self.rtt.back_off(); // §5.5
         self.rtt_probe = None; // Karn
-        // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
+                               // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
         self.snd_nxt = self.snd_una;
-        if zero_window_probing {
+        if self.snd_wnd == 0 {
+            // Zero-window probe (MUST-36), backed off like any retransmission (SHLD-30).
             self.probe_now = true;
         }
         // §5.6: restart the timer (done by `sent` when the retransmission leaves); if nothing

@@ -178,7 +178,12 @@ impl Endpoint {
 
     /// Active OPEN (§3.10.1): send a SYN to `remote`. A local port of 0 picks an ephemeral
     /// port; an unspecified local IP uses the first configured address (MUST-44).
-    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, Error> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnHandle, Error> {
         if !valid_unicast(remote.ip()) || remote.port() == 0 || !remote.is_ipv4() {
             return Err(Error::InvalidAddress); // MUST-46
         }
@@ -413,7 +418,9 @@ impl Endpoint {
                 None => true,
             }
         };
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         let was = c.state;
         let mut ctx = Ctx {
             now,
@@ -429,7 +436,13 @@ impl Endpoint {
     }
 
     /// SEGMENT ARRIVES in LISTEN (§3.10.7.2).
-    fn listen_arrives(&mut self, now: Instant, laddr: SocketAddr, tuple: FourTuple, seg: Segment<'_>) {
+    fn listen_arrives(
+        &mut self,
+        now: Instant,
+        laddr: SocketAddr,
+        tuple: FourTuple,
+        seg: Segment<'_>,
+    ) {
         // First: a RST is ignored.
         if seg.flags.contains(TcpFlags::RST) {
             return;
@@ -443,7 +456,9 @@ impl Endpoint {
         if !seg.flags.contains(TcpFlags::SYN) {
             return; // fourth: anything else is dropped
         }
-        let Some(l) = self.listeners.get_mut(&laddr) else { return };
+        let Some(l) = self.listeners.get_mut(&laddr) else {
+            return;
+        };
         if l.syn_queue >= l.backlog {
             // A bounded SYN queue: drop; the peer retransmits its SYN.
             self.stats.syn_queue_full += 1;
@@ -505,7 +520,9 @@ impl Endpoint {
     /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
     /// transmit queue and the timer heap.
     fn after(&mut self, h: ConnHandle, was: State, back_to_listen: bool) {
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         let state = c.state;
         let tuple = c.tuple;
         if let Some(laddr) = c.listener {
@@ -515,7 +532,10 @@ impl Endpoint {
                     l.syn_queue = l.syn_queue.saturating_sub(1);
                     if established && l.children.contains(&h) {
                         l.accept_queue.push_back(h);
-                        self.events.push_back(Event::Incoming { listener: laddr, conn: h });
+                        self.events.push_back(Event::Incoming {
+                            listener: laddr,
+                            conn: h,
+                        });
                     }
                 }
             }
@@ -546,7 +566,9 @@ impl Endpoint {
 
     /// Put a connection on the transmit queue and refresh its timer.
     fn touch(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         if !c.in_ready {
             c.in_ready = true;
             self.ready.push_back(h);
@@ -557,7 +579,9 @@ impl Endpoint {
     /// Keep at most one live heap entry per connection: push only when the deadline moves
     /// earlier; a later deadline is found when the earlier entry pops (see `poll_timeout`).
     fn schedule(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         let Some(d) = c.next_deadline() else { return };
         if c.scheduled.is_none_or(|s| d < s) {
             c.scheduled = Some(d);
@@ -601,8 +625,12 @@ impl Endpoint {
             if t > now {
                 break;
             }
-            let Some(Reverse((_, h))) = self.timers.pop() else { break };
-            let Some(c) = self.conns.get_mut(&h) else { continue };
+            let Some(Reverse((_, h))) = self.timers.pop() else {
+                break;
+            };
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
             c.scheduled = None;
             let was = c.state;
             let mut ctx = Ctx {
@@ -679,7 +707,13 @@ impl Endpoint {
         self.emit(ctl.tuple, &out, &[], buf)
     }
 
-    fn emit(&mut self, tuple: FourTuple, out: &Outgoing, payload: &[u8], buf: &mut [u8]) -> Option<usize> {
+    fn emit(
+        &mut self,
+        tuple: FourTuple,
+        out: &Outgoing,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Option<usize> {
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (tuple.local.ip(), tuple.remote.ip()) else {
             return None; // IPv6 arrives with the runtime work
         };

@@ -99,7 +99,11 @@ impl RecvBuffer {
                 if self.ooo.len() >= MAX_HOLES {
                     return;
                 }
-                let pos = self.ooo.iter().position(|(s, _)| *s > start).unwrap_or(self.ooo.len());
+                let pos = self
+                    .ooo
+                    .iter()
+                    .position(|(s, _)| *s > start)
+                    .unwrap_or(self.ooo.len());
                 self.ooo.insert(pos, (start, data.to_vec()));
             }
             Some(first) => {

@@ -62,13 +62,20 @@ impl Connection {
     /// Effective send MSS from the peer's MSS option (MUST-14, MUST-15, MUST-16):
     /// Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where MMS_S − 20 is our own MSS.
     pub(crate) fn apply_syn_options(&mut self, ctx: &Ctx<'_>, options: &TcpOptions) {
-        let send_mss = options.mss.unwrap_or(crate::connection::default_mss(&self.tuple));
+        let send_mss = options
+            .mss
+            .unwrap_or(crate::connection::default_mss(&self.tuple));
         self.snd_mss = send_mss.min(ctx.cfg.mss).max(64);
     }
 
     /// Handle one segment. `accept_room`: for a passive child, whether its listener's accept
     /// queue can take it once it is ESTABLISHED.
-    pub(crate) fn segment_arrives(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>, accept_room: bool) -> Outcome {
+    pub(crate) fn segment_arrives(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: Segment<'_>,
+        accept_room: bool,
+    ) -> Outcome {
         match self.state {
             State::Closed | State::Listen => Outcome::default(),
             State::SynSent => self.syn_sent_arrives(ctx, seg),
@@ -145,7 +152,12 @@ impl Connection {
     }
 
     /// §3.10.7.4: SYN-RECEIVED and the synchronized states.
-    fn synchronizing_arrives(&mut self, ctx: &mut Ctx<'_>, mut seg: Segment<'_>, accept_room: bool) -> Outcome {
+    fn synchronizing_arrives(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        mut seg: Segment<'_>,
+        accept_room: bool,
+    ) -> Outcome {
         if self.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.irs {
             if !seg.has(TcpFlags::ACK) {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
@@ -156,7 +168,7 @@ impl Connection {
             // Simultaneous open: the peer's SYN-ACK repeats the SYN we already have. Strip it
             // so the ACK is processed (RFC 9293 Appendix A.2 on strict sequence checks).
             seg.flags.remove(TcpFlags::SYN);
-            seg.seq = seg.seq + 1u32;
+            seg.seq += 1u32;
         }
 
         // First: check the sequence number (Table 6).
@@ -185,6 +197,9 @@ impl Connection {
                 }
                 return Outcome::default();
             }
+            // The text is not acceptable, so it is answered with an ACK (a zero-window
+            // probe gets its reply here), but the ACK field is still processed.
+            self.ack_now = !seg.has(TcpFlags::RST);
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
@@ -263,6 +278,7 @@ impl Connection {
                 && seg.payload.is_empty()
                 && !seg.has(TcpFlags::FIN)
                 && seg.wnd == self.snd_wnd
+                && seg.wnd != 0 // replies to zero-window probes are not loss signals
                 && self.snd_una != self.snd_max;
             if self.snd_una < seg.ack {
                 self.ack_arrived(ctx, seg.ack);
@@ -285,9 +301,14 @@ impl Connection {
                     self.retries = 0;
                 }
             }
-            if self.snd_wnd == 0 && self.snd_una == self.snd_max {
-                // A probe was answered (MUST-37): the peer is alive, the window just shut.
+            if self.snd_wnd == 0 {
+                // A probe was answered (MUST-37): the peer is alive, its window just shut.
+                // Probing continues as long as it answers.
                 self.progress_at = ctx.now;
+                if self.rto_at.is_none() && self.zero_window_blocked() {
+                    // The persist timer: first probe one RTO after the window closed (SHLD-29).
+                    self.rto_at = Some(ctx.now + self.rtt.rto());
+                }
             }
         }
         match self.state {
@@ -346,12 +367,15 @@ impl Connection {
     pub(crate) fn ack_arrived(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
         let acked = ack - self.snd_una;
         let had_room = self.send.free() > 0;
+        // Data octets only: the SYN and FIN occupy sequence space but carry no data.
+        let ctl = u32::from(self.snd_una == self.iss)
+            + u32::from(self.fin_seq().is_some_and(|f| ack > f));
+        self.bytes_acked += u64::from(acked.saturating_sub(ctl));
         self.send.ack_to(ack);
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
-        self.bytes_acked += u64::from(acked);
         // RTT sample (Karn: the probe is cleared whenever anything is retransmitted).
         if let Some((seq, sent)) = self.rtt_probe {
             if seq <= ack {
@@ -386,7 +410,11 @@ impl Connection {
             } else {
                 // Partial ACK: retransmit the next hole, deflate by what was acked.
                 self.rexmit_head = true;
-                self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(smss).max(smss);
+                self.cwnd = self
+                    .cwnd
+                    .saturating_sub(acked)
+                    .saturating_add(smss)
+                    .max(smss);
             }
             return;
         }
@@ -452,15 +480,21 @@ impl Connection {
 
     /// Steps 7 (segment text) and 8 (FIN).
     fn text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) {
-        let takes_text = matches!(self.state, State::Established | State::FinWait1 | State::FinWait2);
+        let takes_text = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
         if takes_text && !seg.payload.is_empty() {
             let before = self.rcv_nxt;
             self.rcv_nxt = self.recv.insert(self.rcv_nxt, seg.seq, seg.payload);
             self.bytes_received += u64::from(self.rcv_nxt - before);
-            // ACK every segment (delayed ACK comes with the transfer work); out-of-order text
-            // gets an immediate duplicate ACK as RFC 5681 §4.2 asks.
-            self.ack_now = true;
-            if self.rcv_nxt != before {
+            // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text
+            // gets an immediate duplicate ACK each time (RFC 5681 §4.2): these are not
+            // aggregated, the sender counts them to detect loss.
+            if self.rcv_nxt == before {
+                self.owe_duplicate_ack();
+            } else {
+                self.ack_now = true;
                 if self.owned {
                     ctx.events.push_back(Event::Readable { conn: self.handle });
                 }
@@ -491,7 +525,8 @@ impl Connection {
         self.fin_received = true;
         self.ack_now = true;
         if self.owned {
-            ctx.events.push_back(Event::PeerClosed { conn: self.handle });
+            ctx.events
+                .push_back(Event::PeerClosed { conn: self.handle });
         }
         match self.state {
             State::SynReceived | State::Established => {

@@ -115,7 +115,11 @@ mod tests {
         assert_eq!(b.copy_out(SeqNum(0), 100, &mut out), 0);
         b.ack_to(SeqNum(10));
         assert_eq!(b.len(), 0);
-        assert_eq!(b.end(), SeqNum(5), "an ACK past the data (of a FIN) leaves the end alone");
+        assert_eq!(
+            b.end(),
+            SeqNum(5),
+            "an ACK past the data (of a FIN) leaves the end alone"
+        );
     }
 
     #[test]

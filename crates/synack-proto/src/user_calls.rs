@@ -36,10 +36,15 @@ impl Connection {
 
     /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
     pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        if self.state == State::Closed && self.close_reason.is_some_and(|r| r != CloseReason::Normal) {
+        if self.state == State::Closed
+            && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
+        {
             return Err(self.closed_error());
         }
-        if matches!(self.state, State::SynSent | State::SynReceived | State::Listen) {
+        if matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Listen
+        ) {
             return Err(Error::WouldBlock);
         }
         if self.recv.readable() > 0 {
@@ -52,12 +57,10 @@ impl Connection {
             // the buffer (receiver silly-window avoidance, MUST-39).
             let after = self.rcv_wnd();
             let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
-            if after.saturating_sub(before) >= threshold.max(1)
-                || (before < threshold && after >= threshold)
-            {
-                if !self.fin_received && self.state.is_synchronized() {
-                    self.ack_now = true;
-                }
+            let opened = after.saturating_sub(before) >= threshold.max(1)
+                || (before < threshold && after >= threshold);
+            if opened && !self.fin_received && self.state.is_synchronized() {
+                self.ack_now = true;
             }
             return Ok(n);
         }

@@ -36,17 +36,26 @@ fn four_way_close_and_time_wait_of_exactly_2msl_must_13() {
     p.b.close(s).unwrap();
     assert_eq!(p.b.state(s), Some(State::LastAck));
     let fin_b = p.one(Side::B);
-    assert_eq!((fin_b.flags().as_str(), fin_b.ack), ("F.", u.wrapping_add(1)));
+    assert_eq!(
+        (fin_b.flags().as_str(), fin_b.ack),
+        ("F.", u.wrapping_add(1))
+    );
     let w = fin_b.seq;
     p.deliver(Side::A, &fin_b.raw);
     assert_eq!(p.a.state(c), Some(State::TimeWait));
 
     // A: ACK seq=u+1 ack=w+1. B -> CLOSED.
     let last = p.one(Side::A);
-    assert_eq!((last.flags().as_str(), last.seq, last.ack), (".", u.wrapping_add(1), w.wrapping_add(1)));
+    assert_eq!(
+        (last.flags().as_str(), last.seq, last.ack),
+        (".", u.wrapping_add(1), w.wrapping_add(1))
+    );
     p.deliver(Side::B, &last.raw);
     assert_eq!(p.b.state(s), None, "B's TCB is deleted");
-    assert!(p.b_events.contains(&Event::Closed { conn: s, reason: CloseReason::Normal }));
+    assert!(p.b_events.contains(&Event::Closed {
+        conn: s,
+        reason: CloseReason::Normal
+    }));
 
     // TIME-WAIT lasts exactly 2·MSL from entering it.
     let entered = p.now;
@@ -55,7 +64,10 @@ fn four_way_close_and_time_wait_of_exactly_2msl_must_13() {
     assert_eq!(p.a.state(c), Some(State::TimeWait));
     p.advance_to(entered + MSL * 2);
     assert_eq!(p.a.state(c), None);
-    assert!(p.a_events.contains(&Event::Closed { conn: c, reason: CloseReason::Normal }));
+    assert!(p.a_events.contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Normal
+    }));
     assert_eq!(p.a.connection_count() + p.b.connection_count(), 0);
     assert!(p.now > t0);
 
@@ -98,12 +110,19 @@ fn retransmitted_fin_in_time_wait_is_acked_and_restarts_2msl() {
     p.advance(Duration::from_secs(60));
     p.deliver(Side::A, &fin_b.raw);
     let again = p.one(Side::A);
-    assert_eq!((again.flags().as_str(), again.seq, again.ack), (".", last_ack.seq, last_ack.ack));
+    assert_eq!(
+        (again.flags().as_str(), again.seq, again.ack),
+        (".", last_ack.seq, last_ack.ack)
+    );
     assert_eq!(p.a.state(c), Some(State::TimeWait));
     // The 2MSL timer restarted at the retransmission.
     assert_eq!(p.a.poll_timeout(), Some(p.now + MSL * 2));
     p.advance_to(entered + MSL * 2);
-    assert_eq!(p.a.state(c), Some(State::TimeWait), "restarted, so not yet over");
+    assert_eq!(
+        p.a.state(c),
+        Some(State::TimeWait),
+        "restarted, so not yet over"
+    );
     p.advance_to(entered + Duration::from_secs(60) + MSL * 2);
     assert_eq!(p.a.state(c), None);
 }
@@ -127,7 +146,10 @@ fn half_close_lets_data_flow_the_other_way_may_1() {
         p.b.send(s, b"response").unwrap();
         p.exchange();
     }
-    assert_eq!(read_all(&mut p.a, c), (b"responseresponseresponse".to_vec(), false));
+    assert_eq!(
+        read_all(&mut p.a, c),
+        (b"responseresponseresponse".to_vec(), false)
+    );
     assert_eq!(p.a.send(c, b"more"), Err(Error::Closing));
     p.b.close(s).unwrap();
     p.exchange();
@@ -146,7 +168,10 @@ fn simultaneous_close_goes_through_closing() {
     p.b.close(s).unwrap();
     let fin_a = p.one(Side::A);
     let fin_b = p.one(Side::B);
-    assert_eq!((fin_a.flags().as_str(), fin_b.flags().as_str()), ("F.", "F."));
+    assert_eq!(
+        (fin_a.flags().as_str(), fin_b.flags().as_str()),
+        ("F.", "F.")
+    );
     // The FINs cross.
     p.deliver(Side::B, &fin_a.raw);
     p.deliver(Side::A, &fin_b.raw);
@@ -154,16 +179,21 @@ fn simultaneous_close_goes_through_closing() {
     assert_eq!(p.b.state(s), Some(State::Closing));
     let ack_a = p.one(Side::A);
     let ack_b = p.one(Side::B);
-    assert_eq!((ack_a.ack, ack_b.ack), (fin_b.seq.wrapping_add(1), fin_a.seq.wrapping_add(1)));
+    assert_eq!(
+        (ack_a.ack, ack_b.ack),
+        (fin_b.seq.wrapping_add(1), fin_a.seq.wrapping_add(1))
+    );
     p.deliver(Side::B, &ack_a.raw);
     p.deliver(Side::A, &ack_b.raw);
     // Both sides were active closers: both wait 2MSL.
     assert_eq!(p.a.state(c), Some(State::TimeWait));
     assert_eq!(p.b.state(s), Some(State::TimeWait));
     for side in [Side::A, Side::B] {
-        assert!(p
-            .transitions(side)
-            .ends_with(&[(State::Established, State::FinWait1), (State::FinWait1, State::Closing), (State::Closing, State::TimeWait)]));
+        assert!(p.transitions(side).ends_with(&[
+            (State::Established, State::FinWait1),
+            (State::FinWait1, State::Closing),
+            (State::Closing, State::TimeWait)
+        ]));
     }
     p.run_until_quiet(Instant::from_secs(1000));
     assert_eq!(p.a.connection_count() + p.b.connection_count(), 0);
@@ -179,7 +209,10 @@ fn fin_and_ack_of_our_fin_together_go_straight_to_time_wait() {
     // B closes before its ACK leaves: the ACK and B's FIN are one segment.
     p.b.close(s).unwrap();
     let fin_b = p.one(Side::B);
-    assert_eq!((fin_b.flags().as_str(), fin_b.ack), ("F.", fin.seq.wrapping_add(1)));
+    assert_eq!(
+        (fin_b.flags().as_str(), fin_b.ack),
+        ("F.", fin.seq.wrapping_add(1))
+    );
     p.deliver(Side::A, &fin_b.raw);
     assert_eq!(p.a.state(c), Some(State::TimeWait));
     // §3.10.7.4 in step order: step 5 sees our FIN acknowledged (FIN-WAIT-2), step 8 the FIN.
@@ -199,7 +232,10 @@ fn rst_aborts_established_and_the_app_learns_it_was_a_reset_must_12() {
     assert_eq!(rst.flags(), "R");
     assert_eq!(p.a.state(c), None);
     p.deliver(Side::B, &rst.raw);
-    assert!(p.b_events.contains(&Event::Closed { conn: s, reason: CloseReason::Reset }));
+    assert!(p.b_events.contains(&Event::Closed {
+        conn: s,
+        reason: CloseReason::Reset
+    }));
     let mut buf = [0u8; 4];
     assert_eq!(p.b.recv(s, &mut buf), Err(Error::ConnectionReset));
     assert_eq!(p.b.send(s, b"x"), Err(Error::ConnectionReset));
@@ -209,7 +245,15 @@ fn rst_aborts_established_and_the_app_learns_it_was_a_reset_must_12() {
 #[test]
 fn rst_in_each_synchronized_state_closes() {
     // For each state, drive a connection there, inject an exact-match RST, expect CLOSED.
-    for target in [State::Established, State::FinWait1, State::FinWait2, State::CloseWait, State::Closing, State::LastAck, State::TimeWait] {
+    for target in [
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ] {
         let mut p = Pair::new();
         let (c, s) = p.establish();
         match target {
@@ -250,7 +294,16 @@ fn rst_in_each_synchronized_state_closes() {
         }
         assert_eq!(p.a.state(c), Some(target), "drove A into {target}");
         let info = p.a.info(c).unwrap();
-        let rst = packet(addr(B_IP, 80), info.tuple.local, TcpFlags::RST, info.rcv_nxt.get(), 0, 0, TcpOptions::default(), b"");
+        let rst = packet(
+            addr(B_IP, 80),
+            info.tuple.local,
+            TcpFlags::RST,
+            info.rcv_nxt.get(),
+            0,
+            0,
+            TcpOptions::default(),
+            b"",
+        );
         p.deliver(Side::A, &rst);
         assert!(
             matches!(p.a.state(c), None | Some(State::Closed)),
@@ -259,7 +312,9 @@ fn rst_in_each_synchronized_state_closes() {
         );
         assert!(p.out(Side::A).is_empty(), "no reply to a RST in {target}");
         assert!(
-            p.a_events.iter().any(|e| matches!(e, Event::Closed { conn, reason: CloseReason::Reset } if *conn == c)),
+            p.a_events.iter().any(
+                |e| matches!(e, Event::Closed { conn, reason: CloseReason::Reset } if *conn == c)
+            ),
             "{target}: the application is told it was a reset"
         );
     }
@@ -270,13 +325,34 @@ fn rst_not_at_rcv_nxt_gets_a_challenge_ack_rfc5961() {
     let mut p = Pair::new();
     let (c, _s) = p.establish();
     let info = p.a.info(c).unwrap();
-    let rst = packet(addr(B_IP, 80), info.tuple.local, TcpFlags::RST, info.rcv_nxt.get().wrapping_add(100), 0, 0, TcpOptions::default(), b"");
+    let rst = packet(
+        addr(B_IP, 80),
+        info.tuple.local,
+        TcpFlags::RST,
+        info.rcv_nxt.get().wrapping_add(100),
+        0,
+        0,
+        TcpOptions::default(),
+        b"",
+    );
     p.deliver(Side::A, &rst);
     assert_eq!(p.a.state(c), Some(State::Established));
     let ack = p.one(Side::A);
-    assert_eq!((ack.flags().as_str(), ack.seq, ack.ack), (".", info.snd_nxt.get(), info.rcv_nxt.get()));
+    assert_eq!(
+        (ack.flags().as_str(), ack.seq, ack.ack),
+        (".", info.snd_nxt.get(), info.rcv_nxt.get())
+    );
     // Out of window entirely: silently dropped.
-    let far = packet(addr(B_IP, 80), info.tuple.local, TcpFlags::RST, info.rcv_nxt.get().wrapping_add(1 << 30), 0, 0, TcpOptions::default(), b"");
+    let far = packet(
+        addr(B_IP, 80),
+        info.tuple.local,
+        TcpFlags::RST,
+        info.rcv_nxt.get().wrapping_add(1 << 30),
+        0,
+        0,
+        TcpOptions::default(),
+        b"",
+    );
     p.deliver(Side::A, &far);
     assert!(p.out(Side::A).is_empty());
     assert_eq!(p.a.state(c), Some(State::Established));
@@ -287,7 +363,16 @@ fn syn_in_established_gets_a_challenge_ack_rfc5961() {
     let mut p = Pair::new();
     let (c, _s) = p.establish();
     let info = p.a.info(c).unwrap();
-    let syn = packet(addr(B_IP, 80), info.tuple.local, TcpFlags::SYN, info.rcv_nxt.get(), 0, 1000, TcpOptions::default(), b"");
+    let syn = packet(
+        addr(B_IP, 80),
+        info.tuple.local,
+        TcpFlags::SYN,
+        info.rcv_nxt.get(),
+        0,
+        1000,
+        TcpOptions::default(),
+        b"",
+    );
     p.deliver(Side::A, &syn);
     let ack = p.one(Side::A);
     assert_eq!((ack.flags().as_str(), ack.ack), (".", info.rcv_nxt.get()));
@@ -297,15 +382,31 @@ fn syn_in_established_gets_a_challenge_ack_rfc5961() {
 #[test]
 fn rst_to_syn_received_from_active_open_is_refused() {
     let mut p = Pair::new();
-    let a = p.a.connect(p.now, addr(A_IP, 7000), addr(B_IP, 7001)).unwrap();
-    let _b = p.b.connect(p.now, addr(B_IP, 7001), addr(A_IP, 7000)).unwrap();
+    let a =
+        p.a.connect(p.now, addr(A_IP, 7000), addr(B_IP, 7001))
+            .unwrap();
+    let _b =
+        p.b.connect(p.now, addr(B_IP, 7001), addr(A_IP, 7000))
+            .unwrap();
     let _ = p.one(Side::A);
     let syn_b = p.one(Side::B);
     p.deliver(Side::A, &syn_b.raw);
     assert_eq!(p.a.state(a), Some(State::SynReceived));
-    let rst = packet(addr(B_IP, 7001), addr(A_IP, 7000), TcpFlags::RST, syn_b.seq.wrapping_add(1), 0, 0, TcpOptions::default(), b"");
+    let rst = packet(
+        addr(B_IP, 7001),
+        addr(A_IP, 7000),
+        TcpFlags::RST,
+        syn_b.seq.wrapping_add(1),
+        0,
+        0,
+        TcpOptions::default(),
+        b"",
+    );
     p.deliver(Side::A, &rst);
-    assert!(p.a_events.contains(&Event::Closed { conn: a, reason: CloseReason::Refused }));
+    assert!(p.a_events.contains(&Event::Closed {
+        conn: a,
+        reason: CloseReason::Refused
+    }));
 }
 
 #[test]
@@ -318,7 +419,10 @@ fn close_with_unread_data_sends_rst_shld_3() {
     let rst = p.one(Side::A);
     assert_eq!(rst.flags(), "R");
     p.deliver(Side::B, &rst.raw);
-    assert!(p.b_events.contains(&Event::Closed { conn: s, reason: CloseReason::Reset }));
+    assert!(p.b_events.contains(&Event::Closed {
+        conn: s,
+        reason: CloseReason::Reset
+    }));
 }
 
 #[test]

@@ -10,7 +10,9 @@ use util::*;
 fn three_way_handshake_must_14_must_65() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
-    let c = p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80)).unwrap();
+    let c =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
     assert_eq!(p.a.state(c), Some(State::SynSent));
 
     // 1. A -> B  SYN seq=x, MSS option (MUST-14), no ACK.
@@ -47,21 +49,32 @@ fn three_way_handshake_must_14_must_65() {
 
     assert_eq!(
         p.transitions(Side::A),
-        vec![(State::Closed, State::SynSent), (State::SynSent, State::Established)]
+        vec![
+            (State::Closed, State::SynSent),
+            (State::SynSent, State::Established)
+        ]
     );
     assert_eq!(
         p.transitions(Side::B),
-        vec![(State::Listen, State::SynReceived), (State::SynReceived, State::Established)]
+        vec![
+            (State::Listen, State::SynReceived),
+            (State::SynReceived, State::Established)
+        ]
     );
     assert!(p.a_events.contains(&Event::Connected { conn: c }));
-    assert!(p.b_events.contains(&Event::Incoming { listener: addr(B_IP, 80), conn: s }));
+    assert!(p.b_events.contains(&Event::Incoming {
+        listener: addr(B_IP, 80),
+        conn: s
+    }));
 }
 
 #[test]
 fn data_on_the_third_segment_is_delivered() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
-    let c = p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80)).unwrap();
+    let c =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
     let syn = p.one(Side::A);
     p.deliver(Side::B, &syn.raw);
     let synack = p.one(Side::B);
@@ -90,9 +103,23 @@ fn data_on_a_syn_is_held_until_established() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let client = addr(A_IP, 5555);
-    let mut opts = TcpOptions::default();
-    opts.mss = Some(1000);
-    p.deliver(Side::B, &packet(client, addr(B_IP, 80), TcpFlags::SYN, 1000, 0, 8192, opts, b"early"));
+    let opts = TcpOptions {
+        mss: Some(1000),
+        ..TcpOptions::default()
+    };
+    p.deliver(
+        Side::B,
+        &packet(
+            client,
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            1000,
+            0,
+            8192,
+            opts,
+            b"early",
+        ),
+    );
     let synack = p.one(Side::B);
     assert_eq!(synack.flags(), "S.");
     assert_eq!(synack.ack, 1006, "SYN and its 5 bytes are acknowledged");
@@ -100,7 +127,16 @@ fn data_on_a_syn_is_held_until_established() {
     // The third segment completes the handshake; only now may the application read.
     p.deliver(
         Side::B,
-        &packet(client, addr(B_IP, 80), TcpFlags::ACK, 1006, synack.seq.wrapping_add(1), 8192, TcpOptions::default(), b""),
+        &packet(
+            client,
+            addr(B_IP, 80),
+            TcpFlags::ACK,
+            1006,
+            synack.seq.wrapping_add(1),
+            8192,
+            TcpOptions::default(),
+            b"",
+        ),
     );
     let s = p.b.accept(addr(B_IP, 80)).unwrap();
     let mut buf = [0u8; 16];
@@ -112,8 +148,12 @@ fn data_on_a_syn_is_held_until_established() {
 #[test]
 fn simultaneous_open_must_10() {
     let mut p = Pair::new();
-    let a = p.a.connect(p.now, addr(A_IP, 7000), addr(B_IP, 7001)).unwrap();
-    let b = p.b.connect(p.now, addr(B_IP, 7001), addr(A_IP, 7000)).unwrap();
+    let a =
+        p.a.connect(p.now, addr(A_IP, 7000), addr(B_IP, 7001))
+            .unwrap();
+    let b =
+        p.b.connect(p.now, addr(B_IP, 7001), addr(A_IP, 7000))
+            .unwrap();
     let syn_a = p.one(Side::A);
     let syn_b = p.one(Side::B);
     assert_eq!((syn_a.flags().as_str(), syn_b.flags().as_str()), ("S", "S"));
@@ -151,7 +191,9 @@ fn simultaneous_open_must_10() {
 #[test]
 fn syn_to_a_closed_port_gets_rst_ack() {
     let mut p = Pair::new();
-    let c = p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 81)).unwrap();
+    let c =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 81))
+            .unwrap();
     let syn = p.one(Side::A);
     p.deliver(Side::B, &syn.raw);
     // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
@@ -161,10 +203,16 @@ fn syn_to_a_closed_port_gets_rst_ack() {
     assert_eq!(rst.ack, syn.seq.wrapping_add(1));
     assert_eq!(rst.wnd, 0);
     p.deliver(Side::A, &rst.raw);
-    assert!(p.a_events.contains(&Event::Closed { conn: c, reason: CloseReason::Refused }));
+    assert!(p.a_events.contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Refused
+    }));
     let mut buf = [0u8; 4];
     assert_eq!(p.a.recv(c, &mut buf), Err(Error::ConnectionRefused));
-    assert_eq!(std::io::Error::from(Error::ConnectionRefused).kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        std::io::Error::from(Error::ConnectionRefused).kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
     // The application releases it; nothing stays behind.
     p.a.close(c).unwrap();
     assert_eq!(p.a.connection_count(), 0);
@@ -175,16 +223,52 @@ fn syn_to_a_closed_port_gets_rst_ack() {
 fn data_segment_to_a_closed_port_gets_rst_with_seq_of_its_ack() {
     let mut p = Pair::new();
     let peer = addr(A_IP, 1234);
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 9), TcpFlags::ACK | TcpFlags::PSH, 500, 777_777, 1000, TcpOptions::default(), b"data"));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 9),
+            TcpFlags::ACK | TcpFlags::PSH,
+            500,
+            777_777,
+            1000,
+            TcpOptions::default(),
+            b"data",
+        ),
+    );
     let rst = p.one(Side::B);
     assert_eq!(rst.flags(), "R");
     assert_eq!(rst.seq, 777_777);
     // A segment without ACK: ACK = SEG.SEQ + SEG.LEN (data and FIN count).
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 9), TcpFlags::FIN, 500, 0, 1000, TcpOptions::default(), b"abc"));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 9),
+            TcpFlags::FIN,
+            500,
+            0,
+            1000,
+            TcpOptions::default(),
+            b"abc",
+        ),
+    );
     let rst = p.one(Side::B);
     assert_eq!((rst.flags().as_str(), rst.seq, rst.ack), ("R.", 0, 504));
     // A RST is never answered.
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 9), TcpFlags::RST, 500, 0, 0, TcpOptions::default(), b""));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 9),
+            TcpFlags::RST,
+            500,
+            0,
+            0,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
     assert!(p.out(Side::B).is_empty());
 }
 
@@ -193,12 +277,48 @@ fn ack_to_a_listening_port_gets_rst_seq_seg_ack() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let peer = addr(A_IP, 1234);
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 80), TcpFlags::ACK, 42, 9999, 1000, TcpOptions::default(), b""));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 80),
+            TcpFlags::ACK,
+            42,
+            9999,
+            1000,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
     let rst = p.one(Side::B);
     assert_eq!((rst.flags().as_str(), rst.seq), ("R", 9999));
     // RST to a listener: ignored. Plain data without SYN/ACK: dropped.
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 80), TcpFlags::RST, 42, 0, 0, TcpOptions::default(), b""));
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 80), TcpFlags::PSH, 42, 0, 0, TcpOptions::default(), b"x"));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 80),
+            TcpFlags::RST,
+            42,
+            0,
+            0,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 80),
+            TcpFlags::PSH,
+            42,
+            0,
+            0,
+            TcpOptions::default(),
+            b"x",
+        ),
+    );
     assert!(p.out(Side::B).is_empty());
     assert_eq!(p.b.connection_count(), 0);
 }
@@ -208,11 +328,22 @@ fn old_duplicate_syn_is_reset_and_the_real_handshake_completes() {
     // RFC 9293 Figure 9: why the handshake has three segments.
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
-    let c = p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80)).unwrap();
+    let c =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
     let syn = p.one(Side::A); // the real SYN, delayed in the network
     let x = syn.seq;
     // An old duplicate SYN from an earlier incarnation arrives first.
-    let old = packet(addr(A_IP, 40000), addr(B_IP, 80), TcpFlags::SYN, x.wrapping_sub(10_000), 0, 8192, TcpOptions::default(), b"");
+    let old = packet(
+        addr(A_IP, 40000),
+        addr(B_IP, 80),
+        TcpFlags::SYN,
+        x.wrapping_sub(10_000),
+        0,
+        8192,
+        TcpOptions::default(),
+        b"",
+    );
     p.deliver(Side::B, &old);
     let synack = p.one(Side::B);
     assert_eq!(synack.ack, x.wrapping_sub(9_999));
@@ -226,7 +357,11 @@ fn old_duplicate_syn_is_reset_and_the_real_handshake_completes() {
     assert_eq!(p.b.connection_count(), 0);
     assert_eq!(
         p.transitions(Side::B),
-        vec![(State::Listen, State::SynReceived), (State::SynReceived, State::Listen), (State::Listen, State::Closed)]
+        vec![
+            (State::Listen, State::SynReceived),
+            (State::SynReceived, State::Listen),
+            (State::Listen, State::Closed)
+        ]
     );
     // The real SYN arrives and the handshake completes.
     p.deliver(Side::B, &syn.raw);
@@ -239,7 +374,9 @@ fn old_duplicate_syn_is_reset_and_the_real_handshake_completes() {
 #[test]
 fn listen_while_a_connection_on_the_port_is_in_syn_sent_must_42() {
     let mut p = Pair::new();
-    let c = p.a.connect(p.now, addr(A_IP, 8080), addr(B_IP, 80)).unwrap();
+    let c =
+        p.a.connect(p.now, addr(A_IP, 8080), addr(B_IP, 80))
+            .unwrap();
     p.a.listen(addr(A_IP, 8080), None).unwrap();
     assert_eq!(p.a.state(c), Some(State::SynSent));
     assert_eq!(p.a.listen(addr(A_IP, 8080), None), Err(Error::AddrInUse));
@@ -248,9 +385,17 @@ fn listen_while_a_connection_on_the_port_is_in_syn_sent_must_42() {
 #[test]
 fn connect_to_broadcast_is_rejected_must_46() {
     let mut p = Pair::new();
-    let r = p.a.connect(p.now, addr(A_IP, 0), addr(std::net::Ipv4Addr::BROADCAST, 80));
+    let r = p.a.connect(
+        p.now,
+        addr(A_IP, 0),
+        addr(std::net::Ipv4Addr::BROADCAST, 80),
+    );
     assert_eq!(r, Err(Error::InvalidAddress));
-    let r = p.a.connect(p.now, addr(A_IP, 0), addr(std::net::Ipv4Addr::new(224, 0, 0, 1), 80));
+    let r = p.a.connect(
+        p.now,
+        addr(A_IP, 0),
+        addr(std::net::Ipv4Addr::new(224, 0, 0, 1), 80),
+    );
     assert_eq!(r, Err(Error::InvalidAddress));
 }
 
@@ -259,7 +404,19 @@ fn syn_from_a_broadcast_source_is_ignored_must_57_must_63() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let bcast = addr(std::net::Ipv4Addr::BROADCAST, 1);
-    p.deliver(Side::B, &packet(bcast, addr(B_IP, 80), TcpFlags::SYN, 1, 0, 100, TcpOptions::default(), b""));
+    p.deliver(
+        Side::B,
+        &packet(
+            bcast,
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            1,
+            0,
+            100,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
     assert!(p.out(Side::B).is_empty());
     assert_eq!(p.b.connection_count(), 0);
     assert_eq!(p.b.stats().bad_address, 1);
@@ -270,9 +427,33 @@ fn missing_mss_option_means_536_must_15() {
     let mut p = Pair::new();
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let peer = addr(A_IP, 1000);
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 80), TcpFlags::SYN, 5, 0, 60000, TcpOptions::default(), b""));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            5,
+            0,
+            60000,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
     let synack = p.one(Side::B);
-    p.deliver(Side::B, &packet(peer, addr(B_IP, 80), TcpFlags::ACK, 6, synack.seq.wrapping_add(1), 60000, TcpOptions::default(), b""));
+    p.deliver(
+        Side::B,
+        &packet(
+            peer,
+            addr(B_IP, 80),
+            TcpFlags::ACK,
+            6,
+            synack.seq.wrapping_add(1),
+            60000,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
     let s = p.b.accept(addr(B_IP, 80)).unwrap();
     assert_eq!(p.b.info(s).unwrap().mss, 536);
     p.b.send(s, &[7u8; 2000]).unwrap();
@@ -284,10 +465,15 @@ fn missing_mss_option_means_536_must_15() {
 #[test]
 fn isns_differ_per_tuple_and_follow_the_clock_must_8_must_9() {
     let mut p = Pair::new();
-    p.a.connect(p.now, addr(A_IP, 1000), addr(B_IP, 80)).unwrap();
-    p.a.connect(p.now, addr(A_IP, 1001), addr(B_IP, 80)).unwrap();
+    p.a.connect(p.now, addr(A_IP, 1000), addr(B_IP, 80))
+        .unwrap();
+    p.a.connect(p.now, addr(A_IP, 1001), addr(B_IP, 80))
+        .unwrap();
     let v = p.out(Side::A);
     assert_eq!(v.len(), 2);
     let d = v[1].seq.wrapping_sub(v[0].seq);
-    assert!(d > 1000 && d < u32::MAX - 1000, "ISNs of adjacent tuples look related: {d}");
+    assert!(
+        d > 1000 && d < u32::MAX - 1000,
+        "ISNs of adjacent tuples look related: {d}"
+    );
 }

@@ -68,7 +68,9 @@ pub fn packet(
     options: TcpOptions,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else { panic!("v4 only") };
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else {
+        panic!("v4 only")
+    };
     let tcp = TcpRepr {
         src_port: src.port(),
         dst_port: dst.port(),
@@ -158,7 +160,11 @@ impl Pair {
     /// Exactly one segment from `side`; panics otherwise.
     pub fn one(&mut self, side: Side) -> Seg {
         let v = self.out(side);
-        assert_eq!(v.len(), 1, "expected exactly one segment from {side:?}, got {v:#?}");
+        assert_eq!(
+            v.len(),
+            1,
+            "expected exactly one segment from {side:?}, got {v:#?}"
+        );
         v.into_iter().next().unwrap()
     }
 
@@ -255,7 +261,11 @@ impl Pair {
 
     /// The state transitions reported on one side, as (from, to) pairs.
     pub fn transitions(&self, side: Side) -> Vec<(State, State)> {
-        let evs = if side == Side::A { &self.a_events } else { &self.b_events };
+        let evs = if side == Side::A {
+            &self.a_events
+        } else {
+            &self.b_events
+        };
         evs.iter()
             .filter_map(|e| match e {
                 Event::StateChanged { from, to, .. } => Some((*from, *to)),
@@ -276,9 +286,15 @@ impl Pair {
     /// three-way handshake.
     pub fn establish(&mut self) -> (ConnHandle, ConnHandle) {
         self.b.listen(addr(B_IP, 80), None).unwrap();
-        let c = self.a.connect(self.now, addr(A_IP, 40000), addr(B_IP, 80)).unwrap();
+        let c = self
+            .a
+            .connect(self.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
         self.exchange();
-        let s = self.b.accept(addr(B_IP, 80)).expect("an established connection to accept");
+        let s = self
+            .b
+            .accept(addr(B_IP, 80))
+            .expect("an established connection to accept");
         assert_eq!(self.a.state(c), Some(State::Established));
         assert_eq!(self.b.state(s), Some(State::Established));
         (c, s)
