@@ -289,5 +289,37 @@ pub fn render_json(ladder: &Ladder) -> Value {
     })
 }
 
+/// Counts over a ladder's segments, for summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LadderStats {
+    /// Segments sent by the left host, by the right host.
+    pub segments: [usize; 2],
+    /// Of those, lost (never arrived), per side.
+    pub lost: [usize; 2],
+    /// Of those, retransmissions (they carry sequence space the side had sent before), per side.
+    pub retransmissions: [usize; 2],
+    /// Payload bytes sent (retransmissions included), per side.
+    pub payload_bytes: [u64; 2],
+    /// Packets that did not parse as IPv4/TCP.
+    pub unparseable: usize,
+}
+
+/// Count segments, losses and retransmissions in each direction.
+pub fn ladder_stats(ladder: &Ladder) -> LadderStats {
+    let model = model::Model::build(ladder);
+    let mut st = LadderStats::default();
+    for s in &model.segs {
+        let side = usize::from(!s.from_left);
+        st.segments[side] += 1;
+        st.lost[side] += usize::from(s.arrived.is_none());
+        st.retransmissions[side] += usize::from(s.retransmission);
+        match &s.info {
+            Some(i) => st.payload_bytes[side] += i.len as u64,
+            None => st.unparseable += 1,
+        }
+    }
+    st
+}
+
 #[cfg(test)]
 mod tests;

@@ -274,6 +274,7 @@ impl Model {
         let mut first_seq: [Option<u32>; 2] = [None, None];
         let mut first_ack_of: [Option<u32>; 2] = [None, None];
         let mut high: [Option<u32>; 2] = [None, None];
+        let mut sent_synack = [false, false];
         for &i in &by_send {
             let s = segs[i].sender();
             let Some(info) = segs[i].info.clone() else {
@@ -289,9 +290,15 @@ impl Model {
                 first_ack_of[1 - s].get_or_insert(info.ack);
             }
             let end = info.seq.wrapping_add(info.seg_len());
+            // In a simultaneous open a side's SYN-ACK repeats the SYN it sent before; that is
+            // the handshake, not a retransmission (a second SYN-ACK is one).
+            let first_synack = info.flags & (SYN | ACK) == (SYN | ACK) && !sent_synack[s];
+            if info.flags & (SYN | ACK) == (SYN | ACK) {
+                sent_synack[s] = true;
+            }
             if info.seg_len() > 0 {
                 if let Some(h) = high[s] {
-                    if seq_lt(info.seq, h) {
+                    if seq_lt(info.seq, h) && !first_synack {
                         segs[i].retransmission = true;
                     }
                     if seq_lt(h, end) {

@@ -370,3 +370,11 @@ fn words() {
     assert_eq!(flags_words(0x19), "FIN-PSH-ACK");
     assert_eq!(flags_words(0), "NULL");
 }
+
+#[test]
+fn stats_count_directions() {
+    let st = ladder_stats(&handshake());
+    assert_eq!(st.segments, [2, 1]);
+    assert_eq!(st.lost, [0, 0]);
+    assert_eq!(st.retransmissions, [0, 0]);
+}

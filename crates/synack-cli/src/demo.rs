@@ -1,0 +1,558 @@
+//! `synack demo`: a TCP connection between two simulated hosts, drawn as a ladder diagram.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use clap::Args;
+use serde_json::{json, Value};
+use synack_proto::{Config, Duration, Instant, State};
+use synack_sim::{reply_seed, Client, Fate, HostId, LinkConfig, Reply, RunReport, Server, Sim};
+use synack_trace::{ladder_stats, render_json, render_text, Ladder, LadderStats, RenderOptions};
+
+use crate::peer::{Agreement, CloseWhen, Open, Payload, Peer, SendWhen, PATIENCE};
+
+const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const SERVER_PORT: u16 = 80;
+/// Ports of the two sides of a simultaneous open (nobody listens; both connect).
+const OPEN_PORTS: (u16, u16) = (5001, 5002);
+const LINK_DELAY: Duration = Duration::from_millis(10);
+/// Data rows kept before and after a collapsed run of ordinary data segments.
+const COLLAPSE_KEEP: usize = 6;
+/// How long the demo's applications take to act on what woke them (see `Peer::think`).
+const THINK: Duration = Duration::from_millis(1);
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Probability that the link loses a packet, in each direction (0 ≤ P < 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    loss: f64,
+    /// Seed of every random choice (ISNs, ports, losses); the same seed replays exactly.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Transfer N bytes each way (a verified pattern) instead of "hello".
+    #[arg(long, value_name = "N")]
+    bytes: Option<u64>,
+    /// Also write every packet (as sent, lost ones included) to a pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Both sides call CLOSE at the same instant after the exchange: FIN-WAIT-1 → CLOSING.
+    #[arg(long, conflicts_with = "half_close")]
+    simultaneous_close: bool,
+    /// Nobody listens: both hosts connect to each other at the same instant
+    /// (SYN-SENT → SYN-RECEIVED → ESTABLISHED on both sides).
+    #[arg(long)]
+    simultaneous_open: bool,
+    /// The client shuts down its sending side first; the server sends its data after the
+    /// client's FIN, then closes.
+    #[arg(long)]
+    half_close: bool,
+    /// Print the ladder and the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Maximum segment lifetime in seconds (TIME-WAIT lasts 2×MSL).
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    msl: u64,
+    /// No ANSI colours (also off when stdout is not a terminal or NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
+    /// Plain ASCII arrows.
+    #[arg(long)]
+    ascii: bool,
+    /// Draw every segment (long transfers are otherwise shortened in the middle).
+    #[arg(long)]
+    full: bool,
+    /// Raw sequence numbers instead of numbers relative to each side's ISN.
+    #[arg(long)]
+    absolute: bool,
+    /// Line width of the diagram.
+    #[arg(long, value_name = "COLUMNS", default_value_t = 100)]
+    width: usize,
+}
+
+impl DemoArgs {
+    /// The command line that reproduces this run.
+    fn replay(&self) -> String {
+        let mut s = format!("synack demo --seed {}", self.seed);
+        if self.loss > 0.0 {
+            s.push_str(&format!(" --loss {}", self.loss));
+        }
+        if let Some(n) = self.bytes {
+            s.push_str(&format!(" --bytes {n}"));
+        }
+        if self.msl != 120 {
+            s.push_str(&format!(" --msl {}", self.msl));
+        }
+        for (on, flag) in [
+            (self.simultaneous_open, " --simultaneous-open"),
+            (self.simultaneous_close, " --simultaneous-close"),
+            (self.half_close, " --half-close"),
+        ] {
+            if on {
+                s.push_str(flag);
+            }
+        }
+        s
+    }
+}
+
+/// The simulation as built: who is who.
+struct Setup {
+    sim: Sim,
+    client: HostId,
+    server: HostId,
+    /// Payload bytes each way.
+    bytes: u64,
+}
+
+fn config(args: &DemoArgs) -> Config {
+    Config {
+        msl: Duration::from_secs(args.msl),
+        // Virtual time is free: on a very lossy link, keep trying rather than give up.
+        syn_timeout: PATIENCE,
+        user_timeout: Some(PATIENCE),
+        ..Config::default()
+    }
+}
+
+fn build(args: &DemoArgs) -> Setup {
+    let mut sim = Sim::new(args.seed);
+    sim.set_replay_hint(args.replay());
+    let client = sim.add_host("client", CLIENT_ADDR, config(args));
+    let server = sim.add_host("server", SERVER_ADDR, config(args));
+    sim.connect_hosts(
+        client,
+        server,
+        LinkConfig {
+            delay: LINK_DELAY,
+            loss: args.loss,
+            ..LinkConfig::default()
+        },
+    );
+    let pattern_seed = reply_seed(args.seed ^ 0xDE30);
+    let (to_server, to_client) = match args.bytes {
+        None => (
+            Payload::Bytes(b"hello".to_vec()),
+            Payload::Bytes(b"hello".to_vec()),
+        ),
+        Some(n) => (
+            Payload::Pattern {
+                seed: pattern_seed,
+                len: n,
+            },
+            Payload::Pattern {
+                seed: reply_seed(pattern_seed),
+                len: n,
+            },
+        ),
+    };
+    let bytes = to_server.len();
+
+    let plain = !args.simultaneous_open && !args.simultaneous_close && !args.half_close;
+    if plain && args.bytes.is_some() {
+        // The simulator's own client and server do exactly this: both send n pattern bytes,
+        // verify what they receive, the client closes first.
+        let remote = SocketAddr::from((SERVER_ADDR, SERVER_PORT));
+        sim.set_app(
+            server,
+            Box::new(
+                Server::new(SERVER_PORT)
+                    .seed(pattern_seed)
+                    .reply(Reply::Send(bytes)),
+            ),
+        );
+        sim.set_app(
+            client,
+            Box::new(Client::new(remote, bytes).seed(pattern_seed).expect(bytes)),
+        );
+        return Setup {
+            sim,
+            client,
+            server,
+            bytes,
+        };
+    }
+
+    let (client_open, server_open) = if args.simultaneous_open {
+        (
+            Open::Connect {
+                local_port: OPEN_PORTS.0,
+                remote: SocketAddr::from((SERVER_ADDR, OPEN_PORTS.1)),
+            },
+            Open::Connect {
+                local_port: OPEN_PORTS.1,
+                remote: SocketAddr::from((CLIENT_ADDR, OPEN_PORTS.0)),
+            },
+        )
+    } else {
+        (
+            Open::Connect {
+                local_port: 0,
+                remote: SocketAddr::from((SERVER_ADDR, SERVER_PORT)),
+            },
+            Open::Listen(SERVER_PORT),
+        )
+    };
+    let (server_send, client_close, server_close) = if args.simultaneous_close {
+        let agreement = Rc::new(RefCell::new(Agreement::default()));
+        (
+            SendWhen::AfterRequest,
+            CloseWhen::Together(agreement.clone()),
+            CloseWhen::Together(agreement),
+        )
+    } else if args.half_close {
+        (
+            SendWhen::AfterEof,
+            CloseWhen::ShutdownFirst,
+            CloseWhen::AfterEof,
+        )
+    } else {
+        (SendWhen::AfterRequest, CloseWhen::Done, CloseWhen::AfterEof)
+    };
+    sim.set_app(
+        client,
+        Box::new(
+            Peer::new(
+                "client",
+                client_open,
+                to_server.clone(),
+                to_client.clone(),
+                SendWhen::Established,
+                client_close,
+            )
+            .think(THINK),
+        ),
+    );
+    sim.set_app(
+        server,
+        Box::new(
+            Peer::new(
+                "server",
+                server_open,
+                to_client,
+                to_server,
+                server_send,
+                server_close,
+            )
+            .think(THINK),
+        ),
+    );
+    Setup {
+        sim,
+        client,
+        server,
+        bytes,
+    }
+}
+
+/// The ladder of everything between the two hosts.
+fn ladder(setup: &Setup) -> Ladder {
+    let sim = &setup.sim;
+    let (c, s) = (setup.client, setup.server);
+    let mut l = Ladder::new(
+        sim.host_name(c),
+        IpAddr::V4(sim.host_addr(c)),
+        sim.host_name(s),
+        IpAddr::V4(sim.host_addr(s)),
+    );
+    // One connection per host in the demo; keep to the first each host made.
+    let first_conn = |h: HostId| {
+        sim.transitions()
+            .iter()
+            .find(|t| t.host == h)
+            .map(|t| t.conn)
+    };
+    let conns = [first_conn(c), first_conn(s)];
+    let mut packets = sim
+        .packets()
+        .iter()
+        .filter(|p| (p.from == c && p.to == s) || (p.from == s && p.to == c))
+        .peekable();
+    let mut transitions = sim
+        .transitions()
+        .iter()
+        .filter(|t| {
+            (t.host == c && Some(t.conn) == conns[0]) || (t.host == s && Some(t.conn) == conns[1])
+        })
+        .peekable();
+    // Merge by time; at one instant a host's state change comes before what it then sends.
+    loop {
+        let take_packet = match (packets.peek(), transitions.peek()) {
+            (Some(p), Some(t)) => p.sent < t.at,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_packet {
+            let Some(p) = packets.next() else { break };
+            let arrived = match p.fate {
+                Fate::Delivered { at } => Some(at),
+                // A corrupted packet fails the receiver's checksum: as good as lost.
+                Fate::Lost | Fate::Corrupted { .. } | Fate::TooBig => None,
+            };
+            l.push_segment(p.sent, arrived, p.from == c, p.data.clone());
+        } else {
+            let Some(t) = transitions.next() else { break };
+            l.push_transition(t.at, t.host == c, t.from, t.to, t.cause);
+        }
+    }
+    l
+}
+
+fn final_state(setup: &Setup, host: HostId) -> Option<State> {
+    setup
+        .sim
+        .transitions()
+        .iter()
+        .rfind(|t| t.host == host)
+        .map(|t| t.to)
+}
+
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn header(args: &DemoArgs, setup: &Setup) -> String {
+    let loss = if args.loss > 0.0 {
+        format!("losing {}% of packets in each direction", args.loss * 100.0)
+    } else {
+        "no loss".to_string()
+    };
+    let what = match args.bytes {
+        None => "\"hello\" (5 bytes)".to_string(),
+        Some(n) => format!("{n} bytes"),
+    };
+    let back = match args.bytes {
+        None => "\"hello\"".to_string(),
+        Some(n) => format!("{n} bytes"),
+    };
+    let open = if args.simultaneous_open {
+        format!(
+            "Nobody listens: both hosts call CONNECT at the same instant, the client from port {} \
+             to the server's port {} and the server from port {} to the client's port {} \
+             (a simultaneous open, RFC 9293 §3.5 Figure 8).",
+            OPEN_PORTS.0, OPEN_PORTS.1, OPEN_PORTS.1, OPEN_PORTS.0
+        )
+    } else {
+        format!("The server listens on port {SERVER_PORT} and the client connects.")
+    };
+    let exchange = if args.half_close {
+        format!(
+            "The client sends {what} and shuts down its sending side at once (a half-close: FIN, \
+             but it keeps reading); the server reads to end of stream, then sends {back} back \
+             on its still-open side and closes."
+        )
+    } else if args.simultaneous_close {
+        format!(
+            "The client sends {what}, the server answers {back}, and then both call CLOSE at \
+             the same virtual instant, so their FINs cross (a simultaneous close, RFC 9293 \
+             §3.6 Figure 13)."
+        )
+    } else if args.bytes.is_some() && !args.simultaneous_open {
+        format!(
+            "Each side sends {what} of a seeded pattern that the other verifies byte for byte; \
+             the client closes once it has everything and the server closes after end of \
+             stream."
+        )
+    } else {
+        format!(
+            "The client sends {what}, the server answers {back}, the client closes, and the \
+             server closes once it reads end of stream."
+        )
+    };
+    let text = format!(
+        "synack demo: two simulated hosts, client {CLIENT_ADDR} and server {SERVER_ADDR}, on a \
+         link with {} ms one-way delay and {loss} (seed {}). {open} {exchange} Every segment \
+         below was built and parsed by synack's own TCP (synack-proto); the simulator carries \
+         them in virtual time, so TIME-WAIT (2×MSL = {} s) costs nothing. Each row shows when a \
+         segment was sent, the sender's state then and the receiver's state after processing \
+         it; seq/ack count from each side's initial sequence number (ISN).",
+        LINK_DELAY.as_millis(),
+        setup.sim.seed(),
+        2 * args.msl,
+    );
+    wrap(&text, args.width.max(60))
+}
+
+fn direction_line(report: &RunReport, from: HostId, to: HostId) -> (u64, u64) {
+    let sent = report.outcome(from).map_or(0, |o| o.bytes_sent());
+    let received = report.outcome(to).map_or(0, |o| o.bytes_received());
+    (sent, received)
+}
+
+struct Summary {
+    c2s: (u64, u64),
+    s2c: (u64, u64),
+    stats: LadderStats,
+    duration: Instant,
+    final_states: [Option<State>; 2],
+}
+
+fn summarize(setup: &Setup, report: &RunReport, ladder: &Ladder) -> Summary {
+    Summary {
+        c2s: direction_line(report, setup.client, setup.server),
+        s2c: direction_line(report, setup.server, setup.client),
+        stats: ladder_stats(ladder),
+        duration: report.end,
+        final_states: [
+            final_state(setup, setup.client),
+            final_state(setup, setup.server),
+        ],
+    }
+}
+
+fn state_name(s: Option<State>) -> &'static str {
+    s.map_or("-", |s| s.name())
+}
+
+fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> String {
+    let verdict = |(sent, received): (u64, u64)| {
+        if ok && sent == received && sent == setup.bytes {
+            format!("{sent} bytes sent, {received} received and verified byte for byte")
+        } else {
+            format!(
+                "{sent} bytes sent, {received} received (expected {})",
+                setup.bytes
+            )
+        }
+    };
+    let st = &sum.stats;
+    let total: usize = st.segments.iter().sum();
+    let lost: usize = st.lost.iter().sum();
+    let retx: usize = st.retransmissions.iter().sum();
+    let mut out = String::from("Summary\n");
+    let arrow = if args.ascii { "->" } else { "→" };
+    out.push_str(&format!("  client {arrow} server   {}\n", verdict(sum.c2s)));
+    out.push_str(&format!("  server {arrow} client   {}\n", verdict(sum.s2c)));
+    out.push_str(&format!(
+        "  segments          {total} (client {}, server {}); lost {lost}; retransmissions {retx} \
+         (client {}, server {})\n",
+        st.segments[0], st.segments[1], st.retransmissions[0], st.retransmissions[1]
+    ));
+    out.push_str(&format!(
+        "  virtual time      {} s (TIME-WAIT 2{}MSL = {} s included)\n",
+        &sum.duration.to_string().trim_end_matches('s'),
+        if args.ascii { "x" } else { "×" },
+        2 * args.msl
+    ));
+    out.push_str(&format!(
+        "  final states      client {}, server {}\n",
+        state_name(sum.final_states[0]),
+        state_name(sum.final_states[1])
+    ));
+    if ok {
+        out.push_str(
+            "  invariants        ok: every transition is an RFC 9293 edge, every byte arrived in \
+             order, both endpoints released all connection state\n",
+        );
+    }
+    out
+}
+
+fn summary_json(setup: &Setup, sum: &Summary, report: &RunReport) -> Value {
+    let st = &sum.stats;
+    json!({
+        "ok": report.is_ok(),
+        "seed": report.seed,
+        "bytes_each_way": setup.bytes,
+        "client_to_server": {"sent": sum.c2s.0, "received": sum.c2s.1},
+        "server_to_client": {"sent": sum.s2c.0, "received": sum.s2c.1},
+        "verified": report.is_ok() && sum.c2s.0 == sum.c2s.1 && sum.s2c.0 == sum.s2c.1,
+        "segments": {"client": st.segments[0], "server": st.segments[1], "total": st.segments[0] + st.segments[1]},
+        "lost": {"client": st.lost[0], "server": st.lost[1]},
+        "retransmissions": {"client": st.retransmissions[0], "server": st.retransmissions[1]},
+        "virtual_duration_s": sum.duration.as_micros() as f64 / 1e6,
+        "virtual_duration_us": sum.duration.as_micros(),
+        "final_states": {"client": state_name(sum.final_states[0]), "server": state_name(sum.final_states[1])},
+        "violations": report.violations,
+    })
+}
+
+pub fn run(args: &DemoArgs) -> Result<(), String> {
+    if !(0.0..1.0).contains(&args.loss) {
+        return Err(format!(
+            "--loss must be at least 0 and below 1, not {}",
+            args.loss
+        ));
+    }
+    let mut setup = build(args);
+    // Generous: a transfer over a very lossy link backs off for a long time, and TIME-WAIT
+    // alone is 2×MSL.
+    let limit = Instant::from_secs(2 * args.msl + 2 * PATIENCE.as_secs() + 60);
+    let report = setup.sim.run(limit);
+    let ladder = ladder(&setup);
+    let sum = summarize(&setup, &report, &ladder);
+
+    if let Some(path) = &args.pcap {
+        setup
+            .sim
+            .write_pcap(path, None)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+
+    if args.json {
+        let mut v = render_json(&ladder);
+        if let Value::Object(map) = &mut v {
+            map.insert("summary".into(), summary_json(&setup, &sum, &report));
+            map.insert("replay".into(), json!(args.replay()));
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+    } else {
+        let color = !args.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal();
+        let opts = RenderOptions {
+            color,
+            width: args.width,
+            absolute: args.absolute,
+            ascii: args.ascii,
+            collapse: (!args.full).then_some(COLLAPSE_KEEP),
+        };
+        println!("{}", header(args, &setup));
+        println!("{}", render_text(&ladder, &opts));
+        print!("{}", summary_text(args, &setup, &sum, report.is_ok()));
+        if let Some(path) = &args.pcap {
+            println!(
+                "  pcap              {} ({} packets, as sent, lost ones included)",
+                path.display(),
+                setup
+                    .sim
+                    .packets()
+                    .iter()
+                    .filter(|p| p.duplicate_of.is_none())
+                    .count()
+            );
+        }
+    }
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the simulation broke its invariants — {}",
+            report.failure_message()
+        ))
+    }
+}
