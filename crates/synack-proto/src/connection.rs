@@ -372,7 +372,7 @@ impl Connection {
                 }
                 let window = self.rcv_wnd().min(65535) as u16;
                 return Some(Outgoing {
-                    seq: self.snd_nxt,
+                    seq: self.snd_max,
                     ack,
                     flags: TcpFlags::ACK,
                     window,
@@ -435,7 +435,10 @@ impl Connection {
         if !self.ack_now {
             return None;
         }
-        Some(self.sent(ctx, self.snd_nxt, TcpFlags::ACK, TcpOptions::default(), 0))
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where the RFC's SND.NXT is the highest
+        // sequence sent (our snd_max): after a go-back retransmission a pure ACK with the
+        // rewound snd_nxt would fall left of the peer's window and be dropped unread.
+        Some(self.sent(ctx, self.snd_max, TcpFlags::ACK, TcpOptions::default(), 0))
     }
 
     fn data_or_fin(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
