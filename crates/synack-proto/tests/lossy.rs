@@ -60,11 +60,10 @@ fn lossy_transfer(seed: u64, loss: f64, n_ab: usize, n_ba: usize) -> Result<(), 
             s = p.b.accept(addr(B_IP, 80));
         }
         // Applications.
-        if p.a.state(c) == Some(State::Established) || p.a.state(c) == Some(State::CloseWait) {
-            if sent_ab < to_b.len() {
-                if let Ok(k) = p.a.send(c, &to_b[sent_ab..]) {
-                    sent_ab += k;
-                }
+        let a_open = matches!(p.a.state(c), Some(State::Established | State::CloseWait));
+        if a_open && sent_ab < to_b.len() {
+            if let Ok(k) = p.a.send(c, &to_b[sent_ab..]) {
+                sent_ab += k;
             }
         }
         if let Some(s) = s {
