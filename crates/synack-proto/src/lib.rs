@@ -14,6 +14,7 @@
 //! No clock, no I/O, no global randomness: time is an [`Instant`] passed in and the only
 //! secret is the one given to [`Endpoint::new`], so the same inputs give the same outputs.
 
+pub mod congestion;
 mod config;
 mod connection;
 mod endpoint;
@@ -22,6 +23,7 @@ mod event;
 mod isn;
 mod recv_buffer;
 mod rtt;
+mod sack;
 mod segment_arrives;
 mod send_buffer;
 pub mod seq;

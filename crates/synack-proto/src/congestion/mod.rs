@@ -1,0 +1,1 @@
+//! Congestion control behind one trait (being written).

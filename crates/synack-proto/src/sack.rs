@@ -1,0 +1,1 @@
+//! SACK sender scoreboard (being written).
