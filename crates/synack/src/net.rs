@@ -1,0 +1,511 @@
+//! Blocking sockets that mirror `std::net`: [`TcpListener`] and [`TcpStream`].
+//!
+//! Calls block the calling thread on the stack's condition variable until the stack thread
+//! reports an event that lets them go on. Errors are `std::io::Error` with the kinds people
+//! already match on (RFC 9293 MUST-12: a FIN is `Ok(0)` from `read`, a RST is an error):
+//! `ConnectionRefused` (RST to our SYN), `ConnectionReset` (RST), `TimedOut` (R2 or the
+//! connect timeout), `BrokenPipe` (write after shutdown or after the peer's close),
+//! `NotConnected`, `AddrInUse`.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use synack_proto::{CloseReason, ConnHandle, ConnInfo, Error, FourTuple, State};
+
+use crate::stack::{DeadlinePassed, Inner, Shared, Slot, Stack};
+
+/// The unspecified address of `addr`'s family (the endpoint picks its own address).
+pub(crate) fn unspecified_for(addr: &SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    }
+}
+
+fn not_connected() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection not established")
+}
+
+fn close_error(reason: Option<CloseReason>) -> io::Error {
+    match reason.and_then(CloseReason::error) {
+        Some(e) => e.into(),
+        None => not_connected(),
+    }
+}
+
+/// Start listening on `addr`; port 0 picks a free port from the ephemeral range.
+pub(crate) fn listen(
+    shared: &Shared,
+    addr: SocketAddr,
+    backlog: Option<usize>,
+) -> io::Result<SocketAddr> {
+    let mut g = shared.lock();
+    if g.stopped {
+        return Err(g.stopped_error());
+    }
+    let local = if addr.port() != 0 {
+        g.ep.listen(addr, backlog)?;
+        addr
+    } else {
+        let (lo, hi) = g.ep.config().ephemeral_ports;
+        let (lo, hi) = (lo.min(hi).max(1), hi.max(lo).max(1));
+        let n = u32::from(hi - lo) + 1;
+        let start = (shared.now().as_micros() % u64::from(n)) as u32;
+        let mut found = None;
+        for i in 0..n {
+            let port = lo + ((start + i) % n) as u16;
+            let a = SocketAddr::new(addr.ip(), port);
+            if g.ep.listen(a, backlog).is_ok() {
+                found = Some(a);
+                break;
+            }
+        }
+        found.ok_or_else(|| io::Error::from(Error::NoPorts))?
+    };
+    g.listeners.insert(local, None);
+    Ok(local)
+}
+
+pub(crate) fn unlisten(shared: &Shared, local: SocketAddr) {
+    let mut g = shared.lock();
+    g.ep.unlisten(local);
+    g.listeners.remove(&local);
+    drop(g);
+    shared.kick();
+}
+
+/// Take an ESTABLISHED connection from the accept queue, if one waits.
+pub(crate) fn accept_step(
+    shared: &Arc<Shared>,
+    inner: &mut Inner,
+    local: SocketAddr,
+) -> Option<(Arc<StreamInner>, SocketAddr)> {
+    let h = inner.ep.accept(local)?;
+    let tuple = inner.ep.tuple(h)?;
+    inner.conns.insert(h, Slot::default());
+    Some((StreamInner::new(shared.clone(), h, tuple), tuple.remote))
+}
+
+/// Send our SYN; the connection completes in [`connect_step`].
+pub(crate) fn connect_start(shared: &Shared, addr: SocketAddr) -> io::Result<ConnHandle> {
+    let mut g = shared.lock();
+    if g.stopped {
+        return Err(g.stopped_error());
+    }
+    let now = shared.now();
+    let h = g.ep.connect(now, unspecified_for(&addr), addr)?;
+    g.conns.insert(h, Slot::default());
+    drop(g);
+    shared.kick();
+    Ok(h)
+}
+
+/// Whether an active open finished: `Some(Ok)` when synchronized, `Some(Err)` when it ended
+/// (RST: ConnectionRefused; no answer: TimedOut), `None` while the handshake runs.
+pub(crate) fn connect_step(inner: &mut Inner, h: ConnHandle) -> Option<io::Result<FourTuple>> {
+    match inner.ep.state(h) {
+        None => Some(Err(not_connected())),
+        Some(State::SynSent | State::SynReceived) => None,
+        Some(State::Closed) => Some(Err(close_error(inner.conns.get(&h).and_then(|s| s.closed)))),
+        Some(_) => inner.ep.tuple(h).map(Ok),
+    }
+}
+
+/// Give up an active open that failed or timed out.
+pub(crate) fn connect_abandon(shared: &Shared, h: ConnHandle) {
+    let mut g = shared.lock();
+    g.conns.remove(&h);
+    let _ = g.ep.abort(h);
+    drop(g);
+    shared.kick();
+}
+
+/// Socket options: stored now, acted on as the core grows the hooks (Nagle, keep-alive).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Opts {
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
+    pub nodelay: bool,
+    pub keepalive: Option<Duration>,
+    pub read_shut: bool,
+}
+
+/// One connection, shared by the clones of a stream; dropping the last one closes it.
+pub(crate) struct StreamInner {
+    pub shared: Arc<Shared>,
+    pub h: ConnHandle,
+    pub tuple: FourTuple,
+    pub opts: Mutex<Opts>,
+}
+
+impl StreamInner {
+    pub fn new(shared: Arc<Shared>, h: ConnHandle, tuple: FourTuple) -> Arc<StreamInner> {
+        Arc::new(StreamInner {
+            shared,
+            h,
+            tuple,
+            opts: Mutex::new(Opts::default()),
+        })
+    }
+
+    pub fn opts(&self) -> MutexGuard<'_, Opts> {
+        self.opts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One RECEIVE: `None` when nothing is there yet.
+    pub fn recv_step(&self, inner: &mut Inner, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if self.opts().read_shut {
+            return Some(Ok(0));
+        }
+        match inner.ep.recv(self.h, buf) {
+            Ok(n) => Some(Ok(n)),
+            Err(Error::WouldBlock) => None,
+            Err(Error::InvalidHandle) => Some(Err(not_connected())),
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// One SEND: `None` when the send buffer is full.
+    pub fn send_step(&self, inner: &mut Inner, buf: &[u8]) -> Option<io::Result<usize>> {
+        match inner.ep.send(self.h, buf) {
+            Ok(n) => Some(Ok(n)),
+            Err(Error::WouldBlock) => None,
+            Err(Error::InvalidHandle) => Some(Err(not_connected())),
+            // After a normal close of both sides, writing is writing to a closed pipe.
+            Err(Error::NotConnected)
+                if inner.conns.get(&self.h).and_then(|s| s.closed) == Some(CloseReason::Normal) =>
+            {
+                Some(Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "connection closed",
+                )))
+            }
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Half-close (FIN after queued data); repeating it is not an error.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        let mut g = self.shared.lock();
+        let r = g.ep.shutdown(self.h);
+        drop(g);
+        self.shared.kick();
+        match r {
+            Ok(()) | Err(Error::Closing) => Ok(()),
+            Err(Error::InvalidHandle) => Err(not_connected()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn info(&self) -> io::Result<ConnInfo> {
+        self.shared.lock().ep.info(self.h).ok_or_else(not_connected)
+    }
+
+    pub fn abort(&self) {
+        let mut g = self.shared.lock();
+        let _ = g.ep.abort(self.h);
+        drop(g);
+        self.shared.kick();
+    }
+
+    pub fn read_blocking(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let deadline = self.opts().read_timeout.map(|t| Instant::now() + t);
+        self.shared
+            .wait_for(deadline, |inner| self.recv_step(inner, buf))
+            .map_err(would_block_on_timeout)
+    }
+
+    pub fn write_blocking(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let deadline = self.opts().write_timeout.map(|t| Instant::now() + t);
+        self.shared
+            .wait_for(deadline, |inner| self.send_step(inner, buf))
+            .map_err(would_block_on_timeout)
+    }
+}
+
+/// std's sockets report an expired read/write timeout as `WouldBlock` on Unix.
+fn would_block_on_timeout(e: io::Error) -> io::Error {
+    if e.get_ref().is_some_and(|r| r.is::<DeadlinePassed>()) {
+        io::Error::new(io::ErrorKind::WouldBlock, "timed out")
+    } else {
+        e
+    }
+}
+
+impl Drop for StreamInner {
+    fn drop(&mut self) {
+        // CLOSE: the endpoint finishes the FIN exchange and TIME-WAIT on its own (unread data
+        // turns it into a RST, SHLD-3).
+        let mut g = self.shared.lock();
+        g.conns.remove(&self.h);
+        let _ = g.ep.close(self.h);
+        drop(g);
+        self.shared.kick();
+    }
+}
+
+/// A TCP listener on a [`Stack`], like `std::net::TcpListener`.
+pub struct TcpListener {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+}
+
+impl TcpListener {
+    /// Listen on `addr` with the endpoint's default backlog (an unspecified IP listens on every
+    /// address of the stack; port 0 picks a free port).
+    pub fn bind(stack: &Stack, addr: SocketAddr) -> io::Result<TcpListener> {
+        Self::bind_inner(stack, addr, None)
+    }
+
+    /// Listen with a backlog bounding the SYN queue and the accept queue.
+    pub fn bind_with_backlog(
+        stack: &Stack,
+        addr: SocketAddr,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
+        Self::bind_inner(stack, addr, Some(backlog))
+    }
+
+    fn bind_inner(stack: &Stack, addr: SocketAddr, backlog: Option<usize>) -> io::Result<Self> {
+        let local = listen(&stack.shared, addr, backlog)?;
+        Ok(TcpListener {
+            shared: stack.shared.clone(),
+            local,
+        })
+    }
+
+    /// Wait for the next ESTABLISHED connection.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_deadline(None)
+    }
+
+    /// Like [`TcpListener::accept`], giving up with `TimedOut` after `timeout`.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_deadline(Some(Instant::now() + timeout))
+    }
+
+    fn accept_deadline(&self, deadline: Option<Instant>) -> io::Result<(TcpStream, SocketAddr)> {
+        let shared = &self.shared;
+        shared
+            .wait_for(deadline, |inner| {
+                accept_step(shared, inner, self.local).map(Ok)
+            })
+            .map(|(inner, peer)| (TcpStream { inner }, peer))
+    }
+
+    /// An endless iterator of accepted connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        unlisten(&self.shared, self.local);
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+/// Iterator of [`TcpListener::incoming`].
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A TCP connection on a [`Stack`], like `std::net::TcpStream`. Dropping the last clone closes
+/// it (a full close; the stack finishes the FIN exchange and TIME-WAIT by itself).
+pub struct TcpStream {
+    pub(crate) inner: Arc<StreamInner>,
+}
+
+impl TcpStream {
+    /// Open a connection to `addr` and wait for the handshake (the SYN timeout of the
+    /// endpoint's config bounds it).
+    pub fn connect(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
+        Self::connect_deadline(stack, addr, None)
+    }
+
+    /// Like [`TcpStream::connect`], giving up with `TimedOut` after `timeout`.
+    pub fn connect_timeout(
+        stack: &Stack,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        Self::connect_deadline(stack, *addr, Some(Instant::now() + timeout))
+    }
+
+    fn connect_deadline(
+        stack: &Stack,
+        addr: SocketAddr,
+        deadline: Option<Instant>,
+    ) -> io::Result<TcpStream> {
+        let shared = &stack.shared;
+        let h = connect_start(shared, addr)?;
+        match shared.wait_for(deadline, |inner| connect_step(inner, h)) {
+            Ok(tuple) => Ok(TcpStream {
+                inner: StreamInner::new(shared.clone(), h, tuple),
+            }),
+            Err(e) => {
+                connect_abandon(shared, h);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.tuple.remote)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.tuple.local)
+    }
+
+    /// `Write`: send FIN after the queued data (the read side stays open). `Read`: later reads
+    /// return 0. `Both`: both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.inner.opts().read_shut = true;
+            self.inner.shared.cond.notify_all();
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            self.inner.shutdown_write()?;
+        }
+        Ok(())
+    }
+
+    /// Reset the connection now (RST), like `SO_LINGER` 0 then close.
+    pub fn abort(self) {
+        self.inner.abort();
+    }
+
+    /// Bound how long `read` blocks; it then fails with `WouldBlock`. `Some(0)` is an error.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        self.inner.opts().read_timeout = t;
+        Ok(())
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.opts().read_timeout)
+    }
+
+    /// Bound how long `write` blocks on a full send buffer.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        self.inner.opts().write_timeout = t;
+        Ok(())
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.opts().write_timeout)
+    }
+
+    /// Disable Nagle's algorithm. Stored; the core has no Nagle yet, so every write is sent
+    /// at once either way.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.opts().nodelay = nodelay;
+        Ok(())
+    }
+
+    pub fn nodelay(&self) -> io::Result<bool> {
+        Ok(self.inner.opts().nodelay)
+    }
+
+    /// Keep-alive probing interval (`None`: off). Stored; the core has no keep-alive timer yet.
+    pub fn set_keepalive(&self, interval: Option<Duration>) -> io::Result<()> {
+        self.inner.opts().keepalive = interval;
+        Ok(())
+    }
+
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.opts().keepalive)
+    }
+
+    /// The connection's TCB at a glance, like Linux `tcp_info`: state, RTT, RTO, cwnd…
+    pub fn info(&self) -> io::Result<ConnInfo> {
+        self.inner.info()
+    }
+
+    /// Another handle to the same connection (e.g. one thread reads, one writes).
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            inner: self.inner.clone(),
+        })
+    }
+}
+
+fn check_timeout(t: Option<Duration>) -> io::Result<()> {
+    if t == Some(Duration::ZERO) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("conn", &self.inner.h)
+            .field("local", &self.inner.tuple.local)
+            .field("peer", &self.inner.tuple.remote)
+            .finish()
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_blocking(buf)
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_blocking(buf)
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_blocking(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_blocking(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

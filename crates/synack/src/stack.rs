@@ -1,0 +1,525 @@
+//! The stack: one [`Endpoint`], one [`Device`] and a monotonic clock, driven by a thread of
+//! its own.
+//!
+//! The loop: wait on the device with the endpoint's next deadline as timeout, feed what
+//! arrived to the endpoint, run due timers, hand every event to whoever waits for it (blocked
+//! callers on one `Condvar`, async tasks through per-connection wakers), then drain
+//! `poll_transmit` onto the device. User calls (in [`crate::net`] and [`crate::tokio`]) take the
+//! same lock, call the endpoint, and *kick* the thread through the device's [`Wakeup`] so what
+//! they queued goes out at once.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use synack_proto::{CloseReason, Config, ConnHandle, Endpoint, EndpointStats, Event, Instant};
+
+use crate::device::{ip_version, Device, Wakeup};
+
+/// Datagrams read from the device before the endpoint lock is taken once for all of them.
+const BATCH: usize = 32;
+
+/// Which way a datagram went, for [`StackBuilder::on_packet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the device.
+    In,
+    /// Sent to the device.
+    Out,
+}
+
+/// Called on the stack thread for every endpoint event.
+pub type EventHook = Box<dyn FnMut(Instant, &Event) + Send>;
+/// Called on the stack thread for every datagram received or sent.
+pub type PacketHook = Box<dyn FnMut(Instant, Direction, &[u8]) + Send>;
+
+/// Counters of the runtime itself (the endpoint keeps its own, see [`Stack::stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// IPv6 datagrams dropped: the core speaks IPv4 only for now.
+    pub ipv6_dropped: u64,
+    /// IPv4 datagrams that are not TCP (ICMP, UDP…), and datagrams of no known IP version.
+    pub other_dropped: u64,
+    pub send_errors: u64,
+}
+
+/// Per-connection state the runtime keeps beside the endpoint's.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub read: Option<Waker>,
+    pub write: Option<Waker>,
+    pub closed: Option<CloseReason>,
+}
+
+impl Slot {
+    fn wake(&mut self) {
+        if let Some(w) = self.read.take() {
+            w.wake();
+        }
+        if let Some(w) = self.write.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Everything behind the stack's one lock.
+pub(crate) struct Inner {
+    pub ep: Endpoint,
+    pub conns: HashMap<ConnHandle, Slot>,
+    /// Listening addresses and the task waiting to accept on each.
+    pub listeners: HashMap<SocketAddr, Option<Waker>>,
+    pub stopped: bool,
+    /// Why the stack thread stopped on its own (a device error).
+    pub failure: Option<String>,
+    pub rt: RuntimeStats,
+}
+
+impl Inner {
+    /// The error user calls get once the stack is gone.
+    pub fn stopped_error(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            match &self.failure {
+                Some(f) => format!("synack stack stopped: {f}"),
+                None => "synack stack stopped".to_string(),
+            },
+        )
+    }
+
+    fn dispatch(&mut self, ev: &Event) {
+        match *ev {
+            Event::Incoming { listener, .. } => {
+                if let Some(w) = self.listeners.get_mut(&listener).and_then(Option::take) {
+                    w.wake();
+                }
+            }
+            Event::Closed { conn, reason } => {
+                if let Some(s) = self.conns.get_mut(&conn) {
+                    s.closed = Some(reason);
+                    s.wake();
+                }
+            }
+            _ => {
+                if let Some(s) = self.conns.get_mut(&ev.conn()) {
+                    s.wake();
+                }
+            }
+        }
+    }
+}
+
+/// The error inside the `TimedOut` of a [`Shared::wait_for`] whose deadline passed (a read
+/// timeout turns it into `WouldBlock`, as std does).
+#[derive(Debug)]
+pub(crate) struct DeadlinePassed;
+
+impl std::fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
+
+/// What the stack thread and every socket share.
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// Signalled after every batch of events; blocked callers re-check their condition.
+    pub cond: Condvar,
+    wakeup: Wakeup,
+    kicked: AtomicBool,
+    start: std::time::Instant,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stack's clock: microseconds since the stack started.
+    pub fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// Make the stack thread transmit what a user call queued (coalesced: one wakeup until
+    /// the thread runs again).
+    pub fn kick(&self) {
+        if !self.kicked.swap(true, Ordering::AcqRel) {
+            self.wakeup.wake();
+        }
+    }
+
+    /// Block until `f` returns `Some`, re-running it after every batch of events; give up
+    /// with `TimedOut` at `deadline`. `f` runs under the lock; the thread is kicked after each
+    /// call that did something, since it may have queued segments.
+    pub fn wait_for<T>(
+        &self,
+        deadline: Option<std::time::Instant>,
+        mut f: impl FnMut(&mut Inner) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut g = self.lock();
+        let mut first = true;
+        loop {
+            if g.stopped {
+                return Err(g.stopped_error());
+            }
+            let r = f(&mut g);
+            // A call that did something (or the first, which may have queued a SYN) may have
+            // left segments to send; a call that found nothing to do queued nothing.
+            if first || r.is_some() {
+                self.kick();
+            }
+            first = false;
+            if let Some(r) = r {
+                return r;
+            }
+            g = match deadline {
+                None => self.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, DeadlinePassed));
+                    }
+                    self.cond
+                        .wait_timeout(g, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// Configures and starts a [`Stack`].
+pub struct StackBuilder {
+    config: Config,
+    on_event: Option<EventHook>,
+    on_packet: Option<PacketHook>,
+    secret: Option<[u8; 16]>,
+}
+
+impl StackBuilder {
+    /// Call `f` on the stack thread for every endpoint event (state changes, Incoming, …).
+    pub fn on_event(mut self, f: impl FnMut(Instant, &Event) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(f));
+        self
+    }
+
+    /// Call `f` on the stack thread for every datagram received or sent.
+    pub fn on_packet(mut self, f: impl FnMut(Instant, Direction, &[u8]) + Send + 'static) -> Self {
+        self.on_packet = Some(Box::new(f));
+        self
+    }
+
+    /// Use this ISN/port secret instead of 16 random bytes from `/dev/urandom`.
+    pub fn secret(mut self, secret: [u8; 16]) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Start the stack over `device`.
+    pub fn build<D: Device + 'static>(self, device: D) -> io::Result<Stack> {
+        self.spawn(move || Ok(device))
+    }
+
+    /// Start the stack thread and create its device *on that thread* with `make_device`:
+    /// what a device that belongs to a thread needs (a TUN device opened after
+    /// [`crate::tun::netns::enter`], which moves only the calling thread).
+    pub fn spawn<D, F>(self, make_device: F) -> io::Result<Stack>
+    where
+        D: Device + 'static,
+        F: FnOnce() -> io::Result<D> + Send + 'static,
+    {
+        let secret = match self.secret {
+            Some(s) => s,
+            None => random_secret()?,
+        };
+        let StackBuilder {
+            mut config,
+            on_event,
+            on_packet,
+            ..
+        } = self;
+        let (tx, rx) = mpsc::channel::<io::Result<Arc<Shared>>>();
+        let thread = std::thread::Builder::new()
+            .name("synack-stack".into())
+            .spawn(move || {
+                let device = match make_device() {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                // MUST-67: advertise no more than the MTU allows (IPv4 and TCP headers, 40
+                // bytes without options; IPv6 will need 60).
+                let mss = device.mtu().saturating_sub(40).clamp(536, 65495);
+                config.mss = config.mss.min(mss as u16);
+                let shared = Arc::new(Shared {
+                    inner: Mutex::new(Inner {
+                        ep: Endpoint::new(config, secret),
+                        conns: HashMap::new(),
+                        listeners: HashMap::new(),
+                        stopped: false,
+                        failure: None,
+                        rt: RuntimeStats::default(),
+                    }),
+                    cond: Condvar::new(),
+                    wakeup: device.wakeup(),
+                    kicked: AtomicBool::new(false),
+                    start: std::time::Instant::now(),
+                });
+                if tx.send(Ok(shared.clone())).is_err() {
+                    return;
+                }
+                run(&shared, device, on_event, on_packet);
+            })?;
+        match rx.recv() {
+            Ok(Ok(shared)) => Ok(Stack {
+                shared,
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(io::Error::other("synack stack thread died while starting"))
+            }
+        }
+    }
+}
+
+/// A running TCP/IP stack; see the module docs. Dropping it stops its thread (after sending
+/// what was already queued); sockets still open then fail with `NotConnected`.
+pub struct Stack {
+    pub(crate) shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Stack {
+    /// A builder for a stack with this endpoint configuration (set `local_addrs` to the
+    /// addresses the stack owns; an active open without a local address uses the first).
+    pub fn builder(config: Config) -> StackBuilder {
+        StackBuilder {
+            config,
+            on_event: None,
+            on_packet: None,
+            secret: None,
+        }
+    }
+
+    /// Start a stack over `device` with `config`.
+    pub fn new<D: Device + 'static>(device: D, config: Config) -> io::Result<Stack> {
+        Stack::builder(config).build(device)
+    }
+
+    /// The addresses the stack owns.
+    pub fn local_addrs(&self) -> Vec<IpAddr> {
+        self.shared.lock().ep.config().local_addrs.clone()
+    }
+
+    /// The stack's clock.
+    pub fn now(&self) -> Instant {
+        self.shared.now()
+    }
+
+    /// Connections alive in the endpoint (TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.shared.lock().ep.connection_count()
+    }
+
+    /// The endpoint's counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.shared.lock().ep.stats().clone()
+    }
+
+    /// The runtime's counters.
+    pub fn runtime_stats(&self) -> RuntimeStats {
+        self.shared.lock().rt.clone()
+    }
+
+    /// Run `f` on the endpoint under the stack's lock (for tools like `ss`), then let the
+    /// thread transmit whatever it queued.
+    pub fn with_endpoint<R>(&self, f: impl FnOnce(&mut Endpoint) -> R) -> R {
+        let r = f(&mut self.shared.lock().ep);
+        self.shared.kick();
+        r
+    }
+
+    /// Whether the thread still runs; if it stopped on a device error, that error.
+    pub fn status(&self) -> Result<(), String> {
+        let g = self.shared.lock();
+        match (&g.failure, g.stopped) {
+            (Some(f), _) => Err(f.clone()),
+            (None, true) => Err("stopped".into()),
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// Wait (at most `linger`) until every connection has sent its FIN and had it
+    /// acknowledged (or ended otherwise) — TIME-WAIT does not count — then stop.
+    pub fn shutdown(self, linger: Duration) {
+        let deadline = std::time::Instant::now() + linger;
+        let _ = self.shared.wait_for(Some(deadline), |inner| {
+            let busy = inner.ep.connections().any(|h| {
+                !matches!(
+                    inner.ep.state(h),
+                    None | Some(synack_proto::State::TimeWait) | Some(synack_proto::State::Closed)
+                )
+            });
+            (!busy).then_some(Ok(()))
+        });
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shared.lock().stopped = true;
+        self.shared.cond.notify_all();
+        self.shared.wakeup.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// 16 bytes from the kernel's CSPRNG, keying ISNs (RFC 6528) and ephemeral ports.
+fn random_secret() -> io::Result<[u8; 16]> {
+    let mut s = [0u8; 16];
+    File::open("/dev/urandom")?.read_exact(&mut s)?;
+    Ok(s)
+}
+
+/// The stack thread.
+fn run<D: Device>(
+    shared: &Shared,
+    mut dev: D,
+    mut on_event: Option<EventHook>,
+    mut on_packet: Option<PacketHook>,
+) {
+    let bufsize = dev.mtu().clamp(1500, 65536);
+    let mut rx: Vec<Vec<u8>> = vec![vec![0u8; bufsize]; BATCH];
+    let mut rx_len = [0usize; BATCH];
+    let mut tx = vec![0u8; 65536];
+    let mut out: Vec<u8> = Vec::new();
+    let mut out_lens: Vec<usize> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let mut timeout = Some(Duration::ZERO);
+    loop {
+        // 1. Wait for datagrams (or a kick, or the next deadline), then take what else is
+        //    already waiting, up to a batch.
+        let mut n_rx = 0;
+        let mut failure = None;
+        match dev.recv(&mut rx[0], timeout) {
+            Ok(Some(n)) => {
+                rx_len[0] = n;
+                n_rx = 1;
+                while n_rx < BATCH {
+                    match dev.recv(&mut rx[n_rx], Some(Duration::ZERO)) {
+                        Ok(Some(n)) => {
+                            rx_len[n_rx] = n;
+                            n_rx += 1;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => failure = Some(e),
+        }
+        shared.kicked.store(false, Ordering::Release);
+
+        // 2. Everything the endpoint does, under the lock.
+        let now = shared.now();
+        let stop;
+        {
+            let mut g = shared.lock();
+            let inner = &mut *g;
+            for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {
+                let p = &buf[..len.min(buf.len())];
+                inner.rt.packets_in += 1;
+                match ip_version(p) {
+                    // Protocol 6 = TCP; the core would count anything else as malformed.
+                    Some(4) if p.get(9) == Some(&6) => inner.ep.handle(now, p),
+                    Some(6) => inner.rt.ipv6_dropped += 1,
+                    _ => inner.rt.other_dropped += 1,
+                }
+            }
+            inner.ep.handle_timeout(now);
+            let mut any = false;
+            loop {
+                while let Some(ev) = inner.ep.poll_event() {
+                    inner.dispatch(&ev);
+                    any = true;
+                    if on_event.is_some() {
+                        events.push(ev);
+                    }
+                }
+                let Some(n) = inner.ep.poll_transmit(now, &mut tx) else {
+                    break;
+                };
+                out.extend_from_slice(&tx[..n]);
+                out_lens.push(n);
+            }
+            if let Some(e) = &failure {
+                tracing::error!(error = %e, "device failed; synack stack stops");
+                inner.failure = Some(e.to_string());
+                inner.stopped = true;
+                any = true;
+            }
+            inner.rt.packets_out += out_lens.len() as u64;
+            stop = inner.stopped;
+            timeout = inner.ep.poll_timeout().map(|t| t - now);
+            if any {
+                shared.cond.notify_all();
+            }
+        }
+
+        // 3. Hooks and the device, outside the lock.
+        if let Some(f) = on_packet.as_mut() {
+            for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {
+                f(now, Direction::In, &buf[..len.min(buf.len())]);
+            }
+        }
+        if let Some(f) = on_event.as_mut() {
+            for ev in events.drain(..) {
+                f(now, &ev);
+            }
+        }
+        let mut off = 0;
+        let mut send_errors = 0;
+        for &len in &out_lens {
+            let p = &out[off..off + len];
+            off += len;
+            if let Some(f) = on_packet.as_mut() {
+                f(now, Direction::Out, p);
+            }
+            if let Err(e) = dev.send(p) {
+                tracing::warn!(error = %e, len, "device send failed; datagram dropped");
+                send_errors += 1;
+            }
+        }
+        if send_errors > 0 {
+            shared.lock().rt.send_errors += send_errors;
+        }
+        out.clear();
+        out_lens.clear();
+        if stop {
+            break;
+        }
+    }
+}
