@@ -1,1 +1,253 @@
-//! Congestion control behind one trait (being written).
+//! Congestion control behind one trait: window arithmetic only.
+//!
+//! The connection owns `cwnd` and `ssthresh` (bytes) and everything about *detecting* loss:
+//! duplicate-ACK counting and fast retransmit (RFC 5681 §3.2), NewReno partial ACKs and the
+//! `recover` point (RFC 6582), the SACK scoreboard and pipe (RFC 6675), window inflation and
+//! deflation during fast recovery. It asks a [`Controller`] only three questions:
+//!
+//! * an ACK of new data arrived outside recovery: what is the new cwnd? ([`Controller::on_ack`])
+//! * a congestion event (fast retransmit, at most once per window): what is the new ssthresh?
+//!   ([`Controller::on_congestion_event`])
+//! * the retransmission timer expired: what is the new ssthresh? ([`Controller::on_rto`]; the
+//!   connection sets cwnd = LW = 1 SMSS itself, RFC 5681 §3.1)
+//!
+//! Two algorithms: [`NewReno`] (RFC 5681 with RFC 3465 byte counting) and [`Cubic`] (RFC 9438,
+//! the default, as in Linux, Windows and Apple stacks).
+//!
+//! All arithmetic saturates; no input (cwnd 0, MSS 0, `u32::MAX`, far-future instants) panics,
+//! and a returned cwnd or ssthresh is never below one MSS.
+
+mod cubic;
+mod newreno;
+
+pub use cubic::Cubic;
+pub use newreno::NewReno;
+
+use crate::time::{Duration, Instant};
+
+/// Which algorithm a connection uses (chosen per connection by the application; CUBIC is the
+/// default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Algorithm {
+    /// RFC 5681 slow start and congestion avoidance, RFC 6582 recovery (in the connection).
+    NewReno,
+    /// RFC 9438 CUBIC.
+    #[default]
+    Cubic,
+}
+
+impl Algorithm {
+    /// The canonical lower-case name: `"newreno"` or `"cubic"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::NewReno => "newreno",
+            Algorithm::Cubic => "cubic",
+        }
+    }
+
+    /// Parses `"newreno"`, `"reno"` or `"cubic"`, ignoring ASCII case.
+    pub fn from_name(s: &str) -> Option<Algorithm> {
+        if s.eq_ignore_ascii_case("newreno") || s.eq_ignore_ascii_case("reno") {
+            Some(Algorithm::NewReno)
+        } else if s.eq_ignore_ascii_case("cubic") {
+            Some(Algorithm::Cubic)
+        } else {
+            None
+        }
+    }
+}
+
+impl core::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A congestion controller: window arithmetic only.
+///
+/// Loss detection and recovery bookkeeping (dup ACK counting, NewReno partial ACKs, SACK pipe)
+/// stay in the connection, which owns the `cwnd`/`ssthresh` fields and passes them in. All
+/// windows are in bytes; `mss` is the sender's SMSS.
+pub trait Controller: Send + core::fmt::Debug {
+    /// Which algorithm this is.
+    fn algorithm(&self) -> Algorithm;
+
+    /// New data cumulatively acknowledged while NOT in loss recovery. Returns the new cwnd.
+    ///
+    /// `acked`: bytes newly acknowledged; `srtt`: smoothed RTT if known; `app_limited`: the
+    /// sender was application-limited before this ACK. By convention the connection sets it
+    /// when cwnd >= 2 × the bytes in flight before the ACK; the controller then returns cwnd
+    /// unchanged, so cwnd never grows beyond what was actually used (RFC 7661 spirit; RFC 9438
+    /// §5.8 also requires this because CUBIC computes ssthresh from cwnd, §4.6).
+    #[allow(clippy::too_many_arguments)]
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        cwnd: u32,
+        ssthresh: u32,
+        acked: u32,
+        mss: u32,
+        srtt: Option<Duration>,
+        app_limited: bool,
+    ) -> u32;
+
+    /// A congestion event detected by duplicate ACKs/SACK (entering fast recovery), at most
+    /// once per window. Returns the new ssthresh (RFC 5681 eq. 4: max(FlightSize/2, 2·SMSS);
+    /// CUBIC: max(cwnd·β_cubic, 2·SMSS), RFC 9438 §4.6, with W_max / fast-convergence
+    /// bookkeeping, §4.7).
+    fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
+
+    /// The retransmission timer expired. Returns the new ssthresh; the connection sets
+    /// cwnd = 1 SMSS (RFC 5681 §3.1). CUBIC per RFC 9438 §4.8. Per RFC 5681 §3.1 the connection
+    /// should call this only for the first expiry of a given segment, not on each backoff.
+    fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
+
+    /// The previous RTO was spurious (RFC 9438 §4.9 undo; optional, default no-op).
+    fn on_spurious_rto(&mut self) {}
+
+    /// The connection restarts after idle (RFC 5681 §4.1, RFC 9438 §5.8): reset the epoch.
+    fn on_idle_restart(&mut self, now: Instant) {
+        let _ = now;
+    }
+}
+
+/// A fresh controller for `algorithm`.
+pub fn new_controller(algorithm: Algorithm) -> Box<dyn Controller> {
+    match algorithm {
+        Algorithm::NewReno => Box::new(NewReno::new()),
+        Algorithm::Cubic => Box::new(Cubic::new()),
+    }
+}
+
+/// RFC 6928 §2 initial window: min(10·MSS, max(2·MSS, 14600)) bytes.
+///
+/// We choose IW10 (RFC 6928, Experimental, deployed by every major stack) over RFC 5681's
+/// 2–4 segments. The connection uses 1 SMSS instead if the SYN or SYN-ACK was lost
+/// (RFC 5681 §3.1).
+pub fn initial_window(mss: u32) -> u32 {
+    mss.saturating_mul(10)
+        .min(mss.saturating_mul(2).max(14_600))
+}
+
+/// Slow start, RFC 5681 §3.1 with RFC 3465 byte counting (L = 1 SMSS): cwnd += min(N, SMSS).
+/// Shared by both algorithms (RFC 9438 §4.10 allows Reno slow start).
+fn slow_start(cwnd: u32, acked: u32, mss: u32) -> u32 {
+    cwnd.saturating_add(acked.min(mss))
+}
+
+/// Sanitises a cwnd passed in by the caller: never below one MSS (and never zero).
+fn floor_cwnd(cwnd: u32, mss: u32) -> u32 {
+    cwnd.max(mss).max(1)
+}
+
+/// RFC 5681 eq. 4 floor: ssthresh is never below 2·SMSS (and never below 1 byte).
+fn floor_ssthresh(ssthresh: u32, mss: u32) -> u32 {
+    ssthresh.max(mss.saturating_mul(2)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn initial_window_rfc6928() {
+        assert_eq!(initial_window(536), 5_360); // min(5360, max(1072, 14600))
+        assert_eq!(initial_window(1_220), 12_200);
+        assert_eq!(initial_window(1_460), 14_600);
+        // min(40000, max(8000, 14600)) = 14600: 3.65 segments, the 14600-byte cap binds.
+        assert_eq!(initial_window(4_000), 14_600);
+        assert_eq!(initial_window(9_000), 18_000);
+        assert_eq!(initial_window(0), 0);
+        assert_eq!(initial_window(u32::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn algorithm_names() {
+        assert_eq!(Algorithm::default(), Algorithm::Cubic);
+        for a in [Algorithm::NewReno, Algorithm::Cubic] {
+            assert_eq!(Algorithm::from_name(a.name()), Some(a));
+            assert_eq!(a.to_string(), a.name());
+            assert_eq!(new_controller(a).algorithm(), a);
+        }
+        assert_eq!(Algorithm::from_name("Reno"), Some(Algorithm::NewReno));
+        assert_eq!(Algorithm::from_name("NEWRENO"), Some(Algorithm::NewReno));
+        assert_eq!(Algorithm::from_name("CuBiC"), Some(Algorithm::Cubic));
+        assert_eq!(Algorithm::from_name("bbr"), None);
+        assert_eq!(Algorithm::from_name(""), None);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ack {
+            dt: u64,
+            acked: u32,
+            srtt: Option<u64>,
+            app_limited: bool,
+        },
+        Loss {
+            dt: u64,
+            in_flight: u32,
+        },
+        Rto {
+            dt: u64,
+            in_flight: u32,
+        },
+        Idle {
+            dt: u64,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let dt = prop_oneof![0..2_000_000u64, any::<u64>()];
+        prop_oneof![
+            6 => (dt.clone(), any::<u32>(), proptest::option::of(any::<u64>()), any::<bool>())
+                .prop_map(|(dt, acked, srtt, app_limited)| Op::Ack { dt, acked, srtt, app_limited }),
+            1 => (dt.clone(), any::<u32>()).prop_map(|(dt, in_flight)| Op::Loss { dt, in_flight }),
+            1 => (dt.clone(), any::<u32>()).prop_map(|(dt, in_flight)| Op::Rto { dt, in_flight }),
+            1 => dt.prop_map(|dt| Op::Idle { dt }),
+        ]
+    }
+
+    proptest! {
+        /// Random event sequences with arbitrary (including absurd) inputs: no panic, and every
+        /// returned window is at least one MSS (ssthresh at least 2 MSS) when MSS > 0.
+        #[test]
+        fn never_panics_never_below_mss(
+            cubic in any::<bool>(),
+            mss in prop_oneof![Just(0u32), Just(1), 1..9_000u32, any::<u32>()],
+            cwnd0 in any::<u32>(),
+            ssthresh0 in any::<u32>(),
+            ops in proptest::collection::vec(op(), 1..64),
+        ) {
+            let mut cc = new_controller(if cubic { Algorithm::Cubic } else { Algorithm::NewReno });
+            let (mut now, mut cwnd, mut ssthresh) = (Instant::ZERO, cwnd0, ssthresh0);
+            for op in ops {
+                match op {
+                    Op::Ack { dt, acked, srtt, app_limited } => {
+                        now += Duration::from_micros(dt);
+                        let srtt = srtt.map(Duration::from_micros);
+                        cwnd = cc.on_ack(now, cwnd, ssthresh, acked, mss, srtt, app_limited);
+                        prop_assert!(cwnd >= mss);
+                    }
+                    Op::Loss { dt, in_flight } => {
+                        now += Duration::from_micros(dt);
+                        ssthresh = cc.on_congestion_event(now, cwnd, in_flight, mss);
+                        prop_assert!(ssthresh >= mss.saturating_mul(2));
+                        cwnd = ssthresh;
+                    }
+                    Op::Rto { dt, in_flight } => {
+                        now += Duration::from_micros(dt);
+                        ssthresh = cc.on_rto(now, cwnd, in_flight, mss);
+                        prop_assert!(ssthresh >= mss.saturating_mul(2));
+                        cwnd = mss;
+                    }
+                    Op::Idle { dt } => {
+                        now += Duration::from_micros(dt);
+                        cc.on_idle_restart(now);
+                    }
+                }
+            }
+        }
+    }
+}
