@@ -1,7 +1,11 @@
 //! `synack`: the command-line face of the synack TCP/IP stack.
 
+mod connect;
 mod demo;
 mod peer;
+mod ping;
+mod serve;
+mod tunnel;
 
 use std::process::ExitCode;
 
@@ -22,12 +26,21 @@ struct Cli {
 enum Command {
     /// Two simulated hosts open, use and close a TCP connection; print the ladder diagram.
     Demo(demo::DemoArgs),
+    /// Serve TCP (echo, discard or HTTP files) from synack on a TUN device.
+    Serve(serve::ServeArgs),
+    /// Connect to HOST:PORT from synack on a TUN device, like nc: stdin to it, it to stdout.
+    Connect(connect::ConnectArgs),
+    /// Measure handshake round trips to HOST:PORT (open, closed or filtered).
+    Ping(ping::PingArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Ping(args) => ping::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,68 @@
+//! `synack connect`: like `nc`, over synack and a TUN device. Standard input (or a file) goes
+//! to the connection, the connection goes to standard output; at the end of the input synack
+//! half-closes (FIN) and keeps reading until the peer closes too.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use clap::Args;
+use synack::net::TcpStream;
+
+use crate::tunnel::{start_stack, TunArgs};
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Where to connect, IP:PORT (e.g. 10.200.0.1:80).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: SocketAddr,
+    #[command(flatten)]
+    pub tun: TunArgs,
+    /// Send this file instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    pub send_file: Option<PathBuf>,
+    /// Give up the handshake after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+}
+
+pub fn run(args: &ConnectArgs) -> Result<(), String> {
+    let input: Box<dyn Read + Send> = match &args.send_file {
+        Some(p) => Box::new(File::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => Box::new(io::stdin()),
+    };
+    let stack = start_stack(&args.tun)?;
+    let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
+    let conn = TcpStream::connect_timeout(&stack, &args.target, timeout)
+        .map_err(|e| format!("connect {}: {e}", args.target))?;
+    eprintln!(
+        "synack connect: connected {} -> {}",
+        conn.local_addr().map_err(|e| e.to_string())?,
+        args.target
+    );
+    let mut tx = conn.try_clone().map_err(|e| e.to_string())?;
+    let sender = thread::spawn(move || -> io::Result<u64> {
+        let mut input = input;
+        let n = io::copy(&mut input, &mut tx)?;
+        tx.shutdown(Shutdown::Write)?; // half-close: the peer sees our FIN, we keep reading
+        Ok(n)
+    });
+    let mut rx = conn.try_clone().map_err(|e| e.to_string())?;
+    let received = io::copy(&mut rx, &mut io::stdout().lock());
+    let _ = io::stdout().flush();
+    let received = received.map_err(|e| format!("receive: {e}"))?;
+    // If the input is a terminal still open, do not wait for it: the peer is done.
+    if sender.is_finished() {
+        match sender.join() {
+            Ok(Ok(sent)) => eprintln!("synack connect: {sent} bytes sent, {received} received"),
+            Ok(Err(e)) => return Err(format!("send: {e}")),
+            Err(_) => return Err("sender thread panicked".into()),
+        }
+    }
+    drop((rx, conn));
+    stack.shutdown(Duration::from_secs(2));
+    Ok(())
+}
