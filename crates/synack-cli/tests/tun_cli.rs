@@ -1,0 +1,162 @@
+//! `synack serve` and `synack ping` against the kernel, each in its own network namespace.
+//! Needs root, `ip` and `curl`; skipped (with the reason printed) otherwise.
+
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_synack");
+const GUARD: Duration = Duration::from_secs(60);
+
+fn skip_reason(tools: &[&str]) -> Option<String> {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !is_root {
+        return Some("needs root".into());
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        return Some("no /dev/net/tun".into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for t in tools {
+        if !std::env::split_paths(&path).any(|d| d.join(t).is_file()) {
+            return Some(format!("`{t}` is not installed"));
+        }
+    }
+    None
+}
+
+/// A network namespace that lives as long as the guard.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("synack-t-{}-cli{tag}", std::process::id());
+        assert!(Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success());
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Kills the child when dropped (every exit path).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(st),
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+            _ => return None,
+        }
+    }
+}
+
+#[test]
+fn curl_fetches_a_file_from_synack_serve_http() {
+    if let Some(why) = skip_reason(&["ip", "curl"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("http");
+    let dir = std::env::temp_dir().join(&ns.0);
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = "<h1>served by synack</h1>\n".repeat(500);
+    std::fs::write(dir.join("index.html"), &page).unwrap();
+    let mut serve = Reaper(
+        Command::new(BIN)
+            .args([
+                "serve", "--netns", &ns.0, "--port", "80", "--count", "1", "--http",
+            ])
+            .arg(&dir)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait for "listening" on stderr (the device and its addresses exist by then).
+    let stderr = serve.0.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(GUARD).expect("synack serve started");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "curl", "-sS", "--max-time", "30"])
+        .arg("http://10.200.0.2/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), page);
+    let st = wait_bounded(&mut serve.0, GUARD).expect("serve --count 1 exits");
+    assert!(st.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ping_reports_a_closed_kernel_port() {
+    if let Some(why) = skip_reason(&["ip"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("ping");
+    let mut ping = Reaper(
+        Command::new(BIN)
+            .args([
+                "ping",
+                "10.200.0.1:9",
+                "-c",
+                "2",
+                "-i",
+                "0.05",
+                "--netns",
+                &ns.0,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let st = wait_bounded(&mut ping.0, GUARD).expect("ping finished in time");
+    let mut out = String::new();
+    std::io::Read::read_to_string(ping.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(st.success(), "{out}");
+    assert_eq!(out.matches("closed (RST)").count(), 2, "{out}");
+    assert!(
+        out.contains("2 answered (0 open, 2 closed), 0% loss"),
+        "{out}"
+    );
+}
