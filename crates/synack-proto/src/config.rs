@@ -17,9 +17,30 @@ pub struct Config {
     pub msl: Duration,
     /// Send buffer per connection, bytes.
     pub send_buffer: usize,
-    /// Receive buffer per connection, bytes. Without window scaling the offered window is at
-    /// most 65535, so larger buffers only help once window scaling is negotiated.
+    /// Receive buffer per connection, bytes. The offered window is at most 65535 unless window
+    /// scaling is negotiated (RFC 7323), and at most 2^30 with it.
     pub recv_buffer: usize,
+    /// Offer window scaling (RFC 7323 §2) on our SYNs and accept it on the peer's.
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3): RTT samples from every ACK, and PAWS.
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018) and recover losses from the scoreboard (RFC 6675).
+    pub sack: bool,
+    /// Delayed ACK (SHLD-18): how long an ACK for in-order data may wait. RFC 9293 allows up to
+    /// 0.5 s (MUST-40); we take 40 ms, as Linux does at most times, so interactive traffic
+    /// stays snappy. A second full-sized segment is always ACKed at once (SHLD-19). `None`
+    /// ACKs every segment immediately.
+    pub delayed_ack: Option<Duration>,
+    /// Disable Nagle's algorithm for new connections (MUST-17; Nagle is on by default, SHLD-7).
+    pub nodelay: bool,
+    /// Keep-alive idle time for new connections; `None` = off, the default (MUST-25). When on,
+    /// at least 2 hours is the RFC's default (MUST-28); the application chooses (MUST-27).
+    pub keepalive: Option<Duration>,
+    /// Time between unanswered keep-alive probes (Linux: 75 s).
+    pub keepalive_interval: Duration,
+    /// Unanswered keep-alive probes before the connection is declared dead (Linux: 9). One lost
+    /// probe never kills a connection (MUST-29).
+    pub keepalive_probes: u32,
     /// RTO before the first RTT sample (RFC 6298 §2.1: 1 s).
     pub initial_rto: Duration,
     /// Lower bound on the RTO (RFC 6298 §2.4: 1 s).
@@ -55,7 +76,15 @@ impl Default for Config {
             mss: 1460,
             msl: Duration::from_secs(120),
             send_buffer: 256 * 1024,
-            recv_buffer: 65535,
+            recv_buffer: 256 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            delayed_ack: Some(Duration::from_millis(40)),
+            nodelay: false,
+            keepalive: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(60),

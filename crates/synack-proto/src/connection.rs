@@ -112,8 +112,53 @@ pub(crate) struct Connection {
     pub send: SendBuffer,
     pub recv: RecvBuffer,
 
-    /// Effective MSS for sending (MUST-15, MUST-16).
+    /// Effective MSS for sending (MUST-15, MUST-16): the peer's MSS bounded by ours, less the
+    /// timestamp option every segment carries once negotiated. This is SMSS for congestion
+    /// control.
     pub snd_mss: u16,
+    /// The peer's MSS bounded by ours, before option overhead.
+    pub path_mss: u16,
+
+    // RFC 7323 and RFC 2018, as negotiated on the SYNs.
+    /// Shift applied to the peer's window field (its WS option), 0 without window scaling.
+    pub snd_shift: u8,
+    /// Shift applied to our window field (our WS option), 0 without window scaling.
+    pub rcv_shift: u8,
+    /// Both SYNs carried the window scale option (RFC 7323 §2.2).
+    pub ws_agreed: bool,
+    /// Timestamps agreed: every non-RST segment carries TSopt (RFC 7323 §3.2).
+    pub ts_ok: bool,
+    /// TS.Recent and when it was last updated (PAWS, RFC 7323 §5).
+    pub ts_recent: u32,
+    pub ts_recent_at: Instant,
+    /// Last.ACK.sent: the ACK field of our latest segment.
+    pub last_ack_sent: SeqNum,
+    /// Per-connection random offset of our timestamp clock (RFC 7323 §5.4).
+    pub ts_offset: u32,
+    /// SACK agreed (both SYNs carried SACK-permitted).
+    pub sack_ok: bool,
+    /// The most recent out-of-order segment received: the first SACK block reports it.
+    pub last_ooo: Option<SeqNum>,
+    /// A duplicate segment to report as D-SACK in the next ACK (RFC 2883).
+    pub dsack: Option<(SeqNum, SeqNum)>,
+
+    // ACK policy and the sender's segment policy.
+    /// Delayed ACK deadline (SHLD-18, MUST-40).
+    pub delack_at: Option<Instant>,
+    /// In-order data bytes received since our last ACK (SHLD-19: ACK every 2·RMSS).
+    pub unacked_bytes: u32,
+    /// Nagle off (MUST-17).
+    pub nodelay: bool,
+    /// When a segment last went out (RFC 5681 §4.1 restart after idle).
+    pub last_send_at: Instant,
+
+    // Keep-alive (RFC 9293 §3.8.4).
+    pub keepalive: Option<Duration>,
+    pub keepalive_at: Option<Instant>,
+    pub keepalive_unanswered: u32,
+    pub keepalive_probe_now: bool,
+    /// When a segment last arrived from the peer.
+    pub last_recv_at: Instant,
     /// An ACK is owed to the peer.
     pub ack_now: bool,
     /// Duplicate ACKs owed for out-of-order arrivals, each with the RCV.NXT of its moment.
@@ -188,8 +233,33 @@ impl Connection {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             send: SendBuffer::new(iss + 1u32, cfg.send_buffer),
-            recv: RecvBuffer::new(cfg.recv_buffer.min(65535)),
+            recv: RecvBuffer::new(cfg.recv_buffer.clamp(1, 1 << 30)),
             snd_mss: default_mss(&tuple),
+            path_mss: default_mss(&tuple),
+            snd_shift: 0,
+            rcv_shift: if cfg.window_scaling {
+                window_shift(cfg.recv_buffer)
+            } else {
+                0
+            },
+            ws_agreed: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_at: now,
+            last_ack_sent: SeqNum(0),
+            ts_offset: 0,
+            sack_ok: false,
+            last_ooo: None,
+            dsack: None,
+            delack_at: None,
+            unacked_bytes: 0,
+            nodelay: cfg.nodelay,
+            last_send_at: now,
+            keepalive: cfg.keepalive,
+            keepalive_at: None,
+            keepalive_unanswered: 0,
+            keepalive_probe_now: false,
+            last_recv_at: now,
             ack_now: false,
             owed_dupacks: VecDeque::new(),
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
@@ -287,9 +357,10 @@ impl Connection {
     }
 
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
-    /// at most 65535 without window scaling.
+    /// at most what the 16-bit field can say with our window shift.
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        let free = self.recv.window().min(65535) as u32;
+        let max = 65535u32 << self.rcv_shift;
+        let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
         let edge = self.rcv_nxt + free;
         if edge >= self.rcv_adv {
             free
@@ -315,10 +386,16 @@ impl Connection {
 
     /// The earliest deadline of this connection.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.rto_at, self.time_wait_at, self.fin_wait2_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rto_at,
+            self.time_wait_at,
+            self.fin_wait2_at,
+            self.delack_at,
+            self.keepalive_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the endpoint can forget this connection: it is CLOSED and nobody holds it.
@@ -355,202 +432,6 @@ impl Connection {
         }
     }
 
-    // ----- output ---------------------------------------------------------------------------
-
-    /// The next segment this connection wants to send, if any. Payload bytes are copied into
-    /// `payload`.
-    pub(crate) fn poll_transmit(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        payload: &mut Vec<u8>,
-    ) -> Option<Outgoing> {
-        payload.clear();
-        if let Some(ack) = self.owed_dupacks.pop_front() {
-            if self.state.is_synchronized() {
-                if ack == self.rcv_nxt && self.owed_dupacks.is_empty() {
-                    self.ack_now = false; // this one says everything a pending ACK would
-                }
-                let window = self.rcv_wnd().min(65535) as u16;
-                return Some(Outgoing {
-                    seq: self.snd_max,
-                    ack,
-                    flags: TcpFlags::ACK,
-                    window,
-                    options: TcpOptions::default(),
-                    payload_len: 0,
-                });
-            }
-            self.owed_dupacks.clear();
-        }
-        match self.state {
-            State::Closed | State::Listen => None,
-            State::SynSent => {
-                if self.snd_nxt != self.iss {
-                    return None;
-                }
-                // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
-                let options = TcpOptions {
-                    mss: Some(ctx.cfg.mss),
-                    ..TcpOptions::default()
-                };
-                self.ack_now = false;
-                Some(self.sent(ctx, self.iss, TcpFlags::SYN, options, 0))
-            }
-            State::SynReceived if self.snd_nxt == self.iss => {
-                // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
-                let options = TcpOptions {
-                    mss: Some(ctx.cfg.mss),
-                    ..TcpOptions::default()
-                };
-                Some(self.sent(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
-            }
-            State::SynReceived => self.pure_ack(ctx),
-            State::TimeWait | State::FinWait2 if !self.can_send_data() => self.pure_ack(ctx),
-            _ => self
-                .data_or_fin(ctx, payload)
-                .or_else(|| self.pure_ack(ctx)),
-        }
-    }
-
-    fn can_send_data(&self) -> bool {
-        matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        )
-    }
-
-    /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
-    /// all the signal it needs).
-    pub(crate) fn owe_duplicate_ack(&mut self) {
-        if self.owed_dupacks.len() < 8 {
-            self.owed_dupacks.push_back(self.rcv_nxt);
-        }
-    }
-
-    fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        if !self.ack_now {
-            return None;
-        }
-        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where the RFC's SND.NXT is the highest
-        // sequence sent (our snd_max): after a go-back retransmission a pure ACK with the
-        // rewound snd_nxt would fall left of the peer's window and be dropped unread.
-        Some(self.sent(ctx, self.snd_max, TcpFlags::ACK, TcpOptions::default(), 0))
-    }
-
-    fn data_or_fin(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
-        let data_end = self.send.end();
-        let mut flags = TcpFlags::ACK;
-        let mut len = 0usize;
-        if self.rexmit_head && self.snd_una < self.snd_max {
-            // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
-            self.rexmit_head = false;
-            let seq = self.snd_una;
-            let n = (data_end - seq).min(u32::from(self.snd_mss)) as usize;
-            let len = if seq < data_end {
-                self.send.copy_out(seq, n, payload)
-            } else {
-                0
-            };
-            if self.fin_seq() == Some(seq + len) {
-                flags |= TcpFlags::FIN;
-            }
-            if len > 0 || flags.contains(TcpFlags::FIN) {
-                return Some(self.sent(ctx, seq, flags, TcpOptions::default(), len));
-            }
-        }
-        self.rexmit_head = false;
-        if self.snd_nxt < data_end {
-            // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
-            // when the peer shrank its window (MUST-34): then nothing new goes out.
-            let limit = self.snd_una + self.snd_wnd.min(self.cwnd);
-            let usable = if limit > self.snd_nxt {
-                limit - self.snd_nxt
-            } else {
-                0
-            };
-            let mut n = (data_end - self.snd_nxt)
-                .min(usable)
-                .min(u32::from(self.snd_mss));
-            if n == 0 && self.probe_now {
-                // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
-                n = 1;
-            }
-            if n == 0 {
-                return None;
-            }
-            self.probe_now = false;
-            len = self.send.copy_out(self.snd_nxt, n as usize, payload);
-            if self.snd_nxt + len == data_end {
-                // PSH on the last segment of what the application wrote (MUST-61).
-                flags |= TcpFlags::PSH;
-            }
-        }
-        if let Some(fin) = self.fin_seq() {
-            if self.snd_nxt + len == fin
-                && self.state != State::Established
-                && self.state != State::CloseWait
-            {
-                flags |= TcpFlags::FIN;
-            }
-        }
-        if len == 0 && !flags.contains(TcpFlags::FIN) {
-            return None;
-        }
-        Some(self.sent(ctx, self.snd_nxt, flags, TcpOptions::default(), len))
-    }
-
-    /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
-    /// (RFC 6298 §5.1), pick a segment to time (Karn: never a retransmission).
-    fn sent(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        seq: SeqNum,
-        flags: TcpFlags,
-        options: TcpOptions,
-        len: usize,
-    ) -> Outgoing {
-        let ctl =
-            usize::from(flags.contains(TcpFlags::SYN)) + usize::from(flags.contains(TcpFlags::FIN));
-        let seg_len = len + ctl;
-        let ack_flag = flags.contains(TcpFlags::ACK);
-        if seg_len > 0 {
-            let end = seq + seg_len;
-            if seq < self.snd_max {
-                self.retransmits += 1;
-            } else {
-                self.bytes_sent += len as u64;
-                if self.rtt_probe.is_none() {
-                    self.rtt_probe = Some((end, ctx.now));
-                }
-            }
-            if self.snd_una == self.snd_max || self.rto_at.is_none() {
-                if self.rto_at.is_none() {
-                    self.progress_at = ctx.now;
-                }
-                self.rto_at = Some(ctx.now + self.rtt.rto());
-            }
-            self.snd_nxt = self.snd_nxt.max(end);
-            self.snd_max = self.snd_max.max(end);
-        }
-        if ack_flag {
-            self.ack_now = false;
-            let wnd = self.rcv_wnd();
-            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + wnd);
-        }
-        Outgoing {
-            seq,
-            ack: if ack_flag { self.rcv_nxt } else { SeqNum(0) },
-            flags,
-            window: self.rcv_wnd().min(65535) as u16,
-            options,
-            payload_len: len,
-        }
-    }
-
     // ----- timers ---------------------------------------------------------------------------
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
@@ -566,10 +447,58 @@ impl Connection {
             self.close_with(ctx, CloseReason::TimedOut, "FIN-WAIT-2 timeout");
             return;
         }
+        if self.delack_at.is_some_and(|t| t <= now) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.keepalive_at = None;
+            self.on_keepalive_timer(ctx);
+            if self.state == State::Closed {
+                return;
+            }
+        }
         if self.rto_at.is_some_and(|t| t <= now) {
             self.rto_at = None;
             self.on_rto(ctx);
         }
+    }
+
+    /// (Re)arm the keep-alive timer from the last segment received (MUST-26: only after the
+    /// interval passes with nothing received).
+    pub(crate) fn arm_keepalive(&mut self) {
+        self.keepalive_at = match self.keepalive {
+            Some(idle) if matches!(self.state, State::Established | State::CloseWait) => {
+                Some(self.last_recv_at + idle)
+            }
+            _ => None,
+        };
+    }
+
+    /// Keep-alive (RFC 9293 §3.8.4, MUST-24..29, SHLD-12).
+    fn on_keepalive_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(idle) = self.keepalive else { return };
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        let now = ctx.now;
+        if self.snd_una != self.snd_max {
+            // Outstanding data: retransmission covers liveness; look again later (MUST-26).
+            self.keepalive_at = Some(now + idle);
+            return;
+        }
+        if now < self.last_recv_at + idle {
+            self.keepalive_at = Some(self.last_recv_at + idle);
+            return;
+        }
+        if self.keepalive_unanswered >= ctx.cfg.keepalive_probes {
+            // Many probes unanswered, never just one (MUST-29).
+            self.close_with(ctx, CloseReason::TimedOut, "keep-alive timeout");
+            return;
+        }
+        self.keepalive_unanswered += 1;
+        self.keepalive_probe_now = true;
+        self.keepalive_at = Some(now + ctx.cfg.keepalive_interval);
     }
 
     /// The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 9293 §3.8.3).
@@ -629,6 +558,16 @@ impl Connection {
     pub(crate) fn zero_window_blocked(&self) -> bool {
         self.snd_wnd == 0 && self.send.end() > self.snd_max && self.can_send_data()
     }
+}
+
+/// The smallest window shift that lets the 16-bit window field cover `buffer` bytes, at most
+/// 14 (RFC 7323 §2.3).
+pub(crate) fn window_shift(buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (buffer >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
 }
 
 /// The send MSS when the peer sends no MSS option: 536 for IPv4, 1220 for IPv6 (MUST-15).

@@ -209,6 +209,10 @@ impl Endpoint {
         let iss = self.secret.isn(now, tuple.local, tuple.remote);
         let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
         c.owned = true;
+        c.ts_offset = self
+            .secret
+            .isn(Instant::ZERO, tuple.remote, tuple.local)
+            .get();
         let mut ctx = Ctx {
             now,
             cfg: &self.cfg,
@@ -347,6 +351,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Turn Nagle's algorithm off (`true`) or on for one connection (MUST-17).
+    pub fn set_nodelay(&mut self, h: ConnHandle, nodelay: bool) -> Result<(), Error> {
+        self.owned_mut(h)?.nodelay = nodelay;
+        self.touch(h);
+        Ok(())
+    }
+
+    /// Keep-alive for one connection (MUST-24): probe after `idle` with nothing received;
+    /// `None` turns it off (the default, MUST-25).
+    pub fn set_keepalive(&mut self, h: ConnHandle, idle: Option<Duration>) -> Result<(), Error> {
+        let c = self.owned_mut(h)?;
+        c.keepalive = idle;
+        c.arm_keepalive();
+        self.touch(h);
+        Ok(())
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -481,7 +502,12 @@ impl Endpoint {
         c.irs = seg.seq;
         c.rcv_nxt = seg.seq + 1u32;
         c.rcv_adv = c.rcv_nxt;
-        c.apply_syn_options(&ctx, &seg.options);
+        c.negotiate(&ctx, &seg.options);
+        c.last_ack_sent = c.rcv_nxt;
+        c.ts_offset = self
+            .secret
+            .isn(Instant::ZERO, tuple.remote, tuple.local)
+            .get();
         c.snd_wnd = seg.wnd;
         c.max_snd_wnd = seg.wnd;
         c.snd_wl1 = seg.seq;

@@ -14,13 +14,14 @@
 //! No clock, no I/O, no global randomness: time is an [`Instant`] passed in and the only
 //! secret is the one given to [`Endpoint::new`], so the same inputs give the same outputs.
 
-pub mod congestion;
 mod config;
+pub mod congestion;
 mod connection;
 mod endpoint;
 mod error;
 mod event;
 mod isn;
+mod output;
 mod recv_buffer;
 mod rtt;
 mod sack;

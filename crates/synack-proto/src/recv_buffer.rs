@@ -45,6 +45,11 @@ impl RecvBuffer {
         self.ooo.iter().map(|(_, d)| d.len()).sum()
     }
 
+    /// The held out-of-order ranges as `[left, right)`, in sequence order.
+    pub(crate) fn ooo_ranges(&self, _rcv_nxt: SeqNum) -> Vec<(SeqNum, SeqNum)> {
+        self.ooo.iter().map(|(s, d)| (*s, *s + d.len())).collect()
+    }
+
     /// Space for new in-sequence data (the window we can offer).
     pub(crate) fn window(&self) -> usize {
         self.capacity.saturating_sub(self.ready.len())

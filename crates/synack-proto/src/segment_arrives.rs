@@ -59,13 +59,63 @@ impl Outcome {
 }
 
 impl Connection {
-    /// Effective send MSS from the peer's MSS option (MUST-14, MUST-15, MUST-16):
-    /// Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where MMS_S − 20 is our own MSS.
-    pub(crate) fn apply_syn_options(&mut self, ctx: &Ctx<'_>, options: &TcpOptions) {
-        let send_mss = options
+    /// Agree on options from the peer's SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
+    ///
+    /// MSS (MUST-14, MUST-15, MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where
+    /// MMS_S − 20 is our own MSS, less the timestamp option every segment then carries.
+    /// Window scaling, timestamps and SACK apply only when both SYNs carry them.
+    pub(crate) fn negotiate(&mut self, ctx: &Ctx<'_>, peer: &TcpOptions) {
+        let send_mss = peer
             .mss
             .unwrap_or(crate::connection::default_mss(&self.tuple));
-        self.snd_mss = send_mss.min(ctx.cfg.mss).max(64);
+        self.path_mss = send_mss.min(ctx.cfg.mss).max(64);
+        self.ws_agreed = ctx.cfg.window_scaling && peer.window_scale.is_some();
+        if self.ws_agreed {
+            // RFC 7323 §2.3: a shift above 14 is treated as 14.
+            self.snd_shift = peer.window_scale.unwrap_or(0).min(14);
+        } else {
+            self.snd_shift = 0;
+            self.rcv_shift = 0;
+        }
+        self.ts_ok = ctx.cfg.timestamps && peer.timestamps.is_some();
+        if let Some((tsval, _)) = peer.timestamps {
+            self.ts_recent = tsval;
+            self.ts_recent_at = ctx.now;
+        }
+        self.sack_ok = ctx.cfg.sack && peer.sack_permitted;
+        let ts_overhead = if self.ts_ok { 12 } else { 0 };
+        self.snd_mss = self.path_mss.saturating_sub(ts_overhead).max(32);
+    }
+
+    /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
+    /// duplicate: ACK and drop. Once timestamps are agreed, a non-RST segment without them is
+    /// dropped (§3.2). Returns true if the segment must be dropped.
+    fn paws_rejects(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) -> bool {
+        if !self.ts_ok || seg.has(TcpFlags::RST) {
+            return false;
+        }
+        let Some((tsval, _)) = seg.options.timestamps else {
+            return true;
+        };
+        // TS.Recent older than 24 days is invalid and not used (§5.5).
+        let stale = ctx.now.saturating_duration_since(self.ts_recent_at)
+            > crate::time::Duration::from_secs(24 * 24 * 3600);
+        if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+            self.ack_now = true;
+            return true;
+        }
+        false
+    }
+
+    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from an acceptable segment that starts at or
+    /// before the last ACK we sent.
+    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) {
+        if let (true, Some((tsval, _))) = (self.ts_ok, seg.options.timestamps) {
+            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seg.seq <= self.last_ack_sent {
+                self.ts_recent = tsval;
+                self.ts_recent_at = ctx.now;
+            }
+        }
     }
 
     /// Handle one segment. `accept_room`: for a passive child, whether its listener's accept
@@ -116,9 +166,12 @@ impl Connection {
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1u32;
         self.rcv_adv = self.rcv_nxt;
-        self.apply_syn_options(ctx, &seg.options);
+        self.last_ack_sent = self.rcv_nxt;
+        self.negotiate(ctx, &seg.options);
+        self.last_recv_at = ctx.now;
         if ack_ok {
-            self.ack_arrived(ctx, seg.ack);
+            let tsecr = seg.options.timestamps.map(|t| t.1);
+            self.ack_arrived(ctx, seg.ack, tsecr);
         }
         if self.snd_una > self.iss {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
@@ -171,6 +224,14 @@ impl Connection {
             seg.seq += 1u32;
         }
 
+        // The window of a non-SYN segment is scaled (RFC 7323 §2.2); MUST-1: unsigned.
+        if !seg.has(TcpFlags::SYN) {
+            seg.wnd <<= self.snd_shift;
+        }
+        if self.paws_rejects(ctx, &seg) {
+            return Outcome::default();
+        }
+
         // First: check the sequence number (Table 6).
         let wnd = self.rcv_wnd();
         let seg_len = seg.len();
@@ -190,6 +251,11 @@ impl Connection {
                 if !seg.has(TcpFlags::RST) {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
+                    if self.sack_ok && !seg.payload.is_empty() && seg.seq < nxt {
+                        // A duplicate: report it as D-SACK (RFC 2883).
+                        let end = seg.seq + seg.payload.len();
+                        self.dsack = Some((seg.seq, end.min(nxt)));
+                    }
                     if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
                         // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
                         self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2);
@@ -203,8 +269,15 @@ impl Connection {
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
+        // An acceptable segment: the peer is alive (keep-alive), and TS.Recent may advance.
+        self.last_recv_at = ctx.now;
+        self.keepalive_unanswered = 0;
+        self.update_ts_recent(ctx, &seg);
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
+            if self.sack_ok && !seg.payload.is_empty() {
+                self.dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
+            }
             let skip = (nxt - seg.seq) as usize;
             if skip <= seg.payload.len() {
                 seg.payload = &seg.payload[skip..];
@@ -262,7 +335,7 @@ impl Connection {
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
                 self.transition(ctx, State::Established, "rcv ACK of SYN");
-                self.ack_arrived(ctx, seg.ack);
+                self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
                 self.on_established(ctx);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
@@ -281,7 +354,7 @@ impl Connection {
                 && seg.wnd != 0 // replies to zero-window probes are not loss signals
                 && self.snd_una != self.snd_max;
             if self.snd_una < seg.ack {
-                self.ack_arrived(ctx, seg.ack);
+                self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
             } else if dup_candidate {
                 self.duplicate_ack(ctx);
             }
@@ -364,7 +437,7 @@ impl Connection {
     }
 
     /// New data acknowledged: SND.UNA advances (step 5, ESTABLISHED).
-    pub(crate) fn ack_arrived(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+    pub(crate) fn ack_arrived(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
         let acked = ack - self.snd_una;
         let had_room = self.send.free() > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
@@ -376,11 +449,25 @@ impl Connection {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
-        // RTT sample (Karn: the probe is cleared whenever anything is retransmitted).
-        if let Some((seq, sent)) = self.rtt_probe {
-            if seq <= ack {
-                self.rtt.sample(ctx.now.saturating_duration_since(sent));
+        // RTT sample: from the echoed timestamp when agreed (RFC 7323 §4, valid even for
+        // retransmissions), else from the one timed segment (Karn: the probe is cleared
+        // whenever anything is retransmitted).
+        match tsecr {
+            Some(ecr) if self.ts_ok && ecr != 0 => {
+                let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
+                if ms < 3_600_000 {
+                    self.rtt
+                        .sample(crate::time::Duration::from_millis(u64::from(ms)));
+                }
                 self.rtt_probe = None;
+            }
+            _ => {
+                if let Some((seq, sent)) = self.rtt_probe {
+                    if seq <= ack {
+                        self.rtt.sample(ctx.now.saturating_duration_since(sent));
+                        self.rtt_probe = None;
+                    }
+                }
             }
         }
         self.retries = 0;
@@ -449,8 +536,7 @@ impl Connection {
             self.rtt.syn_timed_out_reset();
             smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK
         } else {
-            // RFC 6928: IW = min(10·MSS, max(2·MSS, 14600)).
-            (10 * smss).min((2 * smss).max(14600))
+            crate::output::initial_window(smss)
         };
         if self.listener.is_none() {
             ctx.events.push_back(Event::Connected { conn: self.handle });
@@ -458,6 +544,7 @@ impl Connection {
         if self.recv.readable() > 0 {
             ctx.events.push_back(Event::Readable { conn: self.handle });
         }
+        self.arm_keepalive();
         if self.fin_queued {
             self.transition(ctx, State::FinWait1, "CLOSE (queued in SYN-RECEIVED)");
         }
@@ -486,15 +573,28 @@ impl Connection {
         );
         if takes_text && !seg.payload.is_empty() {
             let before = self.rcv_nxt;
+            let had_holes = self.recv.ooo_bytes() > 0;
             self.rcv_nxt = self.recv.insert(self.rcv_nxt, seg.seq, seg.payload);
             self.bytes_received += u64::from(self.rcv_nxt - before);
             // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text
             // gets an immediate duplicate ACK each time (RFC 5681 §4.2): these are not
             // aggregated, the sender counts them to detect loss.
             if self.rcv_nxt == before {
+                self.last_ooo = Some(seg.seq);
                 self.owe_duplicate_ack();
             } else {
-                self.ack_now = true;
+                // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
+                // or two full segments' worth is unacknowledged (SHLD-19).
+                self.unacked_bytes = self.unacked_bytes.saturating_add(self.rcv_nxt - before);
+                let two_segments = 2 * u32::from(ctx.cfg.mss);
+                match ctx.cfg.delayed_ack {
+                    Some(delay) if !had_holes && self.unacked_bytes < two_segments => {
+                        if self.delack_at.is_none() {
+                            self.delack_at = Some(ctx.now + delay);
+                        }
+                    }
+                    _ => self.ack_now = true,
+                }
                 if self.owned {
                     ctx.events.push_back(Event::Readable { conn: self.handle });
                 }

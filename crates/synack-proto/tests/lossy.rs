@@ -32,14 +32,24 @@ fn pattern(len: usize, salt: u8) -> Vec<u8> {
 
 /// Run a transfer of `n_ab` bytes A→B and `n_ba` bytes B→A with loss `loss`, then close both
 /// sides. Returns a description of the failure, if any.
-fn lossy_transfer(seed: u64, loss: f64, n_ab: usize, n_ba: usize) -> Result<(), String> {
+fn lossy_transfer(
+    seed: u64,
+    loss: f64,
+    n_ab: usize,
+    n_ba: usize,
+    modern: bool,
+) -> Result<(), String> {
     let mut rng = Rng(seed);
     // At 30% loss, eight losses in a row happen often enough across many seeds; R2 is the
     // user's choice (MUST-21), and these tests choose to never give up.
     let patient = |ip| synack_proto::Config {
         user_timeout: None,
         syn_timeout: std::time::Duration::from_secs(24 * 3600),
-        ..config(ip)
+        ..if modern {
+            modern_config(ip)
+        } else {
+            config(ip)
+        }
     };
     let mut p = Pair::with_configs(patient(A_IP), patient(B_IP));
     p.b.listen(addr(B_IP, 80), None).unwrap();
@@ -165,20 +175,21 @@ fn lossy_transfer(seed: u64, loss: f64, n_ab: usize, n_ba: usize) -> Result<(), 
 
 #[test]
 fn clean_transfer_both_ways() {
-    lossy_transfer(1, 0.0, 300_000, 200_000).unwrap();
+    lossy_transfer(1, 0.0, 300_000, 200_000, false).unwrap();
+    lossy_transfer(1, 0.0, 300_000, 200_000, true).unwrap();
 }
 
 #[test]
 fn ten_percent_loss() {
     for seed in 0..20 {
-        lossy_transfer(seed, 0.10, 100_000, 50_000).unwrap();
+        lossy_transfer(seed, 0.10, 100_000, 50_000, seed % 2 == 0).unwrap();
     }
 }
 
 #[test]
 fn thirty_percent_loss_still_delivers_every_byte() {
     for seed in 100..110 {
-        lossy_transfer(seed, 0.30, 30_000, 20_000).unwrap();
+        lossy_transfer(seed, 0.30, 30_000, 20_000, seed % 2 == 0).unwrap();
     }
 }
 
@@ -188,8 +199,8 @@ proptest! {
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
     ))]
     #[test]
-    fn any_loss_any_size(seed: u64, loss in 0.0f64..0.3, n_ab in 0usize..60_000, n_ba in 0usize..60_000) {
-        if let Err(e) = lossy_transfer(seed, loss, n_ab, n_ba) {
+    fn any_loss_any_size(seed: u64, loss in 0.0f64..0.3, n_ab in 0usize..60_000, n_ba in 0usize..60_000, modern: bool) {
+        if let Err(e) = lossy_transfer(seed, loss, n_ab, n_ba, modern) {
             return Err(TestCaseError::fail(e));
         }
     }
@@ -270,5 +281,5 @@ fn sequence_numbers_wrap_around_zero() {
 
 #[test]
 fn regression_seven_losses_in_a_row_outlast_the_default_r2() {
-    lossy_transfer(5787042766531375449, 0.27220194964181443, 0, 33581).unwrap();
+    lossy_transfer(5787042766531375449, 0.27220194964181443, 0, 33581, false).unwrap();
 }

@@ -231,6 +231,7 @@ fn out_of_order_segments_are_held_and_reassembled_shld_31() {
     let mut p = Pair::new();
     let (c, s) = p.establish();
     let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    p.a.set_nodelay(c, true).unwrap(); // the short tail goes out at once (MUST-17)
     p.a.send(c, &data).unwrap();
     let segs = p.out(Side::A);
     assert_eq!(segs.len(), 4, "1460+1460+1460+620");

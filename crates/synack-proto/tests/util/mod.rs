@@ -98,7 +98,21 @@ pub fn packet(
     buf
 }
 
+/// RFC 9293 alone: no window scaling, timestamps or SACK, every segment ACKed at once. The
+/// scenario tests of the core use it so each segment on the wire is exactly the RFC's.
 pub fn config(ip: Ipv4Addr) -> Config {
+    Config {
+        local_addrs: vec![IpAddr::V4(ip)],
+        window_scaling: false,
+        timestamps: false,
+        sack: false,
+        delayed_ack: None,
+        ..Config::default()
+    }
+}
+
+/// The defaults: window scaling, timestamps, SACK, delayed ACK.
+pub fn modern_config(ip: Ipv4Addr) -> Config {
     Config {
         local_addrs: vec![IpAddr::V4(ip)],
         ..Config::default()
@@ -125,6 +139,10 @@ pub struct Pair {
 impl Pair {
     pub fn new() -> Pair {
         Pair::with_configs(config(A_IP), config(B_IP))
+    }
+
+    pub fn modern() -> Pair {
+        Pair::with_configs(modern_config(A_IP), modern_config(B_IP))
     }
 
     pub fn with_configs(a: Config, b: Config) -> Pair {

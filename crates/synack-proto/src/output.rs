@@ -1,0 +1,346 @@
+//! What a connection sends next: SYN and SYN-ACK, data within the send window (Nagle and
+//! sender silly-window avoidance), FIN, retransmissions, zero-window and keep-alive probes, and
+//! ACKs (delayed, duplicate, with SACK blocks and timestamps).
+
+use synack_wire::{SackBlocks, TcpFlags, TcpOptions};
+
+use crate::connection::{Connection, Ctx, Outgoing};
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Instant;
+
+impl Connection {
+    /// The next segment this connection wants to send, if any. Payload bytes are copied into
+    /// `payload`.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        payload: &mut Vec<u8>,
+    ) -> Option<Outgoing> {
+        payload.clear();
+        if let Some(ack) = self.owed_dupacks.pop_front() {
+            if self.state.is_synchronized() {
+                // Unless it says everything a pending ACK would, the pending ACK still goes.
+                let still_owed =
+                    self.ack_now && !(ack == self.rcv_nxt && self.owed_dupacks.is_empty());
+                let options = self.segment_options(ctx.now);
+                let mut out = self.sent(ctx, self.snd_max, TcpFlags::ACK, options, 0);
+                out.ack = ack;
+                self.ack_now = still_owed;
+                return Some(out);
+            }
+            self.owed_dupacks.clear();
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent => {
+                if self.snd_nxt != self.iss {
+                    return None;
+                }
+                // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
+                let options = self.syn_options(ctx);
+                self.ack_now = false;
+                Some(self.sent(ctx, self.iss, TcpFlags::SYN, options, 0))
+            }
+            State::SynReceived if self.snd_nxt == self.iss => {
+                // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+                let options = self.syn_options(ctx);
+                Some(self.sent(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
+            }
+            State::SynReceived => self.pure_ack(ctx),
+            State::TimeWait | State::FinWait2 => self.pure_ack(ctx),
+            _ => {
+                if self.keepalive_probe_now {
+                    // SEG.SEQ = SND.NXT − 1 and no data (SHLD-12): the peer must answer with
+                    // an ACK because the octet is outside its window.
+                    self.keepalive_probe_now = false;
+                    let options = self.segment_options(ctx.now);
+                    return Some(self.sent(ctx, self.snd_max - 1, TcpFlags::ACK, options, 0));
+                }
+                self.data_or_fin(ctx, payload)
+                    .or_else(|| self.pure_ack(ctx))
+            }
+        }
+    }
+
+    pub(crate) fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
+
+    /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
+    /// all the signal it needs).
+    pub(crate) fn owe_duplicate_ack(&mut self) {
+        if self.owed_dupacks.len() < 8 {
+            self.owed_dupacks.push_back(self.rcv_nxt);
+        }
+    }
+
+    fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
+        if !self.ack_now {
+            return None;
+        }
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where the RFC's SND.NXT is the highest
+        // sequence sent (our snd_max): after a go-back retransmission a pure ACK with the
+        // rewound snd_nxt would fall left of the peer's window and be dropped unread.
+        let options = self.segment_options(ctx.now);
+        Some(self.sent(ctx, self.snd_max, TcpFlags::ACK, options, 0))
+    }
+
+    /// Largest payload that fits one segment with these options (MUST-16: the sender
+    /// subtracts the option bytes it actually sends).
+    fn max_payload(&self, options: &TcpOptions) -> usize {
+        usize::from(self.path_mss)
+            .saturating_sub(options.buffer_len())
+            .max(1)
+    }
+
+    fn data_or_fin(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
+        let data_end = self.send.end();
+        let options = self.segment_options(ctx.now);
+        let max_payload = self.max_payload(&options);
+        let mut flags = TcpFlags::ACK;
+        let mut len = 0usize;
+        if self.rexmit_head && self.snd_una < self.snd_max {
+            // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
+            self.rexmit_head = false;
+            let seq = self.snd_una;
+            let n = ((data_end - seq) as usize).min(max_payload);
+            let len = if seq < data_end {
+                self.send.copy_out(seq, n, payload)
+            } else {
+                0
+            };
+            if self.fin_seq() == Some(seq + len) {
+                flags |= TcpFlags::FIN;
+            }
+            if len > 0 || flags.contains(TcpFlags::FIN) {
+                return Some(self.sent(ctx, seq, flags, options, len));
+            }
+        }
+        self.rexmit_head = false;
+        if self.snd_nxt < data_end {
+            let idle = self.snd_una == self.snd_max;
+            if idle && ctx.now.saturating_duration_since(self.last_send_at) > self.rtt.rto() {
+                // RFC 5681 §4.1: restart after idle with at most the initial window.
+                let iw = initial_window(u32::from(self.snd_mss));
+                self.cwnd = self.cwnd.min(iw).max(u32::from(self.snd_mss));
+            }
+            // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
+            // when the peer shrank its window (MUST-34): then nothing new goes out.
+            let limit = self.snd_una + self.snd_wnd.min(self.cwnd);
+            let usable = if limit > self.snd_nxt {
+                limit - self.snd_nxt
+            } else {
+                0
+            };
+            let avail = data_end - self.snd_nxt;
+            let mut n = avail.min(usable).min(max_payload as u32);
+            let probe = n == 0 && self.probe_now;
+            if probe {
+                // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
+                n = 1;
+            }
+            if n == 0 {
+                return None;
+            }
+            // Nagle (SHLD-7) and sender silly-window avoidance (MUST-38): send a full
+            // segment, or everything queued when nothing is unacknowledged (or Nagle is off,
+            // or the application has closed: MUST-60, never hold data indefinitely), or at
+            // least half the largest window the peer offered. Otherwise the next ACK
+            // releases the data; with nothing in flight nothing is held back.
+            let full = n as usize >= max_payload;
+            let all = n == avail;
+            let big = self.max_snd_wnd > 0 && n >= self.max_snd_wnd / 2;
+            let retransmission = self.snd_nxt < self.snd_max;
+            let may_send = full
+                || retransmission
+                || probe
+                || big
+                || idle
+                || (all && (self.nodelay || self.fin_queued));
+            if !may_send {
+                return None;
+            }
+            self.probe_now = false;
+            len = self.send.copy_out(self.snd_nxt, n as usize, payload);
+            if self.snd_nxt + len == data_end {
+                // PSH on the last segment of what the application wrote (MUST-61).
+                flags |= TcpFlags::PSH;
+            }
+        }
+        if let Some(fin) = self.fin_seq() {
+            if self.snd_nxt + len == fin
+                && self.state != State::Established
+                && self.state != State::CloseWait
+            {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        if len == 0 && !flags.contains(TcpFlags::FIN) {
+            return None;
+        }
+        Some(self.sent(ctx, self.snd_nxt, flags, options, len))
+    }
+
+    /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
+    /// (RFC 6298 §5.1), pick a segment to time (Karn: never a retransmission), and note the
+    /// ACK we send (delayed ACK done, Last.ACK.sent, the window edge we promised).
+    pub(crate) fn sent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNum,
+        flags: TcpFlags,
+        options: TcpOptions,
+        len: usize,
+    ) -> Outgoing {
+        let syn = flags.contains(TcpFlags::SYN);
+        let ctl = usize::from(syn) + usize::from(flags.contains(TcpFlags::FIN));
+        let seg_len = len + ctl;
+        let ack_flag = flags.contains(TcpFlags::ACK);
+        if seg_len > 0 {
+            let end = seq + seg_len;
+            if seq < self.snd_max {
+                self.retransmits += 1;
+                self.rtt_probe = None; // Karn: anything in flight may now be ambiguous
+            } else {
+                self.bytes_sent += len as u64;
+                if self.rtt_probe.is_none() {
+                    self.rtt_probe = Some((end, ctx.now));
+                }
+            }
+            if self.snd_una == self.snd_max || self.rto_at.is_none() {
+                if self.rto_at.is_none() {
+                    self.progress_at = ctx.now;
+                }
+                self.rto_at = Some(ctx.now + self.rtt.rto());
+            }
+            self.snd_nxt = self.snd_nxt.max(end);
+            self.snd_max = self.snd_max.max(end);
+            self.last_send_at = ctx.now;
+        }
+        // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, rounded
+        // up when needed so the edge we already promised does not move left (SHLD-14).
+        let wnd = self.rcv_wnd();
+        let field = if syn {
+            wnd.min(65535)
+        } else {
+            let mut f = wnd >> self.rcv_shift;
+            if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt && self.rcv_adv > self.rcv_nxt {
+                f += 1;
+            }
+            f.min(65535)
+        };
+        if ack_flag {
+            self.ack_now = false;
+            self.delack_at = None;
+            self.unacked_bytes = 0;
+            self.last_ack_sent = self.rcv_nxt;
+            let shift = if syn { 0 } else { self.rcv_shift };
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
+            if !options.sack_blocks.is_empty() {
+                self.dsack = None; // reported once (RFC 2883)
+            }
+        }
+        Outgoing {
+            seq,
+            ack: if ack_flag { self.rcv_nxt } else { SeqNum(0) },
+            flags,
+            window: field as u16,
+            options,
+            payload_len: len,
+        }
+    }
+
+    // ----- options --------------------------------------------------------------------------
+
+    /// Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
+    pub(crate) fn ts_now(&self, now: Instant) -> u32 {
+        ((now.as_micros() / 1000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Options on our SYN or SYN-ACK: MSS always (MAY-3); window scale, SACK-permitted and
+    /// timestamps as configured on a SYN, or as agreed on a SYN-ACK.
+    fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
+        let answering = self.state == State::SynReceived;
+        let ws = if answering {
+            self.ws_agreed
+        } else {
+            ctx.cfg.window_scaling
+        };
+        let ts = if answering {
+            self.ts_ok
+        } else {
+            ctx.cfg.timestamps
+        };
+        let sack = if answering {
+            self.sack_ok
+        } else {
+            ctx.cfg.sack
+        };
+        TcpOptions {
+            mss: Some(ctx.cfg.mss),
+            window_scale: ws.then_some(self.rcv_shift),
+            sack_permitted: sack,
+            timestamps: ts.then(|| {
+                (
+                    self.ts_now(ctx.now),
+                    if answering { self.ts_recent } else { 0 },
+                )
+            }),
+            ..TcpOptions::default()
+        }
+    }
+
+    /// Options on a non-SYN segment: timestamps once agreed (RFC 7323 §3.2: on every non-RST
+    /// segment), and SACK blocks while we hold out-of-order data or owe a D-SACK.
+    pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if self.ts_ok {
+            o.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        if self.sack_ok {
+            o.sack_blocks = self.sack_blocks();
+        }
+        o
+    }
+
+    /// RFC 2018 §4: the first block covers the most recently received segment (or, RFC 2883,
+    /// the duplicate being reported), then the other held ranges. At most 3 blocks beside
+    /// timestamps, 4 without.
+    fn sack_blocks(&self) -> SackBlocks {
+        let max = if self.ts_ok { 3 } else { 4 };
+        let mut blocks = SackBlocks::new();
+        if let Some((l, r)) = self.dsack {
+            blocks.push(l.get(), r.get());
+        }
+        let ranges = self.recv.ooo_ranges(self.rcv_nxt);
+        let recent = self
+            .last_ooo
+            .and_then(|seq| ranges.iter().position(|(l, r)| seq.in_range(*l, *r)));
+        if let Some(i) = recent {
+            let (l, r) = ranges[i];
+            blocks.push(l.get(), r.get());
+        }
+        for (i, (l, r)) in ranges.iter().enumerate() {
+            if blocks.len() >= max {
+                break;
+            }
+            if Some(i) != recent {
+                blocks.push(l.get(), r.get());
+            }
+        }
+        blocks
+    }
+}
+
+/// RFC 6928: IW = min(10·MSS, max(2·MSS, 14600)).
+pub(crate) fn initial_window(mss: u32) -> u32 {
+    (10 * mss).min((2 * mss).max(14600))
+}
