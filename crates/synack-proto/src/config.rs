@@ -26,6 +26,9 @@ pub struct Config {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018) and recover losses from the scoreboard (RFC 6675).
     pub sack: bool,
+    /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
+    /// default, as in Linux.
+    pub congestion: crate::congestion::Algorithm,
     /// Delayed ACK (SHLD-18): how long an ACK for in-order data may wait. RFC 9293 allows up to
     /// 0.5 s (MUST-40); we take 40 ms, as Linux does at most times, so interactive traffic
     /// stays snappy. A second full-sized segment is always ACKed at once (SHLD-19). `None`
@@ -80,6 +83,7 @@ impl Default for Config {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            congestion: crate::congestion::Algorithm::default(),
             delayed_ack: Some(Duration::from_millis(40)),
             nodelay: false,
             keepalive: None,

@@ -183,6 +183,15 @@ pub(crate) struct Connection {
     pub recover: Option<SeqNum>,
     /// Retransmit the segment at SND.UNA now (fast retransmit, partial ACK).
     pub rexmit_head: bool,
+    /// No fast recovery until SND.UNA passes this (the highest sequence sent at the last
+    /// timeout, RFC 6582 §3.2 step 1).
+    pub recover_floor: SeqNum,
+    /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18).
+    pub cc: Box<dyn crate::congestion::Controller>,
+    /// The SACK scoreboard (RFC 6675).
+    pub scoreboard: crate::sack::Scoreboard,
+    /// Times loss recovery was entered.
+    pub fast_retransmits: u64,
 
     // Other timers.
     pub time_wait_at: Option<Instant>,
@@ -274,6 +283,10 @@ impl Connection {
             dupacks: 0,
             recover: None,
             rexmit_head: false,
+            recover_floor: iss,
+            cc: crate::congestion::new_controller(cfg.congestion),
+            scoreboard: crate::sack::Scoreboard::new(),
+            fast_retransmits: 0,
             time_wait_at: None,
             fin_wait2_at: None,
             user_timeout: cfg.user_timeout,
@@ -532,15 +545,7 @@ impl Connection {
         if opening {
             self.syn_timed_out = true;
         }
-        // RFC 5681 §3.1: after an RTO, ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS.
-        let smss = u32::from(self.snd_mss);
-        if self.snd_una != self.snd_max {
-            self.ssthresh = (self.in_flight() / 2).max(2 * smss);
-            self.cwnd = smss;
-        }
-        self.dupacks = 0;
-        self.recover = None; // a timeout ends fast recovery; go-back-N takes over
-        self.rexmit_head = false;
+        self.congestion_on_rto(ctx);
         self.rtt.back_off(); // §5.5
         self.rtt_probe = None; // Karn
                                // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.

@@ -22,6 +22,7 @@ mod error;
 mod event;
 mod isn;
 mod output;
+mod recovery;
 mod recv_buffer;
 mod rtt;
 mod sack;

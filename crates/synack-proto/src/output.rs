@@ -121,16 +121,25 @@ impl Connection {
                 flags |= TcpFlags::FIN;
             }
             if len > 0 || flags.contains(TcpFlags::FIN) {
+                if self.sack_ok && self.recover.is_some() {
+                    self.scoreboard.mark_retransmitted(seq, len as u32);
+                }
                 return Some(self.sent(ctx, seq, flags, options, len));
             }
         }
         self.rexmit_head = false;
+        if self.sack_ok && self.recover.is_some() {
+            if let Some(out) = self.sack_recovery_segment(ctx, payload, options, max_payload) {
+                return out;
+            }
+        }
         if self.snd_nxt < data_end {
             let idle = self.snd_una == self.snd_max;
             if idle && ctx.now.saturating_duration_since(self.last_send_at) > self.rtt.rto() {
                 // RFC 5681 §4.1: restart after idle with at most the initial window.
-                let iw = initial_window(u32::from(self.snd_mss));
+                let iw = crate::congestion::initial_window(u32::from(self.snd_mss));
                 self.cwnd = self.cwnd.min(iw).max(u32::from(self.snd_mss));
+                self.cc.on_idle_restart(ctx.now);
             }
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
             // when the peer shrank its window (MUST-34): then nothing new goes out.
@@ -187,6 +196,56 @@ impl Connection {
             return None;
         }
         Some(self.sent(ctx, self.snd_nxt, flags, options, len))
+    }
+
+    /// RFC 6675 §5 step (C): during SACK recovery, send while cwnd − pipe ≥ 1 SMSS, choosing
+    /// with NextSeg (lost holes first, then new data, then other holes). `Some(None)`: the
+    /// pipe is full, send nothing; `None`: nothing chosen, the ordinary path may go on.
+    fn sack_recovery_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        payload: &mut Vec<u8>,
+        options: TcpOptions,
+        max_payload: usize,
+    ) -> Option<Option<Outgoing>> {
+        let smss = u32::from(self.snd_mss);
+        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, smss);
+        if self.cwnd.saturating_sub(pipe) < smss {
+            return Some(None);
+        }
+        let data_end = self.send.end();
+        let send_limit = self.snd_una + self.snd_wnd;
+        let (seq, len, rexmit) = self.scoreboard.next_seg(
+            self.snd_una,
+            self.snd_max,
+            data_end,
+            send_limit,
+            max_payload as u32,
+        )?;
+        if seq >= data_end {
+            return None; // only the FIN is left: the ordinary path sends it
+        }
+        let n = self
+            .send
+            .copy_out(seq, (len as usize).min(max_payload), payload);
+        if n == 0 {
+            return None;
+        }
+        let mut flags = TcpFlags::ACK;
+        if seq + n == data_end {
+            flags |= TcpFlags::PSH;
+            if self.fin_seq() == Some(data_end) && self.can_send_fin() {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        if rexmit {
+            self.scoreboard.mark_retransmitted(seq, n as u32);
+        }
+        Some(Some(self.sent(ctx, seq, flags, options, n)))
+    }
+
+    fn can_send_fin(&self) -> bool {
+        self.state != State::Established && self.state != State::CloseWait
     }
 
     /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
@@ -338,9 +397,4 @@ impl Connection {
         }
         blocks
     }
-}
-
-/// RFC 6928: IW = min(10·MSS, max(2·MSS, 14600)).
-pub(crate) fn initial_window(mss: u32) -> u32 {
-    (10 * mss).min((2 * mss).max(14600))
 }

@@ -353,11 +353,15 @@ impl Connection {
                 && seg.wnd == self.snd_wnd
                 && seg.wnd != 0 // replies to zero-window probes are not loss signals
                 && self.snd_una != self.snd_max;
-            if self.snd_una < seg.ack {
-                self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
-            } else if dup_candidate {
-                self.duplicate_ack(ctx);
-            }
+            self.process_ack(
+                ctx,
+                crate::recovery::AckInfo {
+                    ack: seg.ack,
+                    duplicate: dup_candidate,
+                    sack_blocks: seg.options.sack_blocks.as_slice(),
+                    tsecr: seg.options.timestamps.map(|t| t.1),
+                },
+            );
             // Window update (WL1/WL2 rule).
             if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
                 let was_zero = self.snd_wnd == 0;
@@ -479,52 +483,8 @@ impl Connection {
         } else {
             Some(ctx.now + self.rtt.rto())
         };
-        self.grow_cwnd(acked);
-        self.dupacks = 0;
         if !had_room && self.send.free() > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
-        }
-    }
-
-    /// RFC 5681 §3.1/3.2 with RFC 6582's partial ACKs: the minimal congestion response the
-    /// core needs; the transfer work replaces it with NewReno/CUBIC controllers.
-    fn grow_cwnd(&mut self, acked: u32) {
-        let smss = u32::from(self.snd_mss);
-        if let Some(recover) = self.recover {
-            if self.snd_una >= recover {
-                self.recover = None; // full ACK: leave fast recovery
-                self.cwnd = self.ssthresh;
-            } else {
-                // Partial ACK: retransmit the next hole, deflate by what was acked.
-                self.rexmit_head = true;
-                self.cwnd = self
-                    .cwnd
-                    .saturating_sub(acked)
-                    .saturating_add(smss)
-                    .max(smss);
-            }
-            return;
-        }
-        if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(smss)); // slow start
-        } else {
-            let inc = (u64::from(smss) * u64::from(smss) / u64::from(self.cwnd.max(1))).max(1);
-            self.cwnd = self.cwnd.saturating_add(inc as u32); // congestion avoidance
-        }
-    }
-
-    fn duplicate_ack(&mut self, _ctx: &mut Ctx<'_>) {
-        let smss = u32::from(self.snd_mss);
-        self.dupacks += 1;
-        if self.recover.is_some() {
-            self.cwnd = self.cwnd.saturating_add(smss); // inflate during recovery
-        } else if self.dupacks == 3 {
-            // Fast retransmit (RFC 5681 §3.2).
-            self.ssthresh = (self.in_flight() / 2).max(2 * smss);
-            self.cwnd = self.ssthresh + 3 * smss;
-            self.recover = Some(self.snd_max);
-            self.rexmit_head = true;
-            self.rtt_probe = None;
         }
     }
 
@@ -536,7 +496,7 @@ impl Connection {
             self.rtt.syn_timed_out_reset();
             smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK
         } else {
-            crate::output::initial_window(smss)
+            crate::congestion::initial_window(smss)
         };
         if self.listener.is_none() {
             ctx.events.push_back(Event::Connected { conn: self.handle });

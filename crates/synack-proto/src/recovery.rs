@@ -1,0 +1,120 @@
+//! Loss recovery and the congestion window: what an ACK means for the sender.
+//!
+//! Loss detection lives here: three duplicate ACKs (RFC 5681 §3.2) or, with SACK, the
+//! scoreboard's IsLost (RFC 6675 §5). Recovery without SACK is NewReno (RFC 6582: window
+//! inflation, partial ACKs retransmit the next hole); with SACK it is RFC 6675's pipe and
+//! NextSeg (output.rs). The window arithmetic itself — slow start, congestion avoidance, the
+//! reduction on loss — belongs to the connection's [`crate::congestion::Controller`].
+
+use crate::connection::{Connection, Ctx};
+use crate::sack::DUP_THRESH;
+use crate::seq::SeqNum;
+
+/// What the ACK field of a segment says, as step 5 has worked it out.
+pub(crate) struct AckInfo<'a> {
+    pub ack: SeqNum,
+    /// A duplicate ACK in RFC 5681's sense (no data, same window, data outstanding).
+    pub duplicate: bool,
+    pub sack_blocks: &'a [(u32, u32)],
+    pub tsecr: Option<u32>,
+}
+
+impl Connection {
+    /// Step 5 for a synchronized connection whose ACK is acceptable.
+    pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
+        let mss = u32::from(self.snd_mss);
+        let in_flight_before = self.in_flight();
+        if self.sack_ok && !info.sack_blocks.is_empty() {
+            let (_newly, _dsack) =
+                self.scoreboard
+                    .on_ack(self.snd_una, self.snd_max, info.sack_blocks);
+        }
+        if self.snd_una < info.ack {
+            let acked = info.ack - self.snd_una;
+            self.ack_arrived(ctx, info.ack, info.tsecr);
+            self.scoreboard.advance(self.snd_una);
+            self.dupacks = 0;
+            match self.recover {
+                Some(point) if self.snd_una >= point => {
+                    // Full ACK: recovery is over (RFC 6582 §3.2 step 3, RFC 6675 §5).
+                    self.recover = None;
+                    self.cwnd = self.ssthresh.min(self.in_flight().max(mss) + mss).max(mss);
+                }
+                Some(_) => {
+                    if !self.sack_ok {
+                        // NewReno partial ACK: retransmit the next hole at once and deflate
+                        // by what was acknowledged, adding back one SMSS (RFC 6582 §3.2 step 3).
+                        self.rexmit_head = true;
+                        self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+                    }
+                }
+                None => {
+                    let app_limited = in_flight_before.saturating_mul(2) < self.cwnd;
+                    let srtt = self.rtt.srtt();
+                    self.cwnd = self.cc.on_ack(
+                        ctx.now,
+                        self.cwnd,
+                        self.ssthresh,
+                        acked,
+                        mss,
+                        srtt,
+                        app_limited,
+                    );
+                }
+            }
+        } else if info.duplicate {
+            self.dupacks = self.dupacks.saturating_add(1);
+            if self.recover.is_some() && !self.sack_ok {
+                self.cwnd = self.cwnd.saturating_add(mss); // NewReno inflation
+            }
+        }
+        // Enter recovery on the third duplicate ACK, or when the scoreboard declares the
+        // first unacknowledged segment lost (RFC 6675 §5 (a), (b)); after a timeout only
+        // once the cumulative ACK passes what was outstanding then (RFC 6582 §3.2 step 1).
+        if self.recover.is_none()
+            && self.snd_una != self.snd_max
+            && self.snd_una >= self.recover_floor
+        {
+            let by_dupacks = info.duplicate && self.dupacks >= DUP_THRESH;
+            let by_sack = self.sack_ok && self.scoreboard.loss_detected(self.snd_una, mss);
+            if by_dupacks || by_sack {
+                self.enter_recovery(ctx);
+            }
+        }
+    }
+
+    fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        let mss = u32::from(self.snd_mss);
+        self.ssthresh = self
+            .cc
+            .on_congestion_event(ctx.now, self.cwnd, self.in_flight(), mss);
+        self.recover = Some(self.snd_max);
+        self.fast_retransmits += 1;
+        if self.sack_ok {
+            self.cwnd = self.ssthresh; // RFC 6675 §5 step 4 (pipe does the rest)
+            self.scoreboard.reset_recovery(self.snd_una);
+        } else {
+            self.cwnd = self.ssthresh.saturating_add(3 * mss); // RFC 5681 §3.2 step 3
+        }
+        // Retransmit the first unacknowledged segment now, whatever the window says.
+        self.rexmit_head = true;
+        self.rtt_probe = None;
+    }
+
+    /// The retransmission timer expired: the controller's response (RFC 5681 §3.1), forget
+    /// SACK information (the receiver may have reneged, RFC 2018 §8), and no fast retransmit
+    /// until what is outstanding now is acknowledged (RFC 6582 §3.2).
+    pub(crate) fn congestion_on_rto(&mut self, ctx: &mut Ctx<'_>) {
+        let mss = u32::from(self.snd_mss);
+        if self.snd_una != self.snd_max && self.retries <= 1 {
+            // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).
+            self.ssthresh = self.cc.on_rto(ctx.now, self.cwnd, self.in_flight(), mss);
+        }
+        self.cwnd = mss;
+        self.dupacks = 0;
+        self.recover = None;
+        self.recover_floor = self.snd_max;
+        self.rexmit_head = false;
+        self.scoreboard.clear();
+    }
+}
