@@ -70,6 +70,22 @@ pub struct ConnInfo {
     pub recv_buffered: usize,
     /// Bytes held out of order, waiting for a gap to fill.
     pub recv_out_of_order: usize,
+    /// The congestion controller in use.
+    pub congestion: crate::congestion::Algorithm,
+    /// In loss recovery (fast recovery / SACK recovery) now.
+    pub in_recovery: bool,
+    /// Times loss recovery was entered.
+    pub fast_retransmits: u64,
+    /// Bytes above SND.UNA the peer has SACKed.
+    pub sacked: u32,
+    /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
+    pub lost: u32,
+    /// Window scale shifts (ours, the peer's), if window scaling was agreed.
+    pub wscale: Option<(u8, u8)>,
+    pub timestamps: bool,
+    pub sack: bool,
+    pub nodelay: bool,
+    pub keepalive: Option<Duration>,
 }
 
 pub(crate) struct Connection {
@@ -411,6 +427,28 @@ impl Connection {
         .min()
     }
 
+    /// Unacknowledged, unSACKed bytes the scoreboard declares lost.
+    fn lost_bytes(&self) -> u32 {
+        if !self.sack_ok || self.scoreboard.is_empty() {
+            return 0;
+        }
+        let smss = u32::from(self.snd_mss);
+        let mut lost = 0u32;
+        let mut seq = self.snd_una;
+        // Walk in SMSS steps (the scoreboard's answer is the same inside one hole), at most
+        // 65536 of them so a huge window cannot make this call slow.
+        let mut steps = 0u32;
+        while seq < self.snd_max && steps < 65536 {
+            steps += 1;
+            let step = (self.snd_max - seq).min(smss.max(1));
+            if !self.scoreboard.is_sacked(seq) && self.scoreboard.is_lost(seq, smss) {
+                lost += step;
+            }
+            seq += step;
+        }
+        lost
+    }
+
     /// Whether the endpoint can forget this connection: it is CLOSED and nobody holds it.
     pub(crate) fn is_reapable(&self) -> bool {
         self.state == State::Closed && (self.released || !self.owned)
@@ -442,6 +480,16 @@ impl Connection {
             send_buffered: self.send.len(),
             recv_buffered: self.recv.readable(),
             recv_out_of_order: self.recv.ooo_bytes(),
+            congestion: self.cc.algorithm(),
+            in_recovery: self.recover.is_some(),
+            fast_retransmits: self.fast_retransmits,
+            sacked: self.scoreboard.sacked_bytes(),
+            lost: self.lost_bytes(),
+            wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
+            nodelay: self.nodelay,
+            keepalive: self.keepalive,
         }
     }
 

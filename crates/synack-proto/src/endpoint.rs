@@ -358,6 +358,19 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Choose the congestion controller of one connection (MAY-18). The window carries over.
+    pub fn set_congestion(
+        &mut self,
+        h: ConnHandle,
+        algorithm: crate::congestion::Algorithm,
+    ) -> Result<(), Error> {
+        let c = self.owned_mut(h)?;
+        if c.cc.algorithm() != algorithm {
+            c.cc = crate::congestion::new_controller(algorithm);
+        }
+        Ok(())
+    }
+
     /// Keep-alive for one connection (MUST-24): probe after `idle` with nothing received;
     /// `None` turns it off (the default, MUST-25).
     pub fn set_keepalive(&mut self, h: ConnHandle, idle: Option<Duration>) -> Result<(), Error> {
