@@ -123,7 +123,7 @@ pub(crate) fn connect_abandon(shared: &Shared, h: ConnHandle) {
     shared.kick();
 }
 
-/// Socket options: stored now, acted on as the core grows the hooks (Nagle, keep-alive).
+/// Socket options as last set (the endpoint holds the ones it acts on).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Opts {
     pub read_timeout: Option<Duration>,
@@ -204,6 +204,24 @@ impl StreamInner {
         self.shared.lock().ep.info(self.h).ok_or_else(not_connected)
     }
 
+    /// Nagle off (`true`) or on (MUST-17), in the endpoint and remembered here.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let r = self.shared.lock().ep.set_nodelay(self.h, nodelay);
+        self.shared.kick();
+        map_option_error(r)?;
+        self.opts().nodelay = nodelay;
+        Ok(())
+    }
+
+    /// Keep-alive after `idle` without traffic (MUST-24); `None` turns it off.
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        let r = self.shared.lock().ep.set_keepalive(self.h, idle);
+        self.shared.kick();
+        map_option_error(r)?;
+        self.opts().keepalive = idle;
+        Ok(())
+    }
+
     pub fn abort(&self) {
         let mut g = self.shared.lock();
         let _ = g.ep.abort(self.h);
@@ -229,6 +247,14 @@ impl StreamInner {
         self.shared
             .wait_for(deadline, |inner| self.send_step(inner, buf))
             .map_err(would_block_on_timeout)
+    }
+}
+
+fn map_option_error(r: Result<(), Error>) -> io::Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(Error::InvalidHandle) => Err(not_connected()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -426,21 +452,18 @@ impl TcpStream {
         Ok(self.inner.opts().write_timeout)
     }
 
-    /// Disable Nagle's algorithm. Stored; the core has no Nagle yet, so every write is sent
-    /// at once either way.
+    /// Disable (`true`) or enable Nagle's algorithm, like `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.opts().nodelay = nodelay;
-        Ok(())
+        self.inner.set_nodelay(nodelay)
     }
 
     pub fn nodelay(&self) -> io::Result<bool> {
         Ok(self.inner.opts().nodelay)
     }
 
-    /// Keep-alive probing interval (`None`: off). Stored; the core has no keep-alive timer yet.
-    pub fn set_keepalive(&self, interval: Option<Duration>) -> io::Result<()> {
-        self.inner.opts().keepalive = interval;
-        Ok(())
+    /// Send keep-alive probes after `idle` without traffic (`None`: off, the default).
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        self.inner.set_keepalive(idle)
     }
 
     pub fn keepalive(&self) -> io::Result<Option<Duration>> {

@@ -144,10 +144,14 @@ impl TcpStream {
         Ok(self.inner.tuple.local)
     }
 
-    /// See [`crate::net::TcpStream::set_nodelay`] (stored; no Nagle in the core yet).
+    /// Disable (`true`) or enable Nagle's algorithm, like `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.opts().nodelay = nodelay;
-        Ok(())
+        self.inner.set_nodelay(nodelay)
+    }
+
+    /// Send keep-alive probes after `idle` without traffic (`None`: off, the default).
+    pub fn set_keepalive(&self, idle: Option<std::time::Duration>) -> io::Result<()> {
+        self.inner.set_keepalive(idle)
     }
 
     pub fn nodelay(&self) -> io::Result<bool> {
