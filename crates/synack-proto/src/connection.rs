@@ -206,6 +206,10 @@ pub(crate) struct Connection {
     pub cc: Box<dyn crate::congestion::Controller>,
     /// The SACK scoreboard (RFC 6675).
     pub scoreboard: crate::sack::Scoreboard,
+    /// The most bytes in flight during the current window of data, and the sequence number
+    /// that ends that window: the controller grows cwnd only if the sender used it (RFC 7661).
+    pub flight_peak: u32,
+    pub flight_peak_until: SeqNum,
     /// Times loss recovery was entered.
     pub fast_retransmits: u64,
 
@@ -303,6 +307,8 @@ impl Connection {
             cc: crate::congestion::new_controller(cfg.congestion),
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
+            flight_peak: 0,
+            flight_peak_until: iss,
             time_wait_at: None,
             fin_wait2_at: None,
             user_timeout: cfg.user_timeout,

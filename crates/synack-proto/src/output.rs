@@ -283,6 +283,7 @@ impl Connection {
             self.snd_nxt = self.snd_nxt.max(end);
             self.snd_max = self.snd_max.max(end);
             self.last_send_at = ctx.now;
+            self.flight_peak = self.flight_peak.max(self.in_flight());
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, rounded
         // up when needed so the edge we already promised does not move left (SHLD-14).

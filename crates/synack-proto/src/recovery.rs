@@ -23,7 +23,6 @@ impl Connection {
     /// Step 5 for a synchronized connection whose ACK is acceptable.
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
         let mss = u32::from(self.snd_mss);
-        let in_flight_before = self.in_flight();
         if self.sack_ok && !info.sack_blocks.is_empty() {
             let (_newly, _dsack) =
                 self.scoreboard
@@ -49,7 +48,13 @@ impl Connection {
                     }
                 }
                 None => {
-                    let app_limited = in_flight_before.saturating_mul(2) < self.cwnd;
+                    // Not cwnd-limited if the most in flight over the last window stayed
+                    // under half of cwnd (RFC 7661's spirit; Linux's tcp_is_cwnd_limited).
+                    let app_limited = self.flight_peak.saturating_mul(2) < self.cwnd;
+                    if self.snd_una >= self.flight_peak_until {
+                        self.flight_peak = self.in_flight();
+                        self.flight_peak_until = self.snd_max;
+                    }
                     let srtt = self.rtt.srtt();
                     self.cwnd = self.cc.on_ack(
                         ctx.now,

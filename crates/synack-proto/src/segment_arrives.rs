@@ -272,6 +272,9 @@ impl Connection {
         // An acceptable segment: the peer is alive (keep-alive), and TS.Recent may advance.
         self.last_recv_at = ctx.now;
         self.keepalive_unanswered = 0;
+        if self.keepalive.is_some() {
+            self.arm_keepalive();
+        }
         self.update_ts_recent(ctx, &seg);
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
@@ -546,7 +549,9 @@ impl Connection {
                 // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
                 // or two full segments' worth is unacknowledged (SHLD-19).
                 self.unacked_bytes = self.unacked_bytes.saturating_add(self.rcv_nxt - before);
-                let two_segments = 2 * u32::from(ctx.cfg.mss);
+                // A full-sized segment from the peer carries our MSS less its options.
+                let full = u32::from(ctx.cfg.mss) - if self.ts_ok { 12 } else { 0 };
+                let two_segments = 2 * full;
                 match ctx.cfg.delayed_ack {
                     Some(delay) if !had_holes && self.unacked_bytes < two_segments => {
                         if self.delack_at.is_none() {

@@ -1,0 +1,308 @@
+//! When segments go out: delayed ACK (SHLD-18/19, MUST-40), Nagle (SHLD-7, MUST-17),
+//! keep-alive (MUST-24..29, SHLD-12), and the congestion window (RFC 5681/6928/9438).
+
+mod util;
+
+use synack_proto::congestion::Algorithm;
+use synack_proto::{CloseReason, Duration, Event, Instant, State};
+use util::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn one_segment_is_acked_after_the_delay_two_at_once_shld_18_19_must_40() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.set_nodelay(c, true).unwrap();
+    p.a.send(c, &[1u8; 100]).unwrap();
+    let seg = p.one(Side::A);
+    p.deliver(Side::B, &seg.raw);
+    assert!(p.out(Side::B).is_empty(), "delayed");
+    let t = p.now;
+    assert_eq!(p.b.poll_timeout(), Some(t + ms(40)));
+    p.advance(ms(40));
+    let ack = p.one(Side::B);
+    assert_eq!(ack.ack, seg.seq.wrapping_add(100));
+
+    // Two full-sized segments: the second is ACKed at once.
+    p.a.send(c, &vec![2u8; 1448 * 2]).unwrap();
+    let segs = p.out(Side::A);
+    assert_eq!(segs.len(), 2);
+    p.deliver(Side::B, &segs[0].raw);
+    assert!(p.out(Side::B).is_empty());
+    p.deliver(Side::B, &segs[1].raw);
+    let ack = p.one(Side::B);
+    assert_eq!(ack.ack, segs[1].seq.wrapping_add(1448));
+}
+
+#[test]
+fn data_ready_to_send_carries_the_delayed_ack() {
+    let mut p = Pair::modern();
+    let (c, s) = p.establish();
+    p.a.send(c, b"question").unwrap();
+    let q = p.one(Side::A);
+    p.deliver(Side::B, &q.raw);
+    p.b.send(s, b"answer").unwrap();
+    let a = p.one(Side::B);
+    assert_eq!(
+        (a.flags().as_str(), a.ack),
+        ("P.", q.seq.wrapping_add(8)),
+        "ACK piggybacked"
+    );
+    assert_eq!(
+        p.b.poll_timeout().map(|t| t > p.now + ms(40)),
+        Some(true),
+        "no delayed ACK left to send"
+    );
+}
+
+#[test]
+fn nagle_holds_a_small_segment_while_data_is_unacknowledged_shld_7() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.send(c, b"a").unwrap();
+    let a = p.one(Side::A);
+    assert_eq!(a.payload, b"a", "nothing in flight: sent");
+    p.a.send(c, b"b").unwrap();
+    assert!(
+        p.out(Side::A).is_empty(),
+        "held while 'a' is unacknowledged"
+    );
+    p.a.send(c, b"c").unwrap();
+    assert!(p.out(Side::A).is_empty(), "still held");
+    p.deliver(Side::B, &a.raw);
+    p.exchange();
+    p.advance(ms(40)); // B's delayed ACK for 'a' releases "bc" as one segment
+    let segs = p.exchange();
+    let bc: Vec<_> = segs
+        .iter()
+        .filter(|(side, s)| *side == Side::A && !s.payload.is_empty())
+        .collect();
+    assert_eq!(bc.len(), 1);
+    assert_eq!(bc[0].1.payload, b"bc");
+}
+
+#[test]
+fn nodelay_sends_small_segments_at_once_must_17() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.set_nodelay(c, true).unwrap();
+    p.a.send(c, b"a").unwrap();
+    assert_eq!(p.one(Side::A).payload, b"a");
+    p.a.send(c, b"b").unwrap();
+    assert_eq!(
+        p.one(Side::A).payload,
+        b"b",
+        "not held although 'a' is unacknowledged"
+    );
+    assert!(p.a.info(c).unwrap().nodelay);
+}
+
+#[test]
+fn keepalive_is_off_by_default_must_25() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    assert_eq!(p.a.info(c).unwrap().keepalive, None);
+    assert_eq!(
+        p.next_timeout(),
+        None,
+        "an idle connection has no timer at all"
+    );
+}
+
+#[test]
+fn keepalive_probes_snd_nxt_minus_one_and_survives_one_lost_probe_must_26_29_shld_12() {
+    let mut p = Pair::modern();
+    let (c, s) = p.establish();
+    let idle = Duration::from_secs(2 * 3600); // MUST-28: default >= 2 h; we set it explicitly
+    p.a.set_keepalive(c, Some(idle)).unwrap();
+    let start = p.now;
+    assert_eq!(p.a.poll_timeout(), Some(start + idle));
+    p.advance(idle);
+    let probe = p.one(Side::A);
+    let info = p.a.info(c).unwrap();
+    assert_eq!(
+        (probe.flags().as_str(), probe.seq, probe.payload.len()),
+        (".", info.snd_nxt.get().wrapping_sub(1), 0)
+    );
+    // The probe is lost; the next one follows after the interval (75 s) and is answered.
+    p.advance(Duration::from_secs(75));
+    let probe2 = p.one(Side::A);
+    p.deliver(Side::B, &probe2.raw);
+    let answer = p.one(Side::B);
+    assert_eq!(answer.ack, info.snd_nxt.get(), "B ACKs what it has");
+    p.deliver(Side::A, &answer.raw);
+    assert_eq!(p.a.state(c), Some(State::Established));
+    assert_eq!(
+        p.a.poll_timeout(),
+        Some(p.now + idle),
+        "quiet again for the idle time"
+    );
+    let _ = s;
+}
+
+#[test]
+fn keepalive_gives_up_after_nine_unanswered_probes() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.set_keepalive(c, Some(Duration::from_secs(60))).unwrap();
+    let mut probes = 0;
+    while p.a.state(c) == Some(State::Established) {
+        p.fire_next_timeout();
+        probes += p.out(Side::A).len();
+    }
+    assert_eq!(probes, 9);
+    assert!(p.a_events.contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::TimedOut
+    }));
+    assert_eq!(p.now, Instant::ZERO + Duration::from_secs(60 + 9 * 75));
+}
+
+#[test]
+fn initial_window_is_ten_segments_rfc6928() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    let info = p.a.info(c).unwrap();
+    assert_eq!(info.cwnd, 10 * 1448);
+    assert_eq!(info.congestion, Algorithm::Cubic, "the default");
+    p.a.send(c, &vec![0u8; 100_000]).unwrap();
+    assert_eq!(p.out(Side::A).len(), 10, "exactly IW leaves before any ACK");
+}
+
+#[test]
+fn slow_start_grows_by_one_smss_per_ack() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.send(c, &vec![0u8; 1448 * 10]).unwrap();
+    let segs = p.out(Side::A);
+    let mut acks = Vec::new();
+    for seg in &segs {
+        p.deliver(Side::B, &seg.raw); // one at a time, as a link spaces them
+        acks.extend(p.out(Side::B));
+    }
+    assert_eq!(acks.len(), 5, "one ACK per two full segments (SHLD-19)");
+    for a in &acks {
+        p.deliver(Side::A, &a.raw);
+    }
+    // Appropriate byte counting, L = 1 SMSS per ACK (RFC 3465, RFC 5681 §3.1).
+    assert_eq!(p.a.info(c).unwrap().cwnd, 15 * 1448);
+}
+
+fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool) -> (u32, u32, u32) {
+    let cfg = |ip| synack_proto::Config {
+        congestion: alg,
+        sack,
+        delayed_ack: None,
+        ..modern_config(ip)
+    };
+    let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
+    let (c, _s) = p.establish();
+    // One byte first, so A knows B's scaled window before the test begins.
+    p.a.send(c, b"!").unwrap();
+    p.exchange();
+    p.a.send(c, &vec![0u8; 1448 * 10]).unwrap();
+    let segs = p.out(Side::A);
+    assert_eq!(segs.len(), 10);
+    let cwnd_before = p.a.info(c).unwrap().cwnd;
+    // The first segment is lost; each later one draws a duplicate ACK that reaches A.
+    let mut rexmits = Vec::new();
+    for seg in &segs[1..] {
+        p.deliver(Side::B, &seg.raw);
+        for a in p.out(Side::B) {
+            p.deliver(Side::A, &a.raw);
+            rexmits.extend(p.out(Side::A));
+        }
+    }
+    let info = p.a.info(c).unwrap();
+    assert!(info.in_recovery, "{alg:?} sack={sack}");
+    assert_eq!(
+        rexmits[0].seq, segs[0].seq,
+        "the lost segment is resent, without a timer"
+    );
+    (cwnd_before, info.ssthresh, info.cwnd)
+}
+
+#[test]
+fn fast_retransmit_newreno_halves_the_flight_rfc5681_3_2() {
+    let (_, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::NewReno, false);
+    assert_eq!(ssthresh, 5 * 1448, "FlightSize/2");
+    // 9 duplicate ACKs: the third enters recovery with ssthresh + 3 SMSS, the six after it
+    // inflate by one SMSS each.
+    assert_eq!(
+        cwnd,
+        5 * 1448 + 3 * 1448 + 6 * 1448,
+        "ssthresh + 3 SMSS, +1 SMSS per further dup ACK"
+    );
+}
+
+#[test]
+fn fast_retransmit_cubic_keeps_seventy_percent_rfc9438_4_6() {
+    let (before, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::Cubic, true);
+    assert_eq!(ssthresh, before * 7 / 10);
+    assert_eq!(
+        cwnd, ssthresh,
+        "SACK recovery: cwnd = ssthresh, the pipe decides (RFC 6675)"
+    );
+}
+
+#[test]
+fn rto_collapses_cwnd_to_one_segment_rfc5681_3_1() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    p.a.send(c, &vec![0u8; 1448 * 4]).unwrap();
+    p.out(Side::A); // all lost
+    p.fire_next_timeout();
+    let info = p.a.info(c).unwrap();
+    assert_eq!(info.cwnd, 1448);
+    assert_eq!(info.ssthresh, 10 * 1448 * 7 / 10, "CUBIC: 0.7 x cwnd (RFC 9438 4.8)");
+    assert_eq!(p.out(Side::A).len(), 1, "one segment after the timeout");
+}
+
+#[test]
+fn sack_recovery_resends_exactly_the_three_holes_without_a_timer() {
+    let mut p = Pair::with_configs(
+        synack_proto::Config {
+            delayed_ack: None,
+            ..modern_config(A_IP)
+        },
+        synack_proto::Config {
+            delayed_ack: None,
+            ..modern_config(B_IP)
+        },
+    );
+    let (c, s) = p.establish();
+    let data: Vec<u8> = (0..1448 * 10).map(|i| (i % 253) as u8).collect();
+    p.a.send(c, &data).unwrap();
+    let segs = p.out(Side::A);
+    let lost = [2usize, 3, 4];
+    for (i, seg) in segs.iter().enumerate() {
+        if !lost.contains(&i) {
+            p.deliver(Side::B, &seg.raw);
+        }
+    }
+    for a in p.out(Side::B) {
+        p.deliver(Side::A, &a.raw);
+    }
+    let re = p.out(Side::A);
+    let re_seqs: Vec<u32> = re
+        .iter()
+        .filter(|s| s.seq < segs[9].seq)
+        .map(|s| s.seq)
+        .collect();
+    assert_eq!(
+        re_seqs,
+        lost.iter().map(|&i| segs[i].seq).collect::<Vec<_>>()
+    );
+    for seg in &re {
+        p.deliver(Side::B, &seg.raw);
+    }
+    p.exchange();
+    assert_eq!(read_all(&mut p.b, s).0, data);
+    let info = p.a.info(c).unwrap();
+    assert_eq!(info.retransmits, 3);
+    assert!(!info.in_recovery);
+    assert_eq!(info.fast_retransmits, 1);
+}
