@@ -160,7 +160,7 @@ fn windows_are_scaled_after_the_handshake_and_shifts_above_14_clamp() {
 fn timestamps_ride_on_every_segment_and_echo_ts_recent() {
     let mut p = Pair::modern();
     let (c, s) = p.establish();
-    p.now = p.now + Duration::from_millis(250);
+    p.now += Duration::from_millis(250);
     p.a.send(c, b"ping").unwrap();
     let seg = p.one(Side::A);
     let (tsval, _) = seg.options.timestamps.expect("TS on a data segment");
