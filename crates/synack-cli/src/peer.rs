@@ -173,14 +173,8 @@ impl Peer {
     fn adopt(&mut self, ep: &Endpoint, conn: ConnHandle) {
         self.conn = Some(conn);
         self.out = Some(ConnOutcome {
-            conn,
-            tuple: ep.tuple(conn),
-            bytes_sent: 0,
-            bytes_received: 0,
-            eof: false,
-            closed: None,
-            io_errors: Vec::new(),
-            delivery_problems: 0,
+            opened_at: None,
+            ..ConnOutcome::new(conn, ep.tuple(conn), Instant::ZERO)
         });
     }
 
@@ -418,7 +412,7 @@ impl App for Peer {
                         }
                     }
                 }
-                Event::StateChanged { .. } | Event::Incoming { .. } => {}
+                _ => {}
             }
         } else {
             return;

@@ -37,6 +37,8 @@ pub(crate) struct Outgoing {
     pub window: u16,
     pub options: TcpOptions,
     pub payload_len: usize,
+    /// Urgent pointer (offset from `seq`), meaningful when `flags` has URG.
+    pub urgent: u16,
 }
 
 /// A snapshot of a connection, like Linux's `tcp_info`.
@@ -86,6 +88,8 @@ pub struct ConnInfo {
     pub sack: bool,
     pub nodelay: bool,
     pub keepalive: Option<Duration>,
+    /// Urgent octets not yet read (MUST-33), if the peer sent urgent data.
+    pub urgent_pending: usize,
 }
 
 pub(crate) struct Connection {
@@ -177,6 +181,11 @@ pub(crate) struct Connection {
     pub last_recv_at: Instant,
     /// An ACK is owed to the peer.
     pub ack_now: bool,
+    /// Send side of the urgent mechanism (RFC 9293 §3.8.5): the sequence number just past the
+    /// last urgent octet, while it is not yet acknowledged.
+    pub snd_up: Option<SeqNum>,
+    /// Receive side: the sequence number just past the last urgent octet announced.
+    pub rcv_up: Option<SeqNum>,
     /// Duplicate ACKs owed for out-of-order arrivals, each with the RCV.NXT of its moment.
     pub owed_dupacks: VecDeque<SeqNum>,
 
@@ -291,6 +300,8 @@ impl Connection {
             last_recv_at: now,
             ack_now: false,
             owed_dupacks: VecDeque::new(),
+            snd_up: None,
+            rcv_up: None,
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rto_at: None,
             rtt_probe: None,
@@ -397,10 +408,20 @@ impl Connection {
         let max = 65535u32 << self.rcv_shift;
         let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
         let edge = self.rcv_nxt + free;
-        if edge >= self.rcv_adv {
-            free
-        } else {
+        let promised = if self.rcv_adv > self.rcv_nxt {
             self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        // Receiver silly-window avoidance (MUST-39): move the right edge only by at least
+        // min(half the buffer, one MSS); never move it left (SHLD-14).
+        let step = (self.recv.capacity() as u32 / 2)
+            .min(u32::from(self.path_mss))
+            .max(1);
+        if edge <= self.rcv_adv || edge - self.rcv_adv < step {
+            promised
+        } else {
+            free
         }
     }
 
@@ -431,6 +452,18 @@ impl Connection {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Urgent octets the application has not read yet (MUST-33): from the next octet to read
+    /// up to the urgent pointer.
+    pub(crate) fn urgent_pending(&self) -> usize {
+        let Some(up) = self.rcv_up else { return 0 };
+        let read_seq = self.rcv_nxt - (self.recv.readable() as u32 + u32::from(self.fin_received));
+        if up > read_seq {
+            (up - read_seq) as usize
+        } else {
+            0
+        }
     }
 
     /// Unacknowledged, unSACKed bytes the scoreboard declares lost.
@@ -496,6 +529,7 @@ impl Connection {
             sack: self.sack_ok,
             nodelay: self.nodelay,
             keepalive: self.keepalive,
+            urgent_pending: self.urgent_pending(),
         }
     }
 

@@ -268,6 +268,23 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// SEND with the URGENT flag (RFC 9293 §3.8.5, MUST-30/31): the data is queued like any
+    /// other, and every segment up to its end carries URG with the urgent pointer set to the
+    /// sequence number of the octet after it (MUST-62). New applications should not need this
+    /// (SHLD-13); it exists for the protocols that do (telnet, ftp).
+    pub fn send_urgent(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        let c = self.owned_mut(h)?;
+        let n = c.send(data)?;
+        c.snd_up = Some(c.send.end());
+        self.touch(h);
+        Ok(n)
+    }
+
+    /// Urgent octets not yet read (MUST-33): 0 when no urgent data is pending.
+    pub fn urgent_pending(&self, h: ConnHandle) -> usize {
+        self.conns.get(&h).map_or(0, |c| c.urgent_pending())
+    }
+
     /// RECEIVE: `Ok(0)` means the peer closed its side (FIN) and everything before it was
     /// read; errors say whether it reset (MUST-12).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
@@ -425,6 +442,7 @@ impl Endpoint {
             wnd: u32::from(tcp.window_len), // MUST-1: unsigned
             options: tcp.options,
             payload: tcp.payload,
+            urgent: tcp.urgent_pointer,
         };
         tracing::trace!(dir = "in", %tuple, flags = %tcp.flags, seq = tcp.seq_number, ack = tcp.ack_number, len = tcp.payload.len(), "segment");
         if let Some(&h) = self.by_tuple.get(&tuple) {
@@ -741,6 +759,7 @@ impl Endpoint {
             window: 0,
             options: TcpOptions::default(),
             payload_len: 0,
+            urgent: 0,
         };
         self.stats.resets_sent += 1;
         self.emit(ctl.tuple, &out, &[], buf)
@@ -763,7 +782,11 @@ impl Endpoint {
             ack_number: out.ack.get(),
             flags: out.flags,
             window_len: out.window,
-            urgent_pointer: 0,
+            urgent_pointer: if out.flags.contains(TcpFlags::URG) {
+                out.urgent
+            } else {
+                0
+            },
             options: out.options,
             payload: &payload[..out.payload_len.min(payload.len())],
         };

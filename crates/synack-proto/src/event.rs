@@ -31,6 +31,7 @@ impl fmt::Display for FourTuple {
 
 /// An event for the user of an [`crate::Endpoint`], taken with `poll_event`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A connection changed state (every transition, once, with its cause).
     StateChanged {
@@ -54,6 +55,9 @@ pub enum Event {
     Writable { conn: ConnHandle },
     /// The peer sent FIN: once the buffered data is read, `recv` returns 0 (MUST-12).
     PeerClosed { conn: ConnHandle },
+    /// Urgent data arrived, or the urgent pointer advanced (MUST-32); how much is still unread
+    /// is `Endpoint::urgent_pending` (MUST-33).
+    Urgent { conn: ConnHandle },
     /// Retransmissions of one segment reached R1 (SHLD-9): the path may be broken.
     DeliveryProblem { conn: ConnHandle, retransmits: u32 },
     /// The connection reached CLOSED, and why (FIN exchange, RST, timeout, abort; MUST-12).
@@ -73,6 +77,7 @@ impl Event {
             | Event::Readable { conn }
             | Event::Writable { conn }
             | Event::PeerClosed { conn }
+            | Event::Urgent { conn }
             | Event::DeliveryProblem { conn, .. }
             | Event::Closed { conn, .. } => conn,
         }

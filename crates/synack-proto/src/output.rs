@@ -308,6 +308,18 @@ impl Connection {
                 self.dsack = None; // reported once (RFC 2883)
             }
         }
+        // Urgent data (MUST-62): every segment before the urgent pointer carries URG and the
+        // offset to the octet after the urgent data.
+        let mut flags = flags;
+        let mut urgent = 0u16;
+        if let Some(up) = self.snd_up {
+            if self.snd_una >= up {
+                self.snd_up = None;
+            } else if seq < up && !syn {
+                flags |= TcpFlags::URG;
+                urgent = (up - seq).min(65535) as u16;
+            }
+        }
         Outgoing {
             seq,
             ack: if ack_flag { self.rcv_nxt } else { SeqNum(0) },
@@ -315,6 +327,7 @@ impl Connection {
             window: field as u16,
             options,
             payload_len: len,
+            urgent,
         }
     }
 

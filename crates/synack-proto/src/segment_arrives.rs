@@ -19,6 +19,8 @@ pub(crate) struct Segment<'a> {
     pub wnd: u32,
     pub options: TcpOptions,
     pub payload: &'a [u8],
+    /// The urgent pointer field (meaningful with URG).
+    pub urgent: u16,
 }
 
 impl Segment<'_> {
@@ -232,6 +234,9 @@ impl Connection {
             return Outcome::default();
         }
 
+        // The urgent pointer counts from the segment's own sequence number, before trimming.
+        let urgent_seq = seg.seq;
+
         // First: check the sequence number (Table 6).
         let wnd = self.rcv_wnd();
         let seg_len = seg.len();
@@ -405,7 +410,23 @@ impl Connection {
             _ => {}
         }
 
-        // Sixth: URG — the urgent mechanism arrives with the transfer work; ignored here.
+        // Sixth: the URG bit (MUST-30..33). In ESTABLISHED and FIN-WAIT-1/2, RCV.UP =
+        // max(RCV.UP, SEG.UP) and the user is told when urgent data starts or the pointer
+        // moves on. Processed even with a zero window (MUST-66).
+        if seg.has(TcpFlags::URG)
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            let up = urgent_seq + u32::from(seg.urgent);
+            if self.rcv_up.is_none_or(|cur| up > cur) {
+                self.rcv_up = Some(up);
+                if self.owned {
+                    ctx.events.push_back(Event::Urgent { conn: self.handle });
+                }
+            }
+        }
         // Seventh and eighth: text and FIN.
         if self.released
             && !seg.payload.is_empty()

@@ -257,7 +257,11 @@ fn rto_collapses_cwnd_to_one_segment_rfc5681_3_1() {
     p.fire_next_timeout();
     let info = p.a.info(c).unwrap();
     assert_eq!(info.cwnd, 1448);
-    assert_eq!(info.ssthresh, 10 * 1448 * 7 / 10, "CUBIC: 0.7 x cwnd (RFC 9438 4.8)");
+    assert_eq!(
+        info.ssthresh,
+        10 * 1448 * 7 / 10,
+        "CUBIC: 0.7 x cwnd (RFC 9438 4.8)"
+    );
     assert_eq!(p.out(Side::A).len(), 1, "one segment after the timeout");
 }
 

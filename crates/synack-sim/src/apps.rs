@@ -8,7 +8,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use synack_proto::{CloseReason, ConnHandle, Duration, Endpoint, Error, Event, FourTuple, Instant};
+use synack_proto::{
+    CloseReason, ConnHandle, ConnInfo, Duration, Endpoint, Error, Event, FourTuple, Instant,
+};
 
 use crate::rng::mix64;
 use crate::sim::HostId;
@@ -94,6 +96,40 @@ pub struct ConnOutcome {
     pub io_errors: Vec<Error>,
     /// `DeliveryProblem` events seen.
     pub delivery_problems: u32,
+    /// When the app got the connection (its CONNECT call, or the accept).
+    pub opened_at: Option<Instant>,
+    /// When `recv` last returned data (the last byte delivered to the app).
+    pub last_recv_at: Option<Instant>,
+    /// The connection's last [`Endpoint::info`] snapshot, taken at every event of the
+    /// connection while the endpoint still knew it (so after a `close` too): its final
+    /// congestion window, RTT estimate and retransmission counters.
+    pub info: Option<ConnInfo>,
+}
+
+impl ConnOutcome {
+    /// A fresh outcome for `conn`, opened at `now`.
+    pub fn new(conn: ConnHandle, tuple: Option<FourTuple>, now: Instant) -> Self {
+        ConnOutcome {
+            conn,
+            tuple,
+            bytes_sent: 0,
+            bytes_received: 0,
+            eof: false,
+            closed: None,
+            io_errors: Vec::new(),
+            delivery_problems: 0,
+            opened_at: Some(now),
+            last_recv_at: None,
+            info: None,
+        }
+    }
+
+    /// Take an [`Endpoint::info`] snapshot if the endpoint still knows the connection.
+    pub fn snapshot(&mut self, ep: &Endpoint) {
+        if let Some(i) = ep.info(self.conn) {
+            self.info = Some(i);
+        }
+    }
 }
 
 /// What an app did and saw.
@@ -150,16 +186,7 @@ const CHUNK: usize = 16 * 1024;
 impl Stream {
     fn new(conn: ConnHandle, tuple: Option<FourTuple>, now: Instant) -> Self {
         Stream {
-            out: ConnOutcome {
-                conn,
-                tuple,
-                bytes_sent: 0,
-                bytes_received: 0,
-                eof: false,
-                closed: None,
-                io_errors: Vec::new(),
-                delivery_problems: 0,
-            },
+            out: ConnOutcome::new(conn, tuple, now),
             send_seed: 0,
             recv_seed: 0,
             to_send: Some(0),
@@ -210,7 +237,7 @@ impl Stream {
     }
 
     /// Read until WouldBlock or end of stream, verifying every byte.
-    fn pump_recv(&mut self, ep: &mut Endpoint, errors: &mut Vec<String>) {
+    fn pump_recv(&mut self, ep: &mut Endpoint, now: Instant, errors: &mut Vec<String>) {
         let mut buf = [0u8; CHUNK];
         while !self.released && !self.out.eof {
             match ep.recv(self.out.conn, &mut buf) {
@@ -233,6 +260,7 @@ impl Stream {
                         }
                     }
                     self.out.bytes_received += n as u64;
+                    self.out.last_recv_at = Some(now);
                     if let Some(e) = self.expect {
                         if base <= e && self.out.bytes_received > e {
                             errors.push(format!(
@@ -249,6 +277,7 @@ impl Stream {
     }
 
     fn close(&mut self, ep: &mut Endpoint) {
+        self.out.snapshot(ep);
         if !self.released {
             self.released = true;
             if let Err(e) = ep.close(self.out.conn) {
@@ -258,6 +287,7 @@ impl Stream {
     }
 
     fn abort(&mut self, ep: &mut Endpoint) {
+        self.out.snapshot(ep);
         if !self.released {
             self.released = true;
             match ep.abort(self.out.conn) {
@@ -272,6 +302,7 @@ impl Stream {
     /// Handle an event about this stream's connection; true if the app should re-evaluate.
     fn on_event(&mut self, ep: &mut Endpoint, now: Instant, ev: &Event, errors: &mut Vec<String>) {
         self.last_activity = now;
+        self.out.snapshot(ep);
         match *ev {
             Event::Connected { .. } => {
                 self.connected = true;
@@ -279,7 +310,7 @@ impl Stream {
             }
             Event::Writable { .. } => self.pump_send(ep),
             Event::Readable { .. } | Event::PeerClosed { .. } => {
-                self.pump_recv(ep, errors);
+                self.pump_recv(ep, now, errors);
                 // Echo: what we just read can go back out.
                 self.pump_send(ep);
             }
@@ -290,13 +321,14 @@ impl Stream {
                 }
                 // Drain what is still readable (a FIN may have come with the last data),
                 // then release the handle.
-                self.pump_recv(ep, errors);
+                self.pump_recv(ep, now, errors);
                 if !self.released {
                     self.released = true;
                     let _ = ep.close(self.out.conn);
                 }
             }
-            Event::StateChanged { .. } | Event::Incoming { .. } => {}
+            // Urgent data is read inline like any other; other events need nothing here.
+            _ => {}
         }
     }
 }
@@ -556,7 +588,7 @@ impl Server {
                 }
             }
             s.pump_send(ctx.endpoint);
-            s.pump_recv(ctx.endpoint, &mut self.errors);
+            s.pump_recv(ctx.endpoint, ctx.now, &mut self.errors);
             s.pump_send(ctx.endpoint);
             self.streams.push(s);
         }

@@ -1,0 +1,118 @@
+//! Flow control edges: receiver and sender silly-window avoidance (MUST-38, MUST-39), a peer
+//! that shrinks its window (MUST-34, SHLD-14..16), and the urgent mechanism (MUST-30..33, 62).
+
+mod util;
+
+use synack_proto::{Event, State};
+use synack_wire::{TcpFlags, TcpOptions};
+use util::*;
+
+fn small_receiver(buffer: usize) -> Pair {
+    let b = synack_proto::Config {
+        recv_buffer: buffer,
+        ..config(B_IP)
+    };
+    Pair::with_configs(config(A_IP), b)
+}
+
+#[test]
+fn receiver_opens_a_closed_window_only_by_a_useful_amount_must_39() {
+    let mut p = small_receiver(10_000);
+    let (c, s) = p.establish();
+    p.a.send(c, &vec![5u8; 20_000]).unwrap();
+    p.exchange();
+    assert_eq!(p.b.info(s).unwrap().rcv_wnd, 0, "full");
+    // Reading a little does not reopen the window: no tiny window updates.
+    let mut buf = [0u8; 100];
+    assert_eq!(p.b.recv(s, &mut buf).unwrap(), 100);
+    assert_eq!(p.b.info(s).unwrap().rcv_wnd, 0);
+    assert!(p.out(Side::B).is_empty(), "no window update for 100 bytes");
+    // Reading one MSS (min(buffer/2, MSS) = 1460) opens it, and B says so at once.
+    let mut big = vec![0u8; 1400];
+    p.b.recv(s, &mut big).unwrap();
+    let upd = p.one(Side::B);
+    assert_eq!(upd.flags(), ".");
+    assert_eq!(u32::from(upd.wnd), 1500);
+    p.deliver(Side::A, &upd.raw);
+    let seg = p.one(Side::A);
+    assert_eq!(seg.payload.len(), 1460, "the sender fills one full segment");
+}
+
+#[test]
+fn sender_copes_with_a_shrinking_window_must_34_shld_15_16() {
+    let mut p = Pair::new();
+    let (c, _s) = p.establish();
+    let info = p.a.info(c).unwrap();
+    let (la, ra) = (info.tuple.local, info.tuple.remote);
+    // The test plays B: it ACKs nothing new and shrinks its window to 100 bytes.
+    let shrink = packet(
+        ra,
+        la,
+        TcpFlags::ACK,
+        info.rcv_nxt.get(),
+        info.snd_nxt.get(),
+        100,
+        TcpOptions::default(),
+        b"",
+    );
+    p.deliver(Side::A, &shrink);
+    p.a.send(c, &[1u8; 5000]).unwrap();
+    let segs = p.out(Side::A);
+    assert_eq!(segs.len(), 1);
+    assert_eq!(
+        segs[0].payload.len(),
+        100,
+        "no new data beyond the offered window"
+    );
+    // The window then shrinks to 0 with those 100 bytes unacknowledged: nothing new goes out,
+    // and the connection is not timed out because data lies beyond the right edge (SHLD-17).
+    let zero = packet(
+        ra,
+        la,
+        TcpFlags::ACK,
+        info.rcv_nxt.get(),
+        info.snd_nxt.get(),
+        0,
+        TcpOptions::default(),
+        b"",
+    );
+    p.deliver(Side::A, &zero);
+    assert!(p.out(Side::A).is_empty());
+    // The retransmission timer still resends the unacknowledged data (SHLD-16).
+    p.fire_next_timeout();
+    let re = p.out(Side::A);
+    assert_eq!(re.len(), 1);
+    assert_eq!(re[0].seq, segs[0].seq);
+    assert_eq!(p.a.state(c), Some(State::Established));
+}
+
+#[test]
+fn urgent_data_sets_urg_and_the_pointer_past_the_last_urgent_octet_must_62() {
+    let mut p = Pair::new();
+    let (c, s) = p.establish();
+    p.a.set_nodelay(c, true).unwrap();
+    p.a.send(c, b"normal").unwrap();
+    p.a.send_urgent(c, b"!INTR").unwrap();
+    let seg = p.one(Side::A);
+    assert!(seg.flags.contains(TcpFlags::URG));
+    assert_eq!(seg.payload, b"normal!INTR");
+    // The pointer is the offset of the octet after the urgent data (RFC 9293 §3.8.5).
+    let raw_urg = u16::from_be_bytes([seg.raw[38], seg.raw[39]]);
+    assert_eq!(raw_urg, 11);
+    p.deliver(Side::B, &seg.raw);
+    // MUST-32: the application is told; MUST-33: it can learn how much urgent data remains.
+    assert!(p.b_events.contains(&Event::Urgent { conn: s }));
+    assert_eq!(p.b.urgent_pending(s), 11);
+    let mut buf = [0u8; 6];
+    p.b.recv(s, &mut buf).unwrap();
+    assert_eq!(p.b.urgent_pending(s), 5);
+    let mut rest = [0u8; 16];
+    let n = p.b.recv(s, &mut rest).unwrap();
+    assert_eq!(&rest[..n], b"!INTR");
+    assert_eq!(p.b.urgent_pending(s), 0);
+    // Once acknowledged, later data carries no URG.
+    p.exchange();
+    p.a.send(c, b"later").unwrap();
+    let later = p.one(Side::A);
+    assert!(!later.flags.contains(TcpFlags::URG));
+}
