@@ -18,6 +18,10 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 
+/// The listener key of accept-any mode (see [`Endpoint::listen_any`]): port 0 on the
+/// unspecified IPv6 address, which no ordinary listener can use.
+pub const ACCEPT_ANY: SocketAddr = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0);
+
 /// Counters kept by an endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndpointStats {
@@ -55,6 +59,17 @@ struct Listener {
     accept_queue: VecDeque<ConnHandle>,
     /// All children not yet accepted.
     children: HashSet<ConnHandle>,
+}
+
+impl Listener {
+    fn new(backlog: usize) -> Self {
+        Listener {
+            backlog: backlog.max(1),
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+            children: HashSet::new(),
+        }
+    }
 }
 
 /// A RST (or RST-ACK) the endpoint owes someone; it has no TCB to send it from.
@@ -138,15 +153,21 @@ impl Endpoint {
         if self.listeners.contains_key(&local) {
             return Err(Error::AddrInUse);
         }
-        self.listeners.insert(
-            local,
-            Listener {
-                backlog: backlog.unwrap_or(self.cfg.backlog).max(1),
-                syn_queue: 0,
-                accept_queue: VecDeque::new(),
-                children: HashSet::new(),
-            },
-        );
+        let l = Listener::new(backlog.unwrap_or(self.cfg.backlog));
+        self.listeners.insert(local, l);
+        Ok(())
+    }
+
+    /// Accept-any mode: take connections to every destination address and port that reaches
+    /// this endpoint and has no listener of its own — what a tun2socks-style application
+    /// needs. Accept them with `accept(ACCEPT_ANY)`; each connection's `tuple().local` is the
+    /// original destination. Combine with an empty `Config::local_addrs`.
+    pub fn listen_any(&mut self, backlog: Option<usize>) -> Result<(), Error> {
+        if self.listeners.contains_key(&ACCEPT_ANY) {
+            return Err(Error::AddrInUse);
+        }
+        let l = Listener::new(backlog.unwrap_or(self.cfg.backlog));
+        self.listeners.insert(ACCEPT_ANY, l);
         Ok(())
     }
 
@@ -454,12 +475,23 @@ impl Endpoint {
         }
     }
 
+    /// The listener for a SYN to `local`: an exact match, else one on the unspecified address
+    /// of the same family and port, else the accept-any listener.
     fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
         if self.listeners.contains_key(&local) {
             return Some(local);
         }
-        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), local.port());
-        self.listeners.contains_key(&any).then_some(any)
+        let unspecified = match local.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let wildcard = SocketAddr::new(unspecified, local.port());
+        if self.listeners.contains_key(&wildcard) {
+            return Some(wildcard);
+        }
+        self.listeners
+            .contains_key(&ACCEPT_ANY)
+            .then_some(ACCEPT_ANY)
     }
 
     fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {

@@ -35,7 +35,7 @@ mod user_calls;
 
 pub use config::Config;
 pub use connection::ConnInfo;
-pub use endpoint::{Endpoint, EndpointStats};
+pub use endpoint::{Endpoint, EndpointStats, ACCEPT_ANY};
 pub use error::{CloseReason, Error};
 pub use event::{ConnHandle, Event, FourTuple};
 pub use seq::SeqNum;

@@ -477,3 +477,31 @@ fn isns_differ_per_tuple_and_follow_the_clock_must_8_must_9() {
         "ISNs of adjacent tuples look related: {d}"
     );
 }
+
+#[test]
+fn accept_any_takes_connections_to_every_destination() {
+    let b = synack_proto::Config {
+        local_addrs: Vec::new(), // every address is ours
+        ..config(B_IP)
+    };
+    let mut p = Pair::with_configs(config(A_IP), b);
+    p.b.listen_any(None).unwrap();
+    let far = addr(std::net::Ipv4Addr::new(93, 184, 216, 34), 443);
+    let c = p.a.connect(p.now, addr(A_IP, 40000), far).unwrap();
+    p.exchange();
+    assert_eq!(p.a.state(c), Some(State::Established));
+    let s = p.b.accept(synack_proto::ACCEPT_ANY).unwrap();
+    let t = p.b.tuple(s).unwrap();
+    assert_eq!(
+        (t.local, t.remote),
+        (far, addr(A_IP, 40000)),
+        "the original destination"
+    );
+    // A specific listener still wins over accept-any.
+    p.b.listen(addr(B_IP, 80), None).unwrap();
+    p.a.connect(p.now, addr(A_IP, 40001), addr(B_IP, 80))
+        .unwrap();
+    p.exchange();
+    assert!(p.b.accept(addr(B_IP, 80)).is_some());
+    assert_eq!(p.b.accept(synack_proto::ACCEPT_ANY), None);
+}
