@@ -304,14 +304,11 @@ mod tests {
 
     fn conn(t: FourTuple, sent: u64, received: u64, eof: bool) -> ConnOutcome {
         ConnOutcome {
-            conn: ConnHandle(1),
-            tuple: Some(t),
             bytes_sent: sent,
             bytes_received: received,
             eof,
             closed: Some(CloseReason::Normal),
-            io_errors: Vec::new(),
-            delivery_problems: 0,
+            ..ConnOutcome::new(ConnHandle(1), Some(t), Instant::ZERO)
         }
     }
 

@@ -45,4 +45,4 @@ pub use apps::{
 pub use check::RunReport;
 pub use link::{Fate, LinkConfig};
 pub use scenario::Scenario;
-pub use sim::{HostId, PacketRecord, Sim, SimStats, TransitionRecord};
+pub use sim::{DropFilter, HostId, PacketRecord, PacketView, Sim, SimStats, TransitionRecord};

@@ -4,7 +4,11 @@
 //!
 //! 1. **MTU**: a packet longer than [`LinkConfig::mtu`] is dropped ([`Fate::TooBig`]).
 //! 2. **Serialization** (if [`LinkConfig::bandwidth_bps`] is set): the link is a FIFO; a packet
-//!    leaves at `max(now, previous departure) + len·8 / bandwidth`.
+//!    leaves at `max(now, previous departure) + len·8 / bandwidth`. With a
+//!    [`LinkConfig::queue_limit`] the FIFO is a drop-tail router queue: a packet that would
+//!    find more than that many bytes waiting ahead of it (not yet serialized) is dropped
+//!    ([`Fate::QueueFull`]) and takes no slot. Without one the queue is unbounded: a sender
+//!    that overshoots only sees its RTT grow, never a drop.
 //! 3. **Loss** with probability [`LinkConfig::loss`] ([`Fate::Lost`]). Lost packets still used
 //!    their serialization slot (they are lost in flight, not at the queue).
 //! 4. **Propagation**: arrival = departure + `delay` + uniform jitter in `[0, jitter]`.
@@ -45,6 +49,10 @@ pub struct LinkConfig {
     /// Largest packet the link carries, bytes; bigger ones are dropped and counted.
     /// 0 = no limit.
     pub mtu: usize,
+    /// Drop-tail queue in front of the serializer, bytes (only with a bandwidth limit):
+    /// a packet arriving when more than this many bytes wait (the one being serialized
+    /// included) is dropped. `None` = unbounded.
+    pub queue_limit: Option<usize>,
 }
 
 impl Default for LinkConfig {
@@ -59,6 +67,7 @@ impl Default for LinkConfig {
             reorder: 0.0,
             corrupt: 0.0,
             mtu: 1500,
+            queue_limit: None,
         }
     }
 }
@@ -83,6 +92,21 @@ impl LinkConfig {
         self.bandwidth_bps = Some(bps);
         self
     }
+
+    /// This link with a drop-tail queue of `bytes` in front of its serializer.
+    pub fn with_queue_limit(mut self, bytes: usize) -> Self {
+        self.queue_limit = Some(bytes);
+        self
+    }
+
+    /// Bandwidth-delay product of one direction (bandwidth × one-way delay), bytes; `None`
+    /// without a bandwidth limit. A queue of one round trip's worth (2 × this for a symmetric
+    /// link) is the classic router buffer size.
+    pub fn bdp_one_way(&self) -> Option<usize> {
+        let bps = self.bandwidth_bps.filter(|&b| b > 0)?;
+        let bytes = u128::from(bps) * self.delay.as_micros() / 8 / 1_000_000;
+        Some(usize::try_from(bytes).unwrap_or(usize::MAX))
+    }
 }
 
 /// What the link did with a packet.
@@ -96,6 +120,10 @@ pub enum Fate {
     Corrupted { at: Instant },
     /// Longer than the link's MTU: dropped before it was sent.
     TooBig,
+    /// Dropped at the link's full queue ([`LinkConfig::queue_limit`], tail drop).
+    QueueFull,
+    /// Dropped by the simulation's drop filter ([`crate::Sim::set_drop_filter`]).
+    Filtered,
 }
 
 impl Fate {
@@ -103,8 +131,13 @@ impl Fate {
     pub fn arrival(&self) -> Option<Instant> {
         match *self {
             Fate::Delivered { at } | Fate::Corrupted { at } => Some(at),
-            Fate::Lost | Fate::TooBig => None,
+            Fate::Lost | Fate::TooBig | Fate::QueueFull | Fate::Filtered => None,
         }
+    }
+
+    /// The packet never reached its destination (lost, dropped or too big).
+    pub fn dropped(&self) -> bool {
+        self.arrival().is_none()
     }
 }
 
@@ -153,13 +186,24 @@ impl LinkDir {
                 duplicate_at: None,
             };
         }
+        let mut queue_full = false;
         let departure = match c.bandwidth_bps {
             Some(bps) if bps > 0 => {
-                let bits = (len as u128) * 8 * 1_000_000;
-                let tx_us = u64::try_from(bits.div_ceil(u128::from(bps))).unwrap_or(u64::MAX);
-                let start = now.max(self.busy_until);
-                self.busy_until = start + Duration::from_micros(tx_us);
-                self.busy_until
+                // Bytes still waiting to be serialized (the packet on the wire included).
+                let waiting_us = self.busy_until.saturating_duration_since(now).as_micros();
+                let waiting = waiting_us * u128::from(bps) / 8 / 1_000_000;
+                queue_full = c
+                    .queue_limit
+                    .is_some_and(|limit| waiting + len as u128 > limit as u128 && waiting > 0);
+                if queue_full {
+                    now
+                } else {
+                    let bits = (len as u128) * 8 * 1_000_000;
+                    let tx_us = u64::try_from(bits.div_ceil(u128::from(bps))).unwrap_or(u64::MAX);
+                    let start = now.max(self.busy_until);
+                    self.busy_until = start + Duration::from_micros(tx_us);
+                    self.busy_until
+                }
             }
             _ => now,
         };
@@ -173,9 +217,13 @@ impl LinkDir {
         let bit = self.rng.below((len as u64).saturating_mul(8));
         let dup = self.rng.chance(c.duplicate);
         let dup_extra = 1 + self.rng.below((delay_us / 4).max(1));
-        if lost {
+        if queue_full || lost {
             return Decision {
-                fate: Fate::Lost,
+                fate: if queue_full {
+                    Fate::QueueFull
+                } else {
+                    Fate::Lost
+                },
                 flipped_bit: None,
                 duplicate_at: None,
             };
@@ -233,6 +281,32 @@ mod tests {
         // An idle link starts fresh.
         let c = l.transmit(Instant::from_secs(1), 500);
         assert_eq!(c.fate.arrival(), Some(Instant::from_micros(1_001_500)));
+    }
+
+    #[test]
+    fn queue_limit_drops_tail() {
+        let cfg = LinkConfig {
+            delay: Duration::from_millis(1),
+            bandwidth_bps: Some(8_000_000), // 1 byte per µs
+            ..LinkConfig::default()
+        }
+        .with_queue_limit(2500);
+        assert_eq!(cfg.bdp_one_way(), Some(1000));
+        let mut l = LinkDir::new(cfg, 1);
+        let fates: Vec<Fate> = (0..4)
+            .map(|_| l.transmit(Instant::ZERO, 1000).fate)
+            .collect();
+        // 0 waiting, then 1000, then 2000 (+1000 > 2500: dropped), again dropped.
+        assert_eq!(fates[0].arrival(), Some(Instant::from_micros(2000)));
+        assert_eq!(fates[1].arrival(), Some(Instant::from_micros(3000)));
+        assert_eq!(fates[2], Fate::QueueFull);
+        assert_eq!(fates[3], Fate::QueueFull);
+        // Half a packet later there is room again.
+        let f = l.transmit(Instant::from_micros(500), 1000).fate;
+        assert_eq!(f.arrival(), Some(Instant::from_micros(4000)));
+        // A packet bigger than the queue still passes an idle link.
+        let f = l.transmit(Instant::from_secs(1), 1500).fate;
+        assert!(!f.dropped());
     }
 
     #[test]

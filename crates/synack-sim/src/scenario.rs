@@ -81,6 +81,7 @@ impl Scenario {
             reorder: r.next_f64() * 0.1,
             corrupt: r.next_f64() * 0.05,
             mtu: 1500,
+            queue_limit: None,
         };
         Scenario {
             seed,

@@ -16,7 +16,7 @@ use synack_proto::{Config, ConnHandle, Endpoint, Event, FourTuple, Instant, Stat
 
 use crate::apps::{App, AppCtx};
 use crate::check::{self, RunReport};
-use crate::link::{flip_bit, Fate, LinkConfig, LinkDir};
+use crate::link::{flip_bit, Decision, Fate, LinkConfig, LinkDir};
 use crate::pcap::PcapWriter;
 use crate::rng::{derive_seed, Rng};
 
@@ -48,6 +48,23 @@ pub struct PacketRecord {
     pub flipped_bit: Option<usize>,
 }
 
+/// A packet about to be put on a link, as the drop filter ([`Sim::set_drop_filter`]) sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketView<'a> {
+    /// The id its [`PacketRecord`] gets.
+    pub id: u64,
+    /// Now: when the host sends it.
+    pub sent: Instant,
+    pub from: HostId,
+    pub to: HostId,
+    /// The IP packet.
+    pub data: &'a [u8],
+}
+
+/// Decides, for every packet a host sends, whether the network drops it (`true`) before the
+/// link's own impairments apply. See [`Sim::set_drop_filter`].
+pub type DropFilter = Box<dyn FnMut(&PacketView<'_>) -> bool>;
+
 /// One state transition of one connection, as its endpoint reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransitionRecord {
@@ -72,6 +89,10 @@ pub struct SimStats {
     pub duplicated: u64,
     /// Dropped for exceeding the link MTU.
     pub too_big: u64,
+    /// Dropped at a full link queue ([`LinkConfig::queue_limit`]).
+    pub queue_full: u64,
+    /// Dropped by the drop filter ([`Sim::set_drop_filter`]).
+    pub filtered: u64,
     /// Dropped because no linked host owns the destination (or the packet was not IPv4).
     pub unroutable: u64,
     /// Simulation steps taken.
@@ -148,6 +169,7 @@ pub struct Sim {
     packets: Vec<PacketRecord>,
     transitions: Vec<TransitionRecord>,
     capture: bool,
+    drop_filter: Option<DropFilter>,
     stats: SimStats,
     violations: Vec<String>,
     stalled: bool,
@@ -186,6 +208,7 @@ impl Sim {
             packets: Vec::new(),
             transitions: Vec::new(),
             capture: true,
+            drop_filter: None,
             stats: SimStats::default(),
             violations: Vec::new(),
             stalled: false,
@@ -299,6 +322,15 @@ impl Sim {
     /// Keep (`true`, the default) or stop keeping packet records (long runs save memory).
     pub fn set_capture(&mut self, capture: bool) {
         self.capture = capture;
+    }
+
+    /// Install (or with `None` remove) a deterministic drop filter: it sees every packet a
+    /// host puts on a link, in sending order, and returns `true` to drop it
+    /// ([`Fate::Filtered`]) before the link's own impairments apply (a filtered packet takes
+    /// no queue slot and draws nothing from the link's random stream). Tests use it to lose
+    /// exactly the segments they mean to, e.g. three consecutive data segments.
+    pub fn set_drop_filter(&mut self, filter: Option<DropFilter>) {
+        self.drop_filter = filter;
     }
 
     /// What [`RunReport::assert_ok`] tells the reader to run to replay a failure (default:
@@ -517,13 +549,32 @@ impl Sim {
             return;
         };
         let now = self.now;
-        let decision = link.transmit(now, data.len());
         let id = self.next_packet_id;
+        let filtered = self.drop_filter.as_mut().is_some_and(|f| {
+            f(&PacketView {
+                id,
+                sent: now,
+                from: HostId(from),
+                to: HostId(to),
+                data: &data,
+            })
+        });
+        let decision = if filtered {
+            Decision {
+                fate: Fate::Filtered,
+                flipped_bit: None,
+                duplicate_at: None,
+            }
+        } else {
+            link.transmit(now, data.len())
+        };
         self.next_packet_id += 1;
         self.stats.sent += 1;
         match decision.fate {
             Fate::TooBig => self.stats.too_big += 1,
             Fate::Lost => self.stats.lost += 1,
+            Fate::QueueFull => self.stats.queue_full += 1,
+            Fate::Filtered => self.stats.filtered += 1,
             Fate::Delivered { at } => {
                 self.stats.delivered += 1;
                 self.schedule(at, to, data.clone());

@@ -33,6 +33,8 @@ pub fn dump(sim: &Sim) -> String {
             Fate::Corrupted { at } => format!("-> {at} CORRUPTED"),
             Fate::Lost => "LOST".to_string(),
             Fate::TooBig => "TOO BIG".to_string(),
+            Fate::QueueFull => "QUEUE FULL".to_string(),
+            Fate::Filtered => "DROPPED (filter)".to_string(),
         };
         let dup = if p.duplicate_of.is_some() {
             " (dup)"

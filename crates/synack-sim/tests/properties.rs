@@ -64,6 +64,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 reorder,
                 corrupt,
                 mtu: 1500,
+                queue_limit: None,
             },
         );
     (
