@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use clap::Args;
 use serde_json::{json, Value};
-use synack_proto::{Config, Duration, Instant, State};
+use synack_proto::congestion::Algorithm;
+use synack_proto::{Config, ConnInfo, Duration, Instant, State};
 use synack_sim::{reply_seed, Client, Fate, HostId, LinkConfig, Reply, RunReport, Server, Sim};
 use synack_trace::{ladder_stats, render_json, render_text, Ladder, LadderStats, RenderOptions};
 
@@ -20,6 +21,12 @@ const SERVER_PORT: u16 = 80;
 /// Ports of the two sides of a simultaneous open (nobody listens; both connect).
 const OPEN_PORTS: (u16, u16) = (5001, 5002);
 const LINK_DELAY: Duration = Duration::from_millis(10);
+/// Transfers of at least this many bytes run over a 100 Mbit/s link (with a drop-tail queue of
+/// one round trip's bandwidth-delay product) and large buffers, so they finish in seconds of
+/// virtual time and flow control is not what limits them.
+const BIG_TRANSFER: u64 = 1_000_000;
+const BIG_LINK_BPS: u64 = 100_000_000;
+const BIG_BUFFER: usize = 4 * 1024 * 1024;
 /// Data rows kept before and after a collapsed run of ordinary data segments.
 const COLLAPSE_KEEP: usize = 6;
 /// How long the demo's applications take to act on what woke them (see `Peer::think`).
@@ -71,6 +78,14 @@ pub struct DemoArgs {
     /// Line width of the diagram.
     #[arg(long, value_name = "COLUMNS", default_value_t = 100)]
     width: usize,
+    /// Congestion control on both hosts: newreno (RFC 5681/6582) or cubic (RFC 9438).
+    #[arg(long, value_name = "ALGO", default_value = "cubic", value_parser = parse_cc)]
+    cc: Algorithm,
+}
+
+fn parse_cc(s: &str) -> Result<Algorithm, String> {
+    Algorithm::from_name(s)
+        .ok_or_else(|| format!("unknown congestion control {s:?} (newreno, cubic)"))
 }
 
 impl DemoArgs {
@@ -85,6 +100,9 @@ impl DemoArgs {
         }
         if self.msl != 120 {
             s.push_str(&format!(" --msl {}", self.msl));
+        }
+        if self.cc != Algorithm::default() {
+            s.push_str(&format!(" --cc {}", self.cc));
         }
         for (on, flag) in [
             (self.simultaneous_open, " --simultaneous-open"),
@@ -108,9 +126,37 @@ struct Setup {
     bytes: u64,
 }
 
+fn big(args: &DemoArgs) -> bool {
+    args.bytes.is_some_and(|n| n >= BIG_TRANSFER)
+}
+
+fn link(args: &DemoArgs) -> LinkConfig {
+    let link = LinkConfig {
+        delay: LINK_DELAY,
+        loss: args.loss,
+        ..LinkConfig::default()
+    };
+    if big(args) {
+        let link = link.with_bandwidth(BIG_LINK_BPS);
+        let queue = 2 * link.bdp_one_way().unwrap_or(0);
+        link.with_queue_limit(queue)
+    } else {
+        link
+    }
+}
+
 fn config(args: &DemoArgs) -> Config {
+    let (send_buffer, recv_buffer) = if big(args) {
+        (BIG_BUFFER, BIG_BUFFER)
+    } else {
+        let d = Config::default();
+        (d.send_buffer, d.recv_buffer)
+    };
     Config {
         msl: Duration::from_secs(args.msl),
+        congestion: args.cc,
+        send_buffer,
+        recv_buffer,
         // Virtual time is free: on a very lossy link, keep trying rather than give up.
         syn_timeout: PATIENCE,
         user_timeout: Some(PATIENCE),
@@ -123,15 +169,7 @@ fn build(args: &DemoArgs) -> Setup {
     sim.set_replay_hint(args.replay());
     let client = sim.add_host("client", CLIENT_ADDR, config(args));
     let server = sim.add_host("server", SERVER_ADDR, config(args));
-    sim.connect_hosts(
-        client,
-        server,
-        LinkConfig {
-            delay: LINK_DELAY,
-            loss: args.loss,
-            ..LinkConfig::default()
-        },
-    );
+    sim.connect_hosts(client, server, link(args));
     let pattern_seed = reply_seed(args.seed ^ 0xDE30);
     let (to_server, to_client) = match args.bytes {
         None => (
@@ -291,7 +329,11 @@ fn ladder(setup: &Setup) -> Ladder {
             let arrived = match p.fate {
                 Fate::Delivered { at } => Some(at),
                 // A corrupted packet fails the receiver's checksum: as good as lost.
-                Fate::Lost | Fate::Corrupted { .. } | Fate::TooBig => None,
+                Fate::Lost
+                | Fate::Corrupted { .. }
+                | Fate::TooBig
+                | Fate::QueueFull
+                | Fate::Filtered => None,
             };
             l.push_segment(p.sent, arrived, p.from == c, p.data.clone());
         } else {
@@ -380,9 +422,22 @@ fn header(args: &DemoArgs, setup: &Setup) -> String {
              server closes once it reads end of stream."
         )
     };
+    let bw = if big(args) {
+        format!(
+            ", {} Mbit/s with a drop-tail queue of one round trip's worth",
+            BIG_LINK_BPS / 1_000_000
+        )
+    } else {
+        String::new()
+    };
+    let cc = match args.cc {
+        Algorithm::NewReno => "NewReno (RFC 5681/6582)",
+        Algorithm::Cubic => "CUBIC (RFC 9438)",
+    };
     let text = format!(
         "synack demo: two simulated hosts, client {CLIENT_ADDR} and server {SERVER_ADDR}, on a \
-         link with {} ms one-way delay and {loss} (seed {}). {open} {exchange} Every segment \
+         link with {} ms one-way delay{bw} and {loss} (seed {}); both hosts use {cc} congestion \
+         control. {open} {exchange} Every segment \
          below was built and parsed by synack's own TCP (synack-proto); the simulator carries \
          them in virtual time, so TIME-WAIT (2×MSL = {} s) costs nothing. Each row shows when a \
          segment was sent, the sender's state then and the receiver's state after processing \
@@ -400,18 +455,101 @@ fn direction_line(report: &RunReport, from: HostId, to: HostId) -> (u64, u64) {
     (sent, received)
 }
 
+/// One direction's sender, as its last `info()` snapshot saw it, and the goodput.
+struct Flow {
+    /// Bytes per virtual second from CONNECT to the last byte read by the receiving app.
+    goodput: Option<f64>,
+    info: Option<ConnInfo>,
+}
+
+fn flow(report: &RunReport, start: Option<Instant>, from: HostId, to: HostId) -> Flow {
+    let sender = report.outcome(from).and_then(|o| o.conns.first().cloned());
+    let receiver = report.outcome(to).and_then(|o| o.conns.first().cloned());
+    let goodput = match (start, receiver.as_ref().and_then(|r| r.last_recv_at)) {
+        (Some(a), Some(b)) if b > a => {
+            let bytes = receiver.as_ref().map_or(0, |r| r.bytes_received);
+            Some(bytes as f64 / (b - a).as_secs_f64())
+        }
+        _ => None,
+    };
+    Flow {
+        goodput,
+        info: sender.and_then(|s| s.info),
+    }
+}
+
+/// Bytes per second as a bit rate.
+fn rate(bytes_per_s: f64) -> String {
+    let bits = bytes_per_s * 8.0;
+    if bits >= 1e6 {
+        format!("{:.2} Mbit/s", bits / 1e6)
+    } else {
+        format!("{:.1} kbit/s", bits / 1e3)
+    }
+}
+
+impl Flow {
+    fn text(&self) -> String {
+        let goodput = self
+            .goodput
+            .map_or_else(|| "-".to_string(), |g| format!("{} ({g:.0} B/s)", rate(g)));
+        match &self.info {
+            Some(i) => format!(
+                "goodput {goodput}; retransmissions {}, fast recoveries {}; final cwnd {} B \
+                 ({:.1} SMSS), srtt {}",
+                i.retransmits,
+                i.fast_retransmits,
+                i.cwnd,
+                f64::from(i.cwnd) / f64::from(i.mss.max(1)),
+                i.srtt.map_or_else(
+                    || "-".to_string(),
+                    |d| format!("{:.1} ms", d.as_secs_f64() * 1e3)
+                ),
+            ),
+            None => format!("goodput {goodput}"),
+        }
+    }
+
+    fn json(&self) -> Value {
+        let i = self.info.as_ref();
+        json!({
+            "goodput_bytes_per_s": self.goodput,
+            "retransmissions": i.map(|i| i.retransmits),
+            "fast_recoveries": i.map(|i| i.fast_retransmits),
+            "final_cwnd": i.map(|i| i.cwnd),
+            "mss": i.map(|i| i.mss),
+            "srtt_us": i.and_then(|i| i.srtt).map(|d| d.as_micros() as u64),
+            "congestion": i.map(|i| i.congestion.name()),
+        })
+    }
+}
+
 struct Summary {
     c2s: (u64, u64),
     s2c: (u64, u64),
+    /// Per direction (client → server, server → client), for `--bytes` runs of the built-in
+    /// client and server.
+    flows: Option<[Flow; 2]>,
     stats: LadderStats,
     duration: Instant,
     final_states: [Option<State>; 2],
 }
 
-fn summarize(setup: &Setup, report: &RunReport, ladder: &Ladder) -> Summary {
+fn summarize(args: &DemoArgs, setup: &Setup, report: &RunReport, ladder: &Ladder) -> Summary {
+    let start = report
+        .outcome(setup.client)
+        .and_then(|o| o.conns.first())
+        .and_then(|c| c.opened_at);
+    let flows = start.map(|start| {
+        [
+            flow(report, Some(start), setup.client, setup.server),
+            flow(report, Some(start), setup.server, setup.client),
+        ]
+    });
     Summary {
         c2s: direction_line(report, setup.client, setup.server),
         s2c: direction_line(report, setup.server, setup.client),
+        flows: flows.filter(|_| args.bytes.is_some()),
         stats: ladder_stats(ladder),
         duration: report.end,
         final_states: [
@@ -449,6 +587,10 @@ fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> Stri
          (client {}, server {})\n",
         st.segments[0], st.segments[1], st.retransmissions[0], st.retransmissions[1]
     ));
+    if let Some([c2s, s2c]) = &sum.flows {
+        out.push_str(&format!("  client as sender  {}\n", c2s.text()));
+        out.push_str(&format!("  server as sender  {}\n", s2c.text()));
+    }
     out.push_str(&format!(
         "  virtual time      {} s (TIME-WAIT 2{}MSL = {} s included)\n",
         &sum.duration.to_string().trim_end_matches('s'),
@@ -484,6 +626,7 @@ fn summary_json(setup: &Setup, sum: &Summary, report: &RunReport) -> Value {
         "virtual_duration_s": sum.duration.as_micros() as f64 / 1e6,
         "virtual_duration_us": sum.duration.as_micros(),
         "final_states": {"client": state_name(sum.final_states[0]), "server": state_name(sum.final_states[1])},
+        "flows": sum.flows.as_ref().map(|[a, b]| json!({"client_to_server": a.json(), "server_to_client": b.json()})),
         "violations": report.violations,
     })
 }
@@ -501,7 +644,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let limit = Instant::from_secs(2 * args.msl + 2 * PATIENCE.as_secs() + 60);
     let report = setup.sim.run(limit);
     let ladder = ladder(&setup);
-    let sum = summarize(&setup, &report, &ladder);
+    let sum = summarize(args, &setup, &report, &ladder);
 
     if let Some(path) = &args.pcap {
         setup

@@ -287,3 +287,38 @@ fn pcap_reads_back_in_tshark() {
     pos("FIN", fin + 1).expect("a FIN from each side");
     assert!(!kinds.contains(&"RST"), "{kinds:?}");
 }
+
+#[test]
+fn big_transfer_summary_reports_each_sender() {
+    for cc in ["newreno", "cubic"] {
+        let out = demo(&["--bytes", "2000000", "--loss", "0.01", "--cc", cc]);
+        assert!(out.contains("100 Mbit/s"), "{out}");
+        let name = if cc == "cubic" { "CUBIC" } else { "NewReno" };
+        assert!(out.contains(&format!("both hosts use {name}")), "{out}");
+        for side in ["client as sender  goodput ", "server as sender  goodput "] {
+            let line = out
+                .lines()
+                .find(|l| l.trim_start().starts_with(side.trim_start()))
+                .unwrap_or_else(|| panic!("no {side:?} line:\n{out}"));
+            for want in [
+                "Mbit/s",
+                "retransmissions ",
+                "fast recoveries ",
+                "final cwnd ",
+                "srtt ",
+            ] {
+                assert!(line.contains(want), "{line}");
+            }
+        }
+        assert!(out.contains("received and verified byte for byte"), "{out}");
+    }
+    let json = demo(&["--bytes", "1000000", "--cc", "newreno", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let flow = &v["summary"]["flows"]["client_to_server"];
+    assert_eq!(flow["congestion"], "newreno", "{flow}");
+    assert!(
+        flow["goodput_bytes_per_s"].as_f64().unwrap() > 0.0,
+        "{flow}"
+    );
+    assert!(flow["final_cwnd"].as_u64().unwrap() > 0, "{flow}");
+}
