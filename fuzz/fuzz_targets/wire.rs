@@ -2,11 +2,18 @@
 //! that parses must survive a re-emit round trip:
 //! parse(emit(parse(x))) == parse(x), up to the fields emission normalises
 //! (IP length/flags, and SACK blocks beyond the 40-byte option budget).
+//! The same goes for `parse_ip` over IPv4/IPv6 with TCP or ICMP(v6), and
+//! `quoted_tcp` must never panic.
 #![no_main]
 
+use core::net::IpAddr;
+
 use libfuzzer_sys::fuzz_target;
+use synack_wire::checksum;
 use synack_wire::{
-    emit_ipv4_tcp, parse_ipv4_tcp, Ipv4Packet, TcpOptionIter, TcpOptions, TcpPacket,
+    emit_icmpv4, emit_icmpv6, emit_ip_tcp, emit_ipv4_tcp, parse_ip, parse_ipv4_tcp, quoted_tcp,
+    Ipv4Packet, Ipv6Packet, Packet, TcpOptionIter, TcpOptions, TcpPacket, IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     round_trip(data);
+    round_trip_ip(data);
+    let _ = quoted_tcp(data);
 
     // Random bytes rarely carry valid checksums; fix both up so the fuzzer
     // also explores the TCP header and option parsing behind them.
@@ -23,10 +32,100 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut ip) = Ipv4Packet::new_checked(&mut fixed[..]) {
         ip.fill_checksum();
         let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
-        TcpPacket::new_unchecked(ip.payload_mut()).fill_checksum(&src, &dst);
+        if ip.protocol() == IPPROTO_ICMP {
+            fill_icmp_checksum(ip.payload_mut(), None);
+        } else {
+            TcpPacket::new_unchecked(ip.payload_mut()).fill_checksum(&src, &dst);
+        }
         round_trip(&fixed);
+        round_trip_ip(&fixed);
+    }
+    let mut fixed = data.to_vec();
+    if let Ok(mut ip) = Ipv6Packet::new_checked(&mut fixed[..]) {
+        let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+        if ip.next_header() == IPPROTO_ICMPV6 {
+            fill_icmp_checksum(ip.payload_mut(), Some((&src, &dst)));
+        } else {
+            TcpPacket::new_unchecked(ip.payload_mut()).fill_checksum(&src, &dst);
+        }
+        round_trip_ip(&fixed);
     }
 });
+
+/// Store a valid ICMP (no pseudo header) or ICMPv6 (with `addrs`) checksum.
+fn fill_icmp_checksum(msg: &mut [u8], addrs: Option<(&IpAddr, &IpAddr)>) {
+    if msg.len() < 4 {
+        return;
+    }
+    msg[2..4].fill(0);
+    let mut sums = vec![checksum::sum(msg)];
+    if let Some((src, dst)) = addrs {
+        sums.push(checksum::pseudo_header(
+            src,
+            dst,
+            IPPROTO_ICMPV6,
+            msg.len() as u32,
+        ));
+    }
+    let c = checksum::combine(&sums);
+    msg[2..4].copy_from_slice(&c.to_be_bytes());
+}
+
+/// parse_ip → emit → parse_ip gives the same TCP segment / ICMP message.
+fn round_trip_ip(data: &[u8]) {
+    let Ok(packet) = parse_ip(data) else {
+        return;
+    };
+    let mut buf = vec![0u8; data.len() + 64];
+    match packet {
+        Packet::Tcp(ip, tcp) => {
+            let n = match emit_ip_tcp(&ip, &tcp, &mut buf) {
+                Ok(n) => n,
+                Err(synack_wire::Error::BadTotalLen) => return,
+                Err(e) => panic!("emit of a parsed repr failed: {e}"),
+            };
+            let Ok(Packet::Tcp(ip2, tcp2)) = parse_ip(&buf[..n]) else {
+                panic!("re-parse of emitted TCP datagram");
+            };
+            assert_eq!(ip2.src_addr(), ip.src_addr());
+            assert_eq!(ip2.dst_addr(), ip.dst_addr());
+            assert_eq!(tcp2.payload, tcp.payload);
+            assert_eq!(tcp2.seq_number, tcp.seq_number);
+            // The emitted datagram quotes back to its own 5-tuple.
+            assert_eq!(
+                quoted_tcp(&buf[..n]),
+                Some((
+                    ip.src_addr(),
+                    ip.dst_addr(),
+                    tcp.src_port,
+                    tcp.dst_port,
+                    tcp.seq_number
+                ))
+            );
+        }
+        Packet::Icmpv4(ip, msg) => {
+            let n = emit_icmpv4(&ip, &msg, &mut buf).expect("emit icmpv4");
+            let Ok(Packet::Icmpv4(_, msg2)) = parse_ip(&buf[..n]) else {
+                panic!("re-parse of emitted ICMPv4");
+            };
+            assert_eq!(msg2, msg);
+            if let Some(original) = msg.original() {
+                let _ = quoted_tcp(original);
+            }
+        }
+        Packet::Icmpv6(ip, msg) => {
+            let n = emit_icmpv6(&ip, &msg, &mut buf).expect("emit icmpv6");
+            let Ok(Packet::Icmpv6(_, msg2)) = parse_ip(&buf[..n]) else {
+                panic!("re-parse of emitted ICMPv6");
+            };
+            assert_eq!(msg2, msg);
+            if let Some(original) = msg.original() {
+                let _ = quoted_tcp(original);
+            }
+        }
+        Packet::Other(_) => {}
+    }
+}
 
 fn round_trip(data: &[u8]) {
     let Ok((ip, tcp)) = parse_ipv4_tcp(data) else {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-/// Why a buffer could not be parsed as an IPv4/TCP packet.
+/// Why a buffer could not be parsed as an IPv4/IPv6, TCP or ICMP packet.
 ///
 /// Every parser in this crate reports malformed input through this type and
 /// never panics, whatever the bytes.
@@ -11,17 +11,21 @@ use core::fmt;
 pub enum Error {
     /// The buffer is shorter than a header says, or than the minimum header.
     Truncated,
-    /// The IP version field is not 4.
+    /// The IP version field is not the expected one (4 for IPv4 views, 6
+    /// for IPv6 views, either for [`crate::parse_ip`]).
     BadVersion,
     /// The IPv4 IHL is below 5 or the header runs past the buffer.
     BadHeaderLen,
-    /// The IPv4 total length is below the header length or past the buffer.
+    /// The IPv4 total length is below the header length or past the buffer,
+    /// the IPv6 payload length runs past the buffer, or a datagram to emit
+    /// would be longer than the length field allows.
     BadTotalLen,
     /// MF is set or the fragment offset is non-zero (no reassembly).
     Fragmented,
-    /// The IPv4 header checksum or the TCP checksum is wrong (RFC 9293 MUST-2/3).
+    /// The IPv4 header, TCP or ICMP(v6) checksum is wrong (RFC 9293
+    /// MUST-2/3).
     BadChecksum,
-    /// The IPv4 protocol field is not TCP (6).
+    /// The IPv4 protocol or IPv6 next header field is not TCP (6).
     NotTcp,
     /// The TCP data offset is below 5 or runs past the end of the segment.
     BadDataOffset,
@@ -35,9 +39,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
             Error::Truncated => "buffer truncated",
-            Error::BadVersion => "IP version is not 4",
+            Error::BadVersion => "unexpected IP version",
             Error::BadHeaderLen => "bad IPv4 header length",
-            Error::BadTotalLen => "bad IPv4 total length",
+            Error::BadTotalLen => "bad IP total/payload length",
             Error::Fragmented => "IPv4 fragment (reassembly not supported)",
             Error::BadChecksum => "checksum mismatch",
             Error::NotTcp => "IP protocol is not TCP",

@@ -1,11 +1,15 @@
-//! synack-wire: zero-copy IPv4/TCP packet views and high-level
+//! synack-wire: zero-copy IPv4/IPv6/TCP/ICMP packet views and high-level
 //! representations for the synack userspace TCP/IP stack.
 //!
 //! Two layers, in the usual style:
-//! - *packet views* ([`Ipv4Packet`], [`TcpPacket`]) wrap a byte buffer and
-//!   give typed access to each header field, and
-//! - *reprs* ([`Ipv4Repr`], [`TcpRepr`]) are validated, owned summaries
-//!   that can be parsed from and emitted into a view.
+//! - *packet views* ([`Ipv4Packet`], [`Ipv6Packet`], [`TcpPacket`]) wrap a
+//!   byte buffer and give typed access to each header field, and
+//! - *reprs* ([`Ipv4Repr`], [`Ipv6Repr`], [`TcpRepr`], [`Icmpv4Message`],
+//!   [`Icmpv6Message`]) are validated summaries that can be parsed from and
+//!   emitted into a buffer.
+//!
+//! [`parse_ip`] dispatches any datagram on its version nibble and protocol;
+//! [`quoted_tcp`] finds the connection an ICMP error is about.
 //!
 //! Nothing in this crate panics on any input: all field access is bounds
 //! checked and all arithmetic is checked or saturating. The lints below
@@ -58,18 +62,328 @@
 
 pub mod checksum;
 mod error;
+pub mod icmp;
 pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
 mod tcp_options;
 
 pub use error::{Error, Result};
+pub use icmp::{Icmpv4Message, Icmpv6Message};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use tcp::{SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr};
 
 use core::net::IpAddr;
 
+/// IP protocol number of ICMP (IPv4).
+pub const IPPROTO_ICMP: u8 = 1;
+
 /// IP protocol number of TCP.
 pub const IPPROTO_TCP: u8 = 6;
+
+/// IPv6 next header number of ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// An IPv4 or IPv6 header summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpRepr {
+    /// IPv4.
+    V4(Ipv4Repr),
+    /// IPv6.
+    V6(Ipv6Repr),
+}
+
+impl IpRepr {
+    /// IP version: 4 or 6.
+    pub fn version(&self) -> u8 {
+        match self {
+            IpRepr::V4(_) => 4,
+            IpRepr::V6(_) => 6,
+        }
+    }
+
+    /// Source address.
+    pub fn src_addr(&self) -> IpAddr {
+        match self {
+            IpRepr::V4(r) => IpAddr::V4(r.src_addr),
+            IpRepr::V6(r) => IpAddr::V6(r.src_addr),
+        }
+    }
+
+    /// Destination address.
+    pub fn dst_addr(&self) -> IpAddr {
+        match self {
+            IpRepr::V4(r) => IpAddr::V4(r.dst_addr),
+            IpRepr::V6(r) => IpAddr::V6(r.dst_addr),
+        }
+    }
+
+    /// Upper-layer protocol: the IPv4 protocol or the IPv6 next header.
+    pub fn protocol(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.protocol,
+            IpRepr::V6(r) => r.next_header,
+        }
+    }
+
+    /// Payload length (bytes after the IP header).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            IpRepr::V4(r) => r.payload_len,
+            IpRepr::V6(r) => r.payload_len,
+        }
+    }
+
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub fn hop_limit(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.ttl,
+            IpRepr::V6(r) => r.hop_limit,
+        }
+    }
+
+    /// Emitted header length: 20 (IPv4) or 40 (IPv6).
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            IpRepr::V4(r) => r.buffer_len(),
+            IpRepr::V6(r) => r.buffer_len(),
+        }
+    }
+}
+
+impl From<Ipv4Repr> for IpRepr {
+    fn from(r: Ipv4Repr) -> Self {
+        IpRepr::V4(r)
+    }
+}
+
+impl From<Ipv6Repr> for IpRepr {
+    fn from(r: Ipv6Repr) -> Self {
+        IpRepr::V6(r)
+    }
+}
+
+/// A parsed IP datagram, by what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packet<'a> {
+    /// TCP over IPv4 or IPv6.
+    Tcp(IpRepr, TcpRepr<'a>),
+    /// ICMP over IPv4.
+    Icmpv4(Ipv4Repr, Icmpv4Message<'a>),
+    /// ICMPv6 over IPv6.
+    Icmpv6(Ipv6Repr, Icmpv6Message<'a>),
+    /// Any other protocol (UDP, IPv6 extension headers, ...): the IP header
+    /// only.
+    Other(IpRepr),
+}
+
+/// Parse any IP datagram by its version nibble: TCP, ICMP(v6) or other.
+///
+/// Errors: [`Error::Truncated`] for an empty buffer, [`Error::BadVersion`]
+/// if the version is neither 4 nor 6, then whatever the IP header, TCP or
+/// ICMP parser reports (IPv4 fragments stay [`Error::Fragmented`]). IPv6
+/// extension headers are not parsed: a datagram whose first next header is
+/// not TCP or ICMPv6 is `Other`. Bytes past the IP length are ignored.
+pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
+    let first = buf.first().ok_or(Error::Truncated)?;
+    match first >> 4 {
+        4 => {
+            let (ip, payload) = parse_ipv4(buf)?;
+            let src = IpAddr::V4(ip.src_addr);
+            let dst = IpAddr::V4(ip.dst_addr);
+            Ok(match ip.protocol {
+                IPPROTO_TCP => Packet::Tcp(IpRepr::V4(ip), parse_tcp(payload, &src, &dst)?),
+                IPPROTO_ICMP => Packet::Icmpv4(ip, Icmpv4Message::parse(payload)?),
+                _ => Packet::Other(IpRepr::V4(ip)),
+            })
+        }
+        6 => {
+            let (ip, payload) = parse_ipv6(buf)?;
+            let src = IpAddr::V6(ip.src_addr);
+            let dst = IpAddr::V6(ip.dst_addr);
+            Ok(match ip.next_header {
+                IPPROTO_TCP => Packet::Tcp(IpRepr::V6(ip), parse_tcp(payload, &src, &dst)?),
+                IPPROTO_ICMPV6 => Packet::Icmpv6(
+                    ip,
+                    Icmpv6Message::parse(payload, &ip.src_addr, &ip.dst_addr)?,
+                ),
+                _ => Packet::Other(IpRepr::V6(ip)),
+            })
+        }
+        _ => Err(Error::BadVersion),
+    }
+}
+
+fn parse_ipv4(buf: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+    let packet = Ipv4Packet::new_checked(buf)?;
+    let ip = Ipv4Repr::parse(&packet)?;
+    Ok((ip, payload_of(buf, &packet)))
+}
+
+fn parse_ipv6(buf: &[u8]) -> Result<(Ipv6Repr, &[u8])> {
+    let packet = Ipv6Packet::new_checked(buf)?;
+    let ip = Ipv6Repr::parse(&packet)?;
+    let start = Ipv6Packet::<&[u8]>::HEADER_LEN;
+    let end = start.saturating_add(ip.payload_len).min(buf.len());
+    Ok((ip, buf.get(start..end).unwrap_or(&[])))
+}
+
+fn parse_tcp<'a>(segment: &'a [u8], src: &IpAddr, dst: &IpAddr) -> Result<TcpRepr<'a>> {
+    TcpRepr::parse(&TcpPacket::new_checked(segment)?, src, dst)
+}
+
+/// Parse a whole IPv6 datagram carrying TCP directly after the fixed
+/// header.
+///
+/// Errors: as [`Ipv6Packet::new_checked`], [`Error::NotTcp`] if the next
+/// header is not 6 (extension headers are not skipped), then the TCP
+/// checks of [`TcpRepr::parse`]. Bytes past the payload length are ignored.
+pub fn parse_ipv6_tcp(buf: &[u8]) -> Result<(Ipv6Repr, TcpRepr<'_>)> {
+    let (ip, segment) = parse_ipv6(buf)?;
+    if ip.next_header != IPPROTO_TCP {
+        return Err(Error::NotTcp);
+    }
+    let tcp = parse_tcp(segment, &IpAddr::V6(ip.src_addr), &IpAddr::V6(ip.dst_addr))?;
+    Ok((ip, tcp))
+}
+
+/// Split the first `header_len + payload_len` bytes of `buf` into header
+/// and payload. [`Error::BadTotalLen`] if `payload_len` exceeds
+/// `max_payload`, [`Error::Truncated`] if `buf` is too small.
+fn frame(
+    buf: &mut [u8],
+    header_len: usize,
+    payload_len: usize,
+    max_payload: usize,
+) -> Result<(usize, &mut [u8], &mut [u8])> {
+    if payload_len > max_payload {
+        return Err(Error::BadTotalLen);
+    }
+    let total = header_len
+        .checked_add(payload_len)
+        .ok_or(Error::BadTotalLen)?;
+    let out = buf.get_mut(..total).ok_or(Error::Truncated)?;
+    let (head, payload) = out.split_at_mut(header_len.min(total));
+    Ok((total, head, payload))
+}
+
+/// Largest IPv4 payload: total length is 16 bits and includes the header.
+const MAX_V4_PAYLOAD: usize = 65535 - 20;
+/// Largest IPv6 payload without jumbograms.
+const MAX_V6_PAYLOAD: usize = 65535;
+
+/// Emit an IPv6 header + TCP segment into `buf` (at least
+/// `40 + tcp.buffer_len()` bytes); returns the bytes written. Fills the TCP
+/// checksum.
+///
+/// The next header is forced to TCP and the payload length to
+/// `tcp.buffer_len()`. Errors: [`Error::Truncated`] if `buf` is too small,
+/// [`Error::BadTotalLen`] if the payload would exceed 65535 bytes.
+pub fn emit_ipv6_tcp(ip: &Ipv6Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    let ip = Ipv6Repr {
+        next_header: IPPROTO_TCP,
+        payload_len: tcp.buffer_len(),
+        ..*ip
+    };
+    let (total, head, payload) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
+    ip.emit(&mut Ipv6Packet::new_unchecked(head));
+    let src = IpAddr::V6(ip.src_addr);
+    let dst = IpAddr::V6(ip.dst_addr);
+    tcp.emit(&mut TcpPacket::new_unchecked(payload), &src, &dst);
+    Ok(total)
+}
+
+/// Emit an IPv4 or IPv6 header + TCP segment; fills all checksums and sets
+/// the protocol/next header (6) and payload length itself. See
+/// [`emit_ipv4_tcp`] and [`emit_ipv6_tcp`].
+pub fn emit_ip_tcp(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    match ip {
+        IpRepr::V4(r) => emit_ipv4_tcp(r, tcp, buf),
+        IpRepr::V6(r) => emit_ipv6_tcp(r, tcp, buf),
+    }
+}
+
+/// Emit an IPv4 header + ICMP message into `buf` (at least
+/// `20 + msg.buffer_len()` bytes); returns the bytes written. Fills both
+/// checksums; the protocol is forced to 1 and the payload length to
+/// `msg.buffer_len()`.
+///
+/// Errors: [`Error::Truncated`] if `buf` is too small,
+/// [`Error::BadTotalLen`] if the datagram would exceed 65535 bytes.
+pub fn emit_icmpv4(ip: &Ipv4Repr, msg: &Icmpv4Message<'_>, buf: &mut [u8]) -> Result<usize> {
+    let ip = Ipv4Repr {
+        protocol: IPPROTO_ICMP,
+        payload_len: msg.buffer_len(),
+        ..*ip
+    };
+    let (total, head, payload) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V4_PAYLOAD)?;
+    ip.emit(&mut Ipv4Packet::new_unchecked(head));
+    msg.emit(payload);
+    Ok(total)
+}
+
+/// Emit an IPv6 header + ICMPv6 message into `buf` (at least
+/// `40 + msg.buffer_len()` bytes); returns the bytes written. Fills the
+/// checksum; the next header is forced to 58 and the payload length to
+/// `msg.buffer_len()`.
+///
+/// Errors: [`Error::Truncated`] if `buf` is too small,
+/// [`Error::BadTotalLen`] if the payload would exceed 65535 bytes.
+pub fn emit_icmpv6(ip: &Ipv6Repr, msg: &Icmpv6Message<'_>, buf: &mut [u8]) -> Result<usize> {
+    let ip = Ipv6Repr {
+        next_header: IPPROTO_ICMPV6,
+        payload_len: msg.buffer_len(),
+        ..*ip
+    };
+    let (total, head, payload) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
+    ip.emit(&mut Ipv6Packet::new_unchecked(head));
+    msg.emit(payload, &ip.src_addr, &ip.dst_addr);
+    Ok(total)
+}
+
+/// The connection an ICMP error is about, from the quoted original
+/// datagram: an IPv4 header (any IHL) or IPv6 fixed header followed by at
+/// least the first 8 bytes of its TCP header.
+///
+/// Returns (source address, destination address, source port, destination
+/// port, sequence number) as they appear in the quoted datagram, which is
+/// one *we* sent: the source is the local end. Lenient, as quotes are
+/// truncated and may have been altered in flight: the IPv4 checksum and
+/// lengths are not checked. `None` if the datagram is not TCP (including
+/// IPv6 extension headers and non-first IPv4 fragments), the version is not
+/// 4 or 6, or it is too short.
+pub fn quoted_tcp(original: &[u8]) -> Option<(IpAddr, IpAddr, u16, u16, u32)> {
+    let first = original.first()?;
+    let (src, dst, segment) = match first >> 4 {
+        4 => {
+            let ip = Ipv4Packet::new_unchecked(original);
+            let hlen = ip.header_len();
+            if hlen < Ipv4Packet::<&[u8]>::HEADER_LEN
+                || ip.protocol() != IPPROTO_TCP
+                || ip.frag_offset() != 0
+            {
+                return None;
+            }
+            let src = IpAddr::V4(ip.src_addr());
+            let dst = IpAddr::V4(ip.dst_addr());
+            (src, dst, original.get(hlen..)?)
+        }
+        6 => {
+            let ip = Ipv6Packet::new_unchecked(original);
+            if ip.next_header() != IPPROTO_TCP {
+                return None;
+            }
+            let src = IpAddr::V6(ip.src_addr());
+            let dst = IpAddr::V6(ip.dst_addr());
+            (src, dst, original.get(Ipv6Packet::<&[u8]>::HEADER_LEN..)?)
+        }
+        _ => return None,
+    };
+    // Ports and sequence number: the 8 bytes RFC 792 guarantees.
+    let tcp = TcpPacket::new_unchecked(segment.get(..8)?);
+    Some((src, dst, tcp.src_port(), tcp.dst_port(), tcp.seq_number()))
+}
 
 /// Parse a whole IPv4 datagram carrying TCP: IP header checks + TCP header
 /// and checksum checks.
@@ -77,15 +391,11 @@ pub const IPPROTO_TCP: u8 = 6;
 /// IP options are skipped (RFC 9293 MUST-50). Returns [`Error::NotTcp`] if
 /// the protocol is not 6; any bytes past the IP total length are ignored.
 pub fn parse_ipv4_tcp(buf: &[u8]) -> Result<(Ipv4Repr, TcpRepr<'_>)> {
-    let ip_packet = Ipv4Packet::new_checked(buf)?;
-    let ip = Ipv4Repr::parse(&ip_packet)?;
+    let (ip, segment) = parse_ipv4(buf)?;
     if ip.protocol != IPPROTO_TCP {
         return Err(Error::NotTcp);
     }
-    let segment = payload_of(buf, &ip_packet);
-    let src = IpAddr::V4(ip.src_addr);
-    let dst = IpAddr::V4(ip.dst_addr);
-    let tcp = TcpRepr::parse(&TcpPacket::new_checked(segment)?, &src, &dst)?;
+    let tcp = parse_tcp(segment, &IpAddr::V4(ip.src_addr), &IpAddr::V4(ip.dst_addr))?;
     Ok((ip, tcp))
 }
 
@@ -109,15 +419,7 @@ pub fn emit_ipv4_tcp(ip: &Ipv4Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result
         payload_len: tcp.buffer_len(),
         ..*ip
     };
-    let total = ip
-        .buffer_len()
-        .checked_add(ip.payload_len)
-        .ok_or(Error::BadTotalLen)?;
-    if total > usize::from(u16::MAX) {
-        return Err(Error::BadTotalLen);
-    }
-    let out = buf.get_mut(..total).ok_or(Error::Truncated)?;
-    let (ip_buf, tcp_buf) = out.split_at_mut(ip.buffer_len());
+    let (total, ip_buf, tcp_buf) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V4_PAYLOAD)?;
     ip.emit(&mut Ipv4Packet::new_unchecked(ip_buf));
     let src = IpAddr::V4(ip.src_addr);
     let dst = IpAddr::V4(ip.dst_addr);
