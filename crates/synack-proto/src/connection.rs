@@ -78,6 +78,8 @@ pub struct ConnInfo {
     pub in_recovery: bool,
     /// Times loss recovery was entered.
     pub fast_retransmits: u64,
+    /// Zero-window probes sent.
+    pub zero_window_probes: u64,
     /// Bytes above SND.UNA the peer has SACKed.
     pub sacked: u32,
     /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
@@ -221,6 +223,8 @@ pub(crate) struct Connection {
     pub flight_peak_until: SeqNum,
     /// Times loss recovery was entered.
     pub fast_retransmits: u64,
+    /// Zero-window probes sent (MUST-36).
+    pub zero_window_probes: u64,
 
     // Other timers.
     pub time_wait_at: Option<Instant>,
@@ -318,6 +322,7 @@ impl Connection {
             cc: crate::congestion::new_controller(cfg.congestion),
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
+            zero_window_probes: 0,
             flight_peak: 0,
             flight_peak_until: iss,
             time_wait_at: None,
@@ -522,6 +527,7 @@ impl Connection {
             congestion: self.cc.algorithm(),
             in_recovery: self.recover.is_some(),
             fast_retransmits: self.fast_retransmits,
+            zero_window_probes: self.zero_window_probes,
             sacked: self.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),
@@ -606,21 +612,36 @@ impl Connection {
     fn on_rto(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let opening = matches!(self.state, State::SynSent | State::SynReceived);
-        if self.snd_una == self.snd_max && !self.zero_window_blocked() {
+        let persist =
+            self.snd_wnd == 0 && !opening && self.can_send_data() && self.send.end() > self.snd_una;
+        if self.snd_una == self.snd_max && !persist {
             return; // nothing outstanding
         }
-        // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout.
+        // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout,
+        // measured from the last progress — for zero-window probing, the last answer, so a
+        // receiver that keeps answering keeps the connection (MUST-37).
         let limit = if opening {
             Some(ctx.cfg.syn_timeout)
         } else {
             self.user_timeout
         };
-        let zero_window_probing = self.zero_window_blocked() && self.snd_una == self.snd_max;
         if let Some(limit) = limit {
-            if !zero_window_probing && now.saturating_duration_since(self.progress_at) >= limit {
+            if now.saturating_duration_since(self.progress_at) >= limit {
                 self.close_with(ctx, CloseReason::TimedOut, "retransmission timeout (R2)");
                 return;
             }
+        }
+        self.rtt.back_off(); // §5.5; the persist timer backs off the same way (SHLD-30)
+        self.rtt_probe = None; // Karn
+                               // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
+        self.snd_nxt = self.snd_una;
+        self.rto_at = Some(now + self.rtt.rto());
+        if persist {
+            // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
+            // window. A closed window is flow control, not congestion: cwnd stays.
+            self.probe_now = true;
+            self.zero_window_probes += 1;
+            return;
         }
         self.retries += 1;
         if self.retries == ctx.cfg.r1 {
@@ -634,17 +655,6 @@ impl Connection {
             self.syn_timed_out = true;
         }
         self.congestion_on_rto(ctx);
-        self.rtt.back_off(); // §5.5
-        self.rtt_probe = None; // Karn
-                               // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
-        self.snd_nxt = self.snd_una;
-        if self.snd_wnd == 0 {
-            // Zero-window probe (MUST-36), backed off like any retransmission (SHLD-30).
-            self.probe_now = true;
-        }
-        // §5.6: restart the timer (done by `sent` when the retransmission leaves); if nothing
-        // can leave (zero window), keep the timer running as the persist timer.
-        self.rto_at = Some(now + self.rtt.rto());
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.

@@ -266,7 +266,9 @@ impl Connection {
         if seg_len > 0 {
             let end = seq + seg_len;
             if seq < self.snd_max {
-                self.retransmits += 1;
+                if !(len == 1 && self.snd_wnd == 0) {
+                    self.retransmits += 1; // a repeated zero-window probe is not one
+                }
                 self.rtt_probe = None; // Karn: anything in flight may now be ambiguous
             } else {
                 self.bytes_sent += len as u64;

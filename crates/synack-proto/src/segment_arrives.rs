@@ -378,12 +378,13 @@ impl Connection {
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
                 if was_zero && seg.wnd > 0 {
+                    // The window opened: stop probing and send at once. The probe octet past
+                    // the old window was most likely dropped, so go back to SND.UNA.
                     self.probe_now = false;
-                    if self.snd_una == self.snd_max {
-                        self.rto_at = None;
-                    }
+                    self.snd_nxt = self.snd_una;
                     self.rtt.reset_backoff();
                     self.retries = 0;
+                    self.rto_at = (self.snd_una != self.snd_max).then(|| ctx.now + self.rtt.rto());
                 }
             }
             if self.snd_wnd == 0 {

@@ -618,13 +618,9 @@ fn receiver_stops_reading_for_ten_minutes() {
     assert!(z.restart_at - z.update_arrived <= Duration::from_secs(61));
 }
 
-/// Known bug (reported to the lead): when the window update arrives, the sender's one-byte
-/// probe is still counted in flight (the receiver discarded it), cwnd is 1 SMSS after the
-/// persist timeouts, so 1 SMSS − 1 byte is usable and Nagle/SWS avoidance holds it back; the
-/// sender waits for its next (backed-off, up to 60 s) timeout, which then also counts as a
-/// congestion loss (ssthresh = 2 SMSS). With a 570 s pause it resumes ~33 s late.
+/// A window update after zero-window probing restarts the sender at once: the probe octet is
+/// resent with the rest (go back to SND.UNA), and persist expiries never cut cwnd.
 #[test]
-#[ignore = "proto: window update after zero-window probing is ignored until the next RTO"]
 fn window_update_restarts_the_sender_at_once() {
     let z = slow_reader(Duration::from_secs(570));
     let late = z.restart_at - z.update_arrived;
