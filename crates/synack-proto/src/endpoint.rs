@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use synack_wire::{Ipv4Repr, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
 
 use crate::config::Config;
 use crate::connection::{ConnInfo, Connection, Ctx, Outgoing};
@@ -40,6 +40,13 @@ pub struct EndpointStats {
     pub syn_queue_full: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
+    /// IP packets of a protocol other than TCP and ICMP.
+    pub other_protocol: u64,
+    /// ICMP/ICMPv6 messages received, echo replies sent, and errors dropped because they
+    /// quoted no connection of ours or a sequence number outside its window (RFC 5927).
+    pub icmp_in: u64,
+    pub icmp_echo_replies: u64,
+    pub icmp_ignored: u64,
 }
 
 impl EndpointStats {
@@ -82,18 +89,20 @@ struct Control {
 
 /// A TCP endpoint: every connection and listener of one host (or one set of addresses).
 pub struct Endpoint {
-    cfg: Config,
+    pub(crate) cfg: Config,
     secret: Secret,
-    conns: HashMap<ConnHandle, Connection>,
-    by_tuple: HashMap<FourTuple, ConnHandle>,
+    pub(crate) conns: HashMap<ConnHandle, Connection>,
+    pub(crate) by_tuple: HashMap<FourTuple, ConnHandle>,
     listeners: HashMap<SocketAddr, Listener>,
     next_handle: u64,
-    events: VecDeque<Event>,
+    pub(crate) events: VecDeque<Event>,
     ready: VecDeque<ConnHandle>,
     control: VecDeque<Control>,
+    /// Whole packets ready to go (ICMP echo replies), bounded like `control`.
+    pub(crate) raw_out: VecDeque<Vec<u8>>,
     timers: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
     scratch: Vec<u8>,
-    stats: EndpointStats,
+    pub(crate) stats: EndpointStats,
     port_counter: u64,
     ip_ident: u16,
     /// The latest time the caller gave us (user calls carry no clock).
@@ -114,6 +123,7 @@ impl Endpoint {
             events: VecDeque::new(),
             ready: VecDeque::new(),
             control: VecDeque::new(),
+            raw_out: VecDeque::new(),
             timers: BinaryHeap::new(),
             scratch: Vec::new(),
             stats: EndpointStats::default(),
@@ -205,14 +215,23 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnHandle, Error> {
-        if !valid_unicast(remote.ip()) || remote.port() == 0 || !remote.is_ipv4() {
+        if !valid_unicast(remote.ip()) || remote.port() == 0 {
             return Err(Error::InvalidAddress); // MUST-46
         }
         let local_ip = if local.ip().is_unspecified() {
-            *self.cfg.local_addrs.first().ok_or(Error::InvalidAddress)?
+            // MUST-44: the first configured address of the remote's family.
+            *self
+                .cfg
+                .local_addrs
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(Error::InvalidAddress)?
         } else {
             local.ip()
         };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(Error::InvalidAddress);
+        }
         let port = if local.port() == 0 {
             self.ephemeral_port(local_ip, remote)?
         } else {
@@ -427,11 +446,13 @@ impl Endpoint {
 impl Endpoint {
     // ----- packets in -----------------------------------------------------------------------
 
-    /// Handle one incoming IPv4 datagram.
+    /// Handle one incoming IP datagram (IPv4 or IPv6): TCP segments go to their connection,
+    /// listener or the CLOSED rules; ICMP echo requests are answered and ICMP errors delivered
+    /// to the connection they quote (icmp.rs); anything else is counted and dropped.
     pub fn handle(&mut self, now: Instant, packet: &[u8]) {
         self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
-        let (ip, tcp) = match synack_wire::parse_ipv4_tcp(packet) {
+        let parsed = match synack_wire::parse_ip(packet) {
             Ok(parsed) => parsed,
             Err(e) => {
                 // MUST-3 (bad checksum), MUST-7 (bad option length) and every other malformed
@@ -441,8 +462,21 @@ impl Endpoint {
                 return;
             }
         };
-        let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
-        if !self.cfg.local_addrs.is_empty() && !self.cfg.local_addrs.contains(&dst) {
+        match parsed {
+            Packet::Tcp(ip, tcp) => self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp),
+            Packet::Icmpv4(ip, msg) => self.icmpv4_arrives(now, ip, msg),
+            Packet::Icmpv6(ip, msg) => self.icmpv6_arrives(now, ip, msg),
+            Packet::Other(_) => self.stats.other_protocol += 1,
+        }
+    }
+
+    /// Whether `dst` is one of this endpoint's addresses (all are, with no list configured).
+    pub(crate) fn is_ours(&self, dst: IpAddr) -> bool {
+        self.cfg.local_addrs.is_empty() || self.cfg.local_addrs.contains(&dst)
+    }
+
+    fn tcp_arrives(&mut self, now: Instant, src: IpAddr, dst: IpAddr, tcp: TcpRepr<'_>) {
+        if !self.is_ours(dst) {
             self.stats.not_ours += 1;
             return;
         }
@@ -608,7 +642,7 @@ impl Endpoint {
 
     /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
     /// transmit queue and the timer heap.
-    fn after(&mut self, h: ConnHandle, was: State, back_to_listen: bool) {
+    pub(crate) fn after(&mut self, h: ConnHandle, was: State, back_to_listen: bool) {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -738,6 +772,13 @@ impl Endpoint {
     /// returns `None`. A buffer of 65536 bytes is always enough.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.last_now = self.last_now.max(now);
+        while let Some(pkt) = self.raw_out.pop_front() {
+            if let Some(dst) = buf.get_mut(..pkt.len()) {
+                dst.copy_from_slice(&pkt);
+                self.stats.packets_out += 1;
+                return Some(pkt.len());
+            }
+        }
         while let Some(ctl) = self.control.pop_front() {
             if let Some(n) = self.emit_control(ctl, buf) {
                 return Some(n);
@@ -804,9 +845,6 @@ impl Endpoint {
         payload: &[u8],
         buf: &mut [u8],
     ) -> Option<usize> {
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (tuple.local.ip(), tuple.remote.ip()) else {
-            return None; // IPv6 arrives with the runtime work
-        };
         let tcp = TcpRepr {
             src_port: tuple.local.port(),
             dst_port: tuple.remote.port(),
@@ -822,18 +860,31 @@ impl Endpoint {
             options: out.options,
             payload: &payload[..out.payload_len.min(payload.len())],
         };
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            protocol: synack_wire::IPPROTO_TCP,
-            payload_len: tcp.buffer_len(),
-            ttl: self.cfg.ttl,
-            dscp: 0,
-            ecn: 0,
-            ident: self.ip_ident,
+        let ip = match (tuple.local.ip(), tuple.remote.ip()) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                IpRepr::V4(Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    protocol: synack_wire::IPPROTO_TCP,
+                    payload_len: tcp.buffer_len(),
+                    ttl: self.cfg.ttl,
+                    dscp: 0,
+                    ecn: 0,
+                    ident: self.ip_ident,
+                })
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => IpRepr::V6(Ipv6Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header: synack_wire::IPPROTO_TCP,
+                payload_len: tcp.buffer_len(),
+                hop_limit: self.cfg.ttl,
+                traffic_class: 0,
+            }),
+            _ => return None, // a tuple never mixes families
         };
-        match synack_wire::emit_ipv4_tcp(&ip, &tcp, buf) {
+        match synack_wire::emit_ip_tcp(&ip, &tcp, buf) {
             Ok(n) => {
                 self.stats.packets_out += 1;
                 tracing::trace!(dir = "out", %tuple, flags = %out.flags, seq = out.seq.get(), ack = out.ack.get(), len = out.payload_len, "segment");
@@ -848,7 +899,7 @@ impl Endpoint {
 }
 
 /// A usable unicast address: not unspecified, broadcast or multicast.
-fn valid_unicast(ip: IpAddr) -> bool {
+pub(crate) fn valid_unicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
         IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),

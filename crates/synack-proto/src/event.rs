@@ -58,6 +58,11 @@ pub enum Event {
     /// Urgent data arrived, or the urgent pointer advanced (MUST-32); how much is still unread
     /// is `Endpoint::urgent_pending` (MUST-33).
     Urgent { conn: ConnHandle },
+    /// An ICMP error arrived for the connection (MUST-47, MUST-54); see [`crate::IcmpError`].
+    IcmpError {
+        conn: ConnHandle,
+        error: crate::icmp::IcmpError,
+    },
     /// Retransmissions of one segment reached R1 (SHLD-9): the path may be broken.
     DeliveryProblem { conn: ConnHandle, retransmits: u32 },
     /// The connection reached CLOSED, and why (FIN exchange, RST, timeout, abort; MUST-12).
@@ -78,6 +83,7 @@ impl Event {
             | Event::Writable { conn }
             | Event::PeerClosed { conn }
             | Event::Urgent { conn }
+            | Event::IcmpError { conn, .. }
             | Event::DeliveryProblem { conn, .. }
             | Event::Closed { conn, .. } => conn,
         }

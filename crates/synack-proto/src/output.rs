@@ -360,7 +360,7 @@ impl Connection {
             ctx.cfg.sack
         };
         TcpOptions {
-            mss: Some(ctx.cfg.mss),
+            mss: Some(self.our_mss(ctx.cfg)),
             window_scale: ws.then_some(self.rcv_shift),
             sack_permitted: sack,
             timestamps: ts.then(|| {

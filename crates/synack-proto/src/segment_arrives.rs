@@ -70,7 +70,7 @@ impl Connection {
         let send_mss = peer
             .mss
             .unwrap_or(crate::connection::default_mss(&self.tuple));
-        self.path_mss = send_mss.min(ctx.cfg.mss).max(64);
+        self.path_mss = send_mss.min(self.our_mss(ctx.cfg)).max(64);
         self.ws_agreed = ctx.cfg.window_scaling && peer.window_scale.is_some();
         if self.ws_agreed {
             // RFC 7323 §2.3: a shift above 14 is treated as 14.
@@ -572,7 +572,7 @@ impl Connection {
                 // or two full segments' worth is unacknowledged (SHLD-19).
                 self.unacked_bytes = self.unacked_bytes.saturating_add(self.rcv_nxt - before);
                 // A full-sized segment from the peer carries our MSS less its options.
-                let full = u32::from(ctx.cfg.mss) - if self.ts_ok { 12 } else { 0 };
+                let full = u32::from(self.our_mss(ctx.cfg)) - if self.ts_ok { 12 } else { 0 };
                 let two_segments = 2 * full;
                 match ctx.cfg.delayed_ack {
                     Some(delay) if !had_holes && self.unacked_bytes < two_segments => {

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use synack_proto::{Config, ConnHandle, Duration, Endpoint, Event, Instant, State};
-use synack_wire::{Ipv4Repr, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, TcpFlags, TcpOptions, TcpRepr};
 
 pub const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -30,10 +30,14 @@ pub struct Seg {
 
 impl Seg {
     pub fn parse(raw: &[u8]) -> Seg {
-        let (ip, tcp) = synack_wire::parse_ipv4_tcp(raw).expect("endpoint emitted a valid packet");
+        let synack_wire::Packet::Tcp(ip, tcp) =
+            synack_wire::parse_ip(raw).expect("endpoint emitted a valid packet")
+        else {
+            panic!("not a TCP segment: {raw:?}");
+        };
         Seg {
-            src: addr(ip.src_addr, tcp.src_port),
-            dst: addr(ip.dst_addr, tcp.dst_port),
+            src: SocketAddr::new(ip.src_addr(), tcp.src_port),
+            dst: SocketAddr::new(ip.dst_addr(), tcp.dst_port),
             flags: tcp.flags,
             seq: tcp.seq_number,
             ack: tcp.ack_number,
@@ -68,9 +72,6 @@ pub fn packet(
     options: TcpOptions,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else {
-        panic!("v4 only")
-    };
     let tcp = TcpRepr {
         src_port: src.port(),
         dst_port: dst.port(),
@@ -82,18 +83,29 @@ pub fn packet(
         options,
         payload,
     };
-    let ip = Ipv4Repr {
-        src_addr: s,
-        dst_addr: d,
-        protocol: 6,
-        payload_len: tcp.buffer_len(),
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 0,
+    let ip = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => IpRepr::V4(Ipv4Repr {
+            src_addr: s,
+            dst_addr: d,
+            protocol: 6,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: 0,
+        }),
+        (IpAddr::V6(s), IpAddr::V6(d)) => IpRepr::V6(Ipv6Repr {
+            src_addr: s,
+            dst_addr: d,
+            next_header: 6,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+            traffic_class: 0,
+        }),
+        _ => panic!("mixed address families"),
     };
-    let mut buf = vec![0u8; 20 + tcp.buffer_len()];
-    let n = synack_wire::emit_ipv4_tcp(&ip, &tcp, &mut buf).unwrap();
+    let mut buf = vec![0u8; 40 + tcp.buffer_len()];
+    let n = synack_wire::emit_ip_tcp(&ip, &tcp, &mut buf).unwrap();
     buf.truncate(n);
     buf
 }
