@@ -119,13 +119,31 @@ impl Tun {
     }
 
     /// Configure the kernel's side of the device: bring it up (`ip link set NAME up`) and, if
-    /// given, add an address with its prefix (`ip addr add CIDR dev NAME`), which also routes
+    /// given, add an address with its prefix (see [`Tun::add_host_addr`]), which also routes
     /// the prefix through the device. Runs `ip` in the calling thread's network namespace.
     pub fn configure_host(&self, cidr: Option<&str>) -> io::Result<()> {
-        if let Some(cidr) = cidr {
-            ip(&["addr", "add", cidr, "dev", &self.name])?;
+        self.configure_host_addrs(cidr.as_slice())
+    }
+
+    /// Like [`Tun::configure_host`] with any number of addresses, IPv4 and IPv6 mixed
+    /// (e.g. `["10.200.0.1/24", "fd00:5a::1/64"]`): each is added, then the device comes up.
+    pub fn configure_host_addrs(&self, cidrs: &[&str]) -> io::Result<()> {
+        for cidr in cidrs {
+            self.add_host_addr(cidr)?;
         }
         ip(&["link", "set", &self.name, "up"])
+    }
+
+    /// Give the kernel's side of the device one more address with its prefix: `ip addr add
+    /// CIDR dev NAME`, or for IPv6 `ip -6 addr add CIDR dev NAME nodad` (no duplicate address
+    /// detection: nobody else is on a TUN link, and DAD would hold the address back for a
+    /// second or more). The prefix is routed through the device.
+    pub fn add_host_addr(&self, cidr: &str) -> io::Result<()> {
+        if cidr.contains(':') {
+            ip(&["-6", "addr", "add", cidr, "dev", &self.name, "nodad"])
+        } else {
+            ip(&["addr", "add", cidr, "dev", &self.name])
+        }
     }
 }
 
