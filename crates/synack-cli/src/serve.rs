@@ -5,6 +5,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -53,18 +54,40 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         (None, false) => Mode::Echo,
     };
     let stack = start_stack(&args.tun)?;
-    let local = SocketAddr::new(args.tun.addr, args.port);
-    let listener = TcpListener::bind(&stack, local).map_err(|e| format!("listen {local}: {e}"))?;
+    let mut addrs = vec![args.tun.addr];
+    if !args.tun.no_ipv6 {
+        addrs.push(args.tun.addr6);
+    }
     let what = match &mode {
         Mode::Echo => "echo".to_string(),
         Mode::Discard => "discard".to_string(),
         Mode::Http(dir) => format!("HTTP files from {}", dir.display()),
     };
-    eprintln!("synack serve: listening on {local} ({what})");
+    // One accepting thread per address (IPv4 and IPv6), all feeding one queue; they end
+    // when the stack stops.
+    let (tx, rx) = mpsc::channel::<io::Result<(TcpStream, SocketAddr)>>();
+    for ip in addrs {
+        let local = SocketAddr::new(ip, args.port);
+        let listener =
+            TcpListener::bind(&stack, local).map_err(|e| format!("listen {local}: {e}"))?;
+        eprintln!("synack serve: listening on {local} ({what})");
+        let tx = tx.clone();
+        thread::spawn(move || loop {
+            let r = listener.accept();
+            let failed = r.is_err();
+            if tx.send(r).is_err() || failed {
+                return;
+            }
+        });
+    }
+    drop(tx);
     let mut workers = Vec::new();
     let mut served = 0usize;
     while args.count.is_none_or(|n| served < n) {
-        let (conn, peer) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        let (conn, peer) = rx
+            .recv()
+            .map_err(|_| "accept: no listener left".to_string())?
+            .map_err(|e| format!("accept: {e}"))?;
         served += 1;
         eprintln!("synack serve: connection from {peer}");
         let mode = mode.clone();

@@ -2,13 +2,14 @@
 //! stack on it (optionally captured to pcap and traced to stderr).
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
 use synack::pcap::PcapWriter;
 use synack::tun::{netns, Tun};
 use synack::{Config, Device, Direction, Event, Stack};
+use synack_wire::{Icmpv4Message, Icmpv6Message, Packet};
 
 /// Options of every command that runs synack on a TUN device.
 #[derive(Args, Debug, Clone)]
@@ -19,12 +20,22 @@ pub struct TunArgs {
     /// synack's own IPv4 address, behind the device.
     #[arg(long, value_name = "IP", default_value = "10.200.0.2")]
     pub addr: IpAddr,
+    /// synack's own IPv6 address, behind the device.
+    #[arg(long, value_name = "IP", default_value = "fd00:5a::2")]
+    pub addr6: IpAddr,
     /// Address and prefix for the kernel's side of the device (routes the prefix through it).
     #[arg(long, value_name = "CIDR", default_value = "10.200.0.1/24")]
     pub host_addr: String,
+    /// IPv6 address and prefix for the kernel's side (added with `nodad`; routes the prefix
+    /// through the device).
+    #[arg(long, value_name = "CIDR", default_value = "fd00:5a::1/64")]
+    pub host_addr6: String,
     /// Leave the kernel's side unconfigured (only bring the device up).
     #[arg(long)]
     pub no_host_addr: bool,
+    /// Give the kernel's side no IPv6 address (synack still answers on --addr6).
+    #[arg(long)]
+    pub no_ipv6: bool,
     /// MTU of the device (default 1500).
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<usize>,
@@ -42,8 +53,12 @@ pub struct TunArgs {
 /// Create the device, configure the kernel's side, and start a stack on it.
 pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
     let a = args.clone();
+    let mut local_addrs = vec![args.addr];
+    if !args.no_ipv6 {
+        local_addrs.push(args.addr6);
+    }
     let config = Config {
-        local_addrs: vec![args.addr],
+        local_addrs,
         ..Config::default()
     };
     let mut builder = Stack::builder(config);
@@ -72,7 +87,14 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             if let Some(mtu) = a.mtu {
                 tun.set_mtu(mtu)?;
             }
-            tun.configure_host((!a.no_host_addr).then_some(a.host_addr.as_str()))?;
+            let mut host = Vec::new();
+            if !a.no_host_addr {
+                host.push(a.host_addr.as_str());
+                if !a.no_ipv6 {
+                    host.push(a.host_addr6.as_str());
+                }
+            }
+            tun.configure_host_addrs(&host)?;
             Ok(match &a.pcap {
                 Some(p) => Box::new(PcapWriter::create(tun, p)?),
                 None => Box::new(tun),
@@ -87,10 +109,17 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             format!("{}: {e}{hint}", args.tun)
         })?;
     if !args.no_host_addr {
-        eprintln!(
-            "synack: {} is up; kernel side {}, synack at {}",
-            args.tun, args.host_addr, args.addr
-        );
+        if args.no_ipv6 {
+            eprintln!(
+                "synack: {} is up; kernel side {}, synack at {}",
+                args.tun, args.host_addr, args.addr
+            );
+        } else {
+            eprintln!(
+                "synack: {} is up; kernel side {} and {}, synack at {} and {}",
+                args.tun, args.host_addr, args.host_addr6, args.addr, args.addr6
+            );
+        }
     }
     Ok(stack)
 }
@@ -101,25 +130,84 @@ pub fn describe(dir: Direction, p: &[u8]) -> String {
         Direction::In => "in ",
         Direction::Out => "out",
     };
-    match synack_wire::parse_ipv4_tcp(p) {
-        Ok((ip, tcp)) => format!(
-            "{arrow} {}:{} > {}:{} [{}] seq={} ack={} win={} len={}",
-            ip.src_addr,
-            tcp.src_port,
-            ip.dst_addr,
-            tcp.dst_port,
+    match synack_wire::parse_ip(p) {
+        Ok(Packet::Tcp(ip, tcp)) => format!(
+            "{arrow} {} > {} [{}] seq={} ack={} win={} len={}",
+            SocketAddr::new(ip.src_addr(), tcp.src_port),
+            SocketAddr::new(ip.dst_addr(), tcp.dst_port),
             tcp.flags.letters(),
             tcp.seq_number,
             tcp.ack_number,
             tcp.window_len,
             tcp.payload.len()
         ),
+        Ok(Packet::Icmpv4(ip, msg)) => {
+            let what = match msg {
+                Icmpv4Message::EchoRequest {
+                    ident,
+                    seq_no,
+                    data,
+                } => {
+                    format!("echo request id={ident} seq={seq_no} len={}", data.len())
+                }
+                Icmpv4Message::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => {
+                    format!("echo reply id={ident} seq={seq_no} len={}", data.len())
+                }
+                Icmpv4Message::DestUnreachable { code, .. } => {
+                    format!("destination unreachable code={code}")
+                }
+                other => short_debug(&other),
+            };
+            format!("{arrow} {} > {} ICMP {what}", ip.src_addr, ip.dst_addr)
+        }
+        Ok(Packet::Icmpv6(ip, msg)) => {
+            let what = match msg {
+                Icmpv6Message::EchoRequest {
+                    ident,
+                    seq_no,
+                    data,
+                } => {
+                    format!("echo request id={ident} seq={seq_no} len={}", data.len())
+                }
+                Icmpv6Message::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => {
+                    format!("echo reply id={ident} seq={seq_no} len={}", data.len())
+                }
+                Icmpv6Message::DestUnreachable { code, .. } => {
+                    format!("destination unreachable code={code}")
+                }
+                Icmpv6Message::PacketTooBig { mtu, .. } => format!("packet too big mtu={mtu}"),
+                other => short_debug(&other),
+            };
+            format!("{arrow} {} > {} ICMPv6 {what}", ip.src_addr, ip.dst_addr)
+        }
+        Ok(Packet::Other(ip)) => format!(
+            "{arrow} {} > {} IPv{} protocol {}, {} bytes",
+            ip.src_addr(),
+            ip.dst_addr(),
+            ip.version(),
+            ip.protocol(),
+            p.len()
+        ),
         Err(e) => {
             let version = p.first().map(|b| b >> 4).unwrap_or(0);
-            format!(
-                "{arrow} {} bytes, IPv{version}, not parsed as TCP ({e})",
-                p.len()
-            )
+            format!("{arrow} {} bytes, IPv{version}, not parsed ({e})", p.len())
         }
+    }
+}
+
+/// A message's `Debug` form cut at its first field list (no quoted datagram bytes).
+fn short_debug(msg: &dyn std::fmt::Debug) -> String {
+    let s = format!("{msg:?}");
+    match s.find(" {") {
+        Some(i) if s.len() > 60 => s[..i].to_string(),
+        _ => s,
     }
 }
