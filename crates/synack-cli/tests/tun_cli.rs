@@ -1,5 +1,6 @@
-//! `synack serve` and `synack ping` against the kernel, each in its own network namespace.
-//! Needs root, `ip` and `curl`; skipped (with the reason printed) otherwise.
+//! `synack serve`, `synack connect` and `synack ping` against the kernel, each in its own
+//! network namespace. Needs root and `ip` (and `curl`, `nc`, `ping` where used); skipped (with
+//! the reason printed) otherwise.
 
 #![cfg(target_os = "linux")]
 
@@ -159,4 +160,182 @@ fn ping_reports_a_closed_kernel_port() {
         out.contains("2 answered (0 open, 2 closed), 0% loss"),
         "{out}"
     );
+}
+
+/// `ip netns exec NS PROGRAM ARGS…` with stdin closed, killed when dropped.
+fn spawn_in(ns: &Netns, program: &str, args: &[&str]) -> Reaper {
+    Reaper(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Run `synack ping TARGET -c 2` in the namespace; its stdout.
+fn synack_ping(ns: &Netns, target: &str) -> String {
+    let mut ping = Reaper(
+        Command::new(BIN)
+            .args(["ping", target, "-c", "2", "-i", "0.05", "--netns", &ns.0])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let st = wait_bounded(&mut ping.0, GUARD).expect("ping finished in time");
+    let mut out = String::new();
+    std::io::Read::read_to_string(ping.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(st.success(), "{out}");
+    out
+}
+
+#[test]
+fn ping_reports_an_open_kernel_port() {
+    if let Some(why) = skip_reason(&["ip", "nc", "ss"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("pingopen");
+    // Kernel listeners on the wildcard addresses, there before the TUN device is.
+    let _v4 = spawn_in(&ns, "nc", &["-4", "-k", "-l", "5000"]);
+    let _v6 = spawn_in(&ns, "nc", &["-6", "-k", "-l", "5001"]);
+    wait_listening(&ns, &[":5000", ":5001"]);
+    let out = synack_ping(&ns, "10.200.0.1:5000");
+    assert_eq!(out.matches("open (SYN-ACK)").count(), 2, "{out}");
+    assert!(
+        out.contains("2 answered (2 open, 0 closed), 0% loss"),
+        "{out}"
+    );
+    let out = synack_ping(&ns, "[fd00:5a::1]:5001");
+    assert_eq!(out.matches("open (SYN-ACK)").count(), 2, "{out}");
+    assert!(
+        out.contains("2 answered (2 open, 0 closed), 0% loss"),
+        "{out}"
+    );
+}
+
+/// Wait until the kernel listens on every port in `ports` (`ss -tln` in the namespace).
+fn wait_listening(ns: &Netns, ports: &[&str]) {
+    let end = Instant::now() + GUARD;
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "ss", "-tln"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if ports.iter().all(|p| {
+            text.lines()
+                .any(|l| l.split_whitespace().nth(3).is_some_and(|a| a.ends_with(p)))
+        }) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "listeners {ports:?} never came up:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
+    if let Some(why) = skip_reason(&["ip", "nc", "ss"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("connect6");
+    let dir = std::env::temp_dir().join(&ns.0);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("send"), &data).unwrap();
+    let mut nc = Reaper(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, "nc", "-6", "-l", "5002"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("got")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(&ns, &[":5002"]);
+    let mut connect = Reaper(
+        Command::new(BIN)
+            .args([
+                "connect",
+                "[fd00:5a::1]:5002",
+                "--netns",
+                &ns.0,
+                "--send-file",
+            ])
+            .arg(dir.join("send"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let st = wait_bounded(&mut connect.0, GUARD).expect("connect finished in time");
+    assert!(st.success());
+    let st = wait_bounded(&mut nc.0, GUARD).expect("nc finished in time");
+    assert!(st.success());
+    assert!(
+        std::fs::read(dir.join("got")).unwrap() == data,
+        "bytes differ"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_answers_kernel_ping_and_ipv6_echo() {
+    if let Some(why) = skip_reason(&["ip", "nc", "ping"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("serve6");
+    let mut serve = Reaper(
+        Command::new(BIN)
+            .args(["serve", "--netns", &ns.0, "--port", "7", "--echo"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = serve.0.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(GUARD).expect("synack serve started");
+    for (flag, ip) in [("-4", "10.200.0.2"), ("-6", "fd00:5a::2")] {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &ns.0, "ping", flag, "-c", "2", "-i", "0.2", "-W", "5", ip,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("2 received"),
+            "ping {ip}:\n{text}"
+        );
+    }
+    let mut nc = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "nc", "-N", "fd00:5a::2", "7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut nc.stdin.take().unwrap(), b"hello over IPv6\n").unwrap();
+    let st = wait_bounded(&mut nc, GUARD).expect("nc finished in time");
+    let mut echoed = String::new();
+    std::io::Read::read_to_string(nc.stdout.as_mut().unwrap(), &mut echoed).unwrap();
+    assert!(st.success());
+    assert_eq!(echoed, "hello over IPv6\n");
 }
