@@ -80,6 +80,10 @@ pub struct ConnInfo {
     pub fast_retransmits: u64,
     /// Zero-window probes sent.
     pub zero_window_probes: u64,
+    /// Retransmission timer expiries (RFC 6298 §5.4; zero-window probes not counted).
+    pub timeouts: u64,
+    /// Retransmissions found lost during SACK recovery and sent again.
+    pub lost_retransmits: u64,
     /// Bytes above SND.UNA the peer has SACKed.
     pub sacked: u32,
     /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
@@ -225,6 +229,13 @@ pub(crate) struct Connection {
     pub fast_retransmits: u64,
     /// Zero-window probes sent (MUST-36).
     pub zero_window_probes: u64,
+    /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
+    /// sent after one is SACKed while it is not, it was lost too.
+    pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
+    /// Retransmission timer expiries (not counting zero-window probes).
+    pub timeouts: u64,
+    /// Retransmissions found lost that way.
+    pub lost_retransmits: u64,
 
     // Other timers.
     pub time_wait_at: Option<Instant>,
@@ -323,6 +334,9 @@ impl Connection {
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
             zero_window_probes: 0,
+            rexmit_log: VecDeque::new(),
+            lost_retransmits: 0,
+            timeouts: 0,
             flight_peak: 0,
             flight_peak_until: iss,
             time_wait_at: None,
@@ -528,6 +542,8 @@ impl Connection {
             in_recovery: self.recover.is_some(),
             fast_retransmits: self.fast_retransmits,
             zero_window_probes: self.zero_window_probes,
+            timeouts: self.timeouts,
+            lost_retransmits: self.lost_retransmits,
             sacked: self.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),
@@ -644,6 +660,7 @@ impl Connection {
             return;
         }
         self.retries += 1;
+        self.timeouts += 1;
         if self.retries == ctx.cfg.r1 {
             // SHLD-9: tell the application once R1 is reached.
             ctx.events.push_back(Event::DeliveryProblem {

@@ -123,6 +123,7 @@ impl Connection {
             if len > 0 || flags.contains(TcpFlags::FIN) {
                 if self.sack_ok && self.recover.is_some() {
                     self.scoreboard.mark_retransmitted(seq, len as u32);
+                    self.log_retransmission(seq);
                 }
                 return Some(self.sent(ctx, seq, flags, options, len));
             }
@@ -142,8 +143,15 @@ impl Connection {
                 self.cc.on_idle_restart(ctx.now);
             }
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
-            // when the peer shrank its window (MUST-34): then nothing new goes out.
-            let limit = self.snd_una + self.snd_wnd.min(self.cwnd);
+            // when the peer shrank its window (MUST-34): then nothing new goes out. Limited
+            // Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out
+            // beyond cwnd, so a small window still draws the third.
+            let limited = if self.recover.is_none() && self.snd_nxt == self.snd_max {
+                self.dupacks.min(2) * u32::from(self.snd_mss)
+            } else {
+                0
+            };
+            let limit = self.snd_una + self.snd_wnd.min(self.cwnd.saturating_add(limited));
             let usable = if limit > self.snd_nxt {
                 limit - self.snd_nxt
             } else {
@@ -240,6 +248,7 @@ impl Connection {
         }
         if rexmit {
             self.scoreboard.mark_retransmitted(seq, n as u32);
+            self.log_retransmission(seq);
         }
         Some(Some(self.sent(ctx, seq, flags, options, n)))
     }

@@ -27,6 +27,7 @@ impl Connection {
             let (_newly, _dsack) =
                 self.scoreboard
                     .on_ack(self.snd_una, self.snd_max, info.sack_blocks);
+            self.detect_lost_retransmissions(info.ack);
         }
         if self.snd_una < info.ack {
             let acked = info.ack - self.snd_una;
@@ -37,7 +38,16 @@ impl Connection {
                 Some(point) if self.snd_una >= point => {
                     // Full ACK: recovery is over (RFC 6582 §3.2 step 3, RFC 6675 §5).
                     self.recover = None;
-                    self.cwnd = self.ssthresh.min(self.in_flight().max(mss) + mss).max(mss);
+                    self.rexmit_log.clear();
+                    self.cwnd = if self.sack_ok {
+                        // RFC 6675 set cwnd = ssthresh on entry and the pipe, not cwnd,
+                        // paced recovery: cwnd stays.
+                        self.ssthresh.max(mss)
+                    } else {
+                        // RFC 6582 §3.2 step 3 option 1: deflate the inflated window without
+                        // allowing a burst.
+                        self.ssthresh.min(self.in_flight().max(mss) + mss).max(mss)
+                    };
                 }
                 Some(_) => {
                     if !self.sack_ok {
@@ -88,6 +98,43 @@ impl Connection {
         }
     }
 
+    /// Remember a retransmission sent during SACK recovery (bounded; the oldest go first).
+    pub(crate) fn log_retransmission(&mut self, seq: SeqNum) {
+        if self.rexmit_log.len() >= 64 {
+            self.rexmit_log.pop_front();
+        }
+        self.rexmit_log.push_back((seq, self.snd_max));
+    }
+
+    /// A retransmission is lost when the receiver SACKs data first sent after it while the
+    /// retransmitted octets are neither SACKed nor acknowledged (the lost-retransmission check
+    /// of Linux's SACK recovery; RFC 6675 alone would wait for the RTO). NextSeg may then
+    /// offer it again.
+    fn detect_lost_retransmissions(&mut self, ack: SeqNum) {
+        if self.recover.is_none() {
+            return;
+        }
+        let Some(high_sacked) = self.scoreboard.high_sacked() else {
+            return;
+        };
+        let una = ack.max(self.snd_una);
+        let mut i = 0;
+        while i < self.rexmit_log.len() {
+            let (seq, sent_max) = self.rexmit_log[i];
+            if seq < una {
+                self.rexmit_log.remove(i);
+                continue;
+            }
+            if high_sacked > sent_max && !self.scoreboard.is_sacked(seq) {
+                self.scoreboard.rewind_high_rxt(seq);
+                self.lost_retransmits += 1;
+                self.rexmit_log.remove(i);
+                continue;
+            }
+            i += 1;
+        }
+    }
+
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.snd_mss);
         self.ssthresh = self
@@ -120,6 +167,7 @@ impl Connection {
         self.recover = None;
         self.recover_floor = self.snd_max;
         self.rexmit_head = false;
+        self.rexmit_log.clear();
         self.scoreboard.clear();
     }
 }

@@ -321,6 +321,16 @@ impl Scoreboard {
         }
     }
 
+    /// A retransmission starting at `seq` was lost too: let NextSeg offer it again by moving
+    /// HighRxt back to it.
+    pub(crate) fn rewind_high_rxt(&mut self, seq: SeqNum) {
+        if let Some(h) = self.high_rxt {
+            if seq < h {
+                self.high_rxt = Some(seq);
+            }
+        }
+    }
+
     /// Recovery ended (or was entered anew): reset HighRxt / RescueRxt (RFC 6675 §5).
     pub(crate) fn reset_recovery(&mut self, snd_una: SeqNum) {
         self.high_rxt = None;

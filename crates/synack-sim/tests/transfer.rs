@@ -164,14 +164,17 @@ fn bulk_goodput(cc: Algorithm) -> (f64, f64) {
         let stats = &t.report.stats;
         println!(
             "{cc:>7} seed {seed}: {BULK} B in {:.3} s virtual = {:.0} B/s ({:.2} Mbit/s), \
-             {:.2} × Mathis; retransmits {}, fast recoveries {}, final cwnd {} B ({:.1} SMSS), \
-             ssthresh {} B, srtt {:.1} ms; link: {} packets, {} lost, {} queue drops",
+             {:.2} × Mathis; retransmits {}, fast recoveries {}, timeouts {}, lost retransmits {}, \
+             final cwnd {} B ({:.1} SMSS), ssthresh {} B, srtt {:.1} ms; link: {} packets, {} lost, \
+             {} queue drops",
             t.seconds,
             t.goodput(),
             t.goodput() * 8e-6,
             t.goodput() / mathis(info.mss, 1.22),
             info.retransmits,
             info.fast_retransmits,
+            info.timeouts,
+            info.lost_retransmits,
             info.cwnd,
             f64::from(info.cwnd) / f64::from(info.mss),
             info.ssthresh,
@@ -206,16 +209,16 @@ fn goodput_cubic_at_least_mathis() {
 }
 
 /// NewReno with the receiver's delayed ACKs (the default) lands just under the C = 1.22 bound
-/// (ratio 0.86–1.19 over seeds 1–12, 0.89 over seeds 1–4; 0.93–1.32 with delayed ACK off):
-/// its average window is the ≈12 segments the model predicts, but Bernoulli losses and
-/// delayed ACKs cost a little. It must still clear Mathis' own delayed-ACK bound (C = 0.87)
-/// and 85% of the C = 1.22 bound.
+/// computed with the link's 20 ms RTT: 0.94 over seeds 1–4 (0.91–0.97 each) with Limited
+/// Transmit and lost-retransmission detection, up from 0.89 before them. The flow's own RTT
+/// is 21–23 ms (serialization and queueing), which is worth the missing ~6%. It must clear
+/// Mathis' own delayed-ACK bound (C = 0.87) and 90% of the C = 1.22 bound.
 #[test]
 fn goodput_newreno_near_mathis() {
     let (goodput, bound) = bulk_goodput(Algorithm::NewReno);
     let delayed_ack_bound = bound * (0.75f64.sqrt() / 1.5f64.sqrt());
     assert!(
-        goodput >= delayed_ack_bound && goodput >= 0.85 * bound,
+        goodput >= delayed_ack_bound && goodput >= 0.90 * bound,
         "newreno: goodput {goodput:.0} B/s, Mathis bound {bound:.0} B/s"
     );
 }
@@ -659,5 +662,40 @@ fn thirty_percent_loss_delivers_every_byte() {
         );
         assert_eq!(t.receiver.bytes_received, BYTES, "seed {seed}");
         assert!(t.receiver.eof, "seed {seed}");
+    }
+}
+
+/// Diagnostic (ignored): the congestion window of one 10 MB NewReno transfer, sampled every
+/// 50 ms of virtual time. `cargo test -p synack-sim --test transfer cwnd_trace -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn cwnd_trace() {
+    let cc = match std::env::var("CC").as_deref() {
+        Ok("cubic") => Algorithm::Cubic,
+        _ => Algorithm::NewReno,
+    };
+    let (mut sim, c, _s) = build(1, BULK, big_buffers(cc), big_buffers(cc), fast_link(LOSS));
+    sim.set_capture(false);
+    let mut next = Instant::ZERO;
+    while sim.step() {
+        if sim.now() >= next {
+            let now = sim.now();
+            next = now + Duration::from_millis(50);
+            let ep = sim.endpoint(c);
+            let h = ep.connections().next();
+            if let Some(h) = h {
+                let i = ep.info(h).unwrap();
+                println!(
+                    "{:>8.3} cwnd {:>3} ssth {:>3} flight {:>3} rec {} srtt {:?} acked {}",
+                    now.as_micros() as f64 / 1e6,
+                    i.cwnd / 1448,
+                    i.ssthresh.min(999 * 1448) / 1448,
+                    i.bytes_in_flight / 1448,
+                    i.in_recovery as u8,
+                    i.srtt.unwrap_or_default(),
+                    i.bytes_acked
+                );
+            }
+        }
     }
 }
