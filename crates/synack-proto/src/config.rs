@@ -70,6 +70,15 @@ pub struct Config {
     pub ephemeral_ports: (u16, u16),
     /// Pending RST/ACK control segments the endpoint keeps before it drops new ones.
     pub max_pending_control: usize,
+    /// RFC 5961 §7: at most this many challenge ACKs per connection per
+    /// `challenge_ack_window` (default 10 per 5 s, the RFC's suggestion). Per connection, not
+    /// host-wide (CVE-2016-5696).
+    pub challenge_ack_limit: u32,
+    pub challenge_ack_window: Duration,
+    /// RFC 1337: ignore RSTs in TIME-WAIT, so a stray RST cannot cut the 2MSL wait short
+    /// ("TIME-WAIT assassination"). On by default (Linux's tcp_rfc1337 defaults to off; the
+    /// RFC's reasoning wins here).
+    pub rfc1337: bool,
 }
 
 impl Default for Config {
@@ -100,6 +109,9 @@ impl Default for Config {
             ttl: 64,
             ephemeral_ports: (49152, 65535),
             max_pending_control: 1024,
+            challenge_ack_limit: 10,
+            challenge_ack_window: Duration::from_secs(5),
+            rfc1337: true,
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct ConnInfo {
     pub timeouts: u64,
     /// Retransmissions found lost during SACK recovery and sent again.
     pub lost_retransmits: u64,
+    /// Challenge ACKs sent (RFC 5961) and suppressed by the per-connection budget.
+    pub challenge_acks: u64,
+    pub challenge_acks_suppressed: u64,
     /// Bytes above SND.UNA the peer has SACKed.
     pub sacked: u32,
     /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
@@ -232,6 +235,12 @@ pub(crate) struct Connection {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
+    /// RFC 5961 §7 challenge-ACK budget: the current window's start and count.
+    pub challenge_window_start: Instant,
+    pub challenge_count: u32,
+    /// Challenge ACKs sent, and those the budget suppressed.
+    pub challenge_acks: u64,
+    pub challenge_acks_suppressed: u64,
     /// Retransmission timer expiries (not counting zero-window probes).
     pub timeouts: u64,
     /// Retransmissions found lost that way.
@@ -337,6 +346,10 @@ impl Connection {
             rexmit_log: VecDeque::new(),
             lost_retransmits: 0,
             timeouts: 0,
+            challenge_window_start: now,
+            challenge_count: 0,
+            challenge_acks: 0,
+            challenge_acks_suppressed: 0,
             flight_peak: 0,
             flight_peak_until: iss,
             time_wait_at: None,
@@ -544,6 +557,8 @@ impl Connection {
             zero_window_probes: self.zero_window_probes,
             timeouts: self.timeouts,
             lost_retransmits: self.lost_retransmits,
+            challenge_acks: self.challenge_acks,
+            challenge_acks_suppressed: self.challenge_acks_suppressed,
             sacked: self.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),

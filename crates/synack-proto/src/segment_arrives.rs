@@ -303,8 +303,13 @@ impl Connection {
 
         // Second: the RST bit (RFC 5961 §3.2: only an exact match resets).
         if seg.has(TcpFlags::RST) {
+            if self.state == State::TimeWait && ctx.cfg.rfc1337 {
+                // RFC 1337: a RST must not assassinate TIME-WAIT; the 2MSL wait protects the
+                // next incarnation from this one's old duplicates. Ignored.
+                return Outcome::default();
+            }
             if seg.seq != nxt {
-                self.ack_now = true; // challenge ACK
+                self.challenge_ack(ctx);
                 return Outcome::default();
             }
             return self.reset_arrives(ctx);
@@ -323,7 +328,7 @@ impl Connection {
                 };
             }
             // RFC 5961 §4: any SYN in a synchronized state gets a challenge ACK.
-            self.ack_now = true;
+            self.challenge_ack(ctx);
             return Outcome::default();
         }
 
@@ -352,7 +357,7 @@ impl Connection {
         } else {
             // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
             if seg.ack > self.snd_max || seg.ack < self.snd_una - self.max_snd_wnd {
-                self.ack_now = true;
+                self.challenge_ack(ctx);
                 return Outcome::default();
             }
             let dup_candidate = seg.ack == self.snd_una
@@ -440,6 +445,23 @@ impl Connection {
         }
         self.text_and_fin(ctx, seg);
         Outcome::default()
+    }
+
+    /// A challenge ACK (RFC 5961 §3.2, §4, §5), at most `challenge_ack_limit` per
+    /// `challenge_ack_window` for this connection (§7). The budget is per connection, not
+    /// host-wide: a global counter is the side channel of CVE-2016-5696.
+    pub(crate) fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx.now >= self.challenge_window_start + ctx.cfg.challenge_ack_window {
+            self.challenge_window_start = ctx.now;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count < ctx.cfg.challenge_ack_limit {
+            self.challenge_count += 1;
+            self.challenge_acks += 1;
+            self.ack_now = true;
+        } else {
+            self.challenge_acks_suppressed += 1;
+        }
     }
 
     /// Step 2 for an exact-match RST, by state.

@@ -254,7 +254,12 @@ fn rst_in_each_synchronized_state_closes() {
         State::LastAck,
         State::TimeWait,
     ] {
-        let mut p = Pair::new();
+        // RFC 9293 alone: a RST closes TIME-WAIT too (RFC 1337's protection is tested below).
+        let plain = |ip| synack_proto::Config {
+            rfc1337: false,
+            ..config(ip)
+        };
+        let mut p = Pair::with_configs(plain(A_IP), plain(B_IP));
         let (c, s) = p.establish();
         match target {
             State::Established => {}
@@ -458,4 +463,85 @@ fn a_peer_that_never_sends_fin_releases_an_orphan_after_fin_wait_2_timeout() {
     assert_eq!(p.a.poll_timeout(), Some(t + Duration::from_secs(60)));
     p.advance(Duration::from_secs(60));
     assert_eq!(p.a.state(c), None);
+}
+
+#[test]
+fn rst_in_time_wait_is_ignored_rfc1337() {
+    let mut p = Pair::new(); // rfc1337 is on by default
+    let (c, s) = p.establish();
+    p.a.close(c).unwrap();
+    p.exchange();
+    p.b.close(s).unwrap();
+    p.exchange();
+    assert_eq!(p.a.state(c), Some(State::TimeWait));
+    let info = p.a.info(c).unwrap();
+    let rst = packet(
+        addr(B_IP, 80),
+        info.tuple.local,
+        TcpFlags::RST,
+        info.rcv_nxt.get(),
+        0,
+        0,
+        TcpOptions::default(),
+        b"",
+    );
+    p.deliver(Side::A, &rst);
+    assert_eq!(
+        p.a.state(c),
+        Some(State::TimeWait),
+        "the 2MSL wait is not cut short"
+    );
+    assert!(p.out(Side::A).is_empty());
+}
+
+#[test]
+fn challenge_acks_are_rate_limited_per_connection_rfc5961_7() {
+    let mut p = Pair::new();
+    let (c, _s) = p.establish();
+    let c2 =
+        p.a.connect(p.now, addr(A_IP, 40001), addr(B_IP, 80))
+            .unwrap();
+    p.exchange();
+    // 30 in-window SYNs at one instant: 10 challenge ACKs, the rest suppressed.
+    let info = p.a.info(c).unwrap();
+    let syn = packet(
+        addr(B_IP, 80),
+        info.tuple.local,
+        TcpFlags::SYN,
+        info.rcv_nxt.get(),
+        0,
+        1000,
+        TcpOptions::default(),
+        b"",
+    );
+    let mut acks = 0;
+    for _ in 0..30 {
+        p.deliver(Side::A, &syn);
+        acks += p.out(Side::A).len();
+    }
+    assert_eq!(acks, 10);
+    let info = p.a.info(c).unwrap();
+    assert_eq!(
+        (info.challenge_acks, info.challenge_acks_suppressed),
+        (10, 20)
+    );
+    // The budget is per connection: another connection still answers (no global counter for
+    // an off-path attacker to read, CVE-2016-5696).
+    let info2 = p.a.info(c2).unwrap();
+    let syn2 = packet(
+        addr(B_IP, 80),
+        info2.tuple.local,
+        TcpFlags::SYN,
+        info2.rcv_nxt.get(),
+        0,
+        1000,
+        TcpOptions::default(),
+        b"",
+    );
+    p.deliver(Side::A, &syn2);
+    assert_eq!(p.out(Side::A).len(), 1);
+    // Five seconds later the budget is back.
+    p.advance(std::time::Duration::from_secs(5));
+    p.deliver(Side::A, &syn);
+    assert_eq!(p.out(Side::A).len(), 1);
 }
