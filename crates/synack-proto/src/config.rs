@@ -75,6 +75,16 @@ pub struct Config {
     /// host-wide (CVE-2016-5696).
     pub challenge_ack_limit: u32,
     pub challenge_ack_window: Duration,
+    /// Answer SYNs with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6),
+    /// instead of dropping them. On by default.
+    pub syn_cookies: bool,
+    /// Most connections (TIME-WAIT included) the endpoint keeps; beyond it new SYNs get
+    /// cookies (or are dropped) and `connect` fails.
+    pub max_connections: usize,
+    /// How long a passively opened connection may stay in SYN-RECEIVED retransmitting its
+    /// SYN-ACK — shorter than an active open's `syn_timeout`, as half-open children are what a
+    /// SYN flood is made of (RFC 4987 §3.2). Default 60 s (Linux: 5 retries, about 63 s).
+    pub syn_received_timeout: Duration,
     /// RFC 1337: ignore RSTs in TIME-WAIT, so a stray RST cannot cut the 2MSL wait short
     /// ("TIME-WAIT assassination"). On by default (Linux's tcp_rfc1337 defaults to off; the
     /// RFC's reasoning wins here).
@@ -112,6 +122,9 @@ impl Default for Config {
             challenge_ack_limit: 10,
             challenge_ack_window: Duration::from_secs(5),
             rfc1337: true,
+            syn_cookies: true,
+            max_connections: 1 << 20,
+            syn_received_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -651,7 +651,9 @@ impl Connection {
         // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout,
         // measured from the last progress — for zero-window probing, the last answer, so a
         // receiver that keeps answering keeps the connection (MUST-37).
-        let limit = if opening {
+        let limit = if opening && self.listener.is_some() {
+            Some(ctx.cfg.syn_received_timeout)
+        } else if opening {
             Some(ctx.cfg.syn_timeout)
         } else {
             self.user_timeout

@@ -3,16 +3,17 @@
 //! transmit queue.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
 
 use crate::config::Config;
 use crate::connection::{ConnInfo, Connection, Ctx, Outgoing};
-use crate::error::Error;
+use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::isn::Secret;
+use crate::listener::Listener;
 use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -36,8 +37,13 @@ pub struct EndpointStats {
     pub resets_sent: u64,
     /// Control segments dropped because the control queue was full.
     pub control_dropped: u64,
-    /// SYNs dropped because the listener's SYN queue was full.
+    /// SYNs dropped because the listener's SYN queue was full (cookies off).
     pub syn_queue_full: u64,
+    /// SYN cookies sent (SYN queue full), validated by a returning ACK, and ACKs to a
+    /// listener that carried no valid cookie (RFC 4987 §3.6).
+    pub syn_cookies_sent: u64,
+    pub syn_cookies_validated: u64,
+    pub syn_cookies_invalid: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
     /// IP packets of a protocol other than TCP and ICMP.
@@ -58,55 +64,36 @@ impl EndpointStats {
     }
 }
 
-struct Listener {
-    backlog: usize,
-    /// Children in SYN-RECEIVED (the SYN queue).
-    syn_queue: usize,
-    /// Children ESTABLISHED and waiting for `accept`.
-    accept_queue: VecDeque<ConnHandle>,
-    /// All children not yet accepted.
-    children: HashSet<ConnHandle>,
-}
-
-impl Listener {
-    fn new(backlog: usize) -> Self {
-        Listener {
-            backlog: backlog.max(1),
-            syn_queue: 0,
-            accept_queue: VecDeque::new(),
-            children: HashSet::new(),
-        }
-    }
-}
-
 /// A RST (or RST-ACK) the endpoint owes someone; it has no TCB to send it from.
 #[derive(Clone, Copy, Debug)]
-struct Control {
-    tuple: FourTuple,
-    seq: SeqNum,
-    ack: Option<SeqNum>,
+pub(crate) struct Control {
+    pub(crate) tuple: FourTuple,
+    pub(crate) seq: SeqNum,
+    pub(crate) ack: Option<SeqNum>,
+    /// A stateless SYN-ACK (SYN cookie) instead of a RST: its window and options.
+    pub(crate) syn_ack: Option<(u16, TcpOptions)>,
 }
 
 /// A TCP endpoint: every connection and listener of one host (or one set of addresses).
 pub struct Endpoint {
     pub(crate) cfg: Config,
-    secret: Secret,
+    pub(crate) secret: Secret,
     pub(crate) conns: HashMap<ConnHandle, Connection>,
     pub(crate) by_tuple: HashMap<FourTuple, ConnHandle>,
-    listeners: HashMap<SocketAddr, Listener>,
-    next_handle: u64,
+    pub(crate) listeners: HashMap<SocketAddr, Listener>,
+    pub(crate) next_handle: u64,
     pub(crate) events: VecDeque<Event>,
-    ready: VecDeque<ConnHandle>,
-    control: VecDeque<Control>,
+    pub(crate) ready: VecDeque<ConnHandle>,
+    pub(crate) control: VecDeque<Control>,
     /// Whole packets ready to go (ICMP echo replies), bounded like `control`.
     pub(crate) raw_out: VecDeque<Vec<u8>>,
-    timers: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
-    scratch: Vec<u8>,
+    pub(crate) timers: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
+    pub(crate) scratch: Vec<u8>,
     pub(crate) stats: EndpointStats,
-    port_counter: u64,
-    ip_ident: u16,
+    pub(crate) port_counter: u64,
+    pub(crate) ip_ident: u16,
     /// The latest time the caller gave us (user calls carry no clock).
-    last_now: Instant,
+    pub(crate) last_now: Instant,
 }
 
 impl Endpoint {
@@ -153,58 +140,6 @@ impl Endpoint {
 
     // ----- passive OPEN ---------------------------------------------------------------------
 
-    /// Passive OPEN (§3.10.1): listen on `local` (an unspecified IP listens on every local
-    /// address). Connections in SYN-SENT/SYN-RECEIVED on the same port are unaffected
-    /// (MUST-41, MUST-42).
-    pub fn listen(&mut self, local: SocketAddr, backlog: Option<usize>) -> Result<(), Error> {
-        if local.port() == 0 {
-            return Err(Error::InvalidAddress);
-        }
-        if self.listeners.contains_key(&local) {
-            return Err(Error::AddrInUse);
-        }
-        let l = Listener::new(backlog.unwrap_or(self.cfg.backlog));
-        self.listeners.insert(local, l);
-        Ok(())
-    }
-
-    /// Accept-any mode: take connections to every destination address and port that reaches
-    /// this endpoint and has no listener of its own — what a tun2socks-style application
-    /// needs. Accept them with `accept(ACCEPT_ANY)`; each connection's `tuple().local` is the
-    /// original destination. Combine with an empty `Config::local_addrs`.
-    pub fn listen_any(&mut self, backlog: Option<usize>) -> Result<(), Error> {
-        if self.listeners.contains_key(&ACCEPT_ANY) {
-            return Err(Error::AddrInUse);
-        }
-        let l = Listener::new(backlog.unwrap_or(self.cfg.backlog));
-        self.listeners.insert(ACCEPT_ANY, l);
-        Ok(())
-    }
-
-    /// Stop listening; children not yet accepted are reset.
-    pub fn unlisten(&mut self, local: SocketAddr) -> bool {
-        let Some(l) = self.listeners.remove(&local) else {
-            return false;
-        };
-        for h in l.children {
-            let _ = self.abort(h);
-        }
-        true
-    }
-
-    /// Take the next ESTABLISHED connection from a listener's accept queue.
-    pub fn accept(&mut self, listener: SocketAddr) -> Option<ConnHandle> {
-        loop {
-            let l = self.listeners.get_mut(&listener)?;
-            let h = l.accept_queue.pop_front()?;
-            l.children.remove(&h);
-            if let Some(c) = self.conns.get_mut(&h) {
-                c.owned = true;
-                return Some(h);
-            }
-        }
-    }
-
     // ----- active OPEN ----------------------------------------------------------------------
 
     /// Active OPEN (§3.10.1): send a SYN to `remote`. A local port of 0 picks an ephemeral
@@ -217,6 +152,9 @@ impl Endpoint {
     ) -> Result<ConnHandle, Error> {
         if !valid_unicast(remote.ip()) || remote.port() == 0 {
             return Err(Error::InvalidAddress); // MUST-46
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            return Err(Error::NoResources);
         }
         let local_ip = if local.ip().is_unspecified() {
             // MUST-44: the first configured address of the remote's family.
@@ -249,10 +187,7 @@ impl Endpoint {
         let iss = self.secret.isn(now, tuple.local, tuple.remote);
         let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
         c.owned = true;
-        c.ts_offset = self
-            .secret
-            .isn(Instant::ZERO, tuple.remote, tuple.local)
-            .get();
+        c.ts_offset = self.secret.ts_offset(tuple);
         let mut ctx = Ctx {
             now,
             cfg: &self.cfg,
@@ -266,7 +201,7 @@ impl Endpoint {
         Ok(h)
     }
 
-    fn new_handle(&mut self) -> ConnHandle {
+    pub(crate) fn new_handle(&mut self) -> ConnHandle {
         let h = ConnHandle(self.next_handle);
         self.next_handle += 1;
         h
@@ -503,32 +438,13 @@ impl Endpoint {
         if let Some(&h) = self.by_tuple.get(&tuple) {
             self.dispatch(now, h, seg);
         } else if let Some(laddr) = self.find_listener(tuple.local) {
-            self.listen_arrives(now, laddr, tuple, seg);
+            self.listen_arrives(now, laddr, tuple, seg, None);
         } else {
             self.closed_arrives(tuple, seg);
         }
     }
 
-    /// The listener for a SYN to `local`: an exact match, else one on the unspecified address
-    /// of the same family and port, else the accept-any listener.
-    fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
-        if self.listeners.contains_key(&local) {
-            return Some(local);
-        }
-        let unspecified = match local.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-        };
-        let wildcard = SocketAddr::new(unspecified, local.port());
-        if self.listeners.contains_key(&wildcard) {
-            return Some(wildcard);
-        }
-        self.listeners
-            .contains_key(&ACCEPT_ANY)
-            .then_some(ACCEPT_ANY)
-    }
-
-    fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
+    pub(crate) fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
         let accept_room = {
             let Some(c) = self.conns.get(&h) else { return };
             match c.listener.and_then(|l| self.listeners.get(&l)) {
@@ -536,6 +452,12 @@ impl Endpoint {
                 None => true,
             }
         };
+        // MAY-2 / RFC 6191: a SYN that can only be from a new incarnation ends TIME-WAIT early
+        // and goes to the listener, with our ISS above the old sequence space.
+        let reincarnation = self.conns.get(&h).and_then(|c| {
+            let floor = c.new_incarnation(&seg)?;
+            Some((floor, self.find_listener(c.tuple.local)?, c.tuple))
+        });
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -545,6 +467,16 @@ impl Endpoint {
             cfg: &self.cfg,
             events: &mut self.events,
         };
+        if let Some((floor, laddr, tuple)) = reincarnation {
+            c.close_with(
+                &mut ctx,
+                CloseReason::Normal,
+                "new SYN in TIME-WAIT (MAY-2)",
+            );
+            self.after(h, was, false);
+            self.listen_arrives(now, laddr, tuple, seg, Some(floor));
+            return;
+        }
         let out = c.segment_arrives(&mut ctx, seg, accept_room);
         let tuple = c.tuple;
         if let Some(r) = out.reset {
@@ -553,91 +485,17 @@ impl Endpoint {
         self.after(h, was, out.back_to_listen);
     }
 
-    /// SEGMENT ARRIVES in LISTEN (§3.10.7.2).
-    fn listen_arrives(
-        &mut self,
-        now: Instant,
-        laddr: SocketAddr,
-        tuple: FourTuple,
-        seg: Segment<'_>,
-    ) {
-        // First: a RST is ignored.
-        if seg.flags.contains(TcpFlags::RST) {
-            return;
-        }
-        // Second: any ACK is bad: <SEQ=SEG.ACK><CTL=RST>.
-        if seg.flags.contains(TcpFlags::ACK) {
-            self.queue_control(tuple, seg.ack, None);
-            return;
-        }
-        // Third: a SYN.
-        if !seg.flags.contains(TcpFlags::SYN) {
-            return; // fourth: anything else is dropped
-        }
-        let Some(l) = self.listeners.get_mut(&laddr) else {
-            return;
-        };
-        if l.syn_queue >= l.backlog {
-            // A bounded SYN queue: drop; the peer retransmits its SYN.
-            self.stats.syn_queue_full += 1;
-            return;
-        }
-        l.syn_queue += 1;
-        let h = ConnHandle(self.next_handle);
-        self.next_handle += 1;
-        l.children.insert(h);
-        let iss = self.secret.isn(now, tuple.local, tuple.remote);
-        let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
-        c.listener = Some(laddr);
-        c.state = State::Listen; // the child starts as a copy of the listener
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
-        // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
-        c.irs = seg.seq;
-        c.rcv_nxt = seg.seq + 1u32;
-        c.rcv_adv = c.rcv_nxt;
-        c.negotiate(&ctx, &seg.options);
-        c.last_ack_sent = c.rcv_nxt;
-        c.ts_offset = self
-            .secret
-            .isn(Instant::ZERO, tuple.remote, tuple.local)
-            .get();
-        c.snd_wnd = seg.wnd;
-        c.max_snd_wnd = seg.wnd;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = iss;
-        c.transition(&mut ctx, State::SynReceived, "rcv SYN");
-        // Text on a SYN is held until ESTABLISHED.
-        c.queue_text(&mut ctx, seg.seq + 1u32, seg.payload);
-        self.stats.passive_opens += 1;
-        self.by_tuple.insert(tuple, h);
-        self.conns.insert(h, c);
-        self.touch(h);
-    }
-
-    /// SEGMENT ARRIVES with no TCB (§3.10.7.1): reset everything but a reset.
-    fn closed_arrives(&mut self, tuple: FourTuple, seg: Segment<'_>) {
-        if seg.flags.contains(TcpFlags::RST) {
-            return;
-        }
-        if seg.flags.contains(TcpFlags::ACK) {
-            // <SEQ=SEG.ACK><CTL=RST>
-            self.queue_control(tuple, seg.ack, None);
-        } else {
-            // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
-            self.queue_control(tuple, SeqNum(0), Some(seg.seq + seg.len()));
-        }
-    }
-
-    fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
+    pub(crate) fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
         if self.control.len() >= self.cfg.max_pending_control {
             self.stats.control_dropped += 1;
             return;
         }
-        self.control.push_back(Control { tuple, seq, ack });
+        self.control.push_back(Control {
+            tuple,
+            seq,
+            ack,
+            syn_ack: None,
+        });
     }
 
     /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
@@ -688,7 +546,7 @@ impl Endpoint {
     }
 
     /// Put a connection on the transmit queue and refresh its timer.
-    fn touch(&mut self, h: ConnHandle) {
+    pub(crate) fn touch(&mut self, h: ConnHandle) {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -701,7 +559,7 @@ impl Endpoint {
 
     /// Keep at most one live heap entry per connection: push only when the deadline moves
     /// earlier; a later deadline is found when the earlier entry pops (see `poll_timeout`).
-    fn schedule(&mut self, h: ConnHandle) {
+    pub(crate) fn schedule(&mut self, h: ConnHandle) {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -821,20 +679,33 @@ impl Endpoint {
     }
 
     fn emit_control(&mut self, ctl: Control, buf: &mut [u8]) -> Option<usize> {
-        let mut flags = TcpFlags::RST;
-        if ctl.ack.is_some() {
-            flags |= TcpFlags::ACK;
-        }
-        let out = Outgoing {
-            seq: ctl.seq,
-            ack: ctl.ack.unwrap_or(SeqNum(0)),
-            flags,
-            window: 0,
-            options: TcpOptions::default(),
-            payload_len: 0,
-            urgent: 0,
+        let out = match ctl.syn_ack {
+            Some((window, options)) => Outgoing {
+                seq: ctl.seq,
+                ack: ctl.ack.unwrap_or(SeqNum(0)),
+                flags: TcpFlags::SYN | TcpFlags::ACK,
+                window,
+                options,
+                payload_len: 0,
+                urgent: 0,
+            },
+            None => {
+                self.stats.resets_sent += 1;
+                Outgoing {
+                    seq: ctl.seq,
+                    ack: ctl.ack.unwrap_or(SeqNum(0)),
+                    flags: if ctl.ack.is_some() {
+                        TcpFlags::RST | TcpFlags::ACK
+                    } else {
+                        TcpFlags::RST
+                    },
+                    window: 0,
+                    options: TcpOptions::default(),
+                    payload_len: 0,
+                    urgent: 0,
+                }
+            }
         };
-        self.stats.resets_sent += 1;
         self.emit(ctl.tuple, &out, &[], buf)
     }
 

@@ -28,6 +28,8 @@ pub enum Error {
     InvalidHandle,
     /// No ephemeral port is free for this destination.
     NoPorts,
+    /// A configured limit (connections, memory) is reached.
+    NoResources,
 }
 
 impl fmt::Display for Error {
@@ -44,6 +46,7 @@ impl fmt::Display for Error {
             Error::InvalidAddress => "invalid address",
             Error::InvalidHandle => "no such connection",
             Error::NoPorts => "no free local port",
+            Error::NoResources => "connection or memory limit reached",
         };
         f.write_str(s)
     }
@@ -66,6 +69,7 @@ impl From<Error> for std::io::Error {
             Error::InvalidAddress => K::AddrNotAvailable,
             Error::InvalidHandle => K::NotFound,
             Error::NoPorts => K::AddrNotAvailable,
+            Error::NoResources => K::OutOfMemory,
         };
         std::io::Error::new(kind, e)
     }

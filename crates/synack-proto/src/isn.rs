@@ -45,6 +45,29 @@ impl Secret {
         SeqNum(m.wrapping_add(f))
     }
 
+    /// The keyed hash inside a SYN cookie (syn_cookies.rs).
+    pub(crate) fn cookie_hash(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        peer_isn: SeqNum,
+        period: u32,
+    ) -> u32 {
+        let mut h = self.hasher();
+        h.write(b"cookie");
+        write_addr(&mut h, local);
+        write_addr(&mut h, remote);
+        h.write(&peer_isn.get().to_be_bytes());
+        h.write(&period.to_be_bytes());
+        h.finish() as u32
+    }
+
+    /// The per-connection offset of our timestamp clock (RFC 7323 §5.4), the same for a
+    /// cookie SYN-ACK and the connection it becomes.
+    pub(crate) fn ts_offset(&self, tuple: crate::event::FourTuple) -> u32 {
+        self.isn(Instant::ZERO, tuple.remote, tuple.local).get()
+    }
+
     /// A hash used to pick an ephemeral port offset per destination (RFC 6056 algorithm 3).
     pub(crate) fn port_offset(&self, local_ip: IpAddr, remote: SocketAddr) -> u64 {
         let mut h = self.hasher();

@@ -22,6 +22,7 @@ mod error;
 mod event;
 mod icmp;
 mod isn;
+mod listener;
 mod output;
 mod recovery;
 mod recv_buffer;
@@ -31,6 +32,7 @@ mod segment_arrives;
 mod send_buffer;
 pub mod seq;
 pub mod state;
+mod syn_cookies;
 pub mod time;
 mod user_calls;
 

@@ -464,6 +464,21 @@ impl Connection {
         }
     }
 
+    /// A SYN in TIME-WAIT that may open a new incarnation (MAY-2): with timestamps, its TSval
+    /// is newer than TS.Recent (RFC 6191); without, its sequence number lies beyond RCV.NXT.
+    /// Returns the floor for our new ISS: past everything the old incarnation used.
+    pub(crate) fn new_incarnation(&self, seg: &Segment<'_>) -> Option<SeqNum> {
+        let syn_only = seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::ACK) && !seg.has(TcpFlags::RST);
+        if self.state != State::TimeWait || !syn_only {
+            return None;
+        }
+        let newer = match (self.ts_ok, seg.options.timestamps) {
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
+            _ => seg.seq > self.rcv_nxt,
+        };
+        newer.then(|| self.snd_max + 65535u32 + 2u32)
+    }
+
     /// Step 2 for an exact-match RST, by state.
     fn reset_arrives(&mut self, ctx: &mut Ctx<'_>) -> Outcome {
         match self.state {

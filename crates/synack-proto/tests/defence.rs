@@ -1,0 +1,276 @@
+//! Defending the handshake: SYN cookies (RFC 4987), SYN-RECEIVED lifetime, connection limits,
+//! and a new incarnation out of TIME-WAIT (MAY-2, RFC 6191).
+
+mod util;
+
+use synack_proto::{Config, Duration, Error, State};
+use synack_wire::{TcpFlags, TcpOptions};
+use util::*;
+
+fn backlog_one(cookies: bool) -> Pair {
+    let b = Config {
+        syn_cookies: cookies,
+        ..modern_config(B_IP)
+    };
+    let mut p = Pair::with_configs(modern_config(A_IP), b);
+    p.b.listen(addr(B_IP, 80), Some(1)).unwrap();
+    p
+}
+
+fn syn_opts() -> TcpOptions {
+    TcpOptions {
+        mss: Some(1400),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamps: Some((5000, 0)),
+        ..TcpOptions::default()
+    }
+}
+
+#[test]
+fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing_rfc4987() {
+    let mut p = backlog_one(true);
+    // The first SYN takes the one SYN-RECEIVED slot.
+    p.deliver(
+        Side::B,
+        &packet(
+            addr(A_IP, 1000),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            10,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        ),
+    );
+    let _ = p.one(Side::B);
+    assert_eq!(p.b.connection_count(), 1);
+    // The second gets a cookie SYN-ACK and no state at all.
+    let me = addr(A_IP, 2000);
+    p.deliver(
+        Side::B,
+        &packet(
+            me,
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            777,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        ),
+    );
+    let sa = p.one(Side::B);
+    assert_eq!((sa.flags().as_str(), sa.ack), ("S.", 778));
+    assert_eq!(
+        sa.options.mss,
+        Some(1400),
+        "the peer's MSS, from the cookie table"
+    );
+    assert_eq!(sa.options.window_scale, Some(3));
+    assert!(sa.options.sack_permitted);
+    let (tsval, tsecr) = sa.options.timestamps.unwrap();
+    assert_eq!(tsecr, 5000);
+    assert_eq!(p.b.connection_count(), 1, "nothing kept for the cookie");
+    assert_eq!(p.b.stats().syn_cookies_sent, 1);
+    // The ACK returns the cookie: the connection appears ESTABLISHED, options intact, and the
+    // data on the ACK is delivered — the application cannot tell.
+    let ack = packet(
+        me,
+        addr(B_IP, 80),
+        TcpFlags::ACK | TcpFlags::PSH,
+        778,
+        sa.seq.wrapping_add(1),
+        100,
+        TcpOptions {
+            timestamps: Some((5001, tsval)),
+            ..TcpOptions::default()
+        },
+        b"hello",
+    );
+    p.deliver(Side::B, &ack);
+    assert_eq!(p.b.stats().syn_cookies_validated, 1);
+    let s = p.b.accept(addr(B_IP, 80)).expect("the cookie connection");
+    assert_eq!(p.b.state(s), Some(State::Established));
+    let info = p.b.info(s).unwrap();
+    assert_eq!(
+        (info.mss, info.wscale, info.sack, info.timestamps),
+        (1400 - 12, Some((3, 7)), true, true)
+    );
+    assert_eq!(info.snd_wnd, 100 << 7);
+    assert_eq!(read_all(&mut p.b, s).0, b"hello");
+    assert!(p
+        .transitions(Side::B)
+        .contains(&(State::SynReceived, State::Established)));
+}
+
+#[test]
+fn a_forged_cookie_is_reset() {
+    let mut p = backlog_one(true);
+    let me = addr(A_IP, 3000);
+    p.deliver(
+        Side::B,
+        &packet(
+            me,
+            addr(B_IP, 80),
+            TcpFlags::ACK,
+            100,
+            0xdead_beef,
+            1000,
+            TcpOptions::default(),
+            b"",
+        ),
+    );
+    let rst = p.one(Side::B);
+    assert_eq!((rst.flags().as_str(), rst.seq), ("R", 0xdead_beef));
+    assert_eq!(p.b.stats().syn_cookies_invalid, 1);
+    assert_eq!(p.b.connection_count(), 0);
+}
+
+#[test]
+fn without_cookies_a_full_syn_queue_drops_the_syn() {
+    let mut p = backlog_one(false);
+    p.deliver(
+        Side::B,
+        &packet(
+            addr(A_IP, 1000),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            10,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        ),
+    );
+    let _ = p.one(Side::B);
+    p.deliver(
+        Side::B,
+        &packet(
+            addr(A_IP, 2000),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            10,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        ),
+    );
+    assert!(p.out(Side::B).is_empty());
+    assert_eq!(p.b.stats().syn_queue_full, 1);
+}
+
+#[test]
+fn a_half_open_child_lives_60_s_not_3_minutes() {
+    let mut p = Pair::modern();
+    p.b.listen(addr(B_IP, 80), None).unwrap();
+    p.deliver(
+        Side::B,
+        &packet(
+            addr(A_IP, 1000),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            10,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        ),
+    );
+    assert_eq!(p.one(Side::B).flags(), "S.");
+    while p.b.connection_count() > 0 {
+        let t = p.next_timeout().unwrap_or_else(|| {
+            panic!(
+                "stuck: {:?}",
+                p.b.connections().map(|h| p.b.info(h)).collect::<Vec<_>>()
+            )
+        });
+        p.advance_to(t);
+        p.out(Side::B);
+    }
+    // SYN-ACKs at 0, 1, 3, 7, 15, 31, then 63 s is past the 60 s limit.
+    assert_eq!(p.now, synack_proto::Instant::from_secs(63));
+}
+
+#[test]
+fn connect_fails_cleanly_at_the_connection_limit() {
+    let a = Config {
+        max_connections: 2,
+        ..modern_config(A_IP)
+    };
+    let mut p = Pair::with_configs(a, modern_config(B_IP));
+    p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
+    p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)),
+        Err(Error::NoResources)
+    );
+}
+
+#[test]
+fn a_new_syn_ends_time_wait_for_a_new_incarnation_may_2_rfc6191() {
+    let mut p = Pair::modern();
+    let (c, s) = p.establish();
+    // The server closes first, so it holds TIME-WAIT.
+    p.b.close(s).unwrap();
+    p.exchange();
+    p.a.close(c).unwrap();
+    p.exchange();
+    assert_eq!(p.b.state(s), Some(State::TimeWait));
+    let old = p.b.info(s).unwrap();
+    p.advance(Duration::from_secs(1));
+    // The same client port connects again: its timestamp is newer, so it is accepted.
+    let c2 =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
+    let syn = p.one(Side::A);
+    p.deliver(Side::B, &syn.raw);
+    assert_eq!(p.b.state(s), None, "the old incarnation is gone");
+    let sa = p.one(Side::B);
+    assert_eq!(sa.flags(), "S.");
+    assert!(
+        synack_proto::SeqNum(sa.seq) > old.snd_nxt + 65535u32,
+        "ISS above the old sequence space"
+    );
+    p.deliver(Side::A, &sa.raw);
+    p.exchange();
+    assert_eq!(p.a.state(c2), Some(State::Established));
+    assert!(p.b.accept(addr(B_IP, 80)).is_some());
+}
+
+#[test]
+fn an_old_syn_in_time_wait_gets_a_challenge_ack_instead() {
+    let mut p = Pair::modern();
+    let (c, s) = p.establish();
+    p.b.close(s).unwrap();
+    p.exchange();
+    p.a.close(c).unwrap();
+    let crossed = p.exchange();
+    let info = p.b.info(s).unwrap();
+    let last_tsval = crossed
+        .iter()
+        .rev()
+        .find_map(|(side, seg)| (*side == Side::A).then_some(seg.options.timestamps?.0))
+        .unwrap();
+    // A SYN with an older timestamp (an old duplicate): TIME-WAIT stays.
+    let old_ts = TcpOptions {
+        timestamps: Some((last_tsval.wrapping_sub(1000), 0)),
+        ..TcpOptions::default()
+    };
+    p.deliver(
+        Side::B,
+        &packet(
+            addr(A_IP, 40000),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            info.rcv_nxt.get().wrapping_add(10),
+            0,
+            1000,
+            old_ts,
+            b"",
+        ),
+    );
+    assert_eq!(p.b.state(s), Some(State::TimeWait));
+}
