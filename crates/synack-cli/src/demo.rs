@@ -60,6 +60,9 @@ pub struct DemoArgs {
     /// Print the ladder and the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write the ladder as a self-contained web page (SVG) to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Maximum segment lifetime in seconds (TIME-WAIT lasts 2×MSL).
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     msl: u64,
@@ -650,6 +653,21 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         setup
             .sim
             .write_pcap(path, None)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+
+    if let Some(path) = &args.html {
+        let part = synack_trace::HtmlPart {
+            heading: header(args, &setup),
+            ladder: &ladder,
+            summary: summary_text(args, &setup, &sum, report.is_ok()),
+        };
+        let opts = synack_trace::HtmlOptions {
+            title: args.replay(),
+            absolute: args.absolute,
+            collapse: (!args.full).then_some(COLLAPSE_KEEP),
+        };
+        std::fs::write(path, synack_trace::render_html(&[part], &opts))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
 

@@ -5,6 +5,7 @@ mod demo;
 mod peer;
 mod ping;
 mod serve;
+mod trace_cmd;
 mod tunnel;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Measure handshake round trips to HOST:PORT (open, closed or filtered).
     Ping(ping::PingArgs),
+    /// Draw every TCP connection in a pcap/pcapng file as a ladder with both sides' states.
+    Trace(trace_cmd::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Trace(args) => trace_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

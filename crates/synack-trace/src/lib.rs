@@ -30,15 +30,24 @@
 //!
 //! [`render_json`] gives the same rows as data.
 
+mod analysis;
+mod html;
+mod infer;
 mod model;
+pub mod pcap;
+pub mod segments;
 mod text;
+mod trace;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 use synack_proto::{Instant, State};
 
+pub use html::{render_html, HtmlOptions, HtmlPart};
 pub use text::flags_words;
+pub use trace::{trace_capture, Summary, TraceError, TraceOptions, TraceResult, Traced};
 
 /// Everything that happened to one connection, from both ends.
 #[derive(Clone, Debug)]
@@ -53,6 +62,30 @@ pub struct Ladder {
     pub right_addr: IpAddr,
     /// Segments and transitions, in the order they happened (ties keep this order).
     pub events: Vec<LadderEvent>,
+    /// Each side's state before anything on the ladder (`None`: the state its first
+    /// transition starts from, or unknown). A trace that starts mid-connection sets it.
+    pub initial: [Option<State>; 2],
+    /// What an analysis says about segments, by index into `events` (`synack trace` fills it;
+    /// a segment with an annotation shows its notes instead of the built-in
+    /// `[retransmission]`).
+    pub annotations: BTreeMap<usize, Annotation>,
+}
+
+/// Analysis of one segment (see [`Ladder::annotations`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Annotation {
+    /// Frame number in the capture it came from.
+    pub frame: Option<u64>,
+    /// Notes in display order.
+    pub notes: Vec<Note>,
+}
+
+/// One remark about a segment: `kind` is a stable tag (`retransmission`, `duplicate_ack`,
+/// `rst`, ...), `text` what the diagram prints (`dup ACK #2`, `RST: port closed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub kind: String,
+    pub text: String,
 }
 
 /// One thing that happened.
@@ -123,6 +156,8 @@ impl Ladder {
             left_addr,
             right_addr,
             events: Vec::new(),
+            initial: [None, None],
+            annotations: BTreeMap::new(),
         }
     }
 
@@ -268,7 +303,22 @@ pub fn render_json(ladder: &Ladder) -> Value {
                     }
                 }
                 o.insert("lost".into(), json!(s.arrived.is_none()));
-                o.insert("retransmission".into(), json!(s.retransmission));
+                match ladder.annotations.get(&s.idx) {
+                    Some(a) => {
+                        let has = |k: &str| a.notes.iter().any(|n| n.kind == k);
+                        o.insert("retransmission".into(), json!(has("retransmission")));
+                        o.insert("frame".into(), json!(a.frame));
+                        let notes: Vec<Value> = a
+                            .notes
+                            .iter()
+                            .map(|n| json!({"kind": n.kind, "text": n.text}))
+                            .collect();
+                        o.insert("notes".into(), Value::Array(notes));
+                    }
+                    None => {
+                        o.insert("retransmission".into(), json!(s.retransmission));
+                    }
+                }
                 let (ls, rs) = model.segment_states(seg);
                 o.insert("left_state".into(), state_value(ls));
                 o.insert("right_state".into(), state_value(rs));
@@ -323,3 +373,6 @@ pub fn ladder_stats(ladder: &Ladder) -> LadderStats {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod trace_tests;

@@ -60,7 +60,9 @@ pub(crate) struct SegInfo {
 
 impl SegInfo {
     fn parse(packet: &[u8]) -> Option<SegInfo> {
-        let (_, tcp) = synack_wire::parse_ipv4_tcp(packet).ok()?;
+        let synack_wire::Packet::Tcp(_, tcp) = synack_wire::parse_ip(packet).ok()? else {
+            return None;
+        };
         Some(SegInfo {
             src_port: tcp.src_port,
             dst_port: tcp.dst_port,
@@ -189,6 +191,8 @@ pub(crate) struct Model {
     pub isn: [Option<u32>; 2],
     /// Each side's port (from the first segment).
     pub port: [Option<u16>; 2],
+    /// The ladder's annotations (by event index).
+    pub notes: std::collections::BTreeMap<usize, crate::Annotation>,
     timeline: [Vec<(Key, State)>; 2],
 }
 
@@ -217,6 +221,16 @@ fn cause_of(from: State, to: State) -> Cause {
         (LastAck, Closed) => Cause::Flag(ACK),
         (SynReceived, Listen) => Cause::Flag(RST),
         _ => Cause::RstOrOwn,
+    }
+}
+
+/// Will [`Model::build`] draw the transition `from → to` as caused by the arrival of a segment
+/// with these flags at the same instant (rather than as a row of its own)?
+pub(crate) fn drawn_with_arrival(from: State, to: State, flags: u8) -> bool {
+    match cause_of(from, to) {
+        Cause::Own => false,
+        Cause::Flag(f) => flags & f != 0,
+        Cause::RstOrOwn => flags & RST != 0,
     }
 }
 
@@ -366,11 +380,13 @@ impl Model {
         }
         for (side, tl) in timeline.iter_mut().enumerate() {
             tl.sort_by_key(|e| e.0);
-            initial[side] = trans
-                .iter()
-                .filter(|t| usize::from(!t.left) == side)
-                .min_by_key(|t| t.key)
-                .map(|t| t.from);
+            initial[side] = ladder.initial[side].or_else(|| {
+                trans
+                    .iter()
+                    .filter(|t| usize::from(!t.left) == side)
+                    .min_by_key(|t| t.key)
+                    .map(|t| t.from)
+            });
         }
 
         let mut model = Model {
@@ -380,6 +396,7 @@ impl Model {
             initial,
             isn,
             port,
+            notes: ladder.annotations.clone(),
             timeline,
         };
         model.decide_merges(&by_send);
@@ -434,6 +451,10 @@ impl Model {
             let x = self.after_arrival(si);
             let mut samples: Vec<Option<State>> = Vec::new();
             // The receiver's own departures while this one is in flight.
+            if akey <= skey {
+                // Arrived the instant it left (a capture taken at one point): one row.
+                continue;
+            }
             let lo = send_keys.partition_point(|k| *k <= skey);
             let hi = send_keys.partition_point(|k| *k < akey);
             for &k in &send_keys[lo..hi] {

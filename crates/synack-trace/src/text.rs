@@ -33,7 +33,7 @@ pub fn flags_words(flags: u8) -> String {
 /// Widest state name (`SYN-RECEIVED`).
 const STATE_W: usize = 12;
 
-struct Glyphs {
+pub(crate) struct Glyphs {
     line: char,
     dash: char,
     lost: char,
@@ -44,7 +44,7 @@ struct Glyphs {
     vdots: &'static str,
 }
 
-const UNICODE: Glyphs = Glyphs {
+pub(crate) const UNICODE: Glyphs = Glyphs {
     line: '─',
     dash: '┄',
     lost: '✗',
@@ -74,7 +74,7 @@ fn rep(c: char, n: usize) -> String {
     std::iter::repeat_n(c, n).collect()
 }
 
-fn time_str(t: Instant) -> String {
+pub(crate) fn time_str(t: Instant) -> String {
     let us = t.as_micros();
     format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
 }
@@ -180,7 +180,7 @@ fn arrow(label: &str, w: usize, left_to_right: bool, kind: Arrow, g: &Glyphs) ->
     }
 }
 
-fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> String {
+pub(crate) fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> String {
     let Some(i) = &s.info else {
         return format!("unparseable packet ({} bytes)", s.raw_len);
     };
@@ -241,8 +241,14 @@ fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> St
     if let Some((v, e)) = i.ts {
         out.push_str(&format!(" ts={v}/{e}"));
     }
-    if s.retransmission {
-        out.push_str(" [retransmission]");
+    match model.notes.get(&s.idx) {
+        Some(a) => {
+            for n in &a.notes {
+                out.push_str(&format!(" [{}]", n.text));
+            }
+        }
+        None if s.retransmission => out.push_str(" [retransmission]"),
+        None => {}
     }
     if s.arrived.is_none() {
         out.push_str(" [lost]");
@@ -250,21 +256,22 @@ fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> St
     out
 }
 
-fn trans_label(model: &Model, tr: usize, g: &Glyphs) -> String {
+pub(crate) fn trans_label(model: &Model, tr: usize, g: &Glyphs) -> String {
     let t = &model.trans[tr];
     format!("({} {} {}: {})", t.from.name(), g.to, t.to.name(), t.cause)
 }
 
 /// A row is ordinary data transfer (collapsible) if it is a segment without SYN/FIN/RST whose
 /// arrival changed no state.
-fn plain(model: &Model, row: &Row) -> bool {
+pub(crate) fn plain(model: &Model, row: &Row) -> bool {
     let seg = match row.kind {
         RowKind::Send { seg } | RowKind::Arrive { seg } => seg,
         RowKind::Trans { .. } => return false,
     };
     let s = &model.segs[seg];
+    let noted = model.notes.get(&s.idx).is_some_and(|a| !a.notes.is_empty());
     match &s.info {
-        Some(i) => i.flags & (SYN | FIN | RST) == 0 && s.caused.is_empty(),
+        Some(i) => i.flags & (SYN | FIN | RST) == 0 && s.caused.is_empty() && !noted,
         None => false,
     }
 }

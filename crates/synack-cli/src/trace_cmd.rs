@@ -1,0 +1,152 @@
+//! `synack trace FILE`: every TCP connection in a capture, drawn as a ladder with both sides'
+//! inferred states, annotated like Wireshark's TCP analysis; as text, JSON or a web page.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{json, Value};
+use synack_trace::segments::Filter;
+use synack_trace::{
+    render_html, render_json, render_text, trace_capture, HtmlOptions, HtmlPart, RenderOptions,
+    TraceOptions,
+};
+
+/// Data rows kept before and after a shortened run of ordinary data segments.
+const COLLAPSE_KEEP: usize = 6;
+
+#[derive(Args, Debug, Clone)]
+pub struct TraceArgs {
+    /// A pcap or pcapng file (tcpdump, Wireshark, `synack demo --pcap`, ...).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Only connection N (numbered in order of first appearance; see the list).
+    #[arg(long, value_name = "N")]
+    conn: Option<usize>,
+    /// Only connections matching all of these terms: an address, `port N`, `host ADDR`,
+    /// or `ADDR:PORT`, e.g. --filter "127.0.0.1 port 8080".
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Print the ladders and summaries as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained web page with the ladder diagrams (SVG) to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// No ANSI colours (also off when stdout is not a terminal or NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
+    /// Plain ASCII arrows.
+    #[arg(long)]
+    ascii: bool,
+    /// Draw every segment (long transfers are otherwise shortened in the middle; annotated
+    /// segments are always drawn).
+    #[arg(long)]
+    full: bool,
+    /// Raw sequence numbers instead of numbers relative to each side's ISN.
+    #[arg(long)]
+    absolute: bool,
+    /// Line width of the diagram.
+    #[arg(long, value_name = "COLUMNS", default_value_t = 100)]
+    width: usize,
+}
+
+pub fn run(args: &TraceArgs) -> Result<(), String> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
+    let opts = TraceOptions {
+        conn: args.conn,
+        filter,
+    };
+    let res = trace_capture(&bytes, &opts).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    for w in &res.warnings {
+        eprintln!("synack trace: {}: {w}", args.file.display());
+    }
+    let collapse = (!args.full).then_some(COLLAPSE_KEEP);
+    let name = args.file.display().to_string();
+
+    if let Some(path) = &args.html {
+        let summaries: Vec<String> = res.connections.iter().map(|c| c.summary.text()).collect();
+        let parts: Vec<HtmlPart<'_>> = res
+            .connections
+            .iter()
+            .zip(&summaries)
+            .map(|(c, s)| HtmlPart {
+                heading: c.summary.title(),
+                ladder: &c.ladder,
+                summary: s.clone(),
+            })
+            .collect();
+        let page = render_html(
+            &parts,
+            &HtmlOptions {
+                title: format!("synack trace {name}"),
+                absolute: args.absolute,
+                collapse,
+            },
+        );
+        std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+
+    if args.json {
+        let conns: Vec<Value> = res
+            .connections
+            .iter()
+            .map(|c| {
+                let mut v = render_json(&c.ladder);
+                if let Value::Object(m) = &mut v {
+                    m.insert("summary".into(), c.summary.json());
+                }
+                v
+            })
+            .collect();
+        let v = json!({
+            "file": name,
+            "format": res.format,
+            "frames": res.frames,
+            "tcp_segments": res.tcp_segments,
+            "total_connections": res.total_connections,
+            "warnings": res.warnings,
+            "connections": conns,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let ropts = RenderOptions {
+        color,
+        width: args.width,
+        absolute: args.absolute,
+        ascii: args.ascii,
+        collapse,
+    };
+    println!(
+        "{name}: {}, {} frames, {} TCP segments, {} connection{}",
+        res.format,
+        res.frames,
+        res.tcp_segments,
+        res.total_connections,
+        if res.total_connections == 1 { "" } else { "s" }
+    );
+    if res.connections.is_empty() {
+        println!("no connection matches");
+    }
+    for c in &res.connections {
+        println!();
+        println!("{}", c.summary.title());
+        println!();
+        println!("{}", render_text(&c.ladder, &ropts));
+        print!("{}", c.summary.text());
+    }
+    if let Some(path) = &args.html {
+        println!();
+        println!("web page: {}", path.display());
+    }
+    Ok(())
+}
