@@ -81,6 +81,12 @@ pub struct Config {
     /// Most connections (TIME-WAIT included) the endpoint keeps; beyond it new SYNs get
     /// cookies (or are dropped) and `connect` fails.
     pub max_connections: usize,
+    /// Most connections in TIME-WAIT; a connection closing beyond it skips the 2MSL wait.
+    pub max_time_wait: usize,
+    /// Receive memory (all connections' buffered in-order and out-of-order bytes) above
+    /// which out-of-order segments are no longer held and windows stop opening. A remote
+    /// host can fill at most the windows already promised. Default 1 GiB.
+    pub memory_budget: usize,
     /// How long a passively opened connection may stay in SYN-RECEIVED retransmitting its
     /// SYN-ACK — shorter than an active open's `syn_timeout`, as half-open children are what a
     /// SYN flood is made of (RFC 4987 §3.2). Default 60 s (Linux: 5 retries, about 63 s).
@@ -124,6 +130,8 @@ impl Default for Config {
             rfc1337: true,
             syn_cookies: true,
             max_connections: 1 << 20,
+            max_time_wait: 1 << 18,
+            memory_budget: 1 << 30,
             syn_received_timeout: Duration::from_secs(60),
         }
     }

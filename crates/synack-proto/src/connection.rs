@@ -235,6 +235,13 @@ pub(crate) struct Connection {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
+    /// Receive memory this connection last reported to the endpoint's budget.
+    pub mem_accounted: usize,
+    /// The endpoint is over its receive memory budget: hold no out-of-order data, and do not
+    /// move the window's right edge.
+    pub memory_pressure: bool,
+    /// Set when a segment was not held because of memory pressure (the endpoint counts it).
+    pub dropped_for_memory: bool,
     /// RFC 5961 §7 challenge-ACK budget: the current window's start and count.
     pub challenge_window_start: Instant,
     pub challenge_count: u32,
@@ -346,6 +353,9 @@ impl Connection {
             rexmit_log: VecDeque::new(),
             lost_retransmits: 0,
             timeouts: 0,
+            mem_accounted: 0,
+            memory_pressure: false,
+            dropped_for_memory: false,
             challenge_window_start: now,
             challenge_count: 0,
             challenge_acks: 0,
@@ -450,7 +460,7 @@ impl Connection {
         let step = (self.recv.capacity() as u32 / 2)
             .min(u32::from(self.path_mss))
             .max(1);
-        if edge <= self.rcv_adv || edge - self.rcv_adv < step {
+        if edge <= self.rcv_adv || edge - self.rcv_adv < step || self.memory_pressure {
             promised
         } else {
             free
@@ -484,6 +494,11 @@ impl Connection {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Bytes this connection holds for the application (in order and out of order).
+    pub(crate) fn recv_memory(&self) -> usize {
+        self.recv.readable() + self.recv.ooo_bytes()
     }
 
     /// Urgent octets the application has not read yet (MUST-33): from the next octet to read

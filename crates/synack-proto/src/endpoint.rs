@@ -44,6 +44,10 @@ pub struct EndpointStats {
     pub syn_cookies_sent: u64,
     pub syn_cookies_validated: u64,
     pub syn_cookies_invalid: u64,
+    /// Connections that skipped TIME-WAIT because the table was full (`max_time_wait`).
+    pub time_wait_overflow: u64,
+    /// Out-of-order segments not held because receive memory was over `memory_budget`.
+    pub ooo_dropped_memory: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
     /// IP packets of a protocol other than TCP and ICMP.
@@ -92,6 +96,10 @@ pub struct Endpoint {
     pub(crate) stats: EndpointStats,
     pub(crate) port_counter: u64,
     pub(crate) ip_ident: u16,
+    /// Connections in TIME-WAIT now.
+    pub(crate) time_wait_count: usize,
+    /// Bytes held in all receive buffers (in order and out of order).
+    pub(crate) rx_memory: usize,
     /// The latest time the caller gave us (user calls carry no clock).
     pub(crate) last_now: Instant,
 }
@@ -117,6 +125,8 @@ impl Endpoint {
             port_counter: 0,
             ip_ident: 0,
             last_now: Instant::ZERO,
+            time_wait_count: 0,
+            rx_memory: 0,
         }
     }
 
@@ -126,6 +136,17 @@ impl Endpoint {
 
     pub fn stats(&self) -> &EndpointStats {
         &self.stats
+    }
+
+    /// Bytes held in all connections' receive buffers (bounded by `Config::memory_budget`
+    /// plus what was already promised in open windows).
+    pub fn receive_memory(&self) -> usize {
+        self.rx_memory
+    }
+
+    /// Connections in TIME-WAIT (bounded by `Config::max_time_wait`).
+    pub fn time_wait_count(&self) -> usize {
+        self.time_wait_count
     }
 
     /// Connections alive (TIME-WAIT included).
@@ -263,9 +284,15 @@ impl Endpoint {
     /// RECEIVE: `Ok(0)` means the peer closed its side (FIN) and everything before it was
     /// read; errors say whether it reset (MUST-12).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        let pressure = self.rx_memory >= self.cfg.memory_budget;
         let c = self.owned_mut(h)?;
+        c.memory_pressure = pressure;
         let n = c.recv(buf)?;
-        if c.ack_now {
+        let (old, m) = (c.mem_accounted, c.recv_memory());
+        c.mem_accounted = m;
+        let ack_now = c.ack_now;
+        self.rx_memory = self.rx_memory - old + m;
+        if ack_now {
             self.touch(h);
         }
         Ok(n)
@@ -458,9 +485,11 @@ impl Endpoint {
             let floor = c.new_incarnation(&seg)?;
             Some((floor, self.find_listener(c.tuple.local)?, c.tuple))
         });
+        let pressure = self.rx_memory >= self.cfg.memory_budget;
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
+        c.memory_pressure = pressure;
         let was = c.state;
         let mut ctx = Ctx {
             now,
@@ -478,6 +507,9 @@ impl Endpoint {
             return;
         }
         let out = c.segment_arrives(&mut ctx, seg, accept_room);
+        if std::mem::take(&mut c.dropped_for_memory) {
+            self.stats.ooo_dropped_memory += 1;
+        }
         let tuple = c.tuple;
         if let Some(r) = out.reset {
             self.queue_control(tuple, r.seq, None);
@@ -504,6 +536,27 @@ impl Endpoint {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
+        // The TIME-WAIT table is bounded: past `max_time_wait` a connection skips its 2MSL
+        // wait (the Linux "time wait bucket table overflow" behaviour), counted.
+        if was != State::TimeWait && c.state == State::TimeWait {
+            if self.time_wait_count >= self.cfg.max_time_wait {
+                let mut ctx = Ctx {
+                    now: self.last_now,
+                    cfg: &self.cfg,
+                    events: &mut self.events,
+                };
+                c.close_with(&mut ctx, CloseReason::Normal, "TIME-WAIT table full");
+                self.stats.time_wait_overflow += 1;
+            } else {
+                self.time_wait_count += 1;
+            }
+        } else if was == State::TimeWait && c.state != State::TimeWait {
+            self.time_wait_count = self.time_wait_count.saturating_sub(1);
+        }
+        // Receive memory against the global budget.
+        let m = c.recv_memory();
+        self.rx_memory = self.rx_memory - c.mem_accounted + m;
+        c.mem_accounted = m;
         let state = c.state;
         let tuple = c.tuple;
         if let Some(laddr) = c.listener {
@@ -535,6 +588,7 @@ impl Endpoint {
             }
             if c.is_reapable() {
                 let listener = c.listener;
+                self.rx_memory -= c.mem_accounted;
                 self.conns.remove(&h);
                 if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
                     l.children.remove(&h);

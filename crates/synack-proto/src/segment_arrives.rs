@@ -596,6 +596,13 @@ impl Connection {
         if takes_text && !seg.payload.is_empty() {
             let before = self.rcv_nxt;
             let had_holes = self.recv.ooo_bytes() > 0;
+            if self.memory_pressure && seg.seq != self.rcv_nxt {
+                // Over the endpoint's memory budget: out-of-order text is not held (the
+                // peer will retransmit it); still tell the sender where the hole is.
+                self.owe_duplicate_ack();
+                self.dropped_for_memory = true;
+                return;
+            }
             self.rcv_nxt = self.recv.insert(self.rcv_nxt, seg.seq, seg.payload);
             self.bytes_received += u64::from(self.rcv_nxt - before);
             // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text

@@ -274,3 +274,62 @@ fn an_old_syn_in_time_wait_gets_a_challenge_ack_instead() {
     );
     assert_eq!(p.b.state(s), Some(State::TimeWait));
 }
+
+#[test]
+fn the_time_wait_table_is_bounded() {
+    let a = Config {
+        max_time_wait: 1,
+        ..modern_config(A_IP)
+    };
+    let mut p = Pair::with_configs(a, modern_config(B_IP));
+    p.b.listen(addr(B_IP, 80), None).unwrap();
+    let c1 = p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
+    let c2 = p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
+    p.exchange();
+    for _ in 0..2 {
+        let s = p.b.accept(addr(B_IP, 80)).unwrap();
+        p.b.close(s).unwrap();
+    }
+    p.a.close(c1).unwrap();
+    p.a.close(c2).unwrap();
+    p.exchange();
+    p.advance(Duration::from_millis(40));
+    p.exchange();
+    assert_eq!(p.a.time_wait_count(), 1);
+    assert_eq!(p.a.stats().time_wait_overflow, 1);
+    assert_eq!(
+        p.a.connection_count(),
+        1,
+        "the second went straight to CLOSED"
+    );
+}
+
+#[test]
+fn over_the_memory_budget_out_of_order_data_is_not_held() {
+    let b = Config {
+        memory_budget: 10_000,
+        delayed_ack: None,
+        ..modern_config(B_IP)
+    };
+    let mut p = Pair::with_configs(modern_config(A_IP), b);
+    let (c, s) = p.establish();
+    p.a.set_nodelay(c, true).unwrap();
+    // B's application reads nothing: 12 KB in order fills the budget.
+    p.a.send(c, &vec![1u8; 12_000]).unwrap();
+    p.exchange();
+    assert!(p.b.receive_memory() >= 10_000);
+    // Now a hole: the first segment is lost, later ones arrive out of order and are dropped.
+    p.a.send(c, &vec![2u8; 1448 * 4]).unwrap();
+    let segs = p.out(Side::A);
+    for seg in &segs[1..] {
+        p.deliver(Side::B, &seg.raw);
+    }
+    let info = p.b.info(s).unwrap();
+    assert_eq!(info.recv_out_of_order, 0);
+    assert_eq!(p.b.stats().ooo_dropped_memory, 3);
+    let held = p.b.receive_memory();
+    assert_eq!(held, 12_000, "nothing more held");
+    // Reading relieves the pressure; the retransmissions are then taken in.
+    let _ = read_all(&mut p.b, s);
+    assert_eq!(p.b.receive_memory(), 0);
+}
