@@ -2,6 +2,7 @@
 
 mod connect;
 mod demo;
+mod packetdrill;
 mod peer;
 mod ping;
 mod serve;
@@ -33,6 +34,8 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Measure handshake round trips to HOST:PORT (open, closed or filtered).
     Ping(ping::PingArgs),
+    /// Run packetdrill scripts against synack in virtual time (or regenerate CONFORMANCE.md).
+    Packetdrill(packetdrill::PacketdrillArgs),
     /// Draw every TCP connection in a pcap/pcapng file as a ladder with both sides' states.
     Trace(trace_cmd::TraceArgs),
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Packetdrill(args) => packetdrill::run(&args),
         Command::Trace(args) => trace_cmd::run(&args),
     };
     match result {
