@@ -67,9 +67,6 @@ pub struct Analysis {
     pub flags: Vec<SegFlags>,
     /// Each direction's base sequence number (index 0 = from `conn.a`).
     pub base: [Option<u32>; 2],
-    /// Time from the (last) SYN to the first ACK of the handshake, as Wireshark's
-    /// `tcp.analysis.initial_rtt`.
-    pub initial_rtt_ns: Option<u64>,
     /// Round-trip samples (ns): time from a data segment (first transmission) to the first ACK
     /// covering it, per direction of the data.
     pub rtt_samples: [Vec<u64>; 2],
@@ -236,7 +233,6 @@ pub fn analyse(conn: &Connection) -> Analysis {
     let mut an = Analysis {
         flags: out,
         base: [d[0].base, d[1].base],
-        initial_rtt_ns: first_rtt,
         rtt_samples: [Vec::new(), Vec::new()],
     };
     losses_and_rtt(conn, &mut an);

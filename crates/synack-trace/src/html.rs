@@ -109,7 +109,7 @@ svg {{ font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
 .arrow.lost line {{ stroke: #c0392b; stroke-dasharray: 4 3; }}
 .arrow.noted text {{ fill: #8e44ad; }}
 .arrow:hover line {{ stroke-width: 3; }} .arrow:hover text {{ font-weight: bold; }}
-.arrow .hit {{ stroke: transparent; stroke-width: 12; }}
+.arrow line.hit {{ stroke: transparent !important; stroke-width: 12 !important; stroke-dasharray: none; }}
 .x {{ fill: #c0392b; font-size: 15px; font-weight: bold; }}
 .time {{ fill: #777; }}
 .state {{ font-weight: bold; }}
@@ -281,8 +281,8 @@ fn diagram(ladder: &Ladder, opts: &HtmlOptions, n: usize) -> String {
     let mut bands = String::new();
     let mut names = String::new();
     let xs = [xl, xr];
-    for side in 0..2 {
-        if let Some(s) = current[side] {
+    for (side, cur) in current.iter().enumerate() {
+        if let Some(s) = *cur {
             let (x, anchor) = if side == 0 {
                 (xl - 8.0, "end")
             } else {
@@ -432,8 +432,8 @@ fn diagram(ladder: &Ladder, opts: &HtmlOptions, n: usize) -> String {
         }
     }
     let end = y_of(lines.len());
-    for side in 0..2 {
-        if let Some(st) = current[side] {
+    for (side, cur) in current.iter().enumerate() {
+        if let Some(st) = *cur {
             let _ = writeln!(
                 bands,
                 r#"<rect x="{:.1}" y="{:.1}" width="5" height="{:.1}" class="{}"/>"#,

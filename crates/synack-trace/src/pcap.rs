@@ -254,7 +254,10 @@ fn read_pcapng(bytes: &[u8]) -> Capture {
             break;
         };
         let blen = blen as usize;
-        if blen < 12 || blen % 4 != 0 || at.checked_add(blen).is_none_or(|e| e > bytes.len()) {
+        if blen < 12
+            || !blen.is_multiple_of(4)
+            || at.checked_add(blen).is_none_or(|e| e > bytes.len())
+        {
             cap.warnings.push(format!(
                 "block at byte {at} has an impossible length {blen}; stopping there"
             ));

@@ -313,11 +313,11 @@ fn trace_one(conn: &Connection, t0: u64, t_end: u64) -> Traced {
     let first = segs.first().map_or(0, |s| s.ts_ns);
     let last = segs.last().map_or(0, |s| s.ts_ns);
     let mut time_wait = [None, None];
-    for side in 0..2 {
+    for (side, tw) in time_wait.iter_mut().enumerate() {
         if let Some(i) = inf.time_wait_at[side] {
             if inf.final_states[side] == State::TimeWait {
                 let entered = segs[i].ts_ns;
-                time_wait[side] = Some((entered - t0.min(entered), t_end.saturating_sub(entered)));
+                *tw = Some((entered - t0.min(entered), t_end.saturating_sub(entered)));
             }
         }
     }
@@ -402,10 +402,11 @@ impl Summary {
         if let Some((min, avg, max, k)) = self.rtt_ns {
             let _ = writeln!(
                 o,
-                "  RTT (data→ACK)    min {} / avg {} / max {} ({k} samples, at the capture point)",
+                "  RTT (data→ACK)    min {} / avg {} / max {} ({k} sample{}, at the capture point)",
                 ms(min),
                 ms(avg),
-                ms(max)
+                ms(max),
+                if k == 1 { "" } else { "s" }
             );
         }
         match self.closed_first {
@@ -419,8 +420,8 @@ impl Summary {
                 );
             }
         }
-        for side in 0..2 {
-            if let Some((_, dur)) = self.time_wait[side] {
+        for (side, tw) in self.time_wait.iter().enumerate() {
+            if let Some((_, dur)) = *tw {
                 let _ = writeln!(
                     o,
                     "  TIME-WAIT         {} for at least {:.6} s (still in it when the capture ends)",
