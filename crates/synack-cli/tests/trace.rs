@@ -528,7 +528,7 @@ fn well_formed(xml: &str) -> Result<usize, String> {
         }
         let gt = rest[lt..].find('>').ok_or("unclosed tag")? + lt;
         let tag = &rest[lt + 1..gt];
-        if tag.matches('"').count() % 2 != 0 {
+        if !tag.matches('"').count().is_multiple_of(2) {
             return Err(format!("unbalanced quotes in <{tag}>"));
         }
         if let Some(name) = tag.strip_prefix('/') {
