@@ -58,12 +58,9 @@ scripts! {
     timestamps,
     urgent,
     user_timeout,
-    #[ignore = "synack-proto checks R2 only at RTO expiries: a user timeout between two expiries is late by up to one RTO"]
     user_timeout_between_rtos,
     window_scaling,
-    #[ignore = "synack-proto arms no persist timer for data written into a window that was zero from the handshake on (MUST-35/36)"]
     zero_window_at_open,
-    #[ignore = "synack-proto arms no persist timer for data written into an already-closed window with nothing in flight (MUST-35/36)"]
     zero_window_after_idle,
     zero_window_probe,
     zero_receive_window,

@@ -683,7 +683,7 @@ impl Connection {
         self.rtt_probe = None; // Karn
                                // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
         self.snd_nxt = self.snd_una;
-        self.rto_at = Some(now + self.rtt.rto());
+        self.rto_at = Some(self.rto_deadline(ctx));
         if persist {
             // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
             // window. A closed window is flow control, not congestion: cwnd stays.
@@ -704,6 +704,23 @@ impl Connection {
             self.syn_timed_out = true;
         }
         self.congestion_on_rto(ctx);
+    }
+
+    /// When the retransmission timer set now should fire: one RTO from now, but never after
+    /// the moment R2 (the user timeout, or the SYN limits) runs out, so a connection gives up
+    /// on time rather than at the next backed-off expiry.
+    pub(crate) fn rto_deadline(&self, ctx: &Ctx<'_>) -> Instant {
+        let next = ctx.now + self.rtt.rto();
+        let limit = match self.state {
+            State::SynSent => Some(ctx.cfg.syn_timeout),
+            State::SynReceived if self.listener.is_some() => Some(ctx.cfg.syn_received_timeout),
+            State::SynReceived => Some(ctx.cfg.syn_timeout),
+            _ => self.user_timeout,
+        };
+        match limit {
+            Some(limit) => next.min((self.progress_at + limit).max(ctx.now)),
+            None => next,
+        }
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.

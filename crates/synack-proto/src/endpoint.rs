@@ -721,6 +721,7 @@ impl Endpoint {
                 None => {
                     self.ready.pop_front();
                     c.in_ready = false;
+                    self.schedule(h); // the output path may have started the persist timer
                     None
                 }
             };

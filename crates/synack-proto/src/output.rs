@@ -165,6 +165,11 @@ impl Connection {
                 n = 1;
             }
             if n == 0 {
+                if self.snd_wnd == 0 && self.rto_at.is_none() {
+                    // Data waits for a closed window and nothing is in flight to draw an ACK:
+                    // start the persist timer (MUST-35, SHLD-29).
+                    self.rto_at = Some(self.rto_deadline(ctx));
+                }
                 return None;
             }
             // Nagle (SHLD-7) and sender silly-window avoidance (MUST-38): send a full
@@ -289,7 +294,7 @@ impl Connection {
                 if self.rto_at.is_none() {
                     self.progress_at = ctx.now;
                 }
-                self.rto_at = Some(ctx.now + self.rtt.rto());
+                self.rto_at = Some(self.rto_deadline(ctx));
             }
             self.snd_nxt = self.snd_nxt.max(end);
             self.snd_max = self.snd_max.max(end);

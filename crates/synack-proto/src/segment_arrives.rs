@@ -389,7 +389,7 @@ impl Connection {
                     self.snd_nxt = self.snd_una;
                     self.rtt.reset_backoff();
                     self.retries = 0;
-                    self.rto_at = (self.snd_una != self.snd_max).then(|| ctx.now + self.rtt.rto());
+                    self.rto_at = (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx));
                 }
             }
             if self.snd_wnd == 0 {
@@ -398,7 +398,7 @@ impl Connection {
                 self.progress_at = ctx.now;
                 if self.rto_at.is_none() && self.zero_window_blocked() {
                     // The persist timer: first probe one RTO after the window closed (SHLD-29).
-                    self.rto_at = Some(ctx.now + self.rtt.rto());
+                    self.rto_at = Some(self.rto_deadline(ctx));
                 }
             }
         }
@@ -543,7 +543,7 @@ impl Connection {
         self.rto_at = if self.snd_una == self.snd_max {
             None
         } else {
-            Some(ctx.now + self.rtt.rto())
+            Some(self.rto_deadline(ctx))
         };
         if !had_room && self.send.free() > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
