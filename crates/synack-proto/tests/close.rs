@@ -299,16 +299,7 @@ fn rst_in_each_synchronized_state_closes() {
         }
         assert_eq!(p.a.state(c), Some(target), "drove A into {target}");
         let info = p.a.info(c).unwrap();
-        let rst = packet(
-            addr(B_IP, 80),
-            info.tuple.local,
-            TcpFlags::RST,
-            info.rcv_nxt.get(),
-            0,
-            0,
-            TcpOptions::default(),
-            b"",
-        );
+        let rst = peer_rst(&p.a, c, info.rcv_nxt.get());
         p.deliver(Side::A, &rst);
         assert!(
             matches!(p.a.state(c), None | Some(State::Closed)),
@@ -330,16 +321,7 @@ fn rst_not_at_rcv_nxt_gets_a_challenge_ack_rfc5961() {
     let mut p = Pair::new();
     let (c, _s) = p.establish();
     let info = p.a.info(c).unwrap();
-    let rst = packet(
-        addr(B_IP, 80),
-        info.tuple.local,
-        TcpFlags::RST,
-        info.rcv_nxt.get().wrapping_add(100),
-        0,
-        0,
-        TcpOptions::default(),
-        b"",
-    );
+    let rst = peer_rst(&p.a, c, info.rcv_nxt.get().wrapping_add(100));
     p.deliver(Side::A, &rst);
     assert_eq!(p.a.state(c), Some(State::Established));
     let ack = p.one(Side::A);
@@ -348,16 +330,7 @@ fn rst_not_at_rcv_nxt_gets_a_challenge_ack_rfc5961() {
         (".", info.snd_nxt.get(), info.rcv_nxt.get())
     );
     // Out of window entirely: silently dropped.
-    let far = packet(
-        addr(B_IP, 80),
-        info.tuple.local,
-        TcpFlags::RST,
-        info.rcv_nxt.get().wrapping_add(1 << 30),
-        0,
-        0,
-        TcpOptions::default(),
-        b"",
-    );
+    let far = peer_rst(&p.a, c, info.rcv_nxt.get().wrapping_add(1 << 30));
     p.deliver(Side::A, &far);
     assert!(p.out(Side::A).is_empty());
     assert_eq!(p.a.state(c), Some(State::Established));
@@ -368,9 +341,9 @@ fn syn_in_established_gets_a_challenge_ack_rfc5961() {
     let mut p = Pair::new();
     let (c, _s) = p.establish();
     let info = p.a.info(c).unwrap();
-    let syn = packet(
-        addr(B_IP, 80),
-        info.tuple.local,
+    let syn = from_peer(
+        &p.a,
+        c,
         TcpFlags::SYN,
         info.rcv_nxt.get(),
         0,
@@ -475,16 +448,7 @@ fn rst_in_time_wait_is_ignored_rfc1337() {
     p.exchange();
     assert_eq!(p.a.state(c), Some(State::TimeWait));
     let info = p.a.info(c).unwrap();
-    let rst = packet(
-        addr(B_IP, 80),
-        info.tuple.local,
-        TcpFlags::RST,
-        info.rcv_nxt.get(),
-        0,
-        0,
-        TcpOptions::default(),
-        b"",
-    );
+    let rst = peer_rst(&p.a, c, info.rcv_nxt.get());
     p.deliver(Side::A, &rst);
     assert_eq!(
         p.a.state(c),
@@ -504,9 +468,9 @@ fn challenge_acks_are_rate_limited_per_connection_rfc5961_7() {
     p.exchange();
     // 30 in-window SYNs at one instant: 10 challenge ACKs, the rest suppressed.
     let info = p.a.info(c).unwrap();
-    let syn = packet(
-        addr(B_IP, 80),
-        info.tuple.local,
+    let syn = from_peer(
+        &p.a,
+        c,
         TcpFlags::SYN,
         info.rcv_nxt.get(),
         0,

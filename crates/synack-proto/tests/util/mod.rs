@@ -110,6 +110,27 @@ pub fn packet(
     buf
 }
 
+/// A segment from the peer of connection `h` on `ep` (its tuple reversed), for injection.
+#[allow(clippy::too_many_arguments)]
+pub fn from_peer(
+    ep: &Endpoint,
+    h: ConnHandle,
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    wnd: u16,
+    options: TcpOptions,
+    payload: &[u8],
+) -> Vec<u8> {
+    let t = ep.tuple(h).expect("a live connection");
+    packet(t.remote, t.local, flags, seq, ack, wnd, options, payload)
+}
+
+/// A bare RST from the peer of connection `h` with sequence number `seq`.
+pub fn peer_rst(ep: &Endpoint, h: ConnHandle, seq: u32) -> Vec<u8> {
+    from_peer(ep, h, TcpFlags::RST, seq, 0, 0, TcpOptions::default(), b"")
+}
+
 /// RFC 9293 alone: no window scaling, timestamps or SACK, every segment ACKed at once. The
 /// scenario tests of the core use it so each segment on the wire is exactly the RFC's.
 pub fn config(ip: Ipv4Addr) -> Config {
