@@ -15,6 +15,11 @@ use synack_proto::{
 use crate::rng::mix64;
 use crate::sim::HostId;
 
+mod fleet;
+mod peer;
+pub use fleet::Fleet;
+pub use peer::{Agreement, Open, Peer, PeerClose};
+
 /// Byte `offset` of the data stream identified by `seed`: a non-periodic pattern, so a byte
 /// delivered at the wrong offset (or from the wrong stream) is caught.
 pub fn pattern(seed: u64, offset: u64) -> u8 {

@@ -31,6 +31,7 @@
 
 pub mod apps;
 pub mod check;
+pub mod fuzz_harness;
 pub mod link;
 pub mod pcap;
 pub mod rng;
@@ -40,7 +41,7 @@ pub mod trace;
 
 pub use apps::{
     fill_pattern, pattern, reply_seed, App, AppCtx, AppOutcome, Client, CloseMode, ConnOutcome,
-    Reply, Server,
+    Fleet, Open, Peer, PeerClose, Reply, Server,
 };
 pub use check::RunReport;
 pub use link::{Fate, LinkConfig};

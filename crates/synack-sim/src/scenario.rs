@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use synack_proto::{CloseReason, Config, Duration, Instant};
 
-use crate::apps::{Client, CloseMode, Reply, Server};
+use crate::apps::{reply_seed, Client, CloseMode, Open, Peer, PeerClose, Reply, Server};
 use crate::check::RunReport;
 use crate::link::LinkConfig;
 use crate::rng::{derive_seed, Rng};
@@ -22,6 +22,9 @@ pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 /// Server port in a scenario.
 pub const SERVER_PORT: u16 = 80;
+
+/// Ports of a simultaneous open (nobody listens; both sides connect to each other).
+pub const OPEN_PORTS: (u16, u16) = (4000, 5000);
 
 /// A client–server transfer over one impaired link.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +38,13 @@ pub struct Scenario {
     pub link: LinkConfig,
     /// Virtual-time limit of the run.
     pub limit: Instant,
+    /// Simultaneous open: nobody listens, both hosts connect to each other at the same
+    /// instant (ports [`OPEN_PORTS`]); both run a [`Peer`].
+    pub simultaneous_open: bool,
+    /// Simultaneous close: both sides CLOSE at the same virtual instant once each has sent and
+    /// received everything (their FINs cross); both run a [`Peer`]. An `Abort` mode with
+    /// either `simultaneous_*` flag runs as `Close`.
+    pub simultaneous_close: bool,
 }
 
 impl Scenario {
@@ -48,13 +58,18 @@ impl Scenario {
             close_first: false,
             link: LinkConfig::default(),
             limit: Instant::from_secs(2 * 3600),
+            simultaneous_open: false,
+            simultaneous_close: false,
         }
     }
 
     /// Every parameter drawn from `seed`: sizes up to 200 000 bytes (a quarter of them under
     /// 2 000), loss up to 0.3, duplication up to 0.05, reordering up to 0.1, corruption up to
     /// 0.05, delay 1–50 ms, jitter up to 20 ms, bandwidth unlimited or 1–100 Mbit/s, any
-    /// reply and close mode.
+    /// reply and close mode. From a second stream (so the fields above stay what they were
+    /// for every seed): 2% of client transfers are large (1–4 MB), and 10% of scenarios are a
+    /// simultaneous open, 10% a simultaneous close (independently). Large transfers get a
+    /// 24-hour virtual limit instead of 2 hours.
     pub fn from_seed(seed: u64) -> Self {
         let mut r = Rng::new(derive_seed(seed, &[0x5CE7_A210]));
         let size = |r: &mut Rng| {
@@ -83,6 +98,20 @@ impl Scenario {
             mtu: 1500,
             queue_limit: None,
         };
+        let mut r2 = Rng::new(derive_seed(seed, &[0x5CE7_A211]));
+        let large = r2.chance(0.02);
+        let client_bytes = if large {
+            1_000_000 + r2.below(3_000_001)
+        } else {
+            client_bytes
+        };
+        let simultaneous_open = r2.chance(0.1);
+        let simultaneous_close = r2.chance(0.1);
+        let mode = if (simultaneous_open || simultaneous_close) && mode == CloseMode::Abort {
+            CloseMode::Close
+        } else {
+            mode
+        };
         Scenario {
             seed,
             client_bytes,
@@ -90,7 +119,25 @@ impl Scenario {
             mode,
             close_first,
             link,
-            limit: Instant::from_secs(2 * 3600),
+            // Megabytes through 30% loss crawl (RTO backoff): give them a virtual day.
+            limit: Instant::from_secs(if large { 24 * 3600 } else { 2 * 3600 }),
+            simultaneous_open,
+            simultaneous_close,
+        }
+    }
+
+    /// Whether both hosts run a [`Peer`] (simultaneous open or close) rather than the
+    /// [`Client`]/[`Server`] pair.
+    pub fn peers(&self) -> bool {
+        self.simultaneous_open || self.simultaneous_close
+    }
+
+    /// The close mode in effect (`Abort` runs as `Close` with [`Scenario::peers`]).
+    pub fn effective_mode(&self) -> CloseMode {
+        if self.peers() && self.mode == CloseMode::Abort {
+            CloseMode::Close
+        } else {
+            self.mode
         }
     }
 
@@ -128,6 +175,10 @@ impl Scenario {
         let s = sim.add_host("server", SERVER_ADDR, Self::config());
         sim.connect_hosts(c, s, self.link.clone());
         let pseed = derive_seed(self.seed, &[0xDA7A]);
+        if self.peers() {
+            self.build_peers(&mut sim, c, s, pseed);
+            return (sim, c, s);
+        }
         let mut client = Client::new(
             SocketAddr::from((SERVER_ADDR, SERVER_PORT)),
             self.client_bytes,
@@ -145,7 +196,14 @@ impl Scenario {
         if self.mode == CloseMode::Abort {
             // The client's RST may be lost; without data to retransmit, nothing else would
             // end the server's half-open connection.
-            server = server.idle_timeout(Some(Duration::from_secs(600)));
+            // Megabytes through heavy loss can stall for more than 600 s (RTO backoff), so
+            // scenarios with a longer limit (large transfers) wait two hours.
+            let idle = if self.limit > Instant::from_secs(2 * 3600) {
+                7200
+            } else {
+                600
+            };
+            server = server.idle_timeout(Some(Duration::from_secs(idle)));
             // The RST may also overtake the client's ACK of the SYN-ACK (the abort discards
             // it), so the server may never get a connection to accept.
             server = server.connections(0);
@@ -153,6 +211,60 @@ impl Scenario {
         sim.set_app(c, Box::new(client));
         sim.set_app(s, Box::new(server));
         (sim, c, s)
+    }
+
+    /// Both hosts run a [`Peer`]: the "client" sends `client_bytes` and the "server" the
+    /// reply (an echo reply is the client's own pattern back).
+    fn build_peers(&self, sim: &mut Sim, c: HostId, s: HostId, pseed: u64) {
+        let (c_open, s_open) = if self.simultaneous_open {
+            (
+                Open::Connect {
+                    local_port: OPEN_PORTS.0,
+                    remote: SocketAddr::from((SERVER_ADDR, OPEN_PORTS.1)),
+                },
+                Open::Connect {
+                    local_port: OPEN_PORTS.1,
+                    remote: SocketAddr::from((CLIENT_ADDR, OPEN_PORTS.0)),
+                },
+            )
+        } else {
+            (
+                Open::Connect {
+                    local_port: 0,
+                    remote: SocketAddr::from((SERVER_ADDR, SERVER_PORT)),
+                },
+                Open::Listen(SERVER_PORT),
+            )
+        };
+        let (c_close, s_close) = if self.simultaneous_close {
+            PeerClose::together()
+        } else {
+            let c_close = match self.effective_mode() {
+                CloseMode::HalfClose => PeerClose::ShutdownFirst,
+                _ => PeerClose::WhenDone,
+            };
+            let s_close = if self.close_first {
+                PeerClose::ShutdownFirst
+            } else {
+                PeerClose::AfterEof
+            };
+            (c_close, s_close)
+        };
+        let reply_pattern = if self.reply == Reply::Echo {
+            pseed
+        } else {
+            reply_seed(pseed)
+        };
+        let reply = (self.expected_reply(), reply_pattern);
+        let request = (self.client_bytes, pseed);
+        sim.set_app(
+            c,
+            Box::new(Peer::new("client", c_open, request, reply, c_close)),
+        );
+        sim.set_app(
+            s,
+            Box::new(Peer::new("server", s_open, reply, request, s_close)),
+        );
     }
 
     /// Build and run, check the invariants, and check that the transfer did what the scenario
@@ -164,7 +276,7 @@ impl Scenario {
         let client = report.outcome(c).cloned().unwrap_or_default();
         let server = report.outcome(s).cloned().unwrap_or_default();
         let mut v = Vec::new();
-        match self.mode {
+        match self.effective_mode() {
             CloseMode::Close | CloseMode::HalfClose => {
                 for (who, o) in [("client", &client), ("server", &server)] {
                     // Normal, or Reset once everything was delivered (checked below): when
@@ -249,7 +361,8 @@ impl Scenario {
         let l = &self.link;
         format!(
             "seed={} bytes={} reply={reply} mode={mode} close_first={} delay_us={} jitter_us={} \
-             bw={} loss={} dup={} reorder={} corrupt={} mtu={} limit_us={}",
+             bw={} loss={} dup={} reorder={} corrupt={} mtu={} limit_us={} sim_open={} \
+             sim_close={}",
             self.seed,
             self.client_bytes,
             self.close_first,
@@ -261,7 +374,9 @@ impl Scenario {
             l.reorder,
             l.corrupt,
             l.mtu,
-            self.limit.as_micros()
+            self.limit.as_micros(),
+            self.simultaneous_open,
+            self.simultaneous_close
         )
     }
 
@@ -307,6 +422,8 @@ impl Scenario {
                 "corrupt" => sc.link.corrupt = v.parse().ok()?,
                 "mtu" => sc.link.mtu = v.parse().ok()?,
                 "limit_us" => sc.limit = Instant::from_micros(v.parse().ok()?),
+                "sim_open" => sc.simultaneous_open = v.parse().ok()?,
+                "sim_close" => sc.simultaneous_close = v.parse().ok()?,
                 _ => return None,
             }
         }

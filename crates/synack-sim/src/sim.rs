@@ -95,6 +95,8 @@ pub struct SimStats {
     pub filtered: u64,
     /// Dropped because no linked host owns the destination (or the packet was not IPv4).
     pub unroutable: u64,
+    /// Packets put straight into a host with [`Sim::inject`].
+    pub injected: u64,
     /// Simulation steps taken.
     pub steps: u64,
 }
@@ -529,6 +531,24 @@ impl Sim {
         self.stall(format!(
             "{name}: endpoint kept producing events or packets for {MAX_SERVICE_ROUNDS} rounds at {now}"
         ));
+    }
+
+    /// Deliver `packet` (an IPv4 datagram, sent by no host of the simulation) to the host
+    /// owning its destination address at `at` (or now, if `at` is in the past), bypassing links,
+    /// their impairments and the drop filter: what an off-path attacker's spoofed segment or a
+    /// test's hand-made one does. It is not captured (`packets()`); [`SimStats::injected`]
+    /// counts it. Returns false (and schedules nothing) when no host owns the destination.
+    pub fn inject(&mut self, at: Instant, packet: Vec<u8>) -> bool {
+        let dst = match packet.get(..20) {
+            Some(h) if h[0] >> 4 == 4 => Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+            _ => return false,
+        };
+        let Some(&to) = self.by_addr.get(&dst) else {
+            return false;
+        };
+        self.stats.injected += 1;
+        self.schedule(at.max(self.now), to, packet);
+        true
     }
 
     /// Put a packet from host `from` on the link toward its destination's owner.

@@ -7,7 +7,8 @@
 //! - `SYNACK_SEED=N cargo test -p synack-sim --test properties replay` for the scenario
 //!   `Scenario::from_seed(N)` derives from one seed.
 //!
-//! `PROPTEST_CASES` sets the number of cases (default 64).
+//! `PROPTEST_CASES` sets the number of cases (default 150 per property, so `cargo test` runs
+//! 300 random scenarios; `synack soak --seeds N` runs many more).
 
 use proptest::prelude::*;
 use synack_proto::Duration;
@@ -31,7 +32,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(150)
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
