@@ -6,6 +6,7 @@ mod packetdrill;
 mod peer;
 mod ping;
 mod serve;
+mod soak;
 mod trace_cmd;
 mod tunnel;
 
@@ -34,6 +35,9 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Measure handshake round trips to HOST:PORT (open, closed or filtered).
     Ping(ping::PingArgs),
+    /// Run N random simulation scenarios (loss, duplication, reordering, corruption, every
+    /// close style) and check every invariant.
+    Soak(soak::SoakArgs),
     /// Run packetdrill scripts against synack in virtual time (or regenerate CONFORMANCE.md).
     Packetdrill(packetdrill::PacketdrillArgs),
     /// Draw every TCP connection in a pcap/pcapng file as a ladder with both sides' states.
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Soak(args) => soak::run(&args),
         Command::Packetdrill(args) => packetdrill::run(&args),
         Command::Trace(args) => trace_cmd::run(&args),
     };
