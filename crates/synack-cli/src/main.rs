@@ -1,5 +1,6 @@
 //! `synack`: the command-line face of the synack TCP/IP stack.
 
+mod bench;
 mod connect;
 mod demo;
 mod packetdrill;
@@ -42,6 +43,8 @@ enum Command {
     Packetdrill(packetdrill::PacketdrillArgs),
     /// Draw every TCP connection in a pcap/pcapng file as a ladder with both sides' states.
     Trace(trace_cmd::TraceArgs),
+    /// Benchmark synack against smoltcp on the same links; print the table (or --json).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Soak(args) => soak::run(&args),
         Command::Packetdrill(args) => packetdrill::run(&args),
         Command::Trace(args) => trace_cmd::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
