@@ -233,6 +233,13 @@ impl Connection {
         if self.paws_rejects(ctx, &seg) {
             return Outcome::default();
         }
+        // RFC 5961 §4.2: in a synchronized state a SYN gets a challenge ACK whatever its
+        // sequence number — so an out-of-window SYN is answered from the same rate-limited
+        // budget rather than with a step-1 ACK per spoofed segment.
+        if self.state.is_synchronized() && seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::RST) {
+            self.challenge_ack(ctx);
+            return Outcome::default();
+        }
 
         // The urgent pointer counts from the segment's own sequence number, before trimming.
         let urgent_seq = seg.seq;

@@ -509,3 +509,28 @@ fn challenge_acks_are_rate_limited_per_connection_rfc5961_7() {
     p.deliver(Side::A, &syn);
     assert_eq!(p.out(Side::A).len(), 1);
 }
+
+#[test]
+fn an_out_of_window_syn_also_draws_a_rate_limited_challenge_ack_rfc5961_4_2() {
+    let mut p = Pair::new();
+    let (c, _s) = p.establish();
+    let info = p.a.info(c).unwrap();
+    let far = from_peer(
+        &p.a,
+        c,
+        TcpFlags::SYN,
+        info.rcv_nxt.get().wrapping_add(1 << 31),
+        0,
+        1000,
+        TcpOptions::default(),
+        b"",
+    );
+    let mut acks = 0;
+    for _ in 0..20 {
+        p.deliver(Side::A, &far);
+        acks += p.out(Side::A).len();
+    }
+    assert_eq!(acks, 10, "the budget, not one ACK per spoofed SYN");
+    assert_eq!(p.a.info(c).unwrap().challenge_acks, 10);
+    assert_eq!(p.a.state(c), Some(State::Established));
+}
