@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use synack_proto::{CloseReason, ConnHandle, ConnInfo, Error, FourTuple, State};
+use synack_proto::{CloseReason, ConnHandle, ConnInfo, Error, FourTuple, State, ACCEPT_ANY};
 
 use crate::stack::{DeadlinePassed, Inner, Shared, Slot, Stack};
 
@@ -67,6 +67,18 @@ pub(crate) fn listen(
     };
     g.listeners.insert(local, None);
     Ok(local)
+}
+
+/// Start accept-any mode (see [`TcpListener::bind_any`]); the listener's key is
+/// [`ACCEPT_ANY`].
+pub(crate) fn listen_any(shared: &Shared, backlog: Option<usize>) -> io::Result<SocketAddr> {
+    let mut g = shared.lock();
+    if g.stopped {
+        return Err(g.stopped_error());
+    }
+    g.ep.listen_any(backlog)?;
+    g.listeners.insert(ACCEPT_ANY, None);
+    Ok(ACCEPT_ANY)
 }
 
 pub(crate) fn unlisten(shared: &Shared, local: SocketAddr) {
@@ -299,6 +311,30 @@ impl TcpListener {
         backlog: usize,
     ) -> io::Result<TcpListener> {
         Self::bind_inner(stack, addr, Some(backlog))
+    }
+
+    /// Accept-any mode, for tun2socks-style applications: accept connections to *every*
+    /// destination address and port that arrives on the device and that no other listener
+    /// takes. Each accepted stream's [`TcpStream::local_addr`] is the original destination
+    /// the peer connected to. Every destination address counts as the stack's own when its
+    /// `Config::local_addrs` is empty (the default); otherwise only those addresses (on any
+    /// port) are accepted. One accept-any listener per stack (`AddrInUse` otherwise); its
+    /// [`TcpListener::local_addr`] is [`ACCEPT_ANY`] (`[::]:0`).
+    pub fn bind_any(stack: &Stack) -> io::Result<TcpListener> {
+        Self::bind_any_inner(stack, None)
+    }
+
+    /// [`TcpListener::bind_any`] with a backlog bounding the SYN queue and the accept queue.
+    pub fn bind_any_with_backlog(stack: &Stack, backlog: usize) -> io::Result<TcpListener> {
+        Self::bind_any_inner(stack, Some(backlog))
+    }
+
+    fn bind_any_inner(stack: &Stack, backlog: Option<usize>) -> io::Result<Self> {
+        let local = listen_any(&stack.shared, backlog)?;
+        Ok(TcpListener {
+            shared: stack.shared.clone(),
+            local,
+        })
     }
 
     fn bind_inner(stack: &Stack, addr: SocketAddr, backlog: Option<usize>) -> io::Result<Self> {

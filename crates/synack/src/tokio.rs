@@ -49,6 +49,26 @@ impl TcpListener {
         })
     }
 
+    /// Accept-any mode: connections to every destination address and port that no other
+    /// listener takes; each stream's [`TcpStream::local_addr`] is the original destination
+    /// (see [`crate::net::TcpListener::bind_any`]).
+    pub fn bind_any(stack: &Stack) -> io::Result<TcpListener> {
+        Self::bind_any_inner(stack, None)
+    }
+
+    /// [`TcpListener::bind_any`] with a backlog bounding the SYN and accept queues.
+    pub fn bind_any_with_backlog(stack: &Stack, backlog: usize) -> io::Result<TcpListener> {
+        Self::bind_any_inner(stack, Some(backlog))
+    }
+
+    fn bind_any_inner(stack: &Stack, backlog: Option<usize>) -> io::Result<TcpListener> {
+        let local = net::listen_any(&stack.shared, backlog)?;
+        Ok(TcpListener {
+            shared: stack.shared.clone(),
+            local,
+        })
+    }
+
     /// The next ESTABLISHED connection and its peer's address.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await

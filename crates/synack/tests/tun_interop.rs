@@ -880,3 +880,201 @@ fn kernel_ping_gets_echo_replies_from_synack() {
     }
     assert!(stack.stats().icmp_echo_replies >= 6);
 }
+
+// ----- accept-any mode (tun2socks-style) ----------------------------------------------------
+
+/// Prefixes routed into the TUN device (inside the namespace only) for the accept-any tests:
+/// every address in them is synack's, none is configured anywhere.
+const ANY_PREFIX: &str = "198.18.0.0/16";
+const ANY_PREFIX6: &str = "fd00:99::/64";
+
+/// A stack in `ns` with no local address list (every destination is its own), the kernel's
+/// side of the device at 10.200.0.1/24 and fd00:5a::1/64, and [`ANY_PREFIX`] and
+/// [`ANY_PREFIX6`] routed into the device.
+fn accept_any_stack(ns: &Netns) -> Stack {
+    let name = ns.name.clone();
+    Stack::builder(Config::default())
+        .spawn(move || {
+            netns::enter(&name)?;
+            let tun = Tun::open("synack0")?;
+            tun.configure_host_addrs(&[&format!("{KERNEL_IP}/24"), &format!("{KERNEL_IP6}/64")])?;
+            synack::tun::ip(&["route", "add", ANY_PREFIX, "dev", "synack0"])?;
+            synack::tun::ip(&["-6", "route", "add", ANY_PREFIX6, "dev", "synack0"])?;
+            Ok(tun)
+        })
+        .expect("accept-any stack on a TUN device in the namespace")
+}
+
+/// The kernel connects to arbitrary addresses and ports in prefixes routed into the TUN
+/// device; synack's `bind_any` listener accepts every connection, each stream's `local_addr`
+/// is the original destination, and the data (256 KiB each) comes back byte-exact behind a
+/// line naming that destination.
+#[test]
+fn kernel_connections_to_any_address_reach_bind_any() {
+    skip_unless_ready!("python3");
+    const DESTS: [&str; 3] = ["198.18.7.9:443", "198.18.200.1:8080", "[fd00:99::42]:25"];
+    let ns = Netns::new();
+    let stack = accept_any_stack(&ns);
+    assert!(stack.local_addrs().is_empty());
+    let listener = TcpListener::bind_any(&stack).unwrap();
+    let server = thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in DESTS {
+            let (mut conn, peer) = listener.accept_timeout(GUARD).unwrap();
+            let local = conn.local_addr().unwrap();
+            conn.set_read_timeout(Some(GUARD)).unwrap();
+            let mut got = Vec::new();
+            conn.read_to_end(&mut got).unwrap();
+            conn.write_all(format!("{local}\n").as_bytes()).unwrap();
+            conn.write_all(&got).unwrap();
+            conn.shutdown(Shutdown::Write).unwrap();
+            seen.push((local, peer, got.len()));
+        }
+        seen
+    });
+    // One connection after the other; for each: the kernel's source address, and "ok" when
+    // the reply is the destination's line followed by exactly what was sent.
+    let script = "import socket, sys\n\
+        for dest in sys.argv[1:]:\n\
+        \x20   host, port = dest.rsplit(':', 1)\n\
+        \x20   host = host.strip('[]')\n\
+        \x20   fam = socket.AF_INET6 if ':' in host else socket.AF_INET\n\
+        \x20   s = socket.socket(fam, socket.SOCK_STREAM)\n\
+        \x20   s.settimeout(30)\n\
+        \x20   s.connect((host, int(port)))\n\
+        \x20   sent = ('hello ' + dest + '\\n').encode() + bytes(range(256)) * 1024\n\
+        \x20   s.sendall(sent)\n\
+        \x20   s.shutdown(socket.SHUT_WR)\n\
+        \x20   got = b''\n\
+        \x20   while True:\n\
+        \x20       chunk = s.recv(65536)\n\
+        \x20       if not chunk:\n\
+        \x20           break\n\
+        \x20       got += chunk\n\
+        \x20   want = (dest + '\\n').encode() + sent\n\
+        \x20   src = s.getsockname()\n\
+        \x20   print(dest, src[0], src[1], 'ok' if got == want else 'bad %d of %d bytes' % (len(got), len(want)))\n\
+        \x20   s.close()\n";
+    let mut args = vec!["-c", script];
+    args.extend(DESTS);
+    let (st, out) = ns.output("python3", &args);
+    assert!(st.success(), "python3:\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), DESTS.len(), "python3:\n{out}");
+    let seen = server.join().unwrap();
+    for ((dest, line), (local, peer, len)) in DESTS.iter().zip(&lines).zip(&seen) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f.get(3), Some(&"ok"), "{line}");
+        assert_eq!(f[0], *dest);
+        // synack's side of the connection is the original destination, its peer the
+        // kernel's socket.
+        assert_eq!(*local, dest.parse::<SocketAddr>().unwrap(), "{line}");
+        assert_eq!(
+            *peer,
+            SocketAddr::new(f[1].parse().unwrap(), f[2].parse().unwrap())
+        );
+        let kernel = if local.is_ipv4() {
+            KERNEL_IP
+        } else {
+            KERNEL_IP6
+        };
+        assert_eq!(peer.ip(), kernel.parse::<IpAddr>().unwrap());
+        assert_eq!(*len, format!("hello {dest}\n").len() + 256 * 1024);
+    }
+    eprintln!("accept-any: synack accepted {seen:?}");
+}
+
+// ----- hyper -----------------------------------------------------------------------------------
+
+/// The path of an example binary `cargo test` built next to the test binaries, if it did.
+fn example_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("examples").join(name))
+        .filter(|p| p.is_file())
+}
+
+/// The kernel's curl against the hyper example (`examples/hyper_server.rs`): two GETs over
+/// one kept-alive HTTP/1.1 connection, then a 1 MiB POST echoed back byte for byte.
+#[test]
+fn curl_talks_http11_to_the_hyper_server_example() {
+    skip_unless_ready!("curl");
+    let Some(example) = example_binary("hyper_server") else {
+        eprintln!(
+            "skipping: the hyper_server example is not built (cargo test --workspace builds it)"
+        );
+        return;
+    };
+    let ns = Netns::new();
+    let mut server = Reaper(
+        ns.exec(example.to_str().unwrap())
+            .args(["synack0", SYNACK_IP, &format!("{KERNEL_IP}/24"), "8080"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("serving"), "example said {line:?}");
+
+    // Two URLs in one curl: the second request reuses the first connection (keep-alive);
+    // `%{num_connects}` counts the connections each transfer opened.
+    let base = format!("http://{SYNACK_IP}:8080");
+    let (st, out) = ns.output(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "30",
+            "-w",
+            "connects=%{num_connects} code=%{http_code}\n",
+            &format!("{base}/one"),
+            &format!("{base}/two?x=1"),
+        ],
+    );
+    assert!(st.success(), "curl: {st}\n{out}");
+    let mut pages = out.split("hello from hyper over synack, a userspace TCP\n");
+    assert_eq!(pages.next(), Some(""), "{out}");
+    let (one, two) = (pages.next().unwrap(), pages.next().unwrap());
+    assert!(
+        one.starts_with("you asked: GET /one HTTP/1.1\nfrom "),
+        "{one}"
+    );
+    assert!(one.contains(&format!(" to {SYNACK_IP}:8080\n")), "{one}");
+    assert!(one.ends_with("connects=1 code=200\n"), "{one}");
+    assert!(
+        two.starts_with("you asked: GET /two?x=1 HTTP/1.1\n"),
+        "{two}"
+    );
+    assert!(two.ends_with("connects=0 code=200\n"), "reused: {two}");
+
+    let body = pattern(1 << 20, 7);
+    let input = ns.dir.join("post-body");
+    let output = ns.dir.join("post-reply");
+    std::fs::write(&input, &body).unwrap();
+    let (st, out) = ns.output(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "60",
+            "--data-binary",
+            &format!("@{}", input.display()),
+            "-o",
+            output.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            &format!("{base}/echo"),
+        ],
+    );
+    assert!(st.success(), "curl POST: {st}");
+    assert_eq!(out, "200");
+    assert_same(
+        "POST body echoed by hyper",
+        &std::fs::read(&output).unwrap(),
+        &body,
+    );
+}
