@@ -310,3 +310,58 @@ fn sack_recovery_resends_exactly_the_three_holes_without_a_timer() {
     assert!(!info.in_recovery);
     assert_eq!(info.fast_retransmits, 1);
 }
+
+#[test]
+fn segments_processed_together_are_acked_once_must_58_59() {
+    let mut p = Pair::new(); // no delayed ACK: the aggregation is MUST-59's, not a timer's
+    let (c, _s) = p.establish();
+    p.a.set_nodelay(c, true).unwrap();
+    for _ in 0..4 {
+        p.a.send(c, &[7u8; 100]).unwrap();
+    }
+    let segs: Vec<_> = (0..4).flat_map(|_| p.out(Side::A)).collect();
+    assert_eq!(
+        segs.len(),
+        1,
+        "nodelay with nothing ACKed yet still sends what is queued at once"
+    );
+    // Queue several segments at the receiver before it may send: one ACK covers them all.
+    p.a.send(c, &[8u8; 100]).unwrap();
+    let more = p.out(Side::A);
+    for seg in segs.iter().chain(more.iter()) {
+        p.deliver(Side::B, &seg.raw);
+    }
+    let acks = p.out(Side::B);
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0].ack, more[0].seq.wrapping_add(100));
+}
+
+#[test]
+fn zero_window_probes_start_one_rto_after_the_window_closes_and_back_off_shld_29_30() {
+    let mut cfg_b = config(B_IP);
+    cfg_b.recv_buffer = 3000;
+    let mut p = Pair::with_configs(config(A_IP), cfg_b);
+    let (c, _s) = p.establish();
+    p.a.send(c, &vec![1u8; 10_000]).unwrap();
+    p.exchange(); // B's window closes; nobody reads
+    assert_eq!(p.a.info(c).unwrap().snd_wnd, 0);
+    let closed_at = p.now;
+    let mut probe_times = Vec::new();
+    while probe_times.len() < 6 {
+        p.fire_next_timeout();
+        for seg in p.out(Side::A) {
+            assert_eq!(seg.payload.len(), 1, "a probe is one octet past the window");
+            probe_times.push((p.now - closed_at).as_secs());
+            p.deliver(Side::B, &seg.raw);
+        }
+        p.exchange(); // B answers each probe with its zero window
+    }
+    // RTO 1 s (no RTT sample on this instant link), doubling: 1, 3, 7, 15, 31, 63.
+    assert_eq!(probe_times, vec![1, 3, 7, 15, 31, 63]);
+    let info = p.a.info(c).unwrap();
+    assert_eq!(
+        (info.zero_window_probes, info.retransmits, info.timeouts),
+        (6, 0, 0)
+    );
+    assert_eq!(info.state, synack_proto::State::Established);
+}
