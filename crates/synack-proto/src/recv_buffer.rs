@@ -132,9 +132,11 @@ impl RecvBuffer {
     /// Read in-order bytes into `buf`.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.ready.len());
-        for (dst, src) in buf.iter_mut().zip(self.ready.drain(..n)) {
-            *dst = src;
-        }
+        let (a, b) = self.ready.as_slices();
+        let first = a.len().min(n);
+        buf[..first].copy_from_slice(&a[..first]);
+        buf[first..n].copy_from_slice(&b[..n - first]);
+        self.ready.drain(..n);
         if self.ready.is_empty() && self.ready.capacity() > 4096 {
             self.ready = VecDeque::new();
         }
