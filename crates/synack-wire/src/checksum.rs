@@ -21,28 +21,27 @@ fn fold64(mut acc: u64) -> u16 {
 /// carries, so it is safe to add a few hundred thousand of these together
 /// in a `u32` before calling [`combine`].
 pub fn sum(data: &[u8]) -> u32 {
-    // One's complement addition is associative and commutative, and byte
-    // order is preserved when summing big-endian 64-bit words then folding,
-    // so we can add 8 bytes at a time into a u128-ish accumulator (u64 with
-    // explicit carry handling).
-    let mut acc: u64 = 0;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_be_bytes(word);
-        // Add as two 32-bit halves to keep the accumulator from overflowing:
-        // each addition adds at most 2^32, so 2^31 chunks (16 GiB) are safe.
-        acc = acc.wrapping_add(v >> 32).wrapping_add(v & 0xffff_ffff);
+    // RFC 1071 §2(B): the one's complement sum does not depend on byte order, so the bulk is
+    // added as native-endian 32-bit words into eight u64 lanes, 32 bytes a round (a loop the
+    // compiler vectorizes), and the folded result is put in network order once. Each addition
+    // adds less than 2^32, so 2^32 words (16 GiB) cannot overflow the accumulators.
+    let word = |w: &[u8]| u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    let mut blocks = data.chunks_exact(32);
+    let mut lanes = [0u64; 8];
+    for block in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(4)) {
+            *lane += word(w);
+        }
     }
-    let mut rest = chunks.remainder().chunks_exact(2);
+    let mut words = blocks.remainder().chunks_exact(4);
+    let native = lanes.iter().sum::<u64>() + (&mut words).map(word).sum::<u64>();
+    let mut acc = u64::from(u16::from_be(fold64(native)));
+    let mut rest = words.remainder().chunks_exact(2);
     for pair in &mut rest {
-        let mut word = [0u8; 2];
-        word.copy_from_slice(pair);
-        acc = acc.wrapping_add(u64::from(u16::from_be_bytes(word)));
+        acc += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
     }
     if let [last] = rest.remainder() {
-        acc = acc.wrapping_add(u64::from(*last) << 8);
+        acc += u64::from(*last) << 8;
     }
     u32::from(fold64(acc))
 }
