@@ -78,11 +78,42 @@ pub(crate) struct Control {
     pub(crate) syn_ack: Option<(u16, TcpOptions)>,
 }
 
+/// Hashing for maps keyed by [`ConnHandle`]: handles are counters the endpoint assigns, never
+/// values a peer chooses, so a multiplicative hash is enough (no flooding to defend against, as
+/// there is for the 4-tuples in `by_tuple`, which keep the std's keyed SipHash). The low bits
+/// of the product are a bijection of the handle's, so consecutive handles never collide.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct HandleHash;
+
+#[derive(Default)]
+pub(crate) struct HandleHasher(u64);
+
+impl std::hash::BuildHasher for HandleHash {
+    type Hasher = HandleHasher;
+    fn build_hasher(&self) -> HandleHasher {
+        HandleHasher(0)
+    }
+}
+
+impl std::hash::Hasher for HandleHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A TCP endpoint: every connection and listener of one host (or one set of addresses).
 pub struct Endpoint {
     pub(crate) cfg: Config,
     pub(crate) secret: Secret,
-    pub(crate) conns: HashMap<ConnHandle, Connection>,
+    pub(crate) conns: HashMap<ConnHandle, Connection, HandleHash>,
     pub(crate) by_tuple: HashMap<FourTuple, ConnHandle>,
     pub(crate) listeners: HashMap<SocketAddr, Listener>,
     pub(crate) next_handle: u64,
@@ -111,7 +142,7 @@ impl Endpoint {
         Endpoint {
             cfg: config,
             secret: Secret::new(secret),
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             by_tuple: HashMap::new(),
             listeners: HashMap::new(),
             next_handle: 1,
