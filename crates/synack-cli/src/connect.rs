@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -34,7 +35,9 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         Some(p) => Box::new(File::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => Box::new(io::stdin()),
     };
-    let stack = start_stack(&args.tun)?;
+    let grace = args.tun.grace()?;
+    let stack = Arc::new(start_stack(&args.tun)?);
+    let stopper = crate::stop::Stopper::install(stack.clone(), grace, "connect")?;
     let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
     let conn = TcpStream::connect_timeout(&stack, &args.target, timeout)
         .map_err(|e| format!("connect {}: {e}", args.target))?;
@@ -53,6 +56,11 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
     let mut rx = conn.try_clone().map_err(|e| e.to_string())?;
     let received = io::copy(&mut rx, &mut io::stdout().lock());
     let _ = io::stdout().flush();
+    if stopper.requested() {
+        // A signal closed the connection (FIN, then the peer's) and stopped the stack.
+        stopper.wait();
+        return Ok(());
+    }
     let received = received.map_err(|e| format!("receive: {e}"))?;
     // If the input is a terminal still open, do not wait for it: the peer is done.
     if sender.is_finished() {

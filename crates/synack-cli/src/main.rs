@@ -8,6 +8,8 @@ mod peer;
 mod ping;
 mod serve;
 mod soak;
+mod ss;
+mod stop;
 mod trace_cmd;
 mod tunnel;
 
@@ -36,6 +38,9 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Measure handshake round trips to HOST:PORT (open, closed or filtered).
     Ping(ping::PingArgs),
+    /// Show the connections of running synack processes (their control sockets), like
+    /// `ss -tin`.
+    Ss(ss::SsArgs),
     /// Run N random simulation scenarios (loss, duplication, reordering, corruption, every
     /// close style) and check every invariant.
     Soak(soak::SoakArgs),
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Ss(args) => ss::run(&args),
         Command::Soak(args) => soak::run(&args),
         Command::Packetdrill(args) => packetdrill::run(&args),
         Command::Trace(args) => trace_cmd::run(&args),

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -53,7 +53,9 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         (None, true) => Mode::Discard,
         (None, false) => Mode::Echo,
     };
-    let stack = start_stack(&args.tun)?;
+    let grace = args.tun.grace()?;
+    let stack = Arc::new(start_stack(&args.tun)?);
+    let stopper = crate::stop::Stopper::install(stack.clone(), grace, "serve")?;
     let mut addrs = vec![args.tun.addr];
     if !args.tun.no_ipv6 {
         addrs.push(args.tun.addr6);
@@ -81,11 +83,19 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         });
     }
     drop(tx);
-    let mut workers = Vec::new();
+    let mut workers: Vec<thread::JoinHandle<()>> = Vec::new();
     let mut served = 0usize;
     while args.count.is_none_or(|n| served < n) {
-        let (conn, peer) = rx
-            .recv()
+        let next = rx.recv();
+        if stopper.requested() {
+            // A signal stopped the stack (the accepts fail once it stops).
+            stopper.wait();
+            for w in workers {
+                let _ = w.join();
+            }
+            return Ok(());
+        }
+        let (conn, peer) = next
             .map_err(|_| "accept: no listener left".to_string())?
             .map_err(|e| format!("accept: {e}"))?;
         served += 1;
@@ -99,7 +109,11 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     for w in workers {
         let _ = w.join();
     }
-    stack.shutdown(Duration::from_secs(2));
+    if stopper.requested() {
+        stopper.wait();
+    } else {
+        stack.shutdown(Duration::from_secs(2));
+    }
     Ok(())
 }
 

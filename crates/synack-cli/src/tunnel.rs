@@ -48,6 +48,24 @@ pub struct TunArgs {
     /// Print every segment and every state change to stderr.
     #[arg(long)]
     pub trace: bool,
+    /// Serve the connection table for `synack ss` on this Unix socket (default:
+    /// /run/synack/PID.sock as root, else $XDG_RUNTIME_DIR/synack/PID.sock).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+    /// No control socket.
+    #[arg(long, conflicts_with = "control")]
+    pub no_control: bool,
+    /// On SIGINT/SIGTERM, give connections this long to finish their closes (FIN) before
+    /// resetting what remains; a second Ctrl-C resets at once.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub grace: f64,
+}
+
+impl TunArgs {
+    /// The grace period of a signalled shutdown.
+    pub fn grace(&self) -> Result<std::time::Duration, String> {
+        std::time::Duration::try_from_secs_f64(self.grace).map_err(|e| format!("--grace: {e}"))
+    }
 }
 
 /// Create the device, configure the kernel's side, and start a stack on it.
@@ -62,6 +80,13 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
         ..Config::default()
     };
     let mut builder = Stack::builder(config);
+    if !args.no_control {
+        builder = builder.control_socket(
+            args.control
+                .clone()
+                .unwrap_or_else(synack::control::default_path),
+        );
+    }
     if args.trace {
         builder = builder
             .on_event(|now, ev| {
@@ -108,6 +133,9 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             };
             format!("{}: {e}{hint}", args.tun)
         })?;
+    if let (true, Some(p)) = (args.trace, stack.control_path()) {
+        eprintln!("synack: control socket {} (synack ss)", p.display());
+    }
     if !args.no_host_addr {
         if args.no_ipv6 {
             eprintln!(

@@ -23,11 +23,13 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod control;
 pub mod device;
 pub mod impair;
 pub mod memory;
 pub mod net;
 pub mod pcap;
+pub mod shutdown;
 pub mod stack;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -35,5 +37,6 @@ pub mod tokio;
 pub mod tun;
 
 pub use device::{Device, Wakeup};
+pub use shutdown::{ShutdownProgress, ShutdownReport};
 pub use stack::{Direction, RuntimeStats, Stack, StackBuilder};
 pub use synack_proto::{CloseReason, Config, ConnInfo, Event, State};

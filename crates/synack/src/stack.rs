@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::task::Waker;
@@ -80,6 +81,10 @@ pub(crate) struct Inner {
     /// Why the stack thread stopped on its own (a device error).
     pub failure: Option<String>,
     pub rt: RuntimeStats,
+    /// Times the control socket shows (only while one is on).
+    pub watch: Option<crate::control::Tracker>,
+    /// Whole datagrams to send on the thread's next turn ([`Stack::shutdown`]'s resets).
+    pub inject: Vec<Vec<u8>>,
 }
 
 impl Inner {
@@ -204,9 +209,18 @@ pub struct StackBuilder {
     on_event: Option<EventHook>,
     on_packet: Option<PacketHook>,
     secret: Option<[u8; 16]>,
+    control: Option<PathBuf>,
 }
 
 impl StackBuilder {
+    /// Serve the connection table on a Unix socket at `path` (see [`crate::control`];
+    /// [`crate::control::default_path`] is the CLI's choice). The file is removed when the
+    /// stack is dropped.
+    pub fn control_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.control = Some(path.into());
+        self
+    }
+
     /// Call `f` on the stack thread for every endpoint event (state changes, Incoming, …).
     pub fn on_event(mut self, f: impl FnMut(Instant, &Event) + Send + 'static) -> Self {
         self.on_event = Some(Box::new(f));
@@ -246,8 +260,10 @@ impl StackBuilder {
             mut config,
             on_event,
             on_packet,
+            control,
             ..
         } = self;
+        let watch = control.is_some();
         let (tx, rx) = mpsc::channel::<io::Result<Arc<Shared>>>();
         let thread = std::thread::Builder::new()
             .name("synack-stack".into())
@@ -271,6 +287,8 @@ impl StackBuilder {
                         stopped: false,
                         failure: None,
                         rt: RuntimeStats::default(),
+                        watch: watch.then(Default::default),
+                        inject: Vec::new(),
                     }),
                     cond: Condvar::new(),
                     wakeup: device.wakeup(),
@@ -283,10 +301,18 @@ impl StackBuilder {
                 run(&shared, device, on_event, on_packet);
             })?;
         match rx.recv() {
-            Ok(Ok(shared)) => Ok(Stack {
-                shared,
-                thread: Some(thread),
-            }),
+            Ok(Ok(shared)) => {
+                let stack = Stack {
+                    shared: shared.clone(),
+                    thread: Mutex::new(Some(thread)),
+                    control: Mutex::new(None),
+                };
+                if let Some(path) = control {
+                    *stack.control.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(crate::control::Server::start(path, shared)?);
+                }
+                Ok(stack)
+            }
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -303,7 +329,8 @@ impl StackBuilder {
 /// what was already queued); sockets still open then fail with `NotConnected`.
 pub struct Stack {
     pub(crate) shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    control: Mutex<Option<crate::control::Server>>,
 }
 
 impl Stack {
@@ -315,6 +342,7 @@ impl Stack {
             on_event: None,
             on_packet: None,
             secret: None,
+            control: None,
         }
     }
 
@@ -366,30 +394,39 @@ impl Stack {
         }
     }
 
-    /// Wait (at most `linger`) until every connection has sent its FIN and had it
-    /// acknowledged (or ended otherwise) — TIME-WAIT does not count — then stop.
-    pub fn shutdown(self, linger: Duration) {
-        let deadline = std::time::Instant::now() + linger;
-        let _ = self.shared.wait_for(Some(deadline), |inner| {
-            let busy = inner.ep.connections().any(|h| {
-                !matches!(
-                    inner.ep.state(h),
-                    None | Some(synack_proto::State::TimeWait) | Some(synack_proto::State::Closed)
-                )
-            });
-            (!busy).then_some(Ok(()))
-        });
+    /// The control socket's path, if one is on.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        let g = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref().map(|c| c.path().to_path_buf())
+    }
+
+    /// Stop the thread (after it sends what is queued) and the control socket, and wait
+    /// for both.
+    pub(crate) fn stop_and_join(&self) {
+        self.shared.lock().stopped = true;
+        self.shared.cond.notify_all();
+        self.shared.wakeup.wake();
+        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = t {
+            let _ = t.join();
+        }
+        drop(
+            self.control
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+    }
+
+    /// What the control socket serves: the connection table, listeners and counters as JSON.
+    pub fn snapshot_json(&self) -> String {
+        crate::control::snapshot(&self.shared)
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        self.shared.lock().stopped = true;
-        self.shared.cond.notify_all();
-        self.shared.wakeup.wake();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.stop_and_join();
     }
 }
 
@@ -455,7 +492,12 @@ fn run<D: Device>(
                 // TCP, ICMP and ICMPv6 over IPv4 and IPv6 all go to the endpoint (echo replies,
                 // ICMP errors for connections); a TUN device carries nothing else we know.
                 match ip_version(p) {
-                    Some(4 | 6) => inner.ep.handle(now, p),
+                    Some(4 | 6) => {
+                        inner.ep.handle(now, p);
+                        if let Some(w) = inner.watch.as_mut() {
+                            w.on_packet(now, Direction::In, p);
+                        }
+                    }
                     _ => inner.rt.other_dropped += 1,
                 }
             }
@@ -464,6 +506,9 @@ fn run<D: Device>(
             loop {
                 while let Some(ev) = inner.ep.poll_event() {
                     inner.dispatch(&ev);
+                    if let Some(w) = inner.watch.as_mut() {
+                        w.on_event(now, &ev);
+                    }
                     any = true;
                     if on_event.is_some() {
                         events.push(ev);
@@ -472,8 +517,15 @@ fn run<D: Device>(
                 let Some(n) = inner.ep.poll_transmit(now, &mut tx) else {
                     break;
                 };
+                if let Some(w) = inner.watch.as_mut() {
+                    w.on_packet(now, Direction::Out, &tx[..n]);
+                }
                 out.extend_from_slice(&tx[..n]);
                 out_lens.push(n);
+            }
+            for p in inner.inject.drain(..) {
+                out.extend_from_slice(&p);
+                out_lens.push(p.len());
             }
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "device failed; synack stack stops");

@@ -1,0 +1,570 @@
+//! `synack ss`: the connection table of running synack processes, read from their control
+//! sockets (see `synack::control`) and printed like `ss -tin`, or summarised, or as JSON.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::Value;
+
+#[derive(Args, Debug)]
+pub struct SsArgs {
+    /// Read this control socket (default: the one synack process in the default directory,
+    /// /run/synack as root, else $XDG_RUNTIME_DIR/synack).
+    #[arg(long, value_name = "PATH", conflicts_with = "all")]
+    pub socket: Option<PathBuf>,
+    /// Every synack process with a control socket in the default directory.
+    #[arg(long)]
+    pub all: bool,
+    /// Only connections in STATE (repeatable): established, syn-sent, syn-recv,
+    /// fin-wait-1, fin-wait-2, time-wait, close-wait, last-ack, closing, listening, or the
+    /// groups connected (all but listening) and synchronized (all but syn-sent/syn-recv).
+    #[arg(long, value_name = "STATE")]
+    pub state: Vec<String>,
+    /// Counts per state, listener queue depths, SYN cookies, drops by reason.
+    #[arg(short, long)]
+    pub summary: bool,
+    /// The control socket's JSON (filtered like the table).
+    #[arg(long)]
+    pub json: bool,
+    /// Show listeners too, with their SYN and accept queues as Recv-Q/Send-Q... (ss -l).
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only connections whose local port is PORT.
+    #[arg(long, value_name = "PORT")]
+    pub sport: Option<u16>,
+    /// Only connections whose remote port is PORT.
+    #[arg(long, value_name = "PORT")]
+    pub dport: Option<u16>,
+    /// Only connections whose local address is IP.
+    #[arg(long, value_name = "IP")]
+    pub src: Option<IpAddr>,
+    /// Only connections whose remote address is IP.
+    #[arg(long, value_name = "IP")]
+    pub dst: Option<IpAddr>,
+    /// Only connections with this endpoint on either side: IP, :PORT or IP:PORT
+    /// ([IPv6]:PORT).
+    #[arg(value_name = "ADDR")]
+    pub filter: Vec<String>,
+}
+
+/// `ss`'s short state names.
+fn ss_name(rfc: &str) -> &str {
+    match rfc {
+        "ESTABLISHED" => "ESTAB",
+        "SYN-RECEIVED" => "SYN-RECV",
+        "LISTEN" => "LISTEN",
+        other => other,
+    }
+}
+
+/// The RFC state names a `--state` word selects.
+fn states_for(word: &str) -> Result<Vec<&'static str>, String> {
+    const ALL: [&str; 10] = [
+        "SYN-SENT",
+        "SYN-RECEIVED",
+        "ESTABLISHED",
+        "FIN-WAIT-1",
+        "FIN-WAIT-2",
+        "CLOSE-WAIT",
+        "CLOSING",
+        "LAST-ACK",
+        "TIME-WAIT",
+        "CLOSED",
+    ];
+    let w = word.to_ascii_lowercase().replace('_', "-");
+    Ok(match w.as_str() {
+        "established" | "estab" => vec!["ESTABLISHED"],
+        "syn-sent" => vec!["SYN-SENT"],
+        "syn-recv" | "syn-received" => vec!["SYN-RECEIVED"],
+        "fin-wait-1" => vec!["FIN-WAIT-1"],
+        "fin-wait-2" => vec!["FIN-WAIT-2"],
+        "time-wait" => vec!["TIME-WAIT"],
+        "close-wait" => vec!["CLOSE-WAIT"],
+        "last-ack" => vec!["LAST-ACK"],
+        "closing" => vec!["CLOSING"],
+        "closed" => vec!["CLOSED"],
+        "listening" | "listen" => vec!["LISTEN"],
+        "connected" => ALL.iter().copied().filter(|s| *s != "CLOSED").collect(),
+        "synchronized" => ALL
+            .iter()
+            .copied()
+            .filter(|s| !matches!(*s, "CLOSED" | "SYN-SENT" | "SYN-RECEIVED"))
+            .collect(),
+        "all" => {
+            let mut v = ALL.to_vec();
+            v.push("LISTEN");
+            v
+        }
+        _ => return Err(format!("--state {word}: unknown state")),
+    })
+}
+
+/// One `ADDR` filter: IP, :PORT or IP:PORT.
+#[derive(Debug, PartialEq)]
+struct EndFilter {
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+}
+
+fn parse_end(s: &str) -> Result<EndFilter, String> {
+    if let Some(p) = s.strip_prefix(':') {
+        let port = p.parse().map_err(|_| format!("{s}: not a port"))?;
+        return Ok(EndFilter {
+            ip: None,
+            port: Some(port),
+        });
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(EndFilter {
+            ip: Some(ip),
+            port: None,
+        });
+    }
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(EndFilter {
+            ip: Some(a.ip()),
+            port: Some(a.port()),
+        });
+    }
+    Err(format!("{s}: expected IP, :PORT or IP:PORT"))
+}
+
+impl EndFilter {
+    fn matches(&self, a: &SocketAddr) -> bool {
+        self.ip.is_none_or(|ip| ip == a.ip()) && self.port.is_none_or(|p| p == a.port())
+    }
+}
+
+struct Filter {
+    states: Option<Vec<&'static str>>,
+    ends: Vec<EndFilter>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+}
+
+impl Filter {
+    fn new(args: &SsArgs) -> Result<Filter, String> {
+        let states = if args.state.is_empty() {
+            None
+        } else {
+            let mut v = Vec::new();
+            for w in &args.state {
+                v.extend(states_for(w)?);
+            }
+            Some(v)
+        };
+        Ok(Filter {
+            states,
+            ends: args
+                .filter
+                .iter()
+                .map(|s| parse_end(s))
+                .collect::<Result<_, _>>()?,
+            sport: args.sport,
+            dport: args.dport,
+            src: args.src,
+            dst: args.dst,
+        })
+    }
+
+    fn conn(&self, c: &Value) -> bool {
+        let state = c["state"].as_str().unwrap_or("");
+        let local: Option<SocketAddr> = c["local"].as_str().and_then(|s| s.parse().ok());
+        let remote: Option<SocketAddr> = c["remote"].as_str().and_then(|s| s.parse().ok());
+        let (Some(local), Some(remote)) = (local, remote) else {
+            return false;
+        };
+        self.states.as_ref().is_none_or(|v| v.contains(&state))
+            && self.sport.is_none_or(|p| p == local.port())
+            && self.dport.is_none_or(|p| p == remote.port())
+            && self.src.is_none_or(|ip| ip == local.ip())
+            && self.dst.is_none_or(|ip| ip == remote.ip())
+            && self
+                .ends
+                .iter()
+                .all(|e| e.matches(&local) || e.matches(&remote))
+    }
+
+    fn listener(&self, l: &Value) -> bool {
+        if self.states.as_ref().is_some_and(|v| !v.contains(&"LISTEN")) {
+            return false;
+        }
+        let local: Option<SocketAddr> = l["local"].as_str().and_then(|s| s.parse().ok());
+        match local {
+            // Accept-any listens everywhere.
+            None => self.sport.is_none() && self.src.is_none() && self.ends.is_empty(),
+            Some(a) => {
+                self.sport.is_none_or(|p| p == a.port())
+                    && self.src.is_none_or(|ip| ip == a.ip())
+                    && self.dport.is_none()
+                    && self.dst.is_none()
+                    && self.ends.iter().all(|e| e.matches(&a))
+            }
+        }
+    }
+}
+
+/// The control sockets to read.
+fn sockets(args: &SsArgs) -> Result<Vec<PathBuf>, String> {
+    if let Some(p) = &args.socket {
+        return Ok(vec![p.clone()]);
+    }
+    let dir = synack::control::default_dir();
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    found.sort();
+    // Leftovers of processes that are gone refuse connections.
+    found.retain(|p| std::os::unix::net::UnixStream::connect(p).is_ok());
+    match found.len() {
+        0 => Err(format!(
+            "no running synack process has a control socket in {} (use --socket PATH)",
+            dir.display()
+        )),
+        1 => Ok(found),
+        _ if args.all => Ok(found),
+        _ => Err(format!(
+            "{} synack processes have control sockets in {}: {}; pick one with --socket PATH, or --all",
+            found.len(),
+            dir.display(),
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn read(path: &Path) -> Result<Value, String> {
+    let text = synack::control::query(path, Duration::from_secs(5))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: bad answer: {e}", path.display()))
+}
+
+pub fn run(args: &SsArgs) -> Result<(), String> {
+    let filter = Filter::new(args)?;
+    let paths = sockets(args)?;
+    let mut docs = Vec::new();
+    for p in &paths {
+        let mut doc = read(p)?;
+        // Filter in place, so --json shows what the table would.
+        if let Some(Value::Array(cs)) = doc.get_mut("connections") {
+            cs.retain(|c| filter.conn(c));
+        }
+        if let Some(Value::Array(ls)) = doc.get_mut("listeners") {
+            ls.retain(|l| filter.listener(l));
+        }
+        doc["control_socket"] = Value::String(p.display().to_string());
+        docs.push(doc);
+    }
+    if args.json {
+        let out = if args.socket.is_some() || docs.len() == 1 && !args.all {
+            docs.pop().unwrap_or(Value::Null)
+        } else {
+            Value::Array(docs)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    let many = docs.len() > 1;
+    for doc in &docs {
+        if many {
+            println!(
+                "# pid {} ({}), {}",
+                doc["pid"],
+                doc["program"].as_str().unwrap_or("?"),
+                doc["control_socket"].as_str().unwrap_or("?")
+            );
+        }
+        if args.summary {
+            print!("{}", summary(doc));
+        } else {
+            print!(
+                "{}",
+                table(doc, args.listening || filter_wants_listen(&filter))
+            );
+        }
+    }
+    Ok(())
+}
+
+fn filter_wants_listen(f: &Filter) -> bool {
+    f.states.as_ref().is_some_and(|v| v.contains(&"LISTEN"))
+}
+
+fn ms_text(v: &Value) -> String {
+    match v.as_f64() {
+        Some(ms) if ms.abs() >= 10_000.0 => format!("{:.0}sec", ms / 1000.0),
+        Some(ms) if ms.abs() >= 1000.0 => format!("{:.1}sec", ms / 1000.0),
+        Some(ms) => format!("{ms:.0}ms"),
+        None => "?".into(),
+    }
+}
+
+/// `timer:(name,left,retries)` the way `ss -o` writes them; `~` marks estimates.
+fn timers_text(c: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in c["timers"].as_array().into_iter().flatten() {
+        let name = match t["name"].as_str().unwrap_or("?") {
+            "retransmit" => "on",
+            "time-wait" => "timewait",
+            other => other,
+        };
+        let approx = if t["approx"].as_bool() == Some(true) {
+            "~"
+        } else {
+            ""
+        };
+        let retries = t["backoff"].as_u64().unwrap_or(0);
+        out.push(format!(
+            "timer:({name},{approx}{},{retries})",
+            ms_text(&t["left_ms"])
+        ));
+    }
+    out
+}
+
+fn table(doc: &Value, listening: bool) -> String {
+    let pid = &doc["pid"];
+    let mut rows: Vec<[String; 6]> = vec![[
+        "State".into(),
+        "Recv-Q".into(),
+        "Send-Q".into(),
+        "Local Address:Port".into(),
+        "Peer Address:Port".into(),
+        "Process".into(),
+    ]];
+    let mut details: Vec<Option<String>> = vec![None];
+    let process = format!("synack,pid={pid}");
+    if listening {
+        for l in doc["listeners"].as_array().into_iter().flatten() {
+            rows.push([
+                "LISTEN".into(),
+                l["accept_queue"].to_string(),
+                l["backlog"].to_string(),
+                l["local"].as_str().unwrap_or("*").to_string(),
+                "*:*".into(),
+                process.clone(),
+            ]);
+            details.push(Some(format!("syn_queue:{}", l["syn_queue"])));
+        }
+    }
+    for c in doc["connections"].as_array().into_iter().flatten() {
+        rows.push([
+            ss_name(c["state"].as_str().unwrap_or("?")).to_string(),
+            c["recv_q"].to_string(),
+            c["send_q"].to_string(),
+            c["local"].as_str().unwrap_or("?").to_string(),
+            c["remote"].as_str().unwrap_or("?").to_string(),
+            process.clone(),
+        ]);
+        details.push(Some(detail(c)));
+    }
+    let w: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (r, d) in rows.iter().zip(&details) {
+        out.push_str(&format!(
+            "{:<w0$} {:>w1$} {:>w2$} {:>w3$} {:<w4$} {}\n",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = w[0].max(10),
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+        ));
+        if let Some(d) = d {
+            out.push_str(&format!("\t {d}\n"));
+        }
+    }
+    out
+}
+
+/// The second line of a connection, like `ss -tin` (plus `-o` timers).
+fn detail(c: &Value) -> String {
+    let mut f = Vec::new();
+    f.push(c["congestion"].as_str().unwrap_or("?").to_string());
+    if let Some(ws) = c["wscale"].as_array() {
+        f.push(format!("wscale:{},{}", ws[1], ws[0]));
+    }
+    if c["sack"].as_bool() == Some(true) {
+        f.push("sack".into());
+    }
+    if c["timestamps"].as_bool() == Some(true) {
+        f.push("ts".into());
+    }
+    f.push(format!(
+        "rto:{}",
+        c["rto_ms"].as_f64().unwrap_or(0.0).round()
+    ));
+    if let Some(rtt) = c["rtt_ms"].as_f64() {
+        f.push(format!(
+            "rtt:{:.3}/{:.3}",
+            rtt,
+            c["rttvar_ms"].as_f64().unwrap_or(0.0)
+        ));
+    }
+    let mss = c["mss"].as_u64().unwrap_or(0).max(1);
+    f.push(format!("mss:{mss}"));
+    let cwnd = c["cwnd"].as_u64().unwrap_or(0);
+    f.push(format!("cwnd:{}", cwnd.div_ceil(mss)));
+    let ssthresh = c["ssthresh"].as_u64().unwrap_or(0);
+    if ssthresh < u64::from(u32::MAX / 2) {
+        f.push(format!("ssthresh:{}", ssthresh.div_ceil(mss)));
+    }
+    f.push(format!("bytes_sent:{}", c["bytes_sent"]));
+    f.push(format!("bytes_acked:{}", c["bytes_acked"]));
+    f.push(format!("bytes_received:{}", c["bytes_received"]));
+    f.push(format!(
+        "retrans:{}/{}",
+        c["backoff"].as_u64().unwrap_or(0),
+        c["retransmits"]
+    ));
+    let inflight = c["bytes_in_flight"].as_u64().unwrap_or(0);
+    if inflight > 0 {
+        f.push(format!("unacked:{}", inflight.div_ceil(mss)));
+    }
+    f.push(format!("snd_wnd:{}", c["snd_wnd"]));
+    f.push(format!("rcv_wnd:{}", c["rcv_wnd"]));
+    if let Some(ms) = c["in_state_ms"].as_f64() {
+        f.push(format!(
+            "in_state:{}",
+            ms_text(&Value::from((ms * 1000.0).round() / 1000.0))
+        ));
+    }
+    match c["owner"].as_str() {
+        Some("listener") => f.push("unaccepted".into()),
+        Some("stack") => f.push("orphan".into()),
+        _ => {}
+    }
+    f.extend(timers_text(c));
+    f.join(" ")
+}
+
+fn summary(doc: &Value) -> String {
+    let s = &doc["summary"];
+    let mut out = String::new();
+    let up = doc["uptime_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+    out.push_str(&format!(
+        "synack pid {} ({}), up {up:.1} s\n",
+        doc["pid"],
+        doc["program"].as_str().unwrap_or("?")
+    ));
+    out.push_str(&format!(
+        "Total: {} connections ({} in TIME-WAIT), receive memory {} bytes\n",
+        s["connections"], s["time_wait"], s["receive_memory"]
+    ));
+    const ORDER: [&str; 11] = [
+        "LISTEN",
+        "SYN-SENT",
+        "SYN-RECEIVED",
+        "ESTABLISHED",
+        "FIN-WAIT-1",
+        "FIN-WAIT-2",
+        "CLOSE-WAIT",
+        "CLOSING",
+        "LAST-ACK",
+        "TIME-WAIT",
+        "CLOSED",
+    ];
+    let states = ORDER
+        .iter()
+        .filter_map(|k| s["states"].get(*k).map(|v| format!("{k} {v}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str(&format!(
+        "States: {}\n",
+        if states.is_empty() { "none" } else { &states }
+    ));
+    let listeners = doc["listeners"].as_array().cloned().unwrap_or_default();
+    if listeners.is_empty() {
+        out.push_str("Listeners: none\n");
+    } else {
+        out.push_str("Listeners:\n");
+        let w = listeners
+            .iter()
+            .map(|l| l["local"].as_str().unwrap_or("*").len())
+            .max()
+            .unwrap_or(0);
+        for l in &listeners {
+            out.push_str(&format!(
+                "  {:<w$}  SYN queue {}, accept queue {} (backlog {})\n",
+                l["local"].as_str().unwrap_or("*"),
+                l["syn_queue"],
+                l["accept_queue"],
+                l["backlog"]
+            ));
+        }
+    }
+    let c = &s["syn_cookies"];
+    out.push_str(&format!(
+        "SYN cookies: {} sent, {} validated, {} invalid; SYNs dropped with the SYN queue full: {}\n",
+        c["sent"], c["validated"], c["invalid"], s["syn_queue_full"]
+    ));
+    out.push_str(&format!(
+        "Opens: {} active, {} passive; resets sent {}; packets {} in, {} out\n",
+        s["active_opens"], s["passive_opens"], s["resets_sent"], s["packets_in"], s["packets_out"]
+    ));
+    let drops: Vec<String> = s["drops"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.as_u64().unwrap_or(0) > 0)
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "Drops: {}\n",
+        if drops.is_empty() {
+            "none".to_string()
+        } else {
+            drops.join(", ")
+        }
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_filters_and_states() {
+        assert_eq!(
+            parse_end(":80").unwrap(),
+            EndFilter {
+                ip: None,
+                port: Some(80)
+            }
+        );
+        assert_eq!(
+            parse_end("[fd00::1]:7").unwrap().ip,
+            Some("fd00::1".parse().unwrap())
+        );
+        assert!(parse_end("nonsense").is_err());
+        assert_eq!(states_for("syn-recv").unwrap(), vec!["SYN-RECEIVED"]);
+        assert_eq!(states_for("TIME_WAIT").unwrap(), vec!["TIME-WAIT"]);
+        assert!(states_for("synchronized").unwrap().contains(&"CLOSE-WAIT"));
+        assert!(states_for("bogus").is_err());
+    }
+}
