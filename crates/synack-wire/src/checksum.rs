@@ -25,23 +25,29 @@ pub fn sum(data: &[u8]) -> u32 {
     // added as native-endian 32-bit words into eight u64 lanes, 32 bytes a round (a loop the
     // compiler vectorizes), and the folded result is put in network order once. Each addition
     // adds less than 2^32, so 2^32 words (16 GiB) cannot overflow the accumulators.
-    let word = |w: &[u8]| u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    let word = |w: &[u8]| <[u8; 4]>::try_from(w).map_or(0, |b| u64::from(u32::from_ne_bytes(b)));
     let mut blocks = data.chunks_exact(32);
     let mut lanes = [0u64; 8];
     for block in &mut blocks {
         for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(4)) {
-            *lane += word(w);
+            *lane = lane.wrapping_add(word(w));
         }
     }
     let mut words = blocks.remainder().chunks_exact(4);
-    let native = lanes.iter().sum::<u64>() + (&mut words).map(word).sum::<u64>();
+    let native = lanes
+        .iter()
+        .copied()
+        .chain((&mut words).map(word))
+        .fold(0u64, u64::wrapping_add);
     let mut acc = u64::from(u16::from_be(fold64(native)));
     let mut rest = words.remainder().chunks_exact(2);
     for pair in &mut rest {
-        acc += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+        acc = acc.wrapping_add(
+            <[u8; 2]>::try_from(pair).map_or(0, |b| u64::from(u16::from_be_bytes(b))),
+        );
     }
     if let [last] = rest.remainder() {
-        acc += u64::from(*last) << 8;
+        acc = acc.wrapping_add(u64::from(*last) << 8);
     }
     u32::from(fold64(acc))
 }

@@ -1,0 +1,31 @@
+//! One workload of rows 1–2, for profilers (callgrind counts instructions; run it at two sizes
+//! and divide the difference to get the cost per byte or per lifecycle without the setup):
+//!
+//! ```text
+//! workload bulk synack|smoltcp MTU BYTES
+//! workload lifecycle synack|smoltcp COUNT
+//! ```
+
+use synack_bench::rows::{SmolBulk, SmolLifecycles, SynBulk, SynLifecycles};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> u64 { args[i].parse().expect("a number") };
+    match (args[0].as_str(), args[1].as_str()) {
+        ("bulk", "synack") => {
+            SynBulk::new(arg(2) as usize).transfer(arg(3));
+        }
+        ("bulk", "smoltcp") => {
+            SmolBulk::new(arg(2) as usize).transfer(arg(3));
+        }
+        ("lifecycle", "synack") => {
+            let mut l = SynLifecycles::new();
+            (0..arg(2)).for_each(|_| l.run_one());
+        }
+        ("lifecycle", "smoltcp") => {
+            let mut l = SmolLifecycles::new();
+            (0..arg(2)).for_each(|_| l.run_one());
+        }
+        _ => panic!("usage: workload bulk|lifecycle synack|smoltcp [MTU] N"),
+    }
+}
