@@ -41,6 +41,19 @@ pub(crate) struct Outgoing {
     pub urgent: u16,
 }
 
+/// A connection's pending timers (absolute deadlines), for tools like `synack ss`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnTimers {
+    /// Retransmission timer — or, with `persist`, the zero-window persist timer.
+    pub rto_at: Option<Instant>,
+    /// The retransmission timer is acting as the persist timer (the peer's window is zero).
+    pub persist: bool,
+    pub delayed_ack_at: Option<Instant>,
+    pub keepalive_at: Option<Instant>,
+    pub time_wait_at: Option<Instant>,
+    pub fin_wait2_at: Option<Instant>,
+}
+
 /// A snapshot of a connection, like Linux's `tcp_info`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
@@ -510,6 +523,17 @@ impl Connection {
             (up - read_seq) as usize
         } else {
             0
+        }
+    }
+
+    pub(crate) fn timers(&self) -> ConnTimers {
+        ConnTimers {
+            rto_at: self.rto_at,
+            persist: self.rto_at.is_some() && self.snd_wnd == 0 && self.state.is_synchronized(),
+            delayed_ack_at: self.delack_at,
+            keepalive_at: self.keepalive_at,
+            time_wait_at: self.time_wait_at,
+            fin_wait2_at: self.fin_wait2_at,
         }
     }
 

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
 
 use crate::config::Config;
-use crate::connection::{ConnInfo, Connection, Ctx, Outgoing};
+use crate::connection::{ConnInfo, ConnTimers, Connection, Ctx, Outgoing};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::isn::Secret;
@@ -22,6 +22,16 @@ use crate::time::{Duration, Instant};
 /// The listener key of accept-any mode (see [`Endpoint::listen_any`]): port 0 on the
 /// unspecified IPv6 address, which no ordinary listener can use.
 pub const ACCEPT_ANY: SocketAddr = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0);
+
+/// A listener's queues, as `Endpoint::listeners` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub backlog: usize,
+    /// Children in SYN-RECEIVED.
+    pub syn_queue: usize,
+    /// ESTABLISHED children waiting for `accept`.
+    pub accept_queue: usize,
+}
 
 /// Counters kept by an endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -389,6 +399,45 @@ impl Endpoint {
 
     pub fn tuple(&self, h: ConnHandle) -> Option<FourTuple> {
         self.conns.get(&h).map(|c| c.tuple)
+    }
+
+    /// The connection's pending timers.
+    pub fn timers(&self, h: ConnHandle) -> Option<ConnTimers> {
+        self.conns.get(&h).map(Connection::timers)
+    }
+
+    /// Every listener with its backlog and the depth of its SYN and accept queues.
+    pub fn listeners(&self) -> impl Iterator<Item = (SocketAddr, ListenerInfo)> + '_ {
+        self.listeners.iter().map(|(a, l)| {
+            (
+                *a,
+                ListenerInfo {
+                    backlog: l.backlog,
+                    syn_queue: l.syn_queue,
+                    accept_queue: l.accept_queue.len(),
+                },
+            )
+        })
+    }
+
+    /// Reset a connection whatever its owner — also one the application has already closed
+    /// and that is finishing on its own (a graceful shutdown running out of time uses this).
+    /// Sends `<SEQ=SND.NXT><CTL=RST>` where the peer holds a synchronized connection.
+    pub fn reset(&mut self, h: ConnHandle) -> Result<(), Error> {
+        let now = self.last_now;
+        let (cfg, events) = (&self.cfg, &mut self.events);
+        let Some(c) = self.conns.get_mut(&h) else {
+            return Err(Error::InvalidHandle);
+        };
+        let was = c.state;
+        let mut ctx = Ctx { now, cfg, events };
+        let rst = c.abort(&mut ctx, "reset");
+        let tuple = c.tuple;
+        if let Some(r) = rst {
+            self.queue_control(tuple, r.seq, None);
+        }
+        self.after(h, was, false);
+        Ok(())
     }
 
     pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {

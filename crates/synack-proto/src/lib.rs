@@ -37,8 +37,8 @@ pub mod time;
 mod user_calls;
 
 pub use config::Config;
-pub use connection::ConnInfo;
-pub use endpoint::{Endpoint, EndpointStats, ACCEPT_ANY};
+pub use connection::{ConnInfo, ConnTimers};
+pub use endpoint::{Endpoint, EndpointStats, ListenerInfo, ACCEPT_ANY};
 pub use error::{CloseReason, Error};
 pub use event::{ConnHandle, Event, FourTuple};
 pub use icmp::IcmpError;

@@ -534,3 +534,27 @@ fn an_out_of_window_syn_also_draws_a_rate_limited_challenge_ack_rfc5961_4_2() {
     assert_eq!(p.a.info(c).unwrap().challenge_acks, 10);
     assert_eq!(p.a.state(c), Some(State::Established));
 }
+
+#[test]
+fn timers_listeners_and_reset_of_a_released_connection_are_visible() {
+    let mut p = Pair::new();
+    let (c, s) = p.establish();
+    let (addr80, info) = p.b.listeners().next().unwrap();
+    assert_eq!(addr80, addr(B_IP, 80));
+    assert_eq!(
+        (info.backlog, info.syn_queue, info.accept_queue),
+        (128, 0, 0)
+    );
+    // A FIN in flight: its retransmission timer is pending.
+    p.a.close(c).unwrap();
+    let _fin = p.one(Side::A);
+    let t = p.a.timers(c).unwrap();
+    assert!(t.rto_at.is_some() && !t.persist && t.time_wait_at.is_none());
+    // The application has closed it; a shutdown that runs out of time can still reset it.
+    p.a.reset(c).unwrap();
+    let rst = p.one(Side::A);
+    assert_eq!(rst.flags(), "R");
+    assert_eq!(p.a.state(c), None);
+    p.deliver(Side::B, &rst.raw);
+    assert_eq!(p.b.state(s), Some(State::Closed));
+}
