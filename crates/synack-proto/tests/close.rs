@@ -547,7 +547,9 @@ fn timers_listeners_and_reset_of_a_released_connection_are_visible() {
     );
     // A FIN in flight: its retransmission timer is pending.
     p.a.close(c).unwrap();
-    let _fin = p.one(Side::A);
+    let fin = p.one(Side::A);
+    p.deliver(Side::B, &fin.raw); // B is in CLOSE-WAIT; its ACK is lost
+    let _ = p.out(Side::B);
     let t = p.a.timers(c).unwrap();
     assert!(t.rto_at.is_some() && !t.persist && t.time_wait_at.is_none());
     // The application has closed it; a shutdown that runs out of time can still reset it.
