@@ -6,11 +6,9 @@
 //! default at [`default_path`]). The protocol is one request line (`snapshot`, or nothing)
 //! and one JSON answer, then the server closes the connection.
 //!
-//! The endpoint does not expose its timer deadlines, so the runtime keeps a small
-//! [`Tracker`] beside it while a control socket is on: when each connection entered its
-//! state (TIME-WAIT left is exact from it), when a segment last arrived (keep-alive left),
-//! and when the retransmission timer was last (re)started by RFC 6298's rules 5.1 and 5.3
-//! as seen on the wire (retransmit and persist left are estimates, marked `approx`).
+//! Timers and listener queues are the endpoint's own (`Endpoint::timers`,
+//! `Endpoint::listeners`); the runtime keeps a small [`Tracker`] beside it only for when each
+//! connection entered its state.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -269,12 +267,6 @@ fn program() -> String {
         .unwrap_or_default()
 }
 
-/// Whether listener `l` is the one a connection to `local` came through.
-fn listener_matches(l: &SocketAddr, local: &SocketAddr) -> bool {
-    *l == ACCEPT_ANY
-        || (l.port() == local.port() && (l.ip() == local.ip() || l.ip().is_unspecified()))
-}
-
 /// The whole JSON document: connections, listeners, summary.
 pub(crate) fn snapshot(shared: &Shared) -> String {
     let now = shared.now();
@@ -286,15 +278,10 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
     handles.sort();
     let mut alive = std::collections::HashSet::new();
     let mut per_state: Vec<(State, usize)> = State::ALL.iter().map(|&s| (s, 0)).collect();
-    // Listener key → (SYN queue, accept queue), derived from connections the application
-    // has not taken (the endpoint does not expose its queues yet).
-    let mut queues: Vec<(SocketAddr, usize, usize)> = {
-        let mut ls: Vec<SocketAddr> = inner.listeners.keys().copied().collect();
-        ls.sort();
-        // Exact listeners before wildcard ones before accept-any, as the endpoint matches.
-        ls.sort_by_key(|l| (*l == ACCEPT_ANY, l.ip().is_unspecified()));
-        ls.into_iter().map(|l| (l, 0, 0)).collect()
-    };
+    // Listeners with their exact queue depths, exact listeners before wildcard ones before
+    // accept-any, as the endpoint matches them.
+    let mut queues: Vec<(SocketAddr, synack_proto::ListenerInfo)> = ep.listeners().collect();
+    queues.sort_by_key(|(l, _)| (*l == ACCEPT_ANY, l.ip().is_unspecified(), *l));
     let mut conns = String::from("[");
     for (i, &h) in handles.iter().enumerate() {
         let Some(ci) = ep.info(h) else { continue };
@@ -310,58 +297,41 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             State::Established | State::CloseWait => Some(false),
             _ => None,
         };
-        if let Some(syn) = queued {
-            if let Some(q) = queues
-                .iter_mut()
-                .find(|(l, _, _)| listener_matches(l, &ci.tuple.local))
-            {
-                if syn {
-                    q.1 += 1;
-                } else {
-                    q.2 += 1;
-                }
-            }
-        }
         let times = inner.watch.as_ref().and_then(|w| w.get(&ci.tuple)).copied();
+        // The endpoint's own deadlines (RFC 6298 timer or persist timer, TIME-WAIT,
+        // keep-alive, FIN-WAIT-2, delayed ACK).
+        let exact = ep.timers(h).unwrap_or_default();
         let mut timers = Vec::new();
-        let fin_out = matches!(
-            ci.state,
-            State::FinWait1 | State::Closing | State::LastAck | State::SynSent | State::SynReceived
-        );
-        if ci.state == State::TimeWait {
-            let left = times.map(|t| left_ms(t.since + cfg.msl * 2, now));
+        let mut timer = |name: &str, at: Instant, length: Duration, backoff: Option<u32>| {
             timers.push(format!(
-                "{{\"name\":\"time-wait\",\"left_ms\":{},\"length_ms\":{}}}",
-                left.unwrap_or_else(|| "null".into()),
-                ms(cfg.msl * 2)
-            ));
-        } else if ci.snd_wnd == 0 && ci.send_buffered > 0 && ci.state.is_synchronized() {
-            // Zero window: the persist timer sends the probes (MUST-35, MUST-36).
-            let left = times.map(|t| left_ms(t.rto_start + ci.rto, now));
-            timers.push(format!(
-                "{{\"name\":\"persist\",\"left_ms\":{},\"length_ms\":{},\"backoff\":{},\"approx\":true}}",
-                left.unwrap_or_else(|| "null".into()),
-                ms(ci.rto),
-                ci.backoff
-            ));
-        } else if ci.bytes_in_flight > 0 || fin_out {
-            let left = times.map(|t| left_ms(t.rto_start + ci.rto, now));
-            timers.push(format!(
-                "{{\"name\":\"retransmit\",\"left_ms\":{},\"length_ms\":{},\"backoff\":{},\"approx\":true}}",
-                left.unwrap_or_else(|| "null".into()),
-                ms(ci.rto),
-                ci.backoff
-            ));
+                "{{\"name\":{},\"left_ms\":{},\"length_ms\":{}{}}}",
+                js(name),
+                left_ms(at, now),
+                ms(length),
+                backoff
+                    .map(|b| format!(",\"backoff\":{b}"))
+                    .unwrap_or_default()
+            ))
+        };
+        if let Some(at) = exact.time_wait_at {
+            timer("time-wait", at, cfg.msl * 2, None);
         }
-        if let Some(idle) = ci.keepalive {
-            if ci.state.is_synchronized() && ci.state != State::TimeWait {
-                let left = times.map(|t| left_ms(t.last_in + idle, now));
-                timers.push(format!(
-                    "{{\"name\":\"keepalive\",\"left_ms\":{},\"length_ms\":{}}}",
-                    left.unwrap_or_else(|| "null".into()),
-                    ms(idle)
-                ));
-            }
+        if let Some(at) = exact.rto_at {
+            let name = if exact.persist {
+                "persist"
+            } else {
+                "retransmit"
+            };
+            timer(name, at, ci.rto, Some(ci.backoff));
+        }
+        if let (Some(at), Some(idle)) = (exact.keepalive_at, ci.keepalive) {
+            timer("keepalive", at, idle, None);
+        }
+        if let (Some(at), Some(len)) = (exact.fin_wait2_at, cfg.fin_wait2_timeout) {
+            timer("fin-wait-2", at, len, None);
+        }
+        if let (Some(at), Some(len)) = (exact.delayed_ack_at, cfg.delayed_ack) {
+            timer("delayed-ack", at, len, None);
         }
         if i > 0 {
             conns.push(',');
@@ -422,15 +392,17 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
     }
     let listeners = queues
         .iter()
-        .map(|(l, syn, acc)| {
+        .map(|(l, q)| {
             format!(
-                "{{\"local\":{},\"syn_queue\":{syn},\"accept_queue\":{acc},\"backlog\":{}}}",
+                "{{\"local\":{},\"syn_queue\":{},\"accept_queue\":{},\"backlog\":{}}}",
                 js(&if *l == ACCEPT_ANY {
                     "*".to_string()
                 } else {
                     l.to_string()
                 }),
-                cfg.backlog
+                q.syn_queue,
+                q.accept_queue,
+                q.backlog
             )
         })
         .collect::<Vec<_>>()

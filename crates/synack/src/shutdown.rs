@@ -7,10 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use std::net::IpAddr;
-
-use synack_proto::{ConnInfo, State};
-use synack_wire::{Ipv4Repr, Ipv6Repr, TcpFlags, TcpOptions, TcpRepr};
+use synack_proto::State;
 
 use crate::stack::Stack;
 
@@ -179,13 +176,8 @@ impl Stack {
                 }
                 left += 1;
                 report.reset += 1;
-                if inner.ep.abort(h).is_err() {
-                    // The application already closed it (the endpoint has no ABORT for a
-                    // released connection): send the RST ABORT would (§3.10.5) ourselves.
-                    if let Some(p) = inner.ep.info(h).as_ref().and_then(reset_for) {
-                        inner.inject.push(p);
-                    }
-                }
+                // ABORT (§3.10.5), also for connections the application already closed.
+                let _ = inner.ep.reset(h);
             }
             report.closed = report.open_at_start.saturating_sub(left);
         }
@@ -197,65 +189,4 @@ impl Stack {
         progress(&p);
         report
     }
-}
-
-/// The RST that aborts a synchronized connection: `<SEQ=SND.NXT><CTL=RST>` (RFC 9293
-/// §3.10.5), from its local to its remote address.
-fn reset_for(ci: &ConnInfo) -> Option<Vec<u8>> {
-    if !matches!(
-        ci.state,
-        State::SynReceived
-            | State::Established
-            | State::FinWait1
-            | State::FinWait2
-            | State::CloseWait
-            | State::Closing
-            | State::LastAck
-    ) {
-        return None;
-    }
-    let tcp = TcpRepr {
-        src_port: ci.tuple.local.port(),
-        dst_port: ci.tuple.remote.port(),
-        seq_number: ci.snd_nxt.0,
-        ack_number: 0,
-        flags: TcpFlags::RST,
-        window_len: 0,
-        urgent_pointer: 0,
-        options: TcpOptions::default(),
-        payload: &[],
-    };
-    let mut buf = vec![0u8; 60];
-    let n = match (ci.tuple.local.ip(), ci.tuple.remote.ip()) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => synack_wire::emit_ipv4_tcp(
-            &Ipv4Repr {
-                src_addr: src,
-                dst_addr: dst,
-                protocol: 6,
-                payload_len: 20,
-                ttl: 64,
-                dscp: 0,
-                ecn: 0,
-                ident: 0,
-            },
-            &tcp,
-            &mut buf,
-        ),
-        (IpAddr::V6(src), IpAddr::V6(dst)) => synack_wire::emit_ipv6_tcp(
-            &Ipv6Repr {
-                src_addr: src,
-                dst_addr: dst,
-                next_header: 6,
-                payload_len: 20,
-                hop_limit: 64,
-                traffic_class: 0,
-            },
-            &tcp,
-            &mut buf,
-        ),
-        _ => return None,
-    }
-    .ok()?;
-    buf.truncate(n);
-    Some(buf)
 }
