@@ -65,6 +65,8 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
+    // serve/connect/ping --trace: the ladder of every connection seen, once it is over.
+    tunnel::print_trace_ladders();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {

@@ -101,7 +101,10 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
                     eprintln!("{now:>12}  {conn} {tuple}  {from} → {to} ({cause})");
                 }
             })
-            .on_packet(|now, dir, p| eprintln!("{now:>12}  {}", describe(dir, p)));
+            .on_packet(|now, dir, p| {
+                eprintln!("{now:>12}  {}", describe(dir, p));
+                keep_for_ladder(now.as_micros(), p);
+            });
     }
     let stack = builder
         .spawn(move || -> io::Result<Box<dyn Device>> {
@@ -150,6 +153,62 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
         }
     }
     Ok(stack)
+}
+
+/// Packets seen while `--trace` is on, kept (up to [`LADDER_KEEP`]) for the ladder diagram
+/// drawn when the command ends.
+static LADDER_PACKETS: std::sync::Mutex<Vec<(u64, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+const LADDER_KEEP: usize = 50_000;
+
+fn keep_for_ladder(micros: u64, packet: &[u8]) {
+    if let Ok(mut v) = LADDER_PACKETS.lock() {
+        if v.len() < LADDER_KEEP {
+            v.push((micros, packet.to_vec()));
+        }
+    }
+}
+
+/// With `--trace`, once the command is done: every connection it saw as a ladder diagram on
+/// stderr — the same renderer and state inference as `synack demo` and `synack trace`.
+pub fn print_trace_ladders() {
+    let packets = LADDER_PACKETS
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
+    if packets.is_empty() {
+        return;
+    }
+    // A classic pcap in memory (LINKTYPE_RAW), read back by the capture tracer.
+    let mut pcap =
+        Vec::with_capacity(24 + packets.iter().map(|(_, p)| 16 + p.len()).sum::<usize>());
+    // Global header: magic, version 2.4, zone, sigfigs, snaplen, link type.
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    pcap.extend_from_slice(&0i32.to_le_bytes());
+    pcap.extend_from_slice(&0u32.to_le_bytes());
+    pcap.extend_from_slice(&65535u32.to_le_bytes());
+    pcap.extend_from_slice(&101u32.to_le_bytes());
+    for (micros, p) in &packets {
+        let len = p.len() as u32;
+        pcap.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&len.to_le_bytes());
+        pcap.extend_from_slice(&len.to_le_bytes());
+        pcap.extend_from_slice(p);
+    }
+    match synack_trace::trace_capture(&pcap, &synack_trace::TraceOptions::default()) {
+        Ok(res) => {
+            for t in &res.connections {
+                let opts = synack_trace::RenderOptions {
+                    color: false,
+                    ..Default::default()
+                };
+                eprintln!("\n{}", synack_trace::render_text(&t.ladder, &opts));
+            }
+        }
+        Err(e) => eprintln!("synack: --trace ladder: {e}"),
+    }
 }
 
 /// One line about a datagram: direction, flags, addresses, numbers.

@@ -339,3 +339,40 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
     assert!(st.success());
     assert_eq!(echoed, "hello over IPv6\n");
 }
+
+/// `--trace` ends with the ladder diagram of every connection, drawn by the same renderer as
+/// `synack demo` and `synack trace`.
+#[test]
+fn trace_ends_with_the_ladder_of_each_connection() {
+    if let Some(why) = skip_reason(&["ip"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new("trace");
+    let out = Command::new(BIN)
+        .args([
+            "ping",
+            "10.200.0.1:9",
+            "-c",
+            "1",
+            "--netns",
+            &ns.0,
+            "--trace",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let ladder = err
+        .split("server 10.200.0.1:9")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no ladder in:\n{err}"));
+    let syn = ladder.find("── SYN seq=0").expect("the SYN row");
+    let rst = ladder.find("RST-ACK seq=1 ack=1").expect("the RST row");
+    assert!(syn < rst, "{ladder}");
+    assert!(
+        ladder.contains("SYN-SENT") && ladder.contains("connection refused"),
+        "{ladder}"
+    );
+}
