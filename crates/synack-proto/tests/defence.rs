@@ -210,7 +210,7 @@ fn connect_fails_cleanly_at_the_connection_limit() {
 }
 
 #[test]
-fn a_new_syn_ends_time_wait_for_a_new_incarnation_may_2_rfc6191() {
+fn a_new_syn_ends_time_wait_for_a_new_incarnation_may_2_rfc6191_shld_4() {
     let mut p = Pair::modern();
     let (c, s) = p.establish();
     // The server closes first, so it holds TIME-WAIT.

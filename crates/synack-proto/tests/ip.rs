@@ -215,7 +215,7 @@ fn port_unreachable_aborts_a_connection_attempt_shld_26() {
 }
 
 #[test]
-fn soft_errors_are_reported_and_never_abort_must_56() {
+fn soft_errors_are_reported_and_never_abort_must_47_must_56_shld_25() {
     let mut p = Pair::modern();
     let c =
         p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
