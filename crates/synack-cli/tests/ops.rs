@@ -7,38 +7,19 @@
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../../synack/tests/support/mod.rs"]
+mod support;
+use support::{skip_reason, wait_bounded, Reaper};
+
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
-
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !is_root {
-        return Some("needs root".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("no /dev/net/tun".into());
-    }
-    for t in tools {
-        if !has(t) {
-            return Some(format!("`{t}` is not installed"));
-        }
-    }
-    None
-}
 
 fn has(tool: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -75,27 +56,6 @@ impl Drop for Netns {
             .args(["netns", "del", &self.name])
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Kills the child when dropped (every exit path).
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) => return Some(st),
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
-            _ => return None,
-        }
     }
 }
 

@@ -10,8 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -21,37 +20,11 @@ use synack::net::TcpListener;
 use synack::tun::{netns, Tun};
 use synack::{Config, Stack};
 
+mod support;
+use support::{skip_reason, Reaper};
+
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
-
-fn on_path(cmd: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
-}
-
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("no /dev/net/tun".into());
-    }
-    tools
-        .iter()
-        .find(|t| !on_path(t))
-        .map(|t| format!("`{t}` is not installed"))
-}
-
-/// Kills the child when dropped (every exit path).
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A network namespace that exists while this guard lives.
 struct Netns(String);

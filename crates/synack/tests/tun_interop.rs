@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -30,6 +30,9 @@ use synack::net::{TcpListener, TcpStream};
 use synack::tun::{netns, Tun};
 use synack::{Config, ConnInfo, Device, Stack, State};
 
+mod support;
+use support::{skip_reason, Reaper};
+
 const GUARD: Duration = Duration::from_secs(120);
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
@@ -39,28 +42,6 @@ const KERNEL_IP6: &str = "fd00:5a::1";
 const BULK: usize = 50 << 20;
 /// Bytes each way of the transfers through 5% loss and 1% reordering.
 const IMPAIRED: usize = 4 << 20;
-
-fn on_path(cmd: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
-}
-
-/// Why this machine cannot run the test, if it cannot.
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("no /dev/net/tun".into());
-    }
-    for t in tools {
-        if !on_path(t) {
-            return Some(format!("`{t}` is not installed"));
-        }
-    }
-    None
-}
 
 macro_rules! skip_unless_ready {
     ($($tool:expr),*) => {
@@ -90,22 +71,6 @@ impl Family {
             Family::V4 => KERNEL_IP,
             Family::V6 => KERNEL_IP6,
         }
-    }
-}
-
-/// Kills the child when dropped (every exit path).
-struct Reaper(Child);
-
-impl Reaper {
-    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
-        wait_bounded(&mut self.0, limit)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -309,22 +274,6 @@ impl Capture {
             segments += 1;
         }
         segments
-    }
-}
-
-/// Wait for a child at most `limit`; kill it if it is still running then.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) => return Some(st),
-            Ok(None) if Instant::now() < end => thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
     }
 }
 
