@@ -17,10 +17,34 @@ impl fmt::Display for ConnHandle {
 }
 
 /// A connection's identity on the wire: (local address, local port, remote address, remote port).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FourTuple {
     pub local: SocketAddr,
     pub remote: SocketAddr,
+}
+
+/// One write of the addresses and ports (a `SocketAddr` hashes field by field, which costs
+/// several hasher calls per lookup on the demux path). Equal tuples write equal bytes.
+impl core::hash::Hash for FourTuple {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 36];
+        let mut n = 0;
+        for a in [self.local, self.remote] {
+            let ip: &[u8] = &match a.ip() {
+                std::net::IpAddr::V4(v4) => {
+                    let mut b = [0u8; 16];
+                    b[..4].copy_from_slice(&v4.octets());
+                    b
+                }
+                std::net::IpAddr::V6(v6) => v6.octets(),
+            }[..if a.is_ipv4() { 4 } else { 16 }];
+            buf[n..n + ip.len()].copy_from_slice(ip);
+            n += ip.len();
+            buf[n..n + 2].copy_from_slice(&a.port().to_be_bytes());
+            n += 2;
+        }
+        state.write(&buf[..n]);
+    }
 }
 
 impl fmt::Display for FourTuple {
