@@ -764,14 +764,18 @@ pub(crate) fn window_shift(buffer: usize) -> u8 {
 }
 
 impl Connection {
-    /// The MSS we advertise: the configured one is for IPv4 (MTU − 40); IPv6 headers are 20
-    /// bytes longer (MUST-67: at most MMS_R − 20).
     pub(crate) fn our_mss(&self, cfg: &Config) -> u16 {
-        if self.tuple.remote.is_ipv4() {
-            cfg.mss
-        } else {
-            cfg.mss.saturating_sub(20)
-        }
+        advertised_mss(cfg, &self.tuple)
+    }
+}
+
+/// The MSS we advertise on a tuple: the configured one is for IPv4 (MTU − 40); IPv6 headers
+/// are 20 bytes longer (MUST-67: at most MMS_R − 20).
+pub(crate) fn advertised_mss(cfg: &Config, tuple: &FourTuple) -> u16 {
+    if tuple.remote.is_ipv4() {
+        cfg.mss
+    } else {
+        cfg.mss.saturating_sub(20)
     }
 }
 

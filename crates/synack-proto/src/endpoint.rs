@@ -341,7 +341,7 @@ impl Endpoint {
 
     /// Half-close: FIN after the queued data; the receive side stays open.
     pub fn shutdown(&mut self, h: ConnHandle) -> Result<(), Error> {
-        let now = self.last_now(h);
+        let now = self.last_now;
         let (cfg, events) = (&self.cfg, &mut self.events);
         let c = match self.conns.get_mut(&h) {
             Some(c) if c.owned && !c.released => c,
@@ -366,7 +366,7 @@ impl Endpoint {
     }
 
     fn user_close(&mut self, h: ConnHandle, abort: bool) -> Result<(), Error> {
-        let now = self.last_now(h);
+        let now = self.last_now;
         let (cfg, events) = (&self.cfg, &mut self.events);
         let c = match self.conns.get_mut(&h) {
             Some(c) if !c.released => c,
@@ -385,12 +385,6 @@ impl Endpoint {
         }
         self.after(h, was, false);
         Ok(())
-    }
-
-    /// User calls carry no clock; timers they start are measured from the last time the
-    /// endpoint saw (the latest handle/poll call).
-    fn last_now(&self, _h: ConnHandle) -> Instant {
-        self.last_now
     }
 
     pub fn state(&self, h: ConnHandle) -> Option<State> {

@@ -191,11 +191,7 @@ impl Endpoint {
     /// Answer a SYN with a cookie SYN-ACK and keep no state (syn_cookies.rs).
     fn send_cookie(&mut self, now: Instant, tuple: FourTuple, seg: Segment<'_>) {
         let cfg = &self.cfg;
-        let our_mss = if tuple.remote.is_ipv4() {
-            cfg.mss
-        } else {
-            cfg.mss.saturating_sub(20)
-        };
+        let our_mss = crate::connection::advertised_mss(cfg, &tuple);
         let peer_mss = seg
             .options
             .mss

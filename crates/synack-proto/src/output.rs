@@ -409,7 +409,7 @@ impl Connection {
         if let Some((l, r)) = self.dsack {
             blocks.push(l.get(), r.get());
         }
-        let ranges = self.recv.ooo_ranges(self.rcv_nxt);
+        let ranges = self.recv.ooo_ranges();
         let recent = self
             .last_ooo
             .and_then(|seq| ranges.iter().position(|(l, r)| seq.in_range(*l, *r)));

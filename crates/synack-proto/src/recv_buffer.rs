@@ -46,7 +46,7 @@ impl RecvBuffer {
     }
 
     /// The held out-of-order ranges as `[left, right)`, in sequence order.
-    pub(crate) fn ooo_ranges(&self, _rcv_nxt: SeqNum) -> Vec<(SeqNum, SeqNum)> {
+    pub(crate) fn ooo_ranges(&self) -> Vec<(SeqNum, SeqNum)> {
         self.ooo.iter().map(|(s, d)| (*s, *s + d.len())).collect()
     }
 

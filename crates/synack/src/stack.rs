@@ -83,8 +83,6 @@ pub(crate) struct Inner {
     pub rt: RuntimeStats,
     /// Times the control socket shows (only while one is on).
     pub watch: Option<crate::control::Tracker>,
-    /// Whole datagrams to send on the thread's next turn ([`Stack::shutdown`]'s resets).
-    pub inject: Vec<Vec<u8>>,
 }
 
 impl Inner {
@@ -288,7 +286,6 @@ impl StackBuilder {
                         failure: None,
                         rt: RuntimeStats::default(),
                         watch: watch.then(Default::default),
-                        inject: Vec::new(),
                     }),
                     cond: Condvar::new(),
                     wakeup: device.wakeup(),
@@ -522,10 +519,6 @@ fn run<D: Device>(
                 }
                 out.extend_from_slice(&tx[..n]);
                 out_lens.push(n);
-            }
-            for p in inner.inject.drain(..) {
-                out.extend_from_slice(&p);
-                out_lens.push(p.len());
             }
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "device failed; synack stack stops");
