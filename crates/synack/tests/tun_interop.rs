@@ -255,6 +255,16 @@ impl Capture {
                 "tcp.checksum.status",
                 "-e",
                 "ip.checksum.status",
+                "-e",
+                "frame.number",
+                "-e",
+                "ip.src",
+                "-e",
+                "ipv6.src",
+                "-e",
+                "tcp.len",
+                "-e",
+                "tcp.flags.str",
             ])
             .stderr(Stdio::inherit())
             .output()
@@ -266,7 +276,15 @@ impl Capture {
             let mut fields = line.split('\t');
             let tcp = fields.next().unwrap_or("");
             let ip = fields.next().unwrap_or("");
-            assert_eq!(tcp, "1", "a TCP checksum is not Good: {line:?}");
+            if tcp != "1" {
+                // Keep the capture for a look (frame number, sender, length are in the line).
+                let keep = std::env::temp_dir().join("synack-bad-checksum.pcap");
+                let _ = std::fs::copy(&self.file, &keep);
+                panic!(
+                    "a TCP checksum is not Good: {line:?} (capture kept at {})",
+                    keep.display()
+                );
+            }
             assert!(
                 ip.is_empty() || ip == "1",
                 "an IPv4 checksum is not Good: {line:?}"
