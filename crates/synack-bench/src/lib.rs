@@ -1,7 +1,8 @@
 //! synack and smoltcp side by side, on the same in-memory link and the same work: bulk
 //! transfer (row 1), full connection lifecycles (row 2), per-packet cost with many idle
-//! connections (row 3), memory per connection and per TIME-WAIT entry (row 4), and goodput over
-//! a simulated lossy link (row 6). `synack bench` prints the table; `benches/` has criterion
+//! connections (row 3), memory per connection and per TIME-WAIT entry (row 4), bulk transfer
+//! over a TUN device against the kernel's TCP (row 5, root only: [`tun`]) and goodput over a
+//! simulated lossy link (row 6). `synack bench` prints the table; `benches/` has criterion
 //! versions of rows 1 and 2.
 //!
 //! Wall-clock figures are measured here only, never asserted in tests.
@@ -10,6 +11,7 @@ pub mod alloc;
 pub mod net;
 pub mod rows;
 pub mod sim;
+pub mod tun;
 
 use std::time::Instant as Wall;
 
@@ -75,6 +77,8 @@ pub struct Opts {
     /// Bytes per simulated transfer and the seeds averaged.
     pub sim_bytes: u64,
     pub sim_seeds: Vec<u64>,
+    /// Bytes each way per run of row 5 (TUN against the kernel; best of `bulk_runs`).
+    pub tun_bytes: u64,
 }
 
 impl Opts {
@@ -89,6 +93,7 @@ impl Opts {
             rounds: 20_000,
             sim_bytes: 4_000_000,
             sim_seeds: vec![1, 2],
+            tun_bytes: 64 << 20,
         }
     }
 
@@ -103,6 +108,7 @@ impl Opts {
             rounds: 100_000,
             sim_bytes: 10_000_000,
             sim_seeds: vec![1, 2, 3, 4],
+            tun_bytes: 1 << 30,
         }
     }
 
@@ -117,6 +123,7 @@ impl Opts {
             rounds: 20,
             sim_bytes: 200_000,
             sim_seeds: vec![1],
+            tun_bytes: 2 << 20,
         }
     }
 }
@@ -312,6 +319,9 @@ pub fn run_all(opts: &Opts, mut progress: impl FnMut(&Row)) -> Vec<Row> {
         },
         &mut rows,
     );
+    for row in tun::tun_bulk(opts.tun_bytes, opts.bulk_runs) {
+        push(row, &mut rows);
+    }
     for cc in [Algorithm::NewReno, Algorithm::Cubic] {
         push(sim_goodput(cc, opts.sim_bytes, &opts.sim_seeds), &mut rows);
     }

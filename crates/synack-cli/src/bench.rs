@@ -1,6 +1,8 @@
 //! `synack bench`: synack and smoltcp side by side on the same in-memory link (and the same
-//! simulated lossy link), one table of absolute figures and synack/smoltcp ratios (> 1 means
-//! synack is better). `--json` prints one object per row instead.
+//! simulated lossy link, and, as root, the same kind of TUN device against the kernel's TCP;
+//! without root that row says why it was skipped), one table of absolute figures and
+//! synack/smoltcp ratios (> 1 means synack is better). `--json` prints one object per row
+//! instead.
 
 use clap::Args;
 use synack_bench::{run_all, Opts, Row};
