@@ -4,6 +4,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use crate::conn_table::ConnTable;
 use std::net::{IpAddr, SocketAddr};
 
 use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
@@ -56,6 +58,8 @@ pub struct EndpointStats {
     pub syn_cookies_invalid: u64,
     /// Connections that skipped TIME-WAIT because the table was full (`max_time_wait`).
     pub time_wait_overflow: u64,
+    /// TCBs in TIME-WAIT replaced by a compact entry (time_wait.rs) once their last ACK was out.
+    pub time_wait_compacted: u64,
     /// Out-of-order segments not held because receive memory was over `memory_budget`.
     pub ooo_dropped_memory: u64,
     pub active_opens: u64,
@@ -84,49 +88,18 @@ pub(crate) struct Control {
     pub(crate) tuple: FourTuple,
     pub(crate) seq: SeqNum,
     pub(crate) ack: Option<SeqNum>,
-    /// A stateless SYN-ACK (SYN cookie) instead of a RST: its window and options.
-    pub(crate) syn_ack: Option<(u16, TcpOptions)>,
-}
-
-/// Hashing for maps keyed by [`ConnHandle`]: handles are counters the endpoint assigns, never
-/// values a peer chooses, so a multiplicative hash is enough (no flooding to defend against, as
-/// there is for the 4-tuples in `by_tuple`, which keep the std's keyed SipHash). The low bits
-/// of the product are a bijection of the handle's, so consecutive handles never collide.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct HandleHash;
-
-#[derive(Default)]
-pub(crate) struct HandleHasher(u64);
-
-impl std::hash::BuildHasher for HandleHash {
-    type Hasher = HandleHasher;
-    fn build_hasher(&self) -> HandleHasher {
-        HandleHasher(0)
-    }
-}
-
-impl std::hash::Hasher for HandleHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    /// Not a RST but this segment (flags, window, options): a stateless SYN-ACK (SYN
+    /// cookie) or an ACK from a TIME-WAIT entry.
+    pub(crate) segment: Option<(TcpFlags, u16, TcpOptions)>,
 }
 
 /// A TCP endpoint: every connection and listener of one host (or one set of addresses).
 pub struct Endpoint {
     pub(crate) cfg: Config,
     pub(crate) secret: Secret,
-    pub(crate) conns: HashMap<ConnHandle, Connection, HandleHash>,
-    pub(crate) by_tuple: HashMap<FourTuple, ConnHandle>,
+    /// Every connection and TIME-WAIT entry, by handle and by 4-tuple.
+    pub(crate) conns: ConnTable,
     pub(crate) listeners: HashMap<SocketAddr, Listener>,
-    pub(crate) next_handle: u64,
     pub(crate) events: VecDeque<Event>,
     pub(crate) ready: VecDeque<ConnHandle>,
     pub(crate) control: VecDeque<Control>,
@@ -151,11 +124,9 @@ impl Endpoint {
     pub fn new(config: Config, secret: [u8; 16]) -> Endpoint {
         Endpoint {
             cfg: config,
+            conns: ConnTable::new(Secret::new(secret).demux_key()),
             secret: Secret::new(secret),
-            conns: HashMap::default(),
-            by_tuple: HashMap::new(),
             listeners: HashMap::new(),
-            next_handle: 1,
             events: VecDeque::new(),
             ready: VecDeque::new(),
             control: VecDeque::new(),
@@ -197,7 +168,7 @@ impl Endpoint {
 
     /// Handles of all connections alive, in no particular order.
     pub fn connections(&self) -> impl Iterator<Item = ConnHandle> + '_ {
-        self.conns.keys().copied()
+        self.conns.keys()
     }
 
     // ----- passive OPEN ---------------------------------------------------------------------
@@ -241,7 +212,7 @@ impl Endpoint {
             local: SocketAddr::new(local_ip, port),
             remote,
         };
-        if self.by_tuple.contains_key(&tuple) {
+        if self.conns.contains_tuple(&tuple) {
             return Err(Error::AddrInUse);
         }
         self.last_now = self.last_now.max(now);
@@ -257,16 +228,15 @@ impl Endpoint {
         };
         c.transition(&mut ctx, State::SynSent, "OPEN (active)");
         self.stats.active_opens += 1;
-        self.by_tuple.insert(tuple, h);
-        self.conns.insert(h, c);
+        self.conns.insert(c);
+        self.conns.bind(&tuple, h);
         self.touch(h);
         Ok(h)
     }
 
-    pub(crate) fn new_handle(&mut self) -> ConnHandle {
-        let h = ConnHandle(self.next_handle);
-        self.next_handle += 1;
-        h
+    /// The handle the next connection will have (a free slot of the table).
+    pub(crate) fn new_handle(&self) -> ConnHandle {
+        self.conns.vacant()
     }
 
     /// RFC 6056 algorithm 3: a keyed offset per destination plus a counter.
@@ -281,7 +251,7 @@ impl Endpoint {
                 local: SocketAddr::new(local_ip, port),
                 remote,
             };
-            if !self.by_tuple.contains_key(&tuple) && !self.listeners.contains_key(&tuple.local) {
+            if !self.conns.contains_tuple(&tuple) && !self.listeners.contains_key(&tuple.local) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Ok(port);
             }
@@ -370,7 +340,8 @@ impl Endpoint {
         let (cfg, events) = (&self.cfg, &mut self.events);
         let c = match self.conns.get_mut(&h) {
             Some(c) if !c.released => c,
-            _ => return Err(Error::InvalidHandle),
+            Some(_) => return Err(Error::InvalidHandle),
+            None => return self.user_close_time_wait(h, abort, false),
         };
         let was = c.state;
         let mut ctx = Ctx { now, cfg, events };
@@ -388,16 +359,25 @@ impl Endpoint {
     }
 
     pub fn state(&self, h: ConnHandle) -> Option<State> {
-        self.conns.get(&h).map(|c| c.state)
+        match self.conns.get(&h) {
+            Some(c) => Some(c.state),
+            None => Some(self.conns.time_wait(h)?.state()),
+        }
     }
 
     pub fn tuple(&self, h: ConnHandle) -> Option<FourTuple> {
-        self.conns.get(&h).map(|c| c.tuple)
+        match self.conns.get(&h) {
+            Some(c) => Some(c.tuple),
+            None => Some(self.conns.time_wait(h)?.tuple(&self.conns.v6)),
+        }
     }
 
     /// The connection's pending timers.
     pub fn timers(&self, h: ConnHandle) -> Option<ConnTimers> {
-        self.conns.get(&h).map(Connection::timers)
+        match self.conns.get(&h) {
+            Some(c) => Some(c.timers()),
+            None => self.time_wait_timers(h),
+        }
     }
 
     /// Every listener with its backlog and the depth of its SYN and accept queues.
@@ -421,7 +401,7 @@ impl Endpoint {
         let now = self.last_now;
         let (cfg, events) = (&self.cfg, &mut self.events);
         let Some(c) = self.conns.get_mut(&h) else {
-            return Err(Error::InvalidHandle);
+            return self.user_close_time_wait(h, true, true);
         };
         let was = c.state;
         let mut ctx = Ctx { now, cfg, events };
@@ -435,7 +415,10 @@ impl Endpoint {
     }
 
     pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {
-        self.conns.get(&h).map(Connection::info)
+        match self.conns.get(&h) {
+            Some(c) => Some(c.info()),
+            None => self.time_wait_info(h),
+        }
     }
 
     /// R2 for this connection's data (MUST-21); `None` never gives up.
@@ -536,8 +519,12 @@ impl Endpoint {
             urgent: tcp.urgent_pointer,
         };
         tracing::trace!(dir = "in", %tuple, flags = %tcp.flags, seq = tcp.seq_number, ack = tcp.ack_number, len = tcp.payload.len(), "segment");
-        if let Some(&h) = self.by_tuple.get(&tuple) {
-            self.dispatch(now, h, seg);
+        if let Some(h) = self.conns.lookup(&tuple) {
+            if self.conns.get(&h).is_some() {
+                self.dispatch(now, h, seg);
+            } else {
+                self.time_wait_arrives(now, h, seg);
+            }
         } else if let Some(laddr) = self.find_listener(tuple.local) {
             self.listen_arrives(now, laddr, tuple, seg, None);
         } else {
@@ -600,7 +587,7 @@ impl Endpoint {
             tuple,
             seq,
             ack,
-            syn_ack: None,
+            segment: None,
         });
     }
 
@@ -657,12 +644,10 @@ impl Endpoint {
             c.transition(&mut ctx, State::Closed, "half-open child discarded");
         }
         if c.state == State::Closed {
-            if self.by_tuple.get(&tuple) == Some(&h) {
-                self.by_tuple.remove(&tuple);
-            }
-            if c.is_reapable() {
-                let listener = c.listener;
-                self.rx_memory -= c.mem_accounted;
+            let (reapable, listener, mem) = (c.is_reapable(), c.listener, c.mem_accounted);
+            self.conns.unbind(&tuple, h);
+            if reapable {
+                self.rx_memory -= mem;
                 self.conns.remove(&h);
                 if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
                     l.children.remove(&h);
@@ -702,6 +687,15 @@ impl Endpoint {
 
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let time_wait = self.conns.next_time_wait().map(|(t, _)| t);
+        match (self.poll_live_timeout(), time_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest deadline of the live connections' timer heap.
+    fn poll_live_timeout(&mut self) -> Option<Instant> {
         while let Some(&Reverse((t, h))) = self.timers.peek() {
             let Some(c) = self.conns.get_mut(&h) else {
                 self.timers.pop();
@@ -730,7 +724,8 @@ impl Endpoint {
     /// Run every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
-        while let Some(t) = self.poll_timeout() {
+        self.expire_time_wait(now);
+        while let Some(t) = self.poll_live_timeout() {
             if t > now {
                 break;
             }
@@ -795,7 +790,18 @@ impl Endpoint {
                 None => {
                     self.ready.pop_front();
                     c.in_ready = false;
-                    self.schedule(h); // the output path may have started the persist timer
+                    if c.can_freeze() {
+                        // TIME-WAIT with its last ACK out: the TCB gives way to a compact
+                        // entry (time_wait.rs).
+                        let listener = c.listener;
+                        self.conns.freeze(h);
+                        self.stats.time_wait_compacted += 1;
+                        if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
+                            l.children.remove(&h);
+                        }
+                    } else {
+                        self.schedule(h); // the output path may have started the persist timer
+                    }
                     None
                 }
             };
@@ -808,11 +814,11 @@ impl Endpoint {
     }
 
     fn emit_control(&mut self, ctl: Control, buf: &mut [u8]) -> Option<usize> {
-        let out = match ctl.syn_ack {
-            Some((window, options)) => Outgoing {
+        let out = match ctl.segment {
+            Some((flags, window, options)) => Outgoing {
                 seq: ctl.seq,
                 ack: ctl.ack.unwrap_or(SeqNum(0)),
-                flags: TcpFlags::SYN | TcpFlags::ACK,
+                flags,
                 window,
                 options,
                 payload_len: 0,

@@ -210,7 +210,7 @@ impl Endpoint {
             local: std::net::SocketAddr::new(src, sport),
             remote: std::net::SocketAddr::new(dst, dport),
         };
-        let Some(&h) = self.by_tuple.get(&tuple) else {
+        let Some(h) = self.conns.lookup(&tuple) else {
             self.stats.icmp_ignored += 1;
             return;
         };

@@ -68,6 +68,19 @@ impl Secret {
         self.isn(Instant::ZERO, tuple.remote, tuple.local).get()
     }
 
+    /// The key of the connection table's tuple hash (conn_table.rs), derived so that it
+    /// reveals nothing about the ISN key.
+    pub(crate) fn demux_key(&self) -> [u8; 16] {
+        let mut key = [0u8; 16];
+        for (i, half) in key.chunks_mut(8).enumerate() {
+            let mut h = self.hasher();
+            h.write(b"demux");
+            h.write(&[i as u8]);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        key
+    }
+
     /// A hash used to pick an ephemeral port offset per destination (RFC 6056 algorithm 3).
     pub(crate) fn port_offset(&self, local_ip: IpAddr, remote: SocketAddr) -> u64 {
         let mut h = self.hasher();

@@ -16,6 +16,7 @@
 
 mod config;
 pub mod congestion;
+mod conn_table;
 mod connection;
 mod endpoint;
 mod error;
@@ -34,6 +35,7 @@ pub mod seq;
 pub mod state;
 mod syn_cookies;
 pub mod time;
+mod time_wait;
 mod user_calls;
 
 pub use config::Config;

@@ -153,8 +153,7 @@ impl Endpoint {
             return;
         }
         l.syn_queue += 1;
-        let h = ConnHandle(self.next_handle);
-        self.next_handle += 1;
+        let h = self.conns.vacant();
         l.children.insert(h);
         let mut iss = self.secret.isn(now, tuple.local, tuple.remote);
         if let Some(floor) = iss_floor {
@@ -183,8 +182,8 @@ impl Endpoint {
         // Text on a SYN is held until ESTABLISHED.
         c.queue_text(&mut ctx, seg.seq + 1u32, seg.payload);
         self.stats.passive_opens += 1;
-        self.by_tuple.insert(tuple, h);
-        self.conns.insert(h, c);
+        self.conns.insert(c);
+        self.conns.bind(&tuple, h);
         self.touch(h);
     }
 
@@ -238,7 +237,7 @@ impl Endpoint {
             tuple,
             seq: cookie,
             ack: Some(seg.seq + 1u32),
-            syn_ack: Some((window, options)),
+            segment: Some((TcpFlags::SYN | TcpFlags::ACK, window, options)),
         });
     }
 
@@ -272,8 +271,7 @@ impl Endpoint {
             return true; // valid, but no room: drop it; the peer's retransmission may find room
         }
         self.stats.syn_cookies_validated += 1;
-        let h = ConnHandle(self.next_handle);
-        self.next_handle += 1;
+        let h = self.conns.vacant();
         l.children.insert(h);
         let mut c = Connection::new(h, tuple, cookie, &self.cfg, now);
         c.listener = Some(laddr);
@@ -310,8 +308,8 @@ impl Endpoint {
         c.snd_wl2 = cookie;
         c.transition(&mut ctx, State::SynReceived, "SYN cookie returned");
         self.stats.passive_opens += 1;
-        self.by_tuple.insert(tuple, h);
-        self.conns.insert(h, c);
+        self.conns.insert(c);
+        self.conns.bind(&tuple, h);
         if let Some(l) = self.listeners.get_mut(&laddr) {
             l.syn_queue += 1; // leaving SYN-RECEIVED below takes it off again
         }

@@ -303,15 +303,10 @@ impl Connection {
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, rounded
         // up when needed so the edge we already promised does not move left (SHLD-14).
-        let wnd = self.rcv_wnd();
         let field = if syn {
-            wnd.min(65535)
+            self.rcv_wnd().min(65535)
         } else {
-            let mut f = wnd >> self.rcv_shift;
-            if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt && self.rcv_adv > self.rcv_nxt {
-                f += 1;
-            }
-            f.min(65535)
+            u32::from(self.window_field())
         };
         if ack_flag {
             self.ack_now = false;
@@ -345,6 +340,17 @@ impl Connection {
             payload_len: len,
             urgent,
         }
+    }
+
+    /// The window field of a non-SYN segment: the window shifted, rounded up when needed so
+    /// the edge we already promised does not move left (SHLD-14).
+    pub(crate) fn window_field(&self) -> u16 {
+        let wnd = self.rcv_wnd();
+        let mut f = wnd >> self.rcv_shift;
+        if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt && self.rcv_adv > self.rcv_nxt {
+            f += 1;
+        }
+        f.min(65535) as u16
     }
 
     // ----- options --------------------------------------------------------------------------

@@ -422,6 +422,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         ("syn_cookie_invalid".to_string(), st.syn_cookies_invalid),
         ("ooo_memory".to_string(), st.ooo_dropped_memory),
         ("time_wait_overflow".to_string(), st.time_wait_overflow),
+        ("time_wait_compacted".to_string(), st.time_wait_compacted),
         ("icmp_ignored".to_string(), st.icmp_ignored),
         ("other_protocol".to_string(), st.other_protocol),
         ("runtime_unknown_ip".to_string(), inner.rt.other_dropped),

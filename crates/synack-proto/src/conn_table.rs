@@ -1,0 +1,265 @@
+//! The connection table: every TCB and every compact TIME-WAIT entry of an endpoint in one
+//! slab, found by handle (an index: O(1), no hashing) or by 4-tuple (a hash table of slab
+//! indices under a keyed SipHash of the tuple: O(1), and a peer cannot pick tuples that
+//! collide without knowing the endpoint's secret).
+//!
+//! A [`ConnHandle`] is the slot's index plus one in its low 32 bits and the slot's generation
+//! in its high 32 bits. A freed slot's generation moves on, so a stale handle never reaches the
+//! connection that reuses the slot.
+//!
+//! Memory: a slot is 48 bytes (a TIME-WAIT entry lives in it; a live connection's TCB is
+//! boxed beside it) and the tuple index 4 bytes plus one control byte per bucket.
+
+use core::hash::{Hash, Hasher};
+use std::net::Ipv6Addr;
+
+use hashbrown::HashTable;
+use siphasher::sip::SipHasher13;
+
+use crate::connection::Connection;
+use crate::event::{ConnHandle, FourTuple};
+use crate::time_wait::TimeWait;
+
+/// "No slot": the end of the free list and of the TIME-WAIT queue.
+pub(crate) const NONE: u32 = u32::MAX;
+
+pub(crate) enum Slot {
+    Free { gen: u32, next: u32 },
+    Live { gen: u32, conn: Box<Connection> },
+    TimeWait(TimeWait),
+}
+
+impl Slot {
+    fn gen(&self) -> u32 {
+        match self {
+            Slot::Free { gen, .. } | Slot::Live { gen, .. } => *gen,
+            Slot::TimeWait(tw) => tw.gen,
+        }
+    }
+}
+
+impl ConnHandle {
+    pub(crate) fn from_slot(index: u32, gen: u32) -> ConnHandle {
+        ConnHandle((u64::from(gen) << 32) | (u64::from(index) + 1))
+    }
+
+    /// The slot index (`u32::MAX` for handle 0, which no slot has).
+    pub(crate) fn slot(self) -> u32 {
+        (self.0 as u32).wrapping_sub(1)
+    }
+
+    pub(crate) fn gen(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+pub(crate) struct ConnTable {
+    pub(crate) slots: Vec<Slot>,
+    /// Head of the free list.
+    free: u32,
+    /// Slab indices of every connection that owns its 4-tuple, by tuple.
+    index: HashTable<u32>,
+    key: [u8; 16],
+    live: usize,
+    /// TIME-WAIT slots still visible to the user (not yet reaped).
+    pub(crate) time_wait_visible: usize,
+    /// IPv6 address pairs of TIME-WAIT entries: an entry holds an index here, so an IPv4
+    /// entry (the common case) stays small.
+    pub(crate) v6: Vec<[Ipv6Addr; 2]>,
+    pub(crate) v6_free: Vec<u32>,
+    /// The TIME-WAIT expiry queue (time_wait.rs): a list threaded through the entries.
+    pub(crate) tw_head: u32,
+    pub(crate) tw_tail: u32,
+    /// Entries whose 2MSL wait restarted, by their new deadline (time_wait.rs).
+    pub(crate) tw_restarted:
+        std::collections::BinaryHeap<std::cmp::Reverse<(crate::time::Instant, u32, u32)>>,
+}
+
+impl ConnTable {
+    pub(crate) fn new(key: [u8; 16]) -> ConnTable {
+        ConnTable {
+            slots: Vec::new(),
+            free: NONE,
+            index: HashTable::new(),
+            key,
+            live: 0,
+            time_wait_visible: 0,
+            v6: Vec::new(),
+            v6_free: Vec::new(),
+            tw_head: NONE,
+            tw_tail: NONE,
+            tw_restarted: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    /// Connections the user can see: live TCBs and TIME-WAIT entries.
+    pub(crate) fn len(&self) -> usize {
+        self.live + self.time_wait_visible
+    }
+
+    /// The handle the next `insert` will use.
+    pub(crate) fn vacant(&self) -> ConnHandle {
+        match self.free {
+            NONE => ConnHandle::from_slot(self.slots.len() as u32, 0),
+            i => ConnHandle::from_slot(i, self.slots[i as usize].gen()),
+        }
+    }
+
+    /// Store a new connection in the slot `vacant` named (its `handle`).
+    pub(crate) fn insert(&mut self, conn: Connection) {
+        let h = conn.handle;
+        debug_assert_eq!(h, self.vacant(), "insert takes the vacant slot");
+        let slot = Slot::Live {
+            gen: h.gen(),
+            conn: Box::new(conn),
+        };
+        let i = h.slot() as usize;
+        if i == self.slots.len() {
+            self.slots.push(slot);
+        } else {
+            let Slot::Free { next, .. } = self.slots[i] else {
+                unreachable!("the free list holds only free slots");
+            };
+            self.free = next;
+            self.slots[i] = slot;
+        }
+        self.live += 1;
+    }
+
+    pub(crate) fn get(&self, h: &ConnHandle) -> Option<&Connection> {
+        match self.slots.get(h.slot() as usize) {
+            Some(Slot::Live { gen, conn }) if *gen == h.gen() => Some(conn),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, h: &ConnHandle) -> Option<&mut Connection> {
+        match self.slots.get_mut(h.slot() as usize) {
+            Some(Slot::Live { gen, conn }) if *gen == h.gen() => Some(conn),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn time_wait(&self, h: ConnHandle) -> Option<&TimeWait> {
+        match self.slots.get(h.slot() as usize) {
+            Some(Slot::TimeWait(tw)) if tw.gen == h.gen() && tw.visible() => Some(tw),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn time_wait_mut(&mut self, h: ConnHandle) -> Option<&mut TimeWait> {
+        match self.slots.get_mut(h.slot() as usize) {
+            Some(Slot::TimeWait(tw)) if tw.gen == h.gen() && tw.visible() => Some(tw),
+            _ => None,
+        }
+    }
+
+    /// Free a live connection's slot (it must no longer own its tuple).
+    pub(crate) fn remove(&mut self, h: &ConnHandle) -> Option<Box<Connection>> {
+        self.get(h)?;
+        self.live -= 1;
+        match self.free_slot(h.slot()) {
+            Slot::Live { conn, .. } => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// Put a slot on the free list with the next generation; returns what it held.
+    pub(crate) fn free_slot(&mut self, i: u32) -> Slot {
+        let gen = self.slots[i as usize].gen().wrapping_add(1);
+        let old = std::mem::replace(
+            &mut self.slots[i as usize],
+            Slot::Free {
+                gen,
+                next: self.free,
+            },
+        );
+        self.free = i;
+        old
+    }
+
+    /// Turn a live connection's slot into a TIME-WAIT entry; the TCB is returned to be
+    /// dropped. The tuple index is unchanged: the entry still answers for the tuple.
+    pub(crate) fn replace_with_time_wait(&mut self, h: ConnHandle, tw: TimeWait) {
+        debug_assert!(self.get(&h).is_some());
+        self.slots[h.slot() as usize] = Slot::TimeWait(tw);
+        self.live -= 1;
+        self.time_wait_visible += 1;
+    }
+
+    /// Handles of every live connection and visible TIME-WAIT entry.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = ConnHandle> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Live { gen, .. } => Some(ConnHandle::from_slot(i as u32, *gen)),
+            Slot::TimeWait(tw) if tw.visible() => Some(ConnHandle::from_slot(i as u32, tw.gen)),
+            _ => None,
+        })
+    }
+
+    // ----- the tuple index ------------------------------------------------------------------
+
+    fn hash(key: &[u8; 16], tuple: &FourTuple) -> u64 {
+        let mut h = SipHasher13::new_with_key(key);
+        tuple.hash(&mut h);
+        h.finish()
+    }
+
+    fn slot_tuple(slots: &[Slot], v6: &[[Ipv6Addr; 2]], i: u32) -> Option<FourTuple> {
+        match slots.get(i as usize)? {
+            Slot::Live { conn, .. } => Some(conn.tuple),
+            Slot::TimeWait(tw) => Some(tw.tuple(v6)),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    /// The connection that owns `tuple`, if any.
+    pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {
+        let hash = Self::hash(&self.key, tuple);
+        let (slots, v6) = (&self.slots, &self.v6);
+        let &i = self.index.find(hash, |&i| {
+            Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
+        })?;
+        Some(ConnHandle::from_slot(i, slots[i as usize].gen()))
+    }
+
+    pub(crate) fn contains_tuple(&self, tuple: &FourTuple) -> bool {
+        self.lookup(tuple).is_some()
+    }
+
+    /// Make `h` the owner of `tuple` (no other connection may own it).
+    pub(crate) fn bind(&mut self, tuple: &FourTuple, h: ConnHandle) {
+        let hash = Self::hash(&self.key, tuple);
+        let (slots, v6, key) = (&self.slots, &self.v6, &self.key);
+        self.index.insert_unique(hash, h.slot(), |&i| {
+            Self::slot_tuple(slots, v6, i).map_or(0, |t| Self::hash(key, &t))
+        });
+    }
+
+    /// `h` gives up `tuple`, if it owns it.
+    pub(crate) fn unbind(&mut self, tuple: &FourTuple, h: ConnHandle) {
+        let hash = Self::hash(&self.key, tuple);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == h.slot()) {
+            entry.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
+    }
+
+    #[test]
+    fn handles_encode_slot_and_generation() {
+        let h = ConnHandle::from_slot(0, 0);
+        assert_eq!(h, ConnHandle(1));
+        assert_eq!((h.slot(), h.gen()), (0, 0));
+        let h = ConnHandle::from_slot(41, 7);
+        assert_eq!((h.slot(), h.gen()), (41, 7));
+        assert_eq!(ConnHandle(0).slot(), u32::MAX, "handle 0 names no slot");
+    }
+}
