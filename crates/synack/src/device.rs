@@ -48,6 +48,21 @@ pub trait Device: Send {
     /// The largest datagram the device carries, in bytes (the IP MTU).
     fn mtu(&self) -> usize;
 
+    /// The largest datagram [`Device::recv`] may return: the MTU, unless the device hands
+    /// over segments the kernel did not split (a TUN device with offloads: 64 KiB). The
+    /// stack's receive buffers are this long.
+    fn recv_len(&self) -> usize {
+        self.mtu()
+    }
+
+    /// Send the datagrams laid end to end in `buf`, `lens` giving their lengths in order; the
+    /// stack hands over everything one round produced at once. A device may write several
+    /// consecutive segments of one TCP flow as one datagram (a TUN device with offloads);
+    /// the default sends them one by one. Returns how many datagrams failed (each is logged).
+    fn send_batch(&mut self, buf: &[u8], lens: &[usize]) -> usize {
+        send_each(self, buf, lens)
+    }
+
     /// A handle that interrupts [`Device::recv`]; callable from any thread.
     fn wakeup(&self) -> Wakeup;
 }
@@ -62,9 +77,32 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn mtu(&self) -> usize {
         (**self).mtu()
     }
+    fn recv_len(&self) -> usize {
+        (**self).recv_len()
+    }
+    fn send_batch(&mut self, buf: &[u8], lens: &[usize]) -> usize {
+        (**self).send_batch(buf, lens)
+    }
     fn wakeup(&self) -> Wakeup {
         (**self).wakeup()
     }
+}
+
+/// [`Device::send_batch`] one datagram at a time, through [`Device::send`].
+pub fn send_each<D: Device + ?Sized>(dev: &mut D, buf: &[u8], lens: &[usize]) -> usize {
+    let mut off = 0;
+    let mut failed = 0;
+    for &len in lens {
+        let Some(p) = buf.get(off..off + len) else {
+            break;
+        };
+        off += len;
+        if let Err(e) = dev.send(p) {
+            tracing::warn!(error = %e, len, "device send failed; datagram dropped");
+            failed += 1;
+        }
+    }
+    failed
 }
 
 /// The IP version of a datagram (its first nibble), if it has one we know.

@@ -28,6 +28,8 @@ pub mod device;
 pub mod impair;
 pub mod memory;
 pub mod net;
+#[cfg(target_os = "linux")]
+mod offload;
 pub mod pcap;
 pub mod shutdown;
 pub mod stack;

@@ -101,6 +101,10 @@ impl<D: Device> Device for PcapWriter<D> {
         self.inner.mtu()
     }
 
+    fn recv_len(&self) -> usize {
+        self.inner.recv_len()
+    }
+
     fn wakeup(&self) -> Wakeup {
         self.inner.wakeup()
     }
