@@ -1,8 +1,9 @@
 //! Row 5: bulk transfer over a Linux TUN device with the kernel's TCP as the peer, both
 //! directions, synack (its runtime `Stack` over its own `Tun` device, blocking sockets on an
-//! application thread) against smoltcp (an `Interface` over smoltcp's own `TunTapInterface`,
-//! polled in a loop that also does the application's work), with the same MTU and socket
-//! buffers (256 KiB each way, synack's default).
+//! application thread; once with the kernel's TUN offloads, once without) against smoltcp (an
+//! `Interface` over smoltcp's own `TunTapInterface`, polled in a loop that also does the
+//! application's work), with the same MTU and socket buffers (256 KiB each way, synack's
+//! default).
 //!
 //! Every run makes its own network namespace (`synack-bench-<pid>-<n>`) and removes it on
 //! every exit path (a guard with `Drop`, which runs on panics too): the stack's thread enters
@@ -46,45 +47,63 @@ pub fn skip_reason() -> Option<String> {
     imp::skip_reason()
 }
 
-/// Row 5: for each MTU of [`MTUS`], bytes per second of wall time moving `bytes` each way
-/// (best of `runs`), synack and smoltcp, each against the kernel. A stack that could not run
-/// has no figure and the reason is appended to the row's name.
+/// Row 5: for each MTU of [`MTUS`] and each direction, bytes per second of wall time moving
+/// `bytes` (best of `runs`) against the kernel: synack with the TUN offloads
+/// (`synack::tun::Tun::open_offload`) and without, each beside smoltcp (measured once per
+/// direction; its TUN device has no offloads). A stack that could not run has no figure and
+/// the reason is appended to the row's name.
 pub fn tun_bulk(bytes: u64, runs: usize) -> Vec<Row> {
     let skip = skip_reason();
     let mut rows = Vec::new();
     for mtu in MTUS {
         for dir in [Dir::ToKernel, Dir::FromKernel] {
-            let mut bench = dir.label(mtu);
-            let (synack, smoltcp) = match &skip {
-                Some(why) => {
-                    bench.push_str(&format!(" (skipped: {})", clean(why)));
-                    (None, None)
+            let mut notes = Vec::new();
+            let mut fig = |stack: imp::Which| {
+                if let Some(why) = &skip {
+                    notes.push((stack, format!("skipped: {}", clean(why))));
+                    return None;
                 }
-                None => {
-                    let best = |stack: imp::Which| -> Result<f64, String> {
-                        let mut best = 0f64;
-                        for _ in 0..runs.max(1) {
-                            best = best.max(imp::measure(stack, dir, mtu, bytes)?);
-                        }
-                        Ok(best)
-                    };
-                    let mut fig = |stack: imp::Which| match best(stack) {
-                        Ok(v) => Some(v),
+                let mut best = 0f64;
+                for _ in 0..runs.max(1) {
+                    match imp::measure(stack, dir, mtu, bytes) {
+                        Ok(v) => best = best.max(v),
                         Err(e) => {
-                            bench.push_str(&format!(" ({stack:?} failed: {})", clean(&e)));
-                            None
+                            notes.push((stack, format!("{stack:?} failed: {}", clean(&e))));
+                            return None;
                         }
-                    };
-                    (fig(imp::Which::Synack), fig(imp::Which::Smoltcp))
+                    }
                 }
+                Some(best)
             };
-            rows.push(Row {
-                bench,
-                unit: "bytes/s",
-                synack,
-                smoltcp,
-                higher_is_better: true,
-            });
+            let smoltcp = fig(imp::Which::Smoltcp);
+            let offload = fig(imp::Which::SynackOffload);
+            let plain = fig(imp::Which::Synack);
+            // One reason per row: a skip says it once; a failure names its stack.
+            let note = |which: &[imp::Which]| {
+                let mut s = String::new();
+                for (stack, n) in &notes {
+                    if (which.contains(stack) || *stack == imp::Which::Smoltcp) && !s.contains(n) {
+                        s.push_str(&format!(" ({n})"));
+                    }
+                }
+                s
+            };
+            for (what, synack, which) in [
+                (
+                    "synack with TUN offloads",
+                    offload,
+                    imp::Which::SynackOffload,
+                ),
+                ("synack without offloads", plain, imp::Which::Synack),
+            ] {
+                rows.push(Row {
+                    bench: format!("{}, {what}{}", dir.label(mtu), note(&[which])),
+                    unit: "bytes/s",
+                    synack,
+                    smoltcp,
+                    higher_is_better: true,
+                });
+            }
         }
     }
     rows
@@ -103,9 +122,10 @@ fn clean(s: &str) -> String {
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    #[derive(Clone, Copy, Debug)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Which {
         Synack,
+        SynackOffload,
         Smoltcp,
     }
 
@@ -151,9 +171,12 @@ mod imp {
     /// The TUN device's name inside the namespace.
     const DEV: &str = "bench0";
 
-    #[derive(Clone, Copy, Debug)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Which {
+        /// synack on `Tun::open`.
         Synack,
+        /// synack on `Tun::open_offload`.
+        SynackOffload,
         Smoltcp,
     }
 
@@ -174,7 +197,8 @@ mod imp {
     pub fn measure(which: Which, dir: Dir, mtu: usize, bytes: u64) -> Result<f64, String> {
         let ns = Netns::new().map_err(|e| e.to_string())?;
         let secs = match which {
-            Which::Synack => synack_run(&ns, dir, mtu, bytes),
+            Which::Synack => synack_run(&ns, dir, mtu, bytes, false),
+            Which::SynackOffload => synack_run(&ns, dir, mtu, bytes, true),
             Which::Smoltcp => smoltcp_run(&ns, dir, mtu, bytes),
         }
         .map_err(|e| e.to_string())?;
@@ -288,12 +312,17 @@ mod imp {
 
     // ----- synack ------------------------------------------------------------------------------
 
-    /// A synack stack whose thread lives in namespace `ns`, on TUN device DEV there.
-    fn synack_stack(ns: &str, mtu: usize) -> io::Result<Stack> {
+    /// A synack stack whose thread lives in namespace `ns`, on TUN device DEV there, with the
+    /// kernel's offloads if `offload`.
+    fn synack_stack(ns: &str, mtu: usize, offload: bool) -> io::Result<Stack> {
         let ns = ns.to_string();
         Stack::builder(synack_config(mtu, Some(STACK_IP))).spawn(move || {
             netns::enter(&ns)?;
-            let mut tun = Tun::open(DEV)?;
+            let mut tun = if offload {
+                Tun::open_offload(DEV)?
+            } else {
+                Tun::open(DEV)?
+            };
             tun.set_mtu(mtu)?;
             tun.configure_host(Some(&format!("{KERNEL_IP}/24")))?;
             Ok(tun)
@@ -301,8 +330,8 @@ mod imp {
     }
 
     /// Seconds from the established connection to the receiver's last byte.
-    fn synack_run(ns: &Netns, dir: Dir, mtu: usize, bytes: u64) -> io::Result<f64> {
-        let stack = synack_stack(&ns.name, mtu)?;
+    fn synack_run(ns: &Netns, dir: Dir, mtu: usize, bytes: u64, offload: bool) -> io::Result<f64> {
+        let stack = synack_stack(&ns.name, mtu, offload)?;
         match dir {
             Dir::ToKernel => {
                 let (tx, rx) = mpsc::channel();
