@@ -19,6 +19,7 @@ use siphasher::sip::SipHasher13;
 use crate::connection::Connection;
 use crate::event::{ConnHandle, FourTuple};
 use crate::time_wait::TimeWait;
+use crate::timers::TimerHeap;
 
 /// "No slot": the end of the free list and of the TIME-WAIT queue.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -73,6 +74,8 @@ pub(crate) struct ConnTable {
     /// Entries whose 2MSL wait restarted, by their new deadline (time_wait.rs).
     pub(crate) tw_restarted:
         std::collections::BinaryHeap<std::cmp::Reverse<(crate::time::Instant, u32, u32)>>,
+    /// Live connections' deadlines (timers.rs).
+    pub(crate) timers: TimerHeap,
 }
 
 impl ConnTable {
@@ -89,6 +92,7 @@ impl ConnTable {
             tw_head: NONE,
             tw_tail: NONE,
             tw_restarted: std::collections::BinaryHeap::new(),
+            timers: TimerHeap::default(),
         }
     }
 
@@ -157,6 +161,7 @@ impl ConnTable {
     /// Free a live connection's slot (it must no longer own its tuple).
     pub(crate) fn remove(&mut self, h: &ConnHandle) -> Option<Box<Connection>> {
         self.get(h)?;
+        self.set_timer(*h, None);
         self.live -= 1;
         match self.free_slot(h.slot()) {
             Slot::Live { conn, .. } => Some(conn),
@@ -182,6 +187,7 @@ impl ConnTable {
     /// dropped. The tuple index is unchanged: the entry still answers for the tuple.
     pub(crate) fn replace_with_time_wait(&mut self, h: ConnHandle, tw: TimeWait) {
         debug_assert!(self.get(&h).is_some());
+        self.set_timer(h, None);
         self.slots[h.slot() as usize] = Slot::TimeWait(tw);
         self.live -= 1;
         self.time_wait_visible += 1;

@@ -272,8 +272,8 @@ pub(crate) struct Connection {
     /// R2 for data (MUST-21: per connection; `None` = never give up).
     pub user_timeout: Option<Duration>,
 
-    /// The deadline currently registered with the endpoint's timer heap.
-    pub scheduled: Option<Instant>,
+    /// This connection's position in the endpoint's timer heap (timers.rs), or NONE.
+    pub timer_pos: u32,
     /// Queued in the endpoint's ready list.
     pub in_ready: bool,
 
@@ -378,7 +378,7 @@ impl Connection {
             time_wait_at: None,
             fin_wait2_at: None,
             user_timeout: cfg.user_timeout,
-            scheduled: None,
+            timer_pos: crate::conn_table::NONE,
             in_ready: false,
             retransmits: 0,
             bytes_sent: 0,

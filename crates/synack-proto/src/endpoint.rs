@@ -2,8 +2,7 @@
 //! and accept queues, the CLOSED/LISTEN rows of SEGMENT ARRIVES, OPEN, the timer heap and the
 //! transmit queue.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use crate::conn_table::ConnTable;
 use std::net::{IpAddr, SocketAddr};
@@ -105,7 +104,6 @@ pub struct Endpoint {
     pub(crate) control: VecDeque<Control>,
     /// Whole packets ready to go (ICMP echo replies), bounded like `control`.
     pub(crate) raw_out: VecDeque<Vec<u8>>,
-    pub(crate) timers: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
     pub(crate) scratch: Vec<u8>,
     pub(crate) stats: EndpointStats,
     pub(crate) port_counter: u64,
@@ -131,7 +129,6 @@ impl Endpoint {
             ready: VecDeque::new(),
             control: VecDeque::new(),
             raw_out: VecDeque::new(),
-            timers: BinaryHeap::new(),
             scratch: Vec::new(),
             stats: EndpointStats::default(),
             port_counter: 0,
@@ -670,17 +667,13 @@ impl Endpoint {
         self.schedule(h);
     }
 
-    /// Keep at most one live heap entry per connection: push only when the deadline moves
-    /// earlier; a later deadline is found when the earlier entry pops (see `poll_timeout`).
+    /// Put the connection's earliest deadline in the timer heap (timers.rs).
     pub(crate) fn schedule(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get_mut(&h) else {
+        let Some(c) = self.conns.get(&h) else {
             return;
         };
-        let Some(d) = c.next_deadline() else { return };
-        if c.scheduled.is_none_or(|s| d < s) {
-            c.scheduled = Some(d);
-            self.timers.push(Reverse((d, h)));
-        }
+        let d = c.next_deadline();
+        self.conns.set_timer(h, d);
     }
 
     // ----- time -----------------------------------------------------------------------------
@@ -688,54 +681,36 @@ impl Endpoint {
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let time_wait = self.conns.next_time_wait().map(|(t, _)| t);
-        match (self.poll_live_timeout(), time_wait) {
+        match (self.poll_live_timeout().map(|(t, _)| t), time_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     /// The earliest deadline of the live connections' timer heap.
-    fn poll_live_timeout(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, h))) = self.timers.peek() {
-            let Some(c) = self.conns.get_mut(&h) else {
-                self.timers.pop();
-                continue;
-            };
-            if c.scheduled != Some(t) {
-                self.timers.pop(); // superseded by an earlier entry
-                continue;
+    /// A deadline that changed without `schedule` (nothing should do that) is corrected here.
+    fn poll_live_timeout(&mut self) -> Option<(Instant, ConnHandle)> {
+        loop {
+            let (t, h) = self.conns.next_timer()?;
+            let d = self.conns.get(&h).and_then(|c| c.next_deadline());
+            if d == Some(t) {
+                return Some((t, h));
             }
-            match c.next_deadline() {
-                Some(d) if d <= t => return Some(t),
-                Some(d) => {
-                    self.timers.pop();
-                    c.scheduled = Some(d);
-                    self.timers.push(Reverse((d, h)));
-                }
-                None => {
-                    self.timers.pop();
-                    c.scheduled = None;
-                }
-            }
+            self.conns.set_timer(h, d);
         }
-        None
     }
 
     /// Run every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
         self.expire_time_wait(now);
-        while let Some(t) = self.poll_live_timeout() {
+        while let Some((t, h)) = self.poll_live_timeout() {
             if t > now {
                 break;
             }
-            let Some(Reverse((_, h))) = self.timers.pop() else {
+            let Some(c) = self.conns.get_mut(&h) else {
                 break;
             };
-            let Some(c) = self.conns.get_mut(&h) else {
-                continue;
-            };
-            c.scheduled = None;
             let was = c.state;
             let mut ctx = Ctx {
                 now,

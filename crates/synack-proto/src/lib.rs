@@ -36,6 +36,7 @@ pub mod state;
 mod syn_cookies;
 pub mod time;
 mod time_wait;
+mod timers;
 mod user_calls;
 
 pub use config::Config;

@@ -141,7 +141,8 @@ impl Scenario {
         }
     }
 
-    /// The endpoint configuration used on both hosts: defaults, except that opening,
+    /// The endpoint configuration used on both hosts: defaults, except that opening (both
+    /// sides: six SYN-ACKs lost in a row end SYN-RECEIVED after the default 60 s),
     /// retransmission and FIN-WAIT-2 give up only after an hour, so that on a link losing 30%
     /// of packets the transfer and the close complete rather than time out (virtual time is
     /// free). With the default 60 s FIN-WAIT-2 timeout, a peer FIN lost five times in a row
@@ -149,6 +150,7 @@ impl Scenario {
     pub fn config() -> Config {
         Config {
             syn_timeout: Duration::from_secs(3600),
+            syn_received_timeout: Duration::from_secs(3600),
             user_timeout: Some(Duration::from_secs(3600)),
             fin_wait2_timeout: Some(Duration::from_secs(3600)),
             ..Config::default()
