@@ -312,9 +312,21 @@ impl TcpOptions {
         w
     }
 
-    /// Bytes [`TcpOptions::emit`] writes: a multiple of 4, at most 40.
+    /// Bytes [`TcpOptions::emit`] writes: a multiple of 4, at most 40. Computed from the
+    /// sizes alone (it is asked several times per segment); it matches `layout` exactly.
     pub fn buffer_len(&self) -> usize {
-        self.layout().pos
+        let mss = if self.mss.is_some() { 4 } else { 0 };
+        let ts_sack = match (self.sack_permitted, self.timestamps.is_some()) {
+            (_, true) => 12,
+            (true, false) => 4,
+            (false, false) => 0,
+        };
+        let ws = if self.window_scale.is_some() { 4 } else { 0 };
+        let pos: usize = [mss, ts_sack, ws].iter().fold(0, |a, b| a.saturating_add(*b));
+        let room = MAX_OPTIONS_LEN.saturating_sub(pos).saturating_sub(4) / 8;
+        let n = self.sack_blocks.len().min(room); // at most 4
+        let sack = if n > 0 { n.saturating_mul(8).saturating_add(4) } else { 0 };
+        (pos.saturating_add(sack).saturating_add(3) & !3).min(MAX_OPTIONS_LEN)
     }
 
     /// Write the options into `buf` and return the number of bytes written.
@@ -344,6 +356,26 @@ fn put_timestamps(w: &mut Writer, (tsval, tsecr): (u32, u32)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `buffer_len` is arithmetic; `layout` writes. Every combination must agree.
+    #[test]
+    fn buffer_len_matches_the_layout_for_every_combination() {
+        for bits in 0..16u8 {
+            for blocks in 0..=4u32 {
+                let mut o = TcpOptions {
+                    mss: (bits & 1 != 0).then_some(1460),
+                    window_scale: (bits & 2 != 0).then_some(7),
+                    sack_permitted: bits & 4 != 0,
+                    timestamps: (bits & 8 != 0).then_some((1, 2)),
+                    ..TcpOptions::default()
+                };
+                for b in 0..blocks {
+                    o.sack_blocks.push(b * 100, b * 100 + 50);
+                }
+                assert_eq!(o.buffer_len(), o.layout().pos, "{o:?}");
+            }
+        }
+    }
 
     fn emit_vec(o: &TcpOptions) -> Vec<u8> {
         let mut buf = vec![0xaa; o.buffer_len()];
