@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use synack_wire::{TcpFlags, TcpOptions};
 
 use crate::config::Config;
+use crate::congestion::Controller;
 use crate::error::CloseReason;
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::recv_buffer::RecvBuffer;
@@ -234,7 +235,7 @@ pub(crate) struct Connection {
     /// timeout, RFC 6582 §3.2 step 1).
     pub recover_floor: SeqNum,
     /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18).
-    pub cc: Box<dyn crate::congestion::Controller>,
+    pub cc: crate::congestion::Cc,
     /// The SACK scoreboard (RFC 6675).
     pub scoreboard: crate::sack::Scoreboard,
     /// The most bytes in flight during the current window of data, and the sequence number
@@ -242,9 +243,9 @@ pub(crate) struct Connection {
     pub flight_peak: u32,
     pub flight_peak_until: SeqNum,
     /// Times loss recovery was entered.
-    pub fast_retransmits: u64,
+    pub fast_retransmits: u32,
     /// Zero-window probes sent (MUST-36).
-    pub zero_window_probes: u64,
+    pub zero_window_probes: u32,
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
@@ -259,12 +260,12 @@ pub(crate) struct Connection {
     pub challenge_window_start: Instant,
     pub challenge_count: u32,
     /// Challenge ACKs sent, and those the budget suppressed.
-    pub challenge_acks: u64,
-    pub challenge_acks_suppressed: u64,
+    pub challenge_acks: u32,
+    pub challenge_acks_suppressed: u32,
     /// Retransmission timer expiries (not counting zero-window probes).
-    pub timeouts: u64,
+    pub timeouts: u32,
     /// Retransmissions found lost that way.
-    pub lost_retransmits: u64,
+    pub lost_retransmits: u32,
 
     // Other timers.
     pub time_wait_at: Option<Instant>,
@@ -278,7 +279,7 @@ pub(crate) struct Connection {
     pub in_ready: bool,
 
     // Statistics.
-    pub retransmits: u64,
+    pub retransmits: u32,
     pub bytes_sent: u64,
     pub bytes_acked: u64,
     pub bytes_received: u64,
@@ -359,7 +360,7 @@ impl Connection {
             recover: None,
             rexmit_head: false,
             recover_floor: iss,
-            cc: crate::congestion::new_controller(cfg.congestion),
+            cc: crate::congestion::Cc::new(cfg.congestion),
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
             zero_window_probes: 0,
@@ -497,16 +498,13 @@ impl Connection {
 
     /// The earliest deadline of this connection.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.rto_at,
-            self.time_wait_at,
-            self.fin_wait2_at,
-            self.delack_at,
-            self.keepalive_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        let d = earliest(self.rto_at, self.delack_at);
+        let d = earliest(d, self.keepalive_at);
+        earliest(earliest(d, self.time_wait_at), self.fin_wait2_at)
     }
 
     /// Bytes this connection holds for the application (in order and out of order).
@@ -583,7 +581,7 @@ impl Connection {
             ssthresh: self.ssthresh,
             bytes_in_flight: self.in_flight(),
             backoff: self.retries,
-            retransmits: self.retransmits,
+            retransmits: u64::from(self.retransmits),
             bytes_sent: self.bytes_sent,
             bytes_acked: self.bytes_acked,
             bytes_received: self.bytes_received,
@@ -592,12 +590,12 @@ impl Connection {
             recv_out_of_order: self.recv.ooo_bytes(),
             congestion: self.cc.algorithm(),
             in_recovery: self.recover.is_some(),
-            fast_retransmits: self.fast_retransmits,
-            zero_window_probes: self.zero_window_probes,
-            timeouts: self.timeouts,
-            lost_retransmits: self.lost_retransmits,
-            challenge_acks: self.challenge_acks,
-            challenge_acks_suppressed: self.challenge_acks_suppressed,
+            fast_retransmits: u64::from(self.fast_retransmits),
+            zero_window_probes: u64::from(self.zero_window_probes),
+            timeouts: u64::from(self.timeouts),
+            lost_retransmits: u64::from(self.lost_retransmits),
+            challenge_acks: u64::from(self.challenge_acks),
+            challenge_acks_suppressed: u64::from(self.challenge_acks_suppressed),
             sacked: self.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),
@@ -712,11 +710,11 @@ impl Connection {
             // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
             // window. A closed window is flow control, not congestion: cwnd stays.
             self.probe_now = true;
-            self.zero_window_probes += 1;
+            self.zero_window_probes = self.zero_window_probes.saturating_add(1);
             return;
         }
         self.retries += 1;
-        self.timeouts += 1;
+        self.timeouts = self.timeouts.saturating_add(1);
         if self.retries == ctx.cfg.r1 {
             // SHLD-9: tell the application once R1 is reached.
             ctx.events.push_back(Event::DeliveryProblem {

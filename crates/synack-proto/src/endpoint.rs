@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::congestion::Controller;
 use crate::conn_table::ConnTable;
 use std::net::{IpAddr, SocketAddr};
 
@@ -439,7 +440,7 @@ impl Endpoint {
     ) -> Result<(), Error> {
         let c = self.owned_mut(h)?;
         if c.cc.algorithm() != algorithm {
-            c.cc = crate::congestion::new_controller(algorithm);
+            c.cc = crate::congestion::Cc::new(algorithm);
         }
         Ok(())
     }
@@ -532,8 +533,12 @@ impl Endpoint {
     pub(crate) fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
         let accept_room = {
             let Some(c) = self.conns.get(&h) else { return };
-            match c.listener.and_then(|l| self.listeners.get(&l)) {
-                Some(l) => l.accept_queue.len() < l.backlog,
+            // Only SYN-RECEIVED asks (the ACK that would complete the handshake).
+            match c.listener.filter(|_| c.state == State::SynReceived) {
+                Some(l) => self
+                    .listeners
+                    .get(&l)
+                    .is_none_or(|l| l.accept_queue.len() < l.backlog),
                 None => true,
             }
         };

@@ -4,6 +4,7 @@
 
 use synack_wire::{SackBlocks, TcpFlags, TcpOptions};
 
+use crate::congestion::Controller;
 use crate::connection::{Connection, Ctx, Outgoing};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -281,7 +282,7 @@ impl Connection {
             let end = seq + seg_len;
             if seq < self.snd_max {
                 if !(len == 1 && self.snd_wnd == 0) {
-                    self.retransmits += 1; // a repeated zero-window probe is not one
+                    self.retransmits = self.retransmits.saturating_add(1); // a repeated zero-window probe is not one
                 }
                 self.rtt_probe = None; // Karn: anything in flight may now be ambiguous
             } else {

@@ -6,6 +6,7 @@
 //! NextSeg (output.rs). The window arithmetic itself — slow start, congestion avoidance, the
 //! reduction on loss — belongs to the connection's [`crate::congestion::Controller`].
 
+use crate::congestion::Controller;
 use crate::connection::{Connection, Ctx};
 use crate::sack::DUP_THRESH;
 use crate::seq::SeqNum;
@@ -127,7 +128,7 @@ impl Connection {
             }
             if high_sacked > sent_max && !self.scoreboard.is_sacked(seq) {
                 self.scoreboard.rewind_high_rxt(seq);
-                self.lost_retransmits += 1;
+                self.lost_retransmits = self.lost_retransmits.saturating_add(1);
                 self.rexmit_log.remove(i);
                 continue;
             }
@@ -141,7 +142,7 @@ impl Connection {
             .cc
             .on_congestion_event(ctx.now, self.cwnd, self.in_flight(), mss);
         self.recover = Some(self.snd_max);
-        self.fast_retransmits += 1;
+        self.fast_retransmits = self.fast_retransmits.saturating_add(1);
         if self.sack_ok {
             self.cwnd = self.ssthresh; // RFC 6675 §5 step 4 (pipe does the rest)
             self.scoreboard.reset_recovery(self.snd_una);

@@ -6,50 +6,58 @@ use crate::time::Duration;
 /// the variance term never collapses to nothing on a perfectly regular simulated link.
 const GRANULARITY: Duration = Duration::from_millis(1);
 
-/// RFC 6298 estimator.
+/// RFC 6298 estimator. Times are kept as nanoseconds in `u64`s (the arithmetic is exactly
+/// `Duration`'s; the struct is half the size, which counts at a million connections).
 #[derive(Clone, Debug)]
 pub(crate) struct Rtt {
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    /// SRTT, or [`NO_SAMPLE`] before the first measurement.
+    srtt: u64,
+    rttvar: u64,
     /// RTO before backoff, bounded by min/max.
-    base_rto: Duration,
+    base_rto: u64,
+    min_rto: u64,
+    max_rto: u64,
     /// Number of doublings applied (RFC 6298 §5.5).
     backoff: u32,
-    min_rto: Duration,
-    max_rto: Duration,
+}
+
+const NO_SAMPLE: u64 = u64::MAX;
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
 }
 
 impl Rtt {
     pub(crate) fn new(initial: Duration, min_rto: Duration, max_rto: Duration) -> Self {
+        let (min, max) = (nanos(min_rto), nanos(max_rto.max(min_rto)));
         Rtt {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            base_rto: initial.clamp(min_rto, max_rto.max(min_rto)),
+            srtt: NO_SAMPLE,
+            rttvar: 0,
+            base_rto: nanos(initial).clamp(min, max),
+            min_rto: min,
+            max_rto: max,
             backoff: 0,
-            min_rto,
-            max_rto: max_rto.max(min_rto),
         }
     }
 
     /// Feed one RTT measurement R (§2.2, §2.3). Callers apply Karn's rule: never a sample
     /// from a retransmitted segment.
     pub(crate) fn sample(&mut self, r: Duration) {
-        match self.srtt {
-            None => {
-                // (2.2) SRTT <- R, RTTVAR <- R/2
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
-            Some(srtt) => {
-                // (2.3) RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, then SRTT <- 7/8 SRTT + 1/8 R'
-                let delta = srtt.abs_diff(r);
-                self.rttvar = self.rttvar * 3 / 4 + delta / 4;
-                self.srtt = Some(srtt * 7 / 8 + r / 8);
-            }
+        let r = nanos(r);
+        if self.srtt == NO_SAMPLE {
+            // (2.2) SRTT <- R, RTTVAR <- R/2
+            self.srtt = r;
+            self.rttvar = r / 2;
+        } else {
+            // (2.3) RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, then SRTT <- 7/8 SRTT + 1/8 R'
+            let delta = self.srtt.abs_diff(r);
+            self.rttvar = self.rttvar.saturating_mul(3) / 4 + delta / 4;
+            self.srtt = self.srtt.saturating_mul(7) / 8 + r / 8;
         }
-        let srtt = self.srtt.unwrap_or(r);
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4; (2.4) at least min_rto; (2.5) at most max_rto.
-        let rto = srtt + (self.rttvar * 4).max(GRANULARITY);
+        let rto = self
+            .srtt
+            .saturating_add(self.rttvar.saturating_mul(4).max(nanos(GRANULARITY)));
         self.base_rto = rto.clamp(self.min_rto, self.max_rto);
         // A new sample after backoff collapses the backoff (§5.7 note, as Linux does).
         self.backoff = 0;
@@ -57,8 +65,8 @@ impl Rtt {
 
     /// The current RTO including exponential backoff (§5.5), capped at max_rto.
     pub(crate) fn rto(&self) -> Duration {
-        let factor = 1u32.checked_shl(self.backoff.min(16)).unwrap_or(u32::MAX);
-        self.base_rto.saturating_mul(factor).min(self.max_rto)
+        let factor = 1u64.checked_shl(self.backoff.min(16)).unwrap_or(u64::MAX);
+        Duration::from_nanos(self.base_rto.saturating_mul(factor).min(self.max_rto))
     }
 
     /// The timer expired: double the RTO (§5.5).
@@ -74,18 +82,18 @@ impl Rtt {
     /// §5.7: the SYN (or SYN-ACK) timed out and no sample was taken: RTO is 3 s once data
     /// transfer starts.
     pub(crate) fn syn_timed_out_reset(&mut self) {
-        if self.srtt.is_none() {
-            self.base_rto = Duration::from_secs(3).clamp(self.min_rto, self.max_rto);
+        if self.srtt == NO_SAMPLE {
+            self.base_rto = nanos(Duration::from_secs(3)).clamp(self.min_rto, self.max_rto);
             self.backoff = 0;
         }
     }
 
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        (self.srtt != NO_SAMPLE).then(|| Duration::from_nanos(self.srtt))
     }
 
     pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar
+        Duration::from_nanos(self.rttvar)
     }
 }
 

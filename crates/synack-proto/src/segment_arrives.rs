@@ -464,10 +464,10 @@ impl Connection {
         }
         if self.challenge_count < ctx.cfg.challenge_ack_limit {
             self.challenge_count += 1;
-            self.challenge_acks += 1;
+            self.challenge_acks = self.challenge_acks.saturating_add(1);
             self.ack_now = true;
         } else {
-            self.challenge_acks_suppressed += 1;
+            self.challenge_acks_suppressed = self.challenge_acks_suppressed.saturating_add(1);
         }
     }
 

@@ -111,6 +111,69 @@ pub trait Controller: Send + core::fmt::Debug {
     }
 }
 
+/// The controller a connection holds: one of ours, inline (no allocation per connection, no
+/// indirect call per ACK).
+#[derive(Debug)]
+pub(crate) enum Cc {
+    NewReno(NewReno),
+    Cubic(Cubic),
+}
+
+impl Cc {
+    pub(crate) fn new(algorithm: Algorithm) -> Cc {
+        match algorithm {
+            Algorithm::NewReno => Cc::NewReno(NewReno::new()),
+            Algorithm::Cubic => Cc::Cubic(Cubic::new()),
+        }
+    }
+
+    fn inner(&mut self) -> &mut dyn Controller {
+        match self {
+            Cc::NewReno(c) => c,
+            Cc::Cubic(c) => c,
+        }
+    }
+}
+
+impl Controller for Cc {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Cc::NewReno(_) => Algorithm::NewReno,
+            Cc::Cubic(_) => Algorithm::Cubic,
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        cwnd: u32,
+        ssthresh: u32,
+        acked: u32,
+        mss: u32,
+        srtt: Option<Duration>,
+        app_limited: bool,
+    ) -> u32 {
+        self.inner()
+            .on_ack(now, cwnd, ssthresh, acked, mss, srtt, app_limited)
+    }
+
+    fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32 {
+        self.inner().on_congestion_event(now, cwnd, in_flight, mss)
+    }
+
+    fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32 {
+        self.inner().on_rto(now, cwnd, in_flight, mss)
+    }
+
+    fn on_spurious_rto(&mut self) {
+        self.inner().on_spurious_rto()
+    }
+
+    fn on_idle_restart(&mut self, now: Instant) {
+        self.inner().on_idle_restart(now)
+    }
+}
+
 /// A fresh controller for `algorithm`.
 pub fn new_controller(algorithm: Algorithm) -> Box<dyn Controller> {
     match algorithm {
