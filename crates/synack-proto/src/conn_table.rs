@@ -257,6 +257,51 @@ impl ConnTable {
     }
 }
 
+/// Hashing for maps whose keys the endpoint chooses — listener addresses, connection handles
+/// — never a peer: a multiply-rotate over the written words, far cheaper than SipHash.
+/// Lookups with a peer's values (a SYN's destination) cannot flood such a map: only our own
+/// insertions fill it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct OwnKeys;
+
+#[derive(Default)]
+pub(crate) struct OwnKeysHasher(u64);
+
+impl core::hash::BuildHasher for OwnKeys {
+    type Hasher = OwnKeysHasher;
+    fn build_hasher(&self) -> OwnKeysHasher {
+        OwnKeysHasher(0)
+    }
+}
+
+impl Hasher for OwnKeysHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

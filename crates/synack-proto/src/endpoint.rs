@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::congestion::Controller;
-use crate::conn_table::ConnTable;
+use crate::conn_table::{ConnTable, OwnKeys};
 use std::net::{IpAddr, SocketAddr};
 
 use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
@@ -99,7 +99,7 @@ pub struct Endpoint {
     pub(crate) secret: Secret,
     /// Every connection and TIME-WAIT entry, by handle and by 4-tuple.
     pub(crate) conns: ConnTable,
-    pub(crate) listeners: HashMap<SocketAddr, Listener>,
+    pub(crate) listeners: HashMap<SocketAddr, Listener, OwnKeys>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) ready: VecDeque<ConnHandle>,
     pub(crate) control: VecDeque<Control>,
@@ -125,7 +125,7 @@ impl Endpoint {
             cfg: config,
             conns: ConnTable::new(Secret::new(secret).demux_key()),
             secret: Secret::new(secret),
-            listeners: HashMap::new(),
+            listeners: HashMap::default(),
             events: VecDeque::new(),
             ready: VecDeque::new(),
             control: VecDeque::new(),

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use synack_wire::{TcpFlags, TcpOptions};
 
+use crate::conn_table::OwnKeys;
 use crate::connection::{Connection, Ctx};
 use crate::endpoint::{Control, Endpoint, ACCEPT_ANY};
 use crate::error::Error;
@@ -24,7 +25,7 @@ pub(crate) struct Listener {
     /// Children ESTABLISHED and waiting for `accept`.
     pub(crate) accept_queue: VecDeque<ConnHandle>,
     /// All children not yet accepted.
-    pub(crate) children: HashSet<ConnHandle>,
+    pub(crate) children: HashSet<ConnHandle, OwnKeys>,
 }
 
 impl Listener {
@@ -33,7 +34,7 @@ impl Listener {
             backlog: backlog.max(1),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
-            children: HashSet::new(),
+            children: HashSet::default(),
         }
     }
 }
