@@ -175,7 +175,9 @@ impl<'a> Runner<'a> {
         let ep = self.ep.as_ref()?;
         ep.connections()
             .filter(|&h| ep.tuple(h).is_some_and(|t| t.local == l && t.remote == r))
-            .max_by_key(|h| h.0)
+            // At most one connection owns a tuple; an older one the application still holds
+            // is CLOSED.
+            .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h.0))
     }
 
     fn local_state(&self) -> Option<State> {

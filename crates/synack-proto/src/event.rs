@@ -10,9 +10,16 @@ use crate::state::State;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnHandle(pub u64);
 
+/// `#3` for the first connection in the table's third slot, `#3.2` for the third to use it (a
+/// handle is the slot and a generation; see conn_table.rs).
 impl fmt::Display for ConnHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
+        let (slot, gen) = (self.0 as u32, (self.0 >> 32) as u32);
+        if gen == 0 {
+            write!(f, "#{slot}")
+        } else {
+            write!(f, "#{slot}.{gen}")
+        }
     }
 }
 
