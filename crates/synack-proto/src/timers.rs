@@ -77,6 +77,9 @@ impl ConnTable {
         let Some(&mut pos) = self.timer_pos(slot) else {
             return;
         };
+        if pos != NONE && Some(self.timers.heap[pos as usize].0) == at {
+            return; // unchanged: the common case, several times per segment
+        }
         match (pos, at) {
             (NONE, None) => {}
             (NONE, Some(t)) => {
