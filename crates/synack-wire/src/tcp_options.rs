@@ -322,10 +322,16 @@ impl TcpOptions {
             (false, false) => 0,
         };
         let ws = if self.window_scale.is_some() { 4 } else { 0 };
-        let pos: usize = [mss, ts_sack, ws].iter().fold(0, |a, b| a.saturating_add(*b));
+        let pos: usize = [mss, ts_sack, ws]
+            .iter()
+            .fold(0, |a, b| a.saturating_add(*b));
         let room = MAX_OPTIONS_LEN.saturating_sub(pos).saturating_sub(4) / 8;
         let n = self.sack_blocks.len().min(room); // at most 4
-        let sack = if n > 0 { n.saturating_mul(8).saturating_add(4) } else { 0 };
+        let sack = if n > 0 {
+            n.saturating_mul(8).saturating_add(4)
+        } else {
+            0
+        };
         (pos.saturating_add(sack).saturating_add(3) & !3).min(MAX_OPTIONS_LEN)
     }
 
