@@ -247,6 +247,14 @@ impl TcpOptions {
     /// Parse an option area. Unknown options are skipped (MUST-6); a bad
     /// length is an error (MUST-7). Later duplicates override earlier ones.
     pub fn parse(options: &[u8]) -> Result<TcpOptions> {
+        // The layout nearly every segment of a timestamped connection carries (RFC 7323
+        // Appendix A, and what Linux and synack send): NOP NOP TS, read in one step.
+        if let Some(ts) = Self::nop_nop_timestamps(options) {
+            return Ok(TcpOptions {
+                timestamps: Some(ts),
+                ..TcpOptions::default()
+            });
+        }
         let mut out = TcpOptions::default();
         for opt in TcpOptionIter::new(options) {
             match opt? {
@@ -259,6 +267,16 @@ impl TcpOptions {
             }
         }
         Ok(out)
+    }
+
+    fn nop_nop_timestamps(options: &[u8]) -> Option<(u32, u32)> {
+        match *options {
+            [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, a, b, c, d, e, f, g, h] => Some((
+                u32::from_be_bytes([a, b, c, d]),
+                u32::from_be_bytes([e, f, g, h]),
+            )),
+            _ => None,
+        }
     }
 
     /// True if no option is set.
@@ -344,6 +362,33 @@ impl TcpOptions {
     /// [`TcpOptions::buffer_len`] bytes; if it is shorter, only what fits is
     /// written and that shorter count is returned.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        // Timestamps alone (most segments): NOP NOP TS, written in place.
+        if let (Some((tsval, tsecr)), None, None, false, true, Some(dst)) = (
+            self.timestamps,
+            self.mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.sack_blocks.is_empty(),
+            buf.get_mut(..12),
+        ) {
+            let [a, b, c, d] = tsval.to_be_bytes();
+            let [e, f, g, h] = tsecr.to_be_bytes();
+            dst.copy_from_slice(&[
+                kind::NOP,
+                kind::NOP,
+                kind::TIMESTAMPS,
+                10,
+                a,
+                b,
+                c,
+                d,
+                e,
+                f,
+                g,
+                h,
+            ]);
+            return 12;
+        }
         let w = self.layout();
         let n = w.pos.min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), w.buf.get(..n)) {
@@ -362,6 +407,30 @@ fn put_timestamps(w: &mut Writer, (tsval, tsecr): (u32, u32)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast paths (NOP NOP TS read and written in one step) agree with the general ones.
+    #[test]
+    fn the_timestamp_fast_paths_match_the_general_code() {
+        let o = TcpOptions {
+            timestamps: Some((0x0102_0304, 0xa0b0_c0d0)),
+            ..TcpOptions::default()
+        };
+        let mut fast = [0u8; 12];
+        assert_eq!(o.emit(&mut fast), 12);
+        assert_eq!(fast[..], o.layout().buf[..12]);
+        assert_eq!(TcpOptions::parse(&fast).unwrap(), o);
+        let mut general = TcpOptions::default();
+        for opt in TcpOptionIter::new(&fast) {
+            if let TcpOption::Timestamps { tsval, tsecr } = opt.unwrap() {
+                general.timestamps = Some((tsval, tsecr));
+            }
+        }
+        assert_eq!(general, o);
+        // A buffer too short for the fast path still gets what fits.
+        let mut short = [0u8; 8];
+        assert_eq!(o.emit(&mut short), 8);
+        assert_eq!(short[..], fast[..8]);
+    }
 
     /// `buffer_len` is arithmetic; `layout` writes. Every combination must agree.
     #[test]
