@@ -37,7 +37,9 @@ impl Secret {
         h.finish()
     }
 
-    /// The ISN for a new connection on this 4-tuple at `now` (RFC 6528 §3).
+    /// The ISN for a new connection on this 4-tuple at `now` (RFC 6528 §3); new connections
+    /// take it with their timestamp offset from [`Secret::isn_and_ts_offset`].
+    #[cfg(test)]
     pub(crate) fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNum {
         // M: a 4 µs clock (MUST-8). Truncating to 32 bits is the wrap-around the RFC expects.
         let m = (now.as_micros() / 4) as u32;
@@ -63,9 +65,22 @@ impl Secret {
     }
 
     /// The per-connection offset of our timestamp clock (RFC 7323 §5.4), the same for a
-    /// cookie SYN-ACK and the connection it becomes.
+    /// cookie SYN-ACK and the connection it becomes: the high half of F(), whose low half
+    /// offsets the ISN. The bits of a keyed hash are independent, so a peer that reads the
+    /// offset from our TSvals learns nothing about the ISN's.
     pub(crate) fn ts_offset(&self, tuple: crate::event::FourTuple) -> u32 {
-        self.isn(Instant::ZERO, tuple.remote, tuple.local).get()
+        (self.tuple_hash(tuple.local, tuple.remote) >> 32) as u32
+    }
+
+    /// [`Secret::isn`] and [`Secret::ts_offset`] of a new connection from one hash.
+    pub(crate) fn isn_and_ts_offset(
+        &self,
+        now: Instant,
+        tuple: crate::event::FourTuple,
+    ) -> (SeqNum, u32) {
+        let f = self.tuple_hash(tuple.local, tuple.remote);
+        let m = (now.as_micros() / 4) as u32;
+        (SeqNum(m.wrapping_add(f as u32)), (f >> 32) as u32)
     }
 
     /// The key of the connection table's tuple hash (conn_table.rs), derived so that it
@@ -120,6 +135,24 @@ mod tests {
         assert_eq!(b - a, 100, "100 ticks of 4 µs");
         let c = s.isn(Instant::from_secs(1), l, r);
         assert_eq!(c - a, 250_000);
+    }
+
+    #[test]
+    fn one_hash_gives_the_isn_and_the_timestamp_offset() {
+        let s = Secret::new([7; 16]);
+        let tuple = crate::event::FourTuple {
+            local: sa("10.0.0.1:1000"),
+            remote: sa("10.0.0.2:80"),
+        };
+        let t = Instant::from_secs(3);
+        let (isn, ts) = s.isn_and_ts_offset(t, tuple);
+        assert_eq!(isn, s.isn(t, tuple.local, tuple.remote));
+        assert_eq!(ts, s.ts_offset(tuple));
+        assert_ne!(
+            ts,
+            isn.get().wrapping_sub((t.as_micros() / 4) as u32),
+            "different halves"
+        );
     }
 
     #[test]

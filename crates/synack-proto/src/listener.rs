@@ -156,7 +156,7 @@ impl Endpoint {
         l.syn_queue += 1;
         let h = self.conns.vacant();
         l.children.insert(h);
-        let mut iss = self.secret.isn(now, tuple.local, tuple.remote);
+        let (mut iss, ts_offset) = self.secret.isn_and_ts_offset(now, tuple);
         if let Some(floor) = iss_floor {
             iss = iss.max(floor);
         }
@@ -174,7 +174,7 @@ impl Endpoint {
         c.rcv_adv = c.rcv_nxt;
         c.negotiate(&ctx, &seg.options);
         c.last_ack_sent = c.rcv_nxt;
-        c.ts_offset = self.secret.ts_offset(tuple);
+        c.ts_offset = ts_offset;
         c.snd_wnd = seg.wnd;
         c.max_snd_wnd = seg.wnd;
         c.snd_wl1 = seg.seq;
