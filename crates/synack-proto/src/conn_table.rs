@@ -61,6 +61,7 @@ pub(crate) struct ConnTable {
     /// Slab indices of every connection that owns its 4-tuple, by tuple.
     index: HashTable<u32>,
     key: [u8; 16],
+    memo: std::cell::Cell<Option<(FourTuple, u64)>>,
     live: usize,
     /// TIME-WAIT slots still visible to the user (not yet reaped).
     pub(crate) time_wait_visible: usize,
@@ -85,6 +86,7 @@ impl ConnTable {
             free: NONE,
             index: HashTable::new(),
             key,
+            memo: std::cell::Cell::new(None),
             live: 0,
             time_wait_visible: 0,
             v6: Vec::new(),
@@ -204,6 +206,19 @@ impl ConnTable {
 
     // ----- the tuple index ------------------------------------------------------------------
 
+    /// The tuple's hash, remembered for the last tuple asked: a segment's lookup is usually
+    /// followed by a `bind` of the same tuple (a SYN creating a connection).
+    fn tuple_hash(&self, tuple: &FourTuple) -> u64 {
+        if let Some((t, h)) = self.memo.get() {
+            if t == *tuple {
+                return h;
+            }
+        }
+        let h = Self::hash(&self.key, tuple);
+        self.memo.set(Some((*tuple, h)));
+        h
+    }
+
     fn hash(key: &[u8; 16], tuple: &FourTuple) -> u64 {
         let mut h = SipHasher13::new_with_key(key);
         match (tuple.local, tuple.remote) {
@@ -227,7 +242,7 @@ impl ConnTable {
 
     /// The connection that owns `tuple`, if any.
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {
-        let hash = Self::hash(&self.key, tuple);
+        let hash = self.tuple_hash(tuple);
         let (slots, v6) = (&self.slots, &self.v6);
         let &i = self.index.find(hash, |&i| {
             Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
@@ -241,7 +256,7 @@ impl ConnTable {
 
     /// Make `h` the owner of `tuple` (no other connection may own it).
     pub(crate) fn bind(&mut self, tuple: &FourTuple, h: ConnHandle) {
-        let hash = Self::hash(&self.key, tuple);
+        let hash = self.tuple_hash(tuple);
         let (slots, v6, key) = (&self.slots, &self.v6, &self.key);
         self.index.insert_unique(hash, h.slot(), |&i| {
             Self::slot_tuple(slots, v6, i).map_or(0, |t| Self::hash(key, &t))
@@ -250,7 +265,7 @@ impl ConnTable {
 
     /// `h` gives up `tuple`, if it owns it.
     pub(crate) fn unbind(&mut self, tuple: &FourTuple, h: ConnHandle) {
-        let hash = Self::hash(&self.key, tuple);
+        let hash = self.tuple_hash(tuple);
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == h.slot()) {
             entry.remove();
         }
