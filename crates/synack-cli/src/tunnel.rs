@@ -42,6 +42,10 @@ pub struct TunArgs {
     /// Create the device inside this network namespace (`ip netns add NAME` first).
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
+    /// Use the kernel's TUN offloads (virtio-net header, TSO out, unsplit 64 KiB datagrams
+    /// in): several times the throughput at MTU 1500. Fails where the kernel lacks them.
+    #[arg(long)]
+    pub offload: bool,
     /// Write every packet in and out to this pcap file (Wireshark, tshark, tcpdump read it).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -111,7 +115,11 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             if let Some(ns) = &a.netns {
                 netns::enter(ns)?;
             }
-            let mut tun = Tun::open(&a.tun)?;
+            let mut tun = if a.offload {
+                Tun::open_offload(&a.tun)?
+            } else {
+                Tun::open(&a.tun)?
+            };
             if let Some(mtu) = a.mtu {
                 tun.set_mtu(mtu)?;
             }
