@@ -32,8 +32,7 @@ const IFF_VNET_HDR: libc::c_short = 0x4000;
 const TUN_F_CSUM: libc::c_uint = 0x01;
 const TUN_F_TSO4: libc::c_uint = 0x02;
 const TUN_F_TSO6: libc::c_uint = 0x04;
-/// `_IOW('T', 202, int)`; the encoding differs on the few architectures with other ioctl
-/// direction bits.
+/// `_IOC_WRITE`: the direction bits differ on the few architectures with other ioctl encodings.
 #[cfg(any(
     target_arch = "mips",
     target_arch = "mips64",
@@ -41,7 +40,7 @@ const TUN_F_TSO6: libc::c_uint = 0x04;
     target_arch = "powerpc64",
     target_arch = "sparc64"
 ))]
-const TUNSETIFF: libc::c_ulong = 0x8004_54ca;
+const IOC_WRITE: libc::c_ulong = 0x8000_0000;
 #[cfg(not(any(
     target_arch = "mips",
     target_arch = "mips64",
@@ -49,24 +48,15 @@ const TUNSETIFF: libc::c_ulong = 0x8004_54ca;
     target_arch = "powerpc64",
     target_arch = "sparc64"
 )))]
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-/// `_IOW('T', 208, unsigned int)`.
-#[cfg(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "sparc64"
-))]
-const TUNSETOFFLOAD: libc::c_ulong = 0x8004_54d0;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "sparc64"
-)))]
-const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const IOC_WRITE: libc::c_ulong = 0x4000_0000;
+
+/// `_IOW('T', nr, int)`: a 4-byte argument written to the TUN driver.
+const fn iow_tun(nr: libc::c_ulong) -> libc::c_ulong {
+    IOC_WRITE | (4 << 16) | ((b'T' as libc::c_ulong) << 8) | nr
+}
+
+const TUNSETIFF: libc::c_ulong = iow_tun(202);
+const TUNSETOFFLOAD: libc::c_ulong = iow_tun(208);
 
 /// `struct ifreq` as TUNSETIFF reads it: the name, then the flags (the rest is a union we do
 /// not use).
@@ -533,6 +523,14 @@ mod tests {
 
     use super::*;
     use crate::offload::tests::{data, kernel_segment, seg4, seg6};
+
+    /// The values of <linux/if_tun.h> (x86, ARM and most others).
+    #[test]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn ioctl_numbers_match_the_kernel_headers() {
+        assert_eq!(TUNSETIFF, 0x4004_54ca);
+        assert_eq!(TUNSETOFFLOAD, 0x4004_54d0);
+    }
     use crate::offload::{GSO_TCPV4, GSO_TCPV6};
     use synack_wire::{parse_ipv4_tcp, TcpFlags};
 
