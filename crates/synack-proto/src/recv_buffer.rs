@@ -5,6 +5,12 @@
 //! the buffer capacity, so the bytes held are at most `capacity`. The number of separate
 //! out-of-order ranges is capped at [`MAX_HOLES`]; a segment that would add one more is
 //! dropped (the peer retransmits it).
+//!
+//! The in-order ring is allocated by the first byte that arrives, grows (doubling) up to the
+//! capacity and is kept until the connection ends, also when the application empties it: a
+//! bulk receiver empties it once per window, and freeing it each time cost a regrowth by
+//! `realloc` and the kernel's page faults per window. A connection that only ever receives
+//! small messages keeps a small ring.
 
 use std::collections::VecDeque;
 
@@ -137,9 +143,6 @@ impl RecvBuffer {
         buf[..first].copy_from_slice(&a[..first]);
         buf[first..n].copy_from_slice(&b[..n - first]);
         self.ready.drain(..n);
-        if self.ready.is_empty() && self.ready.capacity() > 4096 {
-            self.ready = VecDeque::new();
-        }
         n
     }
 
@@ -171,6 +174,24 @@ mod tests {
         let n = b.read(&mut out);
         assert_eq!(&out[..n], b"ababcdefgh");
         assert_eq!(b.ooo_bytes(), 0);
+    }
+
+    #[test]
+    fn storage_is_kept_when_the_application_empties_the_ring() {
+        let mut b = RecvBuffer::new(1 << 20);
+        let seg = [7u8; 1448];
+        let mut nxt = SeqNum(0);
+        for _ in 0..100 {
+            nxt = b.insert(nxt, nxt, &seg);
+        }
+        let grown = b.ready.capacity();
+        assert!(grown >= 144_800);
+        let mut out = vec![0u8; 1 << 20];
+        assert_eq!(b.read(&mut out), 144_800);
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.ready.capacity(), grown, "no free and regrow per window");
+        b.clear();
+        assert_eq!(b.ready.capacity(), 0, "released when the connection ends");
     }
 
     #[test]
