@@ -21,6 +21,26 @@ fn fold64(mut acc: u64) -> u16 {
 /// carries, so it is safe to add a few hundred thousand of these together
 /// in a `u32` before calling [`combine`].
 pub fn sum(data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
+        // `target_feature(enable = "avx2")` function.
+        return unsafe { sum_avx2(data) };
+    }
+    sum_portable(data)
+}
+
+/// [`sum_portable`] compiled for AVX2: the same code, which the compiler vectorizes with
+/// 32-byte registers instead of SSE2's 16 (the checksum is two passes over every byte a
+/// bulk transfer moves, a quarter of its time at MTU 1500 before this).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_avx2(data: &[u8]) -> u32 {
+    sum_portable(data)
+}
+
+#[inline(always)]
+fn sum_portable(data: &[u8]) -> u32 {
     // RFC 1071 §2(B): the one's complement sum does not depend on byte order, so the bulk is
     // added as native-endian 32-bit words into eight u64 lanes, 32 bytes a round (a loop the
     // compiler vectorizes), and the folded result is put in network order once. Each addition
@@ -142,6 +162,30 @@ mod tests {
         }
         let ones = vec![0xffu8; 1001];
         assert_eq!(fold64(u64::from(sum(&ones))), naive(&ones));
+    }
+
+    #[test]
+    fn every_implementation_matches_naive() {
+        // Lengths around the 32-byte block and beyond u16 lane sizes, all-ones data (the
+        // carries) and a pattern, at every start alignment.
+        let pattern: Vec<u8> = (0..70_004u32).map(|i| (i * 131 + 7) as u8).collect();
+        let ones = vec![0xffu8; 70_004];
+        for data in [&pattern, &ones] {
+            for len in (0..200).chain([1447, 1448, 1460, 65_495, 65_535, 69_999]) {
+                for start in 0..4 {
+                    let d = &data[start..start + len];
+                    let expect = naive(d);
+                    assert_eq!(fold64(u64::from(sum_portable(d))), expect, "{len}@{start}");
+                    assert_eq!(fold64(u64::from(sum(d))), expect, "{len}@{start}");
+                    #[cfg(target_arch = "x86_64")]
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 is present (checked).
+                        let avx2 = unsafe { sum_avx2(d) };
+                        assert_eq!(fold64(u64::from(avx2)), expect, "{len}@{start}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
