@@ -29,7 +29,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 /// A segment a connection wants sent; the endpoint wraps it in TCP and IP headers. The payload
-/// is in the endpoint's scratch buffer.
+/// is `payload_len` bytes of the send buffer from `seq`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Outgoing {
     pub seq: SeqNum,

@@ -105,7 +105,6 @@ pub struct Endpoint {
     pub(crate) control: VecDeque<Control>,
     /// Whole packets ready to go (ICMP echo replies), bounded like `control`.
     pub(crate) raw_out: VecDeque<Vec<u8>>,
-    pub(crate) scratch: Vec<u8>,
     pub(crate) stats: EndpointStats,
     pub(crate) port_counter: u64,
     pub(crate) ip_ident: u16,
@@ -130,7 +129,6 @@ impl Endpoint {
             ready: VecDeque::new(),
             control: VecDeque::new(),
             raw_out: VecDeque::new(),
-            scratch: Vec::new(),
             stats: EndpointStats::default(),
             port_counter: 0,
             ip_ident: 0,
@@ -755,15 +753,17 @@ impl Endpoint {
                 cfg: &self.cfg,
                 events: &mut self.events,
             };
-            let mut scratch = std::mem::take(&mut self.scratch);
-            let out = c.poll_transmit(&mut ctx, &mut scratch);
+            let out = c.poll_transmit(&mut ctx);
             let tuple = c.tuple;
             let result = match out {
                 Some(out) => {
                     // Round robin: a connection with more to send goes to the back.
                     self.ready.pop_front();
                     self.ready.push_back(h);
-                    let n = self.emit(tuple, &out, &scratch, buf);
+                    // The payload goes from the send ring straight into the packet.
+                    let payload = c.send.slices(out.seq, out.payload_len);
+                    let n = emit(&self.cfg, &mut self.ip_ident, tuple, &out, payload, buf);
+                    self.stats.packets_out += u64::from(n.is_some());
                     self.schedule(h);
                     n
                 }
@@ -785,7 +785,6 @@ impl Endpoint {
                     None
                 }
             };
-            self.scratch = scratch;
             if result.is_some() {
                 return result;
             }
@@ -821,65 +820,78 @@ impl Endpoint {
                 }
             }
         };
-        self.emit(ctl.tuple, &out, &[], buf)
+        let n = emit(
+            &self.cfg,
+            &mut self.ip_ident,
+            ctl.tuple,
+            &out,
+            (&[], &[]),
+            buf,
+        );
+        self.stats.packets_out += u64::from(n.is_some());
+        n
     }
+}
 
-    fn emit(
-        &mut self,
-        tuple: FourTuple,
-        out: &Outgoing,
-        payload: &[u8],
-        buf: &mut [u8],
-    ) -> Option<usize> {
-        let tcp = TcpRepr {
-            src_port: tuple.local.port(),
-            dst_port: tuple.remote.port(),
-            seq_number: out.seq.get(),
-            ack_number: out.ack.get(),
-            flags: out.flags,
-            window_len: out.window,
-            urgent_pointer: if out.flags.contains(TcpFlags::URG) {
-                out.urgent
-            } else {
-                0
-            },
-            options: out.options,
-            payload: &payload[..out.payload_len.min(payload.len())],
-        };
-        let ip = match (tuple.local.ip(), tuple.remote.ip()) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                self.ip_ident = self.ip_ident.wrapping_add(1);
-                IpRepr::V4(Ipv4Repr {
-                    src_addr: src,
-                    dst_addr: dst,
-                    protocol: synack_wire::IPPROTO_TCP,
-                    payload_len: tcp.buffer_len(),
-                    ttl: self.cfg.ttl,
-                    dscp: 0,
-                    ecn: 0,
-                    ident: self.ip_ident,
-                })
-            }
-            (IpAddr::V6(src), IpAddr::V6(dst)) => IpRepr::V6(Ipv6Repr {
+/// Wrap `out` in TCP and IP headers into `buf`; `payload` is its data in (at most) two pieces,
+/// copied once, straight into the packet. Returns the datagram's length.
+fn emit(
+    cfg: &Config,
+    ip_ident: &mut u16,
+    tuple: FourTuple,
+    out: &Outgoing,
+    payload: (&[u8], &[u8]),
+    buf: &mut [u8],
+) -> Option<usize> {
+    let tcp = TcpRepr {
+        src_port: tuple.local.port(),
+        dst_port: tuple.remote.port(),
+        seq_number: out.seq.get(),
+        ack_number: out.ack.get(),
+        flags: out.flags,
+        window_len: out.window,
+        urgent_pointer: if out.flags.contains(TcpFlags::URG) {
+            out.urgent
+        } else {
+            0
+        },
+        options: out.options,
+        payload: payload.0,
+    };
+    let more = [payload.1];
+    let tcp_len = tcp.gather_len(&more);
+    let ip = match (tuple.local.ip(), tuple.remote.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            *ip_ident = ip_ident.wrapping_add(1);
+            IpRepr::V4(Ipv4Repr {
                 src_addr: src,
                 dst_addr: dst,
-                next_header: synack_wire::IPPROTO_TCP,
-                payload_len: tcp.buffer_len(),
-                hop_limit: self.cfg.ttl,
-                traffic_class: 0,
-            }),
-            _ => return None, // a tuple never mixes families
-        };
-        match synack_wire::emit_ip_tcp(&ip, &tcp, buf) {
-            Ok(n) => {
-                self.stats.packets_out += 1;
-                tracing::trace!(dir = "out", %tuple, flags = %out.flags, seq = out.seq.get(), ack = out.ack.get(), len = out.payload_len, "segment");
-                Some(n)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "output buffer too small; segment dropped");
-                None
-            }
+                protocol: synack_wire::IPPROTO_TCP,
+                payload_len: tcp_len,
+                ttl: cfg.ttl,
+                dscp: 0,
+                ecn: 0,
+                ident: *ip_ident,
+            })
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => IpRepr::V6(Ipv6Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: synack_wire::IPPROTO_TCP,
+            payload_len: tcp_len,
+            hop_limit: cfg.ttl,
+            traffic_class: 0,
+        }),
+        _ => return None, // a tuple never mixes families
+    };
+    match synack_wire::emit_ip_tcp_gather(&ip, &tcp, &more, buf) {
+        Ok(n) => {
+            tracing::trace!(dir = "out", %tuple, flags = %out.flags, seq = out.seq.get(), ack = out.ack.get(), len = out.payload_len, "segment");
+            Some(n)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "output buffer too small; segment dropped");
+            None
         }
     }
 }

@@ -11,14 +11,10 @@ use crate::state::State;
 use crate::time::Instant;
 
 impl Connection {
-    /// The next segment this connection wants to send, if any. Payload bytes are copied into
-    /// `payload`.
-    pub(crate) fn poll_transmit(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        payload: &mut Vec<u8>,
-    ) -> Option<Outgoing> {
-        payload.clear();
+    /// The next segment this connection wants to send, if any. Its payload is
+    /// `payload_len` bytes of the send buffer from `seq` (`SendBuffer::slices`), which the
+    /// endpoint copies straight into the packet.
+    pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
         if let Some(ack) = self.owed_dupacks.pop_front() {
             if self.state.is_synchronized() {
                 // Unless it says everything a pending ACK would, the pending ACK still goes.
@@ -58,8 +54,7 @@ impl Connection {
                     let options = self.segment_options(ctx.now);
                     return Some(self.sent(ctx, self.snd_max - 1, TcpFlags::ACK, options, 0));
                 }
-                self.data_or_fin(ctx, payload)
-                    .or_else(|| self.pure_ack(ctx))
+                self.data_or_fin(ctx).or_else(|| self.pure_ack(ctx))
             }
         }
     }
@@ -102,7 +97,7 @@ impl Connection {
             .max(1)
     }
 
-    fn data_or_fin(&mut self, ctx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<Outgoing> {
+    fn data_or_fin(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
         let data_end = self.send.end();
         let options = self.segment_options(ctx.now);
         let max_payload = self.max_payload(&options);
@@ -114,7 +109,7 @@ impl Connection {
             let seq = self.snd_una;
             let n = ((data_end - seq) as usize).min(max_payload);
             let len = if seq < data_end {
-                self.send.copy_out(seq, n, payload)
+                self.send.len_from(seq, n)
             } else {
                 0
             };
@@ -131,7 +126,7 @@ impl Connection {
         }
         self.rexmit_head = false;
         if self.sack_ok && self.recover.is_some() {
-            if let Some(out) = self.sack_recovery_segment(ctx, payload, options, max_payload) {
+            if let Some(out) = self.sack_recovery_segment(ctx, options, max_payload) {
                 return out;
             }
         }
@@ -192,7 +187,7 @@ impl Connection {
                 return None;
             }
             self.probe_now = false;
-            len = self.send.copy_out(self.snd_nxt, n as usize, payload);
+            len = self.send.len_from(self.snd_nxt, n as usize);
             if self.snd_nxt + len == data_end {
                 // PSH on the last segment of what the application wrote (MUST-61).
                 flags |= TcpFlags::PSH;
@@ -218,7 +213,6 @@ impl Connection {
     fn sack_recovery_segment(
         &mut self,
         ctx: &mut Ctx<'_>,
-        payload: &mut Vec<u8>,
         options: TcpOptions,
         max_payload: usize,
     ) -> Option<Option<Outgoing>> {
@@ -239,9 +233,7 @@ impl Connection {
         if seq >= data_end {
             return None; // only the FIN is left: the ordinary path sends it
         }
-        let n = self
-            .send
-            .copy_out(seq, (len as usize).min(max_payload), payload);
+        let n = self.send.len_from(seq, (len as usize).min(max_payload));
         if n == 0 {
             return None;
         }

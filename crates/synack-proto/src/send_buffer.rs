@@ -69,27 +69,33 @@ impl SendBuffer {
         self.start += n;
     }
 
-    /// Copy up to `max` bytes starting at `seq` into `out` (cleared first); returns the count.
-    pub(crate) fn copy_out(&self, seq: SeqNum, max: usize, out: &mut Vec<u8>) -> usize {
-        out.clear();
+    /// How many bytes a segment starting at `seq` can carry from here, at most `max`: 0 when
+    /// `seq` is outside what is held.
+    pub(crate) fn len_from(&self, seq: SeqNum, max: usize) -> usize {
         if seq < self.start {
             return 0;
         }
         let off = (seq - self.start) as usize;
-        if off >= self.data.len() {
-            return 0;
+        max.min(self.data.len().saturating_sub(off))
+    }
+
+    /// The `len_from(seq, max)` bytes starting at `seq`, as two slices of the ring (the
+    /// second is empty unless they cross its seam). The endpoint copies them straight into
+    /// the outgoing packet.
+    pub(crate) fn slices(&self, seq: SeqNum, max: usize) -> (&[u8], &[u8]) {
+        let n = self.len_from(seq, max);
+        if n == 0 {
+            return (&[], &[]);
         }
-        let n = max.min(self.data.len() - off);
+        let off = (seq - self.start) as usize;
         let (a, b) = self.data.as_slices();
         if off < a.len() {
             let first = (a.len() - off).min(n);
-            out.extend_from_slice(&a[off..off + first]);
-            out.extend_from_slice(&b[..n - first]);
+            (&a[off..off + first], &b[..n - first])
         } else {
             let o = off - a.len();
-            out.extend_from_slice(&b[o..o + n]);
+            (&b[o..o + n], &[])
         }
-        n
     }
 
     /// Forget everything (RST, abort).
@@ -102,20 +108,26 @@ impl SendBuffer {
 mod tests {
     use super::*;
 
+    /// What a segment from `seq` of at most `max` bytes carries, in one piece.
+    fn segment(b: &SendBuffer, seq: SeqNum, max: usize) -> Vec<u8> {
+        let (x, y) = b.slices(seq, max);
+        assert_eq!(x.len() + y.len(), b.len_from(seq, max));
+        [x, y].concat()
+    }
+
     #[test]
     fn push_ack_and_copy() {
         let mut b = SendBuffer::new(SeqNum(u32::MAX - 2), 8);
         assert_eq!(b.push(b"hello world"), 8);
         assert_eq!(b.free(), 0);
-        let mut out = Vec::new();
-        assert_eq!(b.copy_out(SeqNum(u32::MAX), 4, &mut out), 4);
-        assert_eq!(out, b"llo ");
+        assert_eq!(segment(&b, SeqNum(u32::MAX), 4), b"llo ");
         b.ack_to(SeqNum(1));
         assert_eq!(b.start(), SeqNum(1));
         assert_eq!(b.len(), 4);
-        assert_eq!(b.copy_out(SeqNum(1), 100, &mut out), 4);
-        assert_eq!(out, b"o wo");
-        assert_eq!(b.copy_out(SeqNum(0), 100, &mut out), 0);
+        assert_eq!(segment(&b, SeqNum(1), 100), b"o wo");
+        assert_eq!(segment(&b, SeqNum(0), 100), b"", "before the start");
+        assert_eq!(segment(&b, SeqNum(5), 100), b"", "at the end");
+        assert_eq!(segment(&b, SeqNum(9), 100), b"", "past the end");
         b.ack_to(SeqNum(10));
         assert_eq!(b.len(), 0);
         assert_eq!(
@@ -148,10 +160,15 @@ mod tests {
         b.push(b"abcdefgh");
         b.ack_to(SeqNum(6));
         b.push(b"ijklmn");
-        let mut out = Vec::new();
-        assert_eq!(b.copy_out(SeqNum(6), 8, &mut out), 8);
-        assert_eq!(out, b"ghijklmn");
-        assert_eq!(b.copy_out(SeqNum(9), 3, &mut out), 3);
-        assert_eq!(out, b"jkl");
+        let (x, y) = b.slices(SeqNum(6), 8);
+        assert_eq!(
+            (x, y),
+            (&b"gh"[..], &b"ijklmn"[..]),
+            "two slices across the seam"
+        );
+        assert_eq!(segment(&b, SeqNum(6), 8), b"ghijklmn");
+        assert_eq!(segment(&b, SeqNum(7), 2), b"hi");
+        assert_eq!(b.slices(SeqNum(9), 3), (&b"jkl"[..], &b""[..]));
+        assert_eq!(segment(&b, SeqNum(13), 8), b"n");
     }
 }

@@ -281,16 +281,25 @@ const MAX_V6_PAYLOAD: usize = 65535;
 /// `tcp.buffer_len()`. Errors: [`Error::Truncated`] if `buf` is too small,
 /// [`Error::BadTotalLen`] if the payload would exceed 65535 bytes.
 pub fn emit_ipv6_tcp(ip: &Ipv6Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    emit_ipv6_tcp_gather(ip, tcp, &[], buf)
+}
+
+fn emit_ipv6_tcp_gather(
+    ip: &Ipv6Repr,
+    tcp: &TcpRepr<'_>,
+    more: &[&[u8]],
+    buf: &mut [u8],
+) -> Result<usize> {
     let ip = Ipv6Repr {
         next_header: IPPROTO_TCP,
-        payload_len: tcp.buffer_len(),
+        payload_len: tcp.gather_len(more),
         ..*ip
     };
     let (total, head, payload) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
     ip.emit(&mut Ipv6Packet::new_unchecked(head));
     let src = IpAddr::V6(ip.src_addr);
     let dst = IpAddr::V6(ip.dst_addr);
-    tcp.emit(&mut TcpPacket::new_unchecked(payload), &src, &dst);
+    tcp.emit_gather(&mut TcpPacket::new_unchecked(payload), more, &src, &dst);
     Ok(total)
 }
 
@@ -298,9 +307,22 @@ pub fn emit_ipv6_tcp(ip: &Ipv6Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result
 /// the protocol/next header (6) and payload length itself. See
 /// [`emit_ipv4_tcp`] and [`emit_ipv6_tcp`].
 pub fn emit_ip_tcp(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    emit_ip_tcp_gather(ip, tcp, &[], buf)
+}
+
+/// [`emit_ip_tcp`] with the payload in pieces: the segment carries
+/// `tcp.payload` followed by each slice of `more` (see
+/// [`TcpRepr::emit_gather`]), copied straight into `buf` — a sender's ring
+/// buffer needs no staging copy. Same errors as [`emit_ip_tcp`].
+pub fn emit_ip_tcp_gather(
+    ip: &IpRepr,
+    tcp: &TcpRepr<'_>,
+    more: &[&[u8]],
+    buf: &mut [u8],
+) -> Result<usize> {
     match ip {
-        IpRepr::V4(r) => emit_ipv4_tcp(r, tcp, buf),
-        IpRepr::V6(r) => emit_ipv6_tcp(r, tcp, buf),
+        IpRepr::V4(r) => emit_ipv4_tcp_gather(r, tcp, more, buf),
+        IpRepr::V6(r) => emit_ipv6_tcp_gather(r, tcp, more, buf),
     }
 }
 
@@ -414,15 +436,24 @@ fn payload_of<'a>(buf: &'a [u8], packet: &Ipv4Packet<&[u8]>) -> &'a [u8] {
 /// `buf` is too small, [`Error::BadTotalLen`] if the datagram would exceed
 /// 65535 bytes.
 pub fn emit_ipv4_tcp(ip: &Ipv4Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    emit_ipv4_tcp_gather(ip, tcp, &[], buf)
+}
+
+fn emit_ipv4_tcp_gather(
+    ip: &Ipv4Repr,
+    tcp: &TcpRepr<'_>,
+    more: &[&[u8]],
+    buf: &mut [u8],
+) -> Result<usize> {
     let ip = Ipv4Repr {
         protocol: IPPROTO_TCP,
-        payload_len: tcp.buffer_len(),
+        payload_len: tcp.gather_len(more),
         ..*ip
     };
     let (total, ip_buf, tcp_buf) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V4_PAYLOAD)?;
     ip.emit(&mut Ipv4Packet::new_unchecked(ip_buf));
     let src = IpAddr::V4(ip.src_addr);
     let dst = IpAddr::V4(ip.dst_addr);
-    tcp.emit(&mut TcpPacket::new_unchecked(tcp_buf), &src, &dst);
+    tcp.emit_gather(&mut TcpPacket::new_unchecked(tcp_buf), more, &src, &dst);
     Ok(total)
 }

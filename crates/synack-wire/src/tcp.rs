@@ -466,6 +466,31 @@ impl<'a> TcpRepr<'a> {
         src: &IpAddr,
         dst: &IpAddr,
     ) {
+        self.emit_gather(packet, &[], src, dst);
+    }
+
+    /// Header plus payload length of a segment whose payload is `self.payload`
+    /// followed by `more` (see [`TcpRepr::emit_gather`]).
+    pub fn gather_len(&self, more: &[&[u8]]) -> usize {
+        more.iter()
+            .fold(self.buffer_len(), |n, part| n.saturating_add(part.len()))
+    }
+
+    /// [`TcpRepr::emit`] for a payload in pieces: the segment carries
+    /// `self.payload` followed by each slice of `more` in turn. A sender
+    /// whose data sits in a ring buffer (two slices) has it copied once,
+    /// straight into the packet, and checksummed there.
+    ///
+    /// The packet buffer should be exactly [`TcpRepr::gather_len`] bytes;
+    /// if it is shorter, only what fits is written (no panic), and the
+    /// result is not a valid segment.
+    pub fn emit_gather<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut TcpPacket<T>,
+        more: &[&[u8]],
+        src: &IpAddr,
+        dst: &IpAddr,
+    ) {
         let header_len = self.header_len();
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
@@ -481,13 +506,16 @@ impl<'a> TcpRepr<'a> {
         if let Some(opts) = buf.get_mut(TcpPacket::<&[u8]>::HEADER_LEN..) {
             self.options.emit(opts);
         }
-        if let Some(dst_payload) = buf.get_mut(header_len..) {
-            let n = dst_payload.len().min(self.payload.len());
-            if let (Some(d), Some(s)) = (dst_payload.get_mut(..n), self.payload.get(..n)) {
-                d.copy_from_slice(s);
+        let mut rest = buf.get_mut(header_len..).unwrap_or(&mut []);
+        for part in core::iter::once(&self.payload).chain(more) {
+            let n = rest.len().min(part.len());
+            let (dst_part, tail) = rest.split_at_mut(n);
+            if let Some(s) = part.get(..n) {
+                dst_part.copy_from_slice(s);
             }
+            rest = tail;
         }
-        let end = self.buffer_len().min(buf.len());
+        let end = self.gather_len(more).min(buf.len());
         let c = segment_checksum(buf.get(..end).unwrap_or(&[]), src, dst);
         packet.set_checksum(c);
     }
