@@ -506,17 +506,23 @@ impl<'a> TcpRepr<'a> {
         if let Some(opts) = buf.get_mut(TcpPacket::<&[u8]>::HEADER_LEN..) {
             self.options.emit(opts);
         }
-        let mut rest = buf.get_mut(header_len..).unwrap_or(&mut []);
-        for part in core::iter::once(&self.payload).chain(more) {
-            let n = rest.len().min(part.len());
-            let (dst_part, tail) = rest.split_at_mut(n);
-            if let Some(s) = part.get(..n) {
-                dst_part.copy_from_slice(s);
-            }
-            rest = tail;
-        }
+        // The payload is summed while it is copied in (one pass), then the header.
         let end = self.gather_len(more).min(buf.len());
-        let c = segment_checksum(buf.get(..end).unwrap_or(&[]), src, dst);
+        let payload_sum = match buf.get_mut(header_len..end) {
+            Some(to) => checksum::copy_and_sum(
+                to,
+                core::iter::once(self.payload).chain(more.iter().copied()),
+            ),
+            None => 0,
+        };
+        let header = buf.get(..header_len.min(end)).unwrap_or(&[]);
+        // A segment longer than u32::MAX cannot exist on any IP; saturate.
+        let len = u32::try_from(end).unwrap_or(u32::MAX);
+        let c = checksum::combine(&[
+            checksum::pseudo_header(src, dst, IPPROTO_TCP, len),
+            checksum::sum(header),
+            payload_sum,
+        ]);
         packet.set_checksum(c);
     }
 }
