@@ -22,13 +22,17 @@ fn fold64(mut acc: u64) -> u16 {
 /// in a `u32` before calling [`combine`].
 pub fn sum(data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if data.len() >= SMALL && std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
         // `target_feature(enable = "avx2")` function.
         return unsafe { sum_avx2(data) };
     }
     sum_portable(data)
 }
+
+/// Below this many bytes (headers, a pseudo header) the portable loop runs inline: the
+/// feature check and the call would cost more than the wider registers save.
+const SMALL: usize = 128;
 
 /// [`sum_portable`] compiled for AVX2: the same code, which the compiler vectorizes with
 /// 32-byte registers instead of SSE2's 16 (the checksum is two passes over every byte a
@@ -99,7 +103,7 @@ pub fn copy_and_sum<'a>(dst: &mut [u8], parts: impl IntoIterator<Item = &'a [u8]
 /// Copy `src` into `dst` (equal lengths) and sum it.
 fn copy_and_sum_one(dst: &mut [u8], src: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if src.len() >= SMALL && std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
         // `target_feature(enable = "avx2")` function.
         return unsafe { copy_and_sum_avx2(dst, src) };
@@ -151,26 +155,24 @@ fn copy_and_sum_portable(dst: &mut [u8], src: &[u8]) -> u32 {
 ///
 /// For IPv4, `length` is truncated to 16 bits (as on the wire).
 pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: u32) -> u32 {
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut buf = [0u8; 12];
-            buf[0..4].copy_from_slice(&s.octets());
-            buf[4..8].copy_from_slice(&d.octets());
-            buf[9] = protocol;
-            buf[10..12].copy_from_slice(&((length & 0xffff) as u16).to_be_bytes());
-            sum(&buf)
-        }
+    // The 16-bit words added directly, without laying the pseudo header out in a buffer.
+    let words = |a: u32| u64::from(a >> 16).wrapping_add(u64::from(a & 0xffff));
+    let acc = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => words(u32::from(*s))
+            .wrapping_add(words(u32::from(*d)))
+            .wrapping_add(u64::from(length & 0xffff)),
         _ => {
-            let s = to_v6(src);
-            let d = to_v6(dst);
-            let mut buf = [0u8; 40];
-            buf[0..16].copy_from_slice(&s.octets());
-            buf[16..32].copy_from_slice(&d.octets());
-            buf[32..36].copy_from_slice(&length.to_be_bytes());
-            buf[39] = protocol;
-            sum(&buf)
+            let addr = |a: Ipv6Addr| {
+                a.segments()
+                    .iter()
+                    .fold(0u64, |acc, &w| acc.wrapping_add(u64::from(w)))
+            };
+            addr(to_v6(src))
+                .wrapping_add(addr(to_v6(dst)))
+                .wrapping_add(words(length))
         }
-    }
+    };
+    u32::from(fold64(acc.wrapping_add(u64::from(protocol))))
 }
 
 fn to_v6(addr: &IpAddr) -> Ipv6Addr {
