@@ -251,6 +251,8 @@ pub(crate) struct Connection {
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
     /// Receive memory this connection last reported to the endpoint's budget.
     pub mem_accounted: usize,
+    /// Ring storage this connection last reported to the endpoint (`retained_ring_storage`).
+    pub rings_accounted: usize,
     /// The endpoint is over its receive memory budget: hold no out-of-order data, and do not
     /// move the window's right edge.
     pub memory_pressure: bool,
@@ -368,6 +370,7 @@ impl Connection {
             lost_retransmits: 0,
             timeouts: 0,
             mem_accounted: 0,
+            rings_accounted: 0,
             memory_pressure: false,
             dropped_for_memory: false,
             challenge_window_start: now,
@@ -505,6 +508,21 @@ impl Connection {
         let d = earliest(self.rto_at, self.delack_at);
         let d = earliest(d, self.keepalive_at);
         earliest(earliest(d, self.time_wait_at), self.fin_wait2_at)
+    }
+
+    /// Report this connection's ring storage into the endpoint's `total`; past `limit`, rings
+    /// that are empty give their storage back (`Config::retained_ring_storage`).
+    pub(crate) fn account_rings(&mut self, total: &mut usize, limit: usize) {
+        let mut held = self.send.storage() + self.recv.storage();
+        *total = *total - self.rings_accounted + held;
+        if *total > limit {
+            self.send.release_if_empty();
+            self.recv.release_if_empty();
+            let kept = self.send.storage() + self.recv.storage();
+            *total = *total - held + kept;
+            held = kept;
+        }
+        self.rings_accounted = held;
     }
 
     /// Bytes this connection holds for the application (in order and out of order).

@@ -112,6 +112,8 @@ pub struct Endpoint {
     pub(crate) time_wait_count: usize,
     /// Bytes held in all receive buffers (in order and out of order).
     pub(crate) rx_memory: usize,
+    /// Storage of all send and receive rings (`Config::retained_ring_storage`).
+    pub(crate) ring_storage: usize,
     /// The latest time the caller gave us (user calls carry no clock).
     pub(crate) last_now: Instant,
 }
@@ -135,6 +137,7 @@ impl Endpoint {
             last_now: Instant::ZERO,
             time_wait_count: 0,
             rx_memory: 0,
+            ring_storage: 0,
         }
     }
 
@@ -150,6 +153,12 @@ impl Endpoint {
     /// plus what was already promised in open windows).
     pub fn receive_memory(&self) -> usize {
         self.rx_memory
+    }
+
+    /// Heap bytes held by all connections' send and receive rings (emptied rings keep their
+    /// storage up to `Config::retained_ring_storage` in all).
+    pub fn ring_storage(&self) -> usize {
+        self.ring_storage
     }
 
     /// Connections in TIME-WAIT (bounded by `Config::max_time_wait`).
@@ -292,11 +301,15 @@ impl Endpoint {
     /// read; errors say whether it reset (MUST-12).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
         let pressure = self.rx_memory >= self.cfg.memory_budget;
-        let c = self.owned_mut(h)?;
+        let c = match self.conns.get_mut(&h) {
+            Some(c) if c.owned && !c.released => c,
+            _ => return Err(Error::InvalidHandle),
+        };
         c.memory_pressure = pressure;
         let n = c.recv(buf)?;
         let (old, m) = (c.mem_accounted, c.recv_memory());
         c.mem_accounted = m;
+        c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let ack_now = c.ack_now;
         self.rx_memory = self.rx_memory - old + m;
         if ack_now {
@@ -618,6 +631,7 @@ impl Endpoint {
         let m = c.recv_memory();
         self.rx_memory = self.rx_memory - c.mem_accounted + m;
         c.mem_accounted = m;
+        c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let state = c.state;
         let tuple = c.tuple;
         if let Some(laddr) = c.listener {
@@ -645,9 +659,11 @@ impl Endpoint {
         }
         if c.state == State::Closed {
             let (reapable, listener, mem) = (c.is_reapable(), c.listener, c.mem_accounted);
+            let rings = c.rings_accounted;
             self.conns.unbind(&tuple, h);
             if reapable {
                 self.rx_memory -= mem;
+                self.ring_storage -= rings;
                 self.conns.remove(&h);
                 if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
                     l.children.remove(&h);
@@ -774,6 +790,8 @@ impl Endpoint {
                         // TIME-WAIT with its last ACK out: the TCB gives way to a compact
                         // entry (time_wait.rs).
                         let listener = c.listener;
+                        self.ring_storage -= c.rings_accounted;
+                        self.rx_memory -= c.mem_accounted;
                         self.conns.freeze(h);
                         self.stats.time_wait_compacted += 1;
                         if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {

@@ -147,6 +147,18 @@ impl RecvBuffer {
     }
 
     /// Forget everything (RST, abort).
+    /// Heap bytes the in-order ring holds (its storage, used or not).
+    pub(crate) fn storage(&self) -> usize {
+        self.ready.capacity()
+    }
+
+    /// Give the in-order ring's storage back if it is empty.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.ready.is_empty() {
+            self.ready = VecDeque::new();
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.ready = VecDeque::new();
         self.ooo = Vec::new();

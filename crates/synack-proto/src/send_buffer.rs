@@ -99,6 +99,18 @@ impl SendBuffer {
     }
 
     /// Forget everything (RST, abort).
+    /// Heap bytes the ring holds (its storage, used or not).
+    pub(crate) fn storage(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Give the storage back if the ring is empty.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.data.is_empty() {
+            self.data = VecDeque::new();
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.data = VecDeque::new();
     }
