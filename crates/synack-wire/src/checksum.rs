@@ -83,6 +83,9 @@ pub fn copy_and_sum<'a>(dst: &mut [u8], parts: impl IntoIterator<Item = &'a [u8]
     let mut acc = 0u64;
     let mut at = 0usize;
     for part in parts {
+        if part.is_empty() {
+            continue; // most segments carry no data at all
+        }
         let Some(dst) = dst.get_mut(at..) else { break };
         let n = dst.len().min(part.len());
         let (Some(d), Some(s)) = (dst.get_mut(..n), part.get(..n)) else {

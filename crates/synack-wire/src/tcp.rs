@@ -509,11 +509,11 @@ impl<'a> TcpRepr<'a> {
         // The payload is summed while it is copied in (one pass), then the header.
         let end = self.gather_len(more).min(buf.len());
         let payload_sum = match buf.get_mut(header_len..end) {
-            Some(to) => checksum::copy_and_sum(
+            Some(to) if !to.is_empty() => checksum::copy_and_sum(
                 to,
                 core::iter::once(self.payload).chain(more.iter().copied()),
             ),
-            None => 0,
+            _ => 0,
         };
         let header = buf.get(..header_len.min(end)).unwrap_or(&[]);
         // A segment longer than u32::MAX cannot exist on any IP; saturate.
