@@ -213,8 +213,8 @@ pub fn many(opts: &Opts) -> Vec<Row> {
             let _ = start;
             syn_mem = Some((alloc::live_bytes() - base) as f64 / (2 * n) as f64);
         }
-        syn.ping_pong(opts.rounds / 10); // warm up
-        // The least of three runs: the machine's noise only ever adds time.
+        // Warm up, then the least of three runs: the machine's noise only ever adds time.
+        syn.ping_pong(opts.rounds / 10);
         let cost = (0..3)
             .map(|_| {
                 let t = Wall::now();
