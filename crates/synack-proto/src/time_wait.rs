@@ -80,9 +80,11 @@ impl TimeWait {
         self.flags & f != 0
     }
 
-    /// Still a connection the user can see (not reaped).
+    /// Still a connection the user can see. Only a TCB the application has let go of is ever
+    /// frozen (`Connection::can_freeze`), so a CLOSED entry is reaped at once: it stays in its
+    /// slot, hidden, only until it leaves the expiry queue.
     pub(crate) fn visible(&self) -> bool {
-        !(self.has(CLOSED) && (self.has(RELEASED) || !self.has(OWNED)))
+        !self.has(CLOSED)
     }
 
     pub(crate) fn state(&self) -> State {
@@ -219,7 +221,7 @@ impl ConnTable {
             let i = self.tw_head;
             let tw = self.tw_at(i);
             if tw.has(CLOSED) || tw.has(RESTARTED) {
-                let zombie = tw.has(CLOSED) && !tw.visible();
+                let zombie = tw.has(CLOSED);
                 self.pop_head();
                 if zombie {
                     self.release_time_wait(i);
@@ -288,12 +290,10 @@ impl Endpoint {
         self.conns.unbind(&tuple, h);
         let tw = self.conns.tw_at(h.slot());
         tw.flags |= CLOSED;
-        let (visible, queued) = (tw.visible(), tw.has(QUEUED));
-        if !visible {
-            self.conns.time_wait_visible -= 1;
-            if !queued {
-                self.conns.release_time_wait(h.slot());
-            }
+        let queued = tw.has(QUEUED);
+        self.conns.time_wait_visible -= 1;
+        if !queued {
+            self.conns.release_time_wait(h.slot());
         }
     }
 
@@ -324,21 +324,9 @@ impl Endpoint {
             return Err(Error::InvalidHandle);
         };
         if tw.has(RELEASED) && !any_owner {
-            return Err(Error::InvalidHandle);
+            return Err(Error::InvalidHandle); // closed already, as for a full TCB
         }
-        let was_visible = tw.visible();
         tw.flags |= RELEASED;
-        if tw.has(CLOSED) {
-            // Already CLOSED (the application was holding it): reap it.
-            let queued = tw.has(QUEUED);
-            if was_visible {
-                self.conns.time_wait_visible -= 1;
-            }
-            if !queued {
-                self.conns.release_time_wait(h.slot());
-            }
-            return Ok(());
-        }
         if abort {
             // ABORT in TIME-WAIT (§3.10.5): no RST, delete the TCB.
             let cause = if any_owner { "reset" } else { "ABORT" };
