@@ -3,7 +3,8 @@
 //! parse(emit(parse(x))) == parse(x), up to the fields emission normalises
 //! (IP length/flags, and SACK blocks beyond the 40-byte option budget).
 //! The same goes for `parse_ip` over IPv4/IPv6 with TCP or ICMP(v6), and
-//! `quoted_tcp` must never panic.
+//! `quoted_tcp` must never panic. `parse_ip_deferred`, finished by summing the
+//! payload, must agree with `parse_ip` on every input.
 #![no_main]
 
 use core::net::IpAddr;
@@ -11,9 +12,9 @@ use core::net::IpAddr;
 use libfuzzer_sys::fuzz_target;
 use synack_wire::checksum;
 use synack_wire::{
-    emit_icmpv4, emit_icmpv6, emit_ip_tcp, emit_ipv4_tcp, parse_ip, parse_ipv4_tcp, quoted_tcp,
-    Ipv4Packet, Ipv6Packet, Packet, TcpOptionIter, TcpOptions, TcpPacket, IPPROTO_ICMP,
-    IPPROTO_ICMPV6,
+    emit_icmpv4, emit_icmpv6, emit_ip_tcp, emit_ipv4_tcp, parse_ip, parse_ip_deferred,
+    parse_ipv4_tcp, quoted_tcp, Deferred, Ipv4Packet, Ipv6Packet, Packet, TcpOptionIter,
+    TcpOptions, TcpPacket, IPPROTO_ICMP, IPPROTO_ICMPV6,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
 
     round_trip(data);
     round_trip_ip(data);
+    deferred_agrees(data);
     let _ = quoted_tcp(data);
 
     // Random bytes rarely carry valid checksums; fix both up so the fuzzer
@@ -39,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         }
         round_trip(&fixed);
         round_trip_ip(&fixed);
+        deferred_agrees(&fixed);
     }
     let mut fixed = data.to_vec();
     if let Ok(mut ip) = Ipv6Packet::new_checked(&mut fixed[..]) {
@@ -49,8 +52,27 @@ fuzz_target!(|data: &[u8]| {
             TcpPacket::new_unchecked(ip.payload_mut()).fill_checksum(&src, &dst);
         }
         round_trip_ip(&fixed);
+        deferred_agrees(&fixed);
     }
 });
+
+/// parse_ip_deferred + a copy-and-sum of the payload gives what parse_ip gives.
+fn deferred_agrees(data: &[u8]) {
+    let finished = parse_ip_deferred(data).and_then(|d| match d {
+        Deferred::Tcp(ip, tcp, pending) => {
+            let mut copy = vec![0u8; tcp.payload.len()];
+            let (a, b) = copy.split_at_mut(tcp.payload.len() / 2);
+            let sum = checksum::copy_and_sum_split(a, b, tcp.payload);
+            if pending.verify(sum) {
+                Ok(Packet::Tcp(ip, tcp))
+            } else {
+                Err(synack_wire::Error::BadChecksum)
+            }
+        }
+        Deferred::Done(p) => Ok(p),
+    });
+    assert_eq!(finished, parse_ip(data));
+}
 
 /// Store a valid ICMP (no pseudo header) or ICMPv6 (with `addrs`) checksum.
 fn fill_icmp_checksum(msg: &mut [u8], addrs: Option<(&IpAddr, &IpAddr)>) {

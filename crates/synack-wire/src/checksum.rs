@@ -103,6 +103,26 @@ pub fn copy_and_sum<'a>(dst: &mut [u8], parts: impl IntoIterator<Item = &'a [u8]
     u32::from(fold64(acc))
 }
 
+/// Copy `src` into `first` and, what does not fit there, on into `second` (the two free
+/// pieces of a ring buffer), and return [`sum`] of the bytes copied. Bytes that fit in
+/// neither are not copied nor summed.
+pub fn copy_and_sum_split(first: &mut [u8], second: &mut [u8], src: &[u8]) -> u32 {
+    let n = first.len().min(src.len());
+    let (head, tail) = src.split_at(n);
+    let a = copy_and_sum(first, [head]);
+    if tail.is_empty() {
+        return a;
+    }
+    let b = copy_and_sum(second, [tail]);
+    // RFC 1071 §2(B): bytes one position off are the byte-swapped sum.
+    let b = if n % 2 == 1 {
+        fold64(u64::from(b)).swap_bytes()
+    } else {
+        fold64(u64::from(b))
+    };
+    u32::from(fold64(u64::from(a).wrapping_add(u64::from(b))))
+}
+
 /// Copy `src` into `dst` (equal lengths) and sum it.
 fn copy_and_sum_one(dst: &mut [u8], src: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
@@ -301,6 +321,22 @@ mod tests {
         let got = copy_and_sum(&mut dst, [&data[..51], &data[51..]]);
         assert_eq!(dst, &data[..101]);
         assert_eq!(fold64(u64::from(got)), naive(&data[..101]));
+    }
+
+    #[test]
+    fn copy_and_sum_split_matches_sum_at_every_split() {
+        let src: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in [0, 1, 2, 3, 64, 129, 300] {
+            for cut in [0, 1, 2, 63, 64, 65, 128, 129, 299, 300, 400] {
+                let mut a = vec![0u8; cut.min(400)];
+                let mut b = vec![0u8; 400];
+                let s = copy_and_sum_split(&mut a, &mut b, &src[..len]);
+                assert_eq!(fold64(u64::from(s)), fold64(u64::from(sum(&src[..len]))));
+                let k = a.len().min(len);
+                assert_eq!(&a[..k], &src[..k]);
+                assert_eq!(&b[..len - k], &src[k..len]);
+            }
+        }
     }
 
     #[test]

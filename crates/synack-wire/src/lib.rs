@@ -72,7 +72,9 @@ pub use error::{Error, Result};
 pub use icmp::{Icmpv4Message, Icmpv6Message};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
-pub use tcp::{SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr};
+pub use tcp::{
+    PendingChecksum, SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr,
+};
 
 use core::net::IpAddr;
 
@@ -186,6 +188,33 @@ pub enum Packet<'a> {
 /// extension headers are not parsed: a datagram whose first next header is
 /// not TCP or ICMPv6 is `Other`. Bytes past the IP length are ignored.
 pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
+    match parse_ip_deferred(buf)? {
+        Deferred::Tcp(ip, tcp, pending) => {
+            if pending.verify_payload(tcp.payload) {
+                Ok(Packet::Tcp(ip, tcp))
+            } else {
+                Err(Error::BadChecksum)
+            }
+        }
+        Deferred::Done(packet) => Ok(packet),
+    }
+}
+
+/// A datagram parsed by [`parse_ip_deferred`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferred<'a> {
+    /// A TCP segment whose checksum has been summed over all but its payload: not to be
+    /// acted on before [`PendingChecksum::verify`] says it is valid (RFC 9293 MUST-3).
+    Tcp(IpRepr, TcpRepr<'a>, PendingChecksum),
+    /// Anything else, parsed and verified as [`parse_ip`] does it.
+    Done(Packet<'a>),
+}
+
+/// [`parse_ip`], except that a TCP segment's checksum is left unfinished over its payload
+/// (see [`TcpRepr::parse_deferred`]): a receiver can sum the payload while it copies it
+/// into its buffer, instead of reading it once more here. Same errors as [`parse_ip`] but
+/// for a bad TCP payload checksum, which the caller detects.
+pub fn parse_ip_deferred(buf: &[u8]) -> Result<Deferred<'_>> {
     let first = buf.first().ok_or(Error::Truncated)?;
     match first >> 4 {
         4 => {
@@ -193,9 +222,12 @@ pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
             let src = IpAddr::V4(ip.src_addr);
             let dst = IpAddr::V4(ip.dst_addr);
             Ok(match ip.protocol {
-                IPPROTO_TCP => Packet::Tcp(IpRepr::V4(ip), parse_tcp(payload, &src, &dst)?),
-                IPPROTO_ICMP => Packet::Icmpv4(ip, Icmpv4Message::parse(payload)?),
-                _ => Packet::Other(IpRepr::V4(ip)),
+                IPPROTO_TCP => {
+                    let (tcp, pending) = parse_tcp_deferred(payload, &src, &dst)?;
+                    Deferred::Tcp(IpRepr::V4(ip), tcp, pending)
+                }
+                IPPROTO_ICMP => Deferred::Done(Packet::Icmpv4(ip, Icmpv4Message::parse(payload)?)),
+                _ => Deferred::Done(Packet::Other(IpRepr::V4(ip))),
             })
         }
         6 => {
@@ -203,12 +235,15 @@ pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
             let src = IpAddr::V6(ip.src_addr);
             let dst = IpAddr::V6(ip.dst_addr);
             Ok(match ip.next_header {
-                IPPROTO_TCP => Packet::Tcp(IpRepr::V6(ip), parse_tcp(payload, &src, &dst)?),
-                IPPROTO_ICMPV6 => Packet::Icmpv6(
+                IPPROTO_TCP => {
+                    let (tcp, pending) = parse_tcp_deferred(payload, &src, &dst)?;
+                    Deferred::Tcp(IpRepr::V6(ip), tcp, pending)
+                }
+                IPPROTO_ICMPV6 => Deferred::Done(Packet::Icmpv6(
                     ip,
                     Icmpv6Message::parse(payload, &ip.src_addr, &ip.dst_addr)?,
-                ),
-                _ => Packet::Other(IpRepr::V6(ip)),
+                )),
+                _ => Deferred::Done(Packet::Other(IpRepr::V6(ip))),
             })
         }
         _ => Err(Error::BadVersion),
@@ -231,6 +266,15 @@ fn parse_ipv6(buf: &[u8]) -> Result<(Ipv6Repr, &[u8])> {
 
 fn parse_tcp<'a>(segment: &'a [u8], src: &IpAddr, dst: &IpAddr) -> Result<TcpRepr<'a>> {
     TcpRepr::parse(&TcpPacket::new_checked(segment)?, src, dst)
+}
+
+#[inline]
+fn parse_tcp_deferred<'a>(
+    segment: &'a [u8],
+    src: &IpAddr,
+    dst: &IpAddr,
+) -> Result<(TcpRepr<'a>, PendingChecksum)> {
+    TcpRepr::parse_deferred(&TcpPacket::new_checked(segment)?, src, dst)
 }
 
 /// Parse a whole IPv6 datagram carrying TCP directly after the fixed
