@@ -8,7 +8,9 @@ use crate::congestion::Controller;
 use crate::conn_table::{ConnTable, OwnKeys};
 use std::net::{IpAddr, SocketAddr};
 
-use synack_wire::{IpRepr, Ipv4Repr, Ipv6Repr, Packet, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{
+    Deferred, IpRepr, Ipv4Repr, Ipv6Repr, Packet, PendingChecksum, TcpFlags, TcpOptions, TcpRepr,
+};
 
 use crate::config::Config;
 use crate::connection::{ConnInfo, ConnTimers, Connection, Ctx, Outgoing};
@@ -480,22 +482,27 @@ impl Endpoint {
     pub fn handle(&mut self, now: Instant, packet: &[u8]) {
         self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
-        let parsed = match synack_wire::parse_ip(packet) {
+        // A TCP segment's checksum is finished in tcp_arrives, where its text may be summed
+        // while it is copied into the receive ring.
+        let parsed = match synack_wire::parse_ip_deferred(packet) {
             Ok(parsed) => parsed,
-            Err(e) => {
-                // MUST-3 (bad checksum), MUST-7 (bad option length) and every other malformed
-                // input: dropped and counted, never a panic.
-                tracing::debug!(error = %e, "dropped malformed packet");
-                self.stats.count_malformed(e);
-                return;
-            }
+            Err(e) => return self.malformed(e),
         };
         match parsed {
-            Packet::Tcp(ip, tcp) => self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp),
-            Packet::Icmpv4(ip, msg) => self.icmpv4_arrives(now, ip, msg),
-            Packet::Icmpv6(ip, msg) => self.icmpv6_arrives(now, ip, msg),
-            Packet::Other(_) => self.stats.other_protocol += 1,
+            Deferred::Tcp(ip, tcp, pending) => {
+                self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp, pending)
+            }
+            Deferred::Done(Packet::Icmpv4(ip, msg)) => self.icmpv4_arrives(now, ip, msg),
+            Deferred::Done(Packet::Icmpv6(ip, msg)) => self.icmpv6_arrives(now, ip, msg),
+            Deferred::Done(Packet::Tcp(..) | Packet::Other(_)) => self.stats.other_protocol += 1,
         }
+    }
+
+    /// MUST-3 (bad checksum), MUST-7 (bad option length) and every other malformed input:
+    /// dropped and counted, never a panic.
+    fn malformed(&mut self, e: synack_wire::Error) {
+        tracing::debug!(error = %e, "dropped malformed packet");
+        self.stats.count_malformed(e);
     }
 
     /// Whether `dst` is one of this endpoint's addresses (all are, with no list configured).
@@ -503,21 +510,47 @@ impl Endpoint {
         self.cfg.local_addrs.is_empty() || self.cfg.local_addrs.contains(&dst)
     }
 
-    fn tcp_arrives(&mut self, now: Instant, src: IpAddr, dst: IpAddr, tcp: TcpRepr<'_>) {
-        if !self.is_ours(dst) {
-            self.stats.not_ours += 1;
-            return;
-        }
-        // MUST-57: nothing addressed to broadcast/multicast; MUST-63: nothing (in particular no
-        // SYN) from an invalid source.
-        if !valid_unicast(dst) || !valid_unicast(src) {
-            self.stats.bad_address += 1;
-            return;
-        }
+    fn tcp_arrives(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        tcp: TcpRepr<'_>,
+        pending: PendingChecksum,
+    ) {
         let tuple = FourTuple {
             local: SocketAddr::new(dst, tcp.dst_port),
             remote: SocketAddr::new(src, tcp.src_port),
         };
+        let found = self.conns.lookup(&tuple);
+        // MUST-3: the checksum is verified before anything else is done with the segment.
+        // Text that a connection would store at RCV.NXT is copied into its receive ring and
+        // summed in the same pass; it only becomes readable if the checksum is good and the
+        // segment is then accepted (RecvBuffer::stage). Everything else is summed here.
+        // (Short segments were verified whole by the parser.)
+        let staged = found
+            .filter(|_| pending.is_deferred())
+            .and_then(|h| self.conns.get_mut(&h))
+            .and_then(|c| c.stage_text(SeqNum(tcp.seq_number), tcp.flags, tcp.payload));
+        let valid = match staged {
+            Some(sum) => pending.verify(sum),
+            None => pending.verify_payload(tcp.payload),
+        };
+        if !valid || !self.is_ours(dst) || !valid_unicast(dst) || !valid_unicast(src) {
+            if let Some(c) = found.and_then(|h| self.conns.get_mut(&h)) {
+                c.recv.unstage();
+            }
+            if !valid {
+                self.malformed(synack_wire::Error::BadChecksum);
+            } else if !self.is_ours(dst) {
+                self.stats.not_ours += 1;
+            } else {
+                // MUST-57: nothing addressed to broadcast/multicast; MUST-63: nothing (in
+                // particular no SYN) from an invalid source.
+                self.stats.bad_address += 1;
+            }
+            return;
+        }
         let seg = Segment {
             seq: SeqNum(tcp.seq_number),
             ack: SeqNum(tcp.ack_number),
@@ -528,7 +561,7 @@ impl Endpoint {
             urgent: tcp.urgent_pointer,
         };
         tracing::trace!(dir = "in", %tuple, flags = %tcp.flags, seq = tcp.seq_number, ack = tcp.ack_number, len = tcp.payload.len(), "segment");
-        if let Some(h) = self.conns.lookup(&tuple) {
+        if let Some(h) = found {
             if self.conns.get(&h).is_some() {
                 self.dispatch(now, h, seg);
             } else {

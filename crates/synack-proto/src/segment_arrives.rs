@@ -128,11 +128,35 @@ impl Connection {
         seg: Segment<'_>,
         accept_room: bool,
     ) -> Outcome {
-        match self.state {
+        let out = match self.state {
             State::Closed | State::Listen => Outcome::default(),
             State::SynSent => self.syn_sent_arrives(ctx, seg),
             _ => self.synchronizing_arrives(ctx, seg, accept_room),
+        };
+        // Text staged and not taken (the segment was not acceptable) is forgotten.
+        self.recv.unstage();
+        out
+    }
+
+    /// Before the checksum is known: if this segment's text would be stored at RCV.NXT (the
+    /// common case of in-order data in a state that takes text, step 7), copy it into the
+    /// receive ring's free space, not yet readable, and return its checksum sum. Step 7 then
+    /// commits it instead of copying it again; if the checksum is bad or the segment is not
+    /// accepted, it is forgotten. `None`: nothing staged, the caller sums the text itself.
+    pub(crate) fn stage_text(&mut self, seq: SeqNum, flags: TcpFlags, text: &[u8]) -> Option<u32> {
+        let takes_text = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if !takes_text
+            || text.is_empty()
+            || seq != self.rcv_nxt
+            || flags.contains(TcpFlags::SYN)
+            || flags.contains(TcpFlags::RST)
+        {
+            return None;
         }
+        self.recv.stage(seq, text)
     }
 
     /// §3.10.7.3: SYN-SENT.
