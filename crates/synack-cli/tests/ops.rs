@@ -16,7 +16,7 @@ use serde_json::Value;
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Reaper};
+use support::{skip_reason, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -26,36 +26,9 @@ fn has(tool: &str) -> bool {
     std::env::split_paths(&path).any(|d| d.join(tool).is_file())
 }
 
-/// A network namespace and a scratch directory that live as long as the guard.
-struct Netns {
-    name: String,
-    dir: PathBuf,
-}
-
 impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("synack-t-{}-ops{tag}", std::process::id());
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        Netns { name, dir }
-    }
-
     fn control(&self) -> PathBuf {
         self.dir.join("control.sock")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -209,7 +182,7 @@ fn ss_shows_states_and_queues_and_cookies_under_a_syn_flood() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("ss");
+    let ns = Netns::new();
     let www = ns.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), "hello\n").unwrap();
@@ -365,7 +338,7 @@ fn sigint_closes_kernel_connections_with_fin() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("sigint");
+    let ns = Netns::new();
     let (mut serve, err) = serve(&ns, &["--echo", "--grace", "20"]);
     let (_client, mut out) = python(&ns, COOPERATIVE, &["3"]);
     assert_eq!(read_line(&mut out), "ready");
@@ -394,7 +367,7 @@ fn ping_scans_a_range_with_an_open_and_a_closed_kernel_port() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("scan");
+    let ns = Netns::new();
     let _nc = Reaper(
         Command::new("ip")
             .args(["netns", "exec", &ns.name, "nc", "-4", "-k", "-l", "5010"])

@@ -9,10 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[path = "../../synack/tests/support/mod.rs"]
+mod support;
+use support::Netns;
 
 fn synack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_synack"))
@@ -55,44 +58,12 @@ fn kernel_skip() -> Option<String> {
     None
 }
 
-/// A network namespace of our own, removed on every exit path.
-struct Netns {
-    name: String,
-}
-
 impl Netns {
-    fn new() -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "synack-tr-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "ip netns add {name}");
-        let ns = Netns { name };
-        let up = Command::new("ip")
-            .args(["-n", &ns.name, "link", "set", "lo", "up"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(up, "lo up in {}", ns.name);
-        ns
-    }
-
-    fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, prog]);
-        c
-    }
-
     /// Run `script` with sh inside the namespace while tcpdump captures lo into `file`.
     fn capture(&self, file: &Path, snaplen: u32, script: &str) {
         let err = file.with_extension("tcpdump.err");
         let mut td: Child = self
-            .cmd("tcpdump")
+            .exec("tcpdump")
             .args(["-i", "lo", "-U", "--immediate-mode", "-n"])
             .args(["-s", &snaplen.to_string(), "-w"])
             .arg(file)
@@ -110,7 +81,7 @@ impl Netns {
             std::thread::sleep(Duration::from_millis(20));
         }
         let st = self
-            .cmd("sh")
+            .exec("sh")
             .args(["-c", script])
             .status()
             .expect("run script");
@@ -120,22 +91,6 @@ impl Netns {
             .args(["-INT", &td.id().to_string()])
             .status();
         let _ = td.wait();
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-            .map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            });
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
     }
 }
 

@@ -11,31 +11,10 @@ use std::time::{Duration, Instant};
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Reaper};
+use support::{skip_reason, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
-
-/// A network namespace that lives as long as the guard.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("synack-t-{}-cli{tag}", std::process::id());
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 #[test]
 fn curl_fetches_a_file_from_synack_serve_http() {
@@ -53,12 +32,12 @@ fn curl_fetches(offload: bool, lines: usize) {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new(if offload { "http-offload" } else { "http" });
-    let dir = std::env::temp_dir().join(&ns.0);
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(&ns.name);
     std::fs::create_dir_all(&dir).unwrap();
     let page = "<h1>served by synack</h1>\n".repeat(lines);
     std::fs::write(dir.join("index.html"), &page).unwrap();
-    let mut args = vec!["serve", "--netns", &ns.0, "--port", "80", "--count", "1"];
+    let mut args = vec!["serve", "--netns", &ns.name, "--port", "80", "--count", "1"];
     if offload {
         args.push("--offload");
     }
@@ -83,7 +62,7 @@ fn curl_fetches(offload: bool, lines: usize) {
     });
     rx.recv_timeout(GUARD).expect("synack serve started");
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "curl", "-sS", "--max-time", "30"])
+        .args(["netns", "exec", &ns.name, "curl", "-sS", "--max-time", "30"])
         .arg("http://10.200.0.2/")
         .output()
         .unwrap();
@@ -107,7 +86,7 @@ fn ping_reports_a_closed_kernel_port() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("ping");
+    let ns = Netns::new();
     let mut ping = Reaper(
         Command::new(BIN)
             .args([
@@ -118,7 +97,7 @@ fn ping_reports_a_closed_kernel_port() {
                 "-i",
                 "0.05",
                 "--netns",
-                &ns.0,
+                &ns.name,
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -140,7 +119,7 @@ fn ping_reports_a_closed_kernel_port() {
 fn spawn_in(ns: &Netns, program: &str, args: &[&str]) -> Reaper {
     Reaper(
         Command::new("ip")
-            .args(["netns", "exec", &ns.0, program])
+            .args(["netns", "exec", &ns.name, program])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -154,7 +133,7 @@ fn spawn_in(ns: &Netns, program: &str, args: &[&str]) -> Reaper {
 fn synack_ping(ns: &Netns, target: &str) -> String {
     let mut ping = Reaper(
         Command::new(BIN)
-            .args(["ping", target, "-c", "2", "-i", "0.05", "--netns", &ns.0])
+            .args(["ping", target, "-c", "2", "-i", "0.05", "--netns", &ns.name])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -173,7 +152,7 @@ fn ping_reports_an_open_kernel_port() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("pingopen");
+    let ns = Netns::new();
     // Kernel listeners on the wildcard addresses, there before the TUN device is.
     let _v4 = spawn_in(&ns, "nc", &["-4", "-k", "-l", "5000"]);
     let _v6 = spawn_in(&ns, "nc", &["-6", "-k", "-l", "5001"]);
@@ -197,7 +176,7 @@ fn wait_listening(ns: &Netns, ports: &[&str]) {
     let end = Instant::now() + GUARD;
     loop {
         let out = Command::new("ip")
-            .args(["netns", "exec", &ns.0, "ss", "-tln"])
+            .args(["netns", "exec", &ns.name, "ss", "-tln"])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -221,8 +200,8 @@ fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("connect6");
-    let dir = std::env::temp_dir().join(&ns.0);
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(&ns.name);
     std::fs::create_dir_all(&dir).unwrap();
     let data: Vec<u8> = (0..1u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -230,7 +209,7 @@ fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
     std::fs::write(dir.join("send"), &data).unwrap();
     let mut nc = Reaper(
         Command::new("ip")
-            .args(["netns", "exec", &ns.0, "nc", "-6", "-l", "5002"])
+            .args(["netns", "exec", &ns.name, "nc", "-6", "-l", "5002"])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.join("got")).unwrap())
             .spawn()
@@ -243,7 +222,7 @@ fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
                 "connect",
                 "[fd00:5a::1]:5002",
                 "--netns",
-                &ns.0,
+                &ns.name,
                 "--send-file",
             ])
             .arg(dir.join("send"))
@@ -269,10 +248,10 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("serve6");
+    let ns = Netns::new();
     let mut serve = Reaper(
         Command::new(BIN)
-            .args(["serve", "--netns", &ns.0, "--port", "7", "--echo"])
+            .args(["serve", "--netns", &ns.name, "--port", "7", "--echo"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -290,7 +269,7 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
     for (flag, ip) in [("-4", "10.200.0.2"), ("-6", "fd00:5a::2")] {
         let out = Command::new("ip")
             .args([
-                "netns", "exec", &ns.0, "ping", flag, "-c", "2", "-i", "0.2", "-W", "5", ip,
+                "netns", "exec", &ns.name, "ping", flag, "-c", "2", "-i", "0.2", "-W", "5", ip,
             ])
             .output()
             .unwrap();
@@ -301,7 +280,7 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
         );
     }
     let mut nc = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "nc", "-N", "fd00:5a::2", "7"])
+        .args(["netns", "exec", &ns.name, "nc", "-N", "fd00:5a::2", "7"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -322,7 +301,7 @@ fn trace_ends_with_the_ladder_of_each_connection() {
         eprintln!("skipping: {why}");
         return;
     }
-    let ns = Netns::new("trace");
+    let ns = Netns::new();
     let out = Command::new(BIN)
         .args([
             "ping",
@@ -330,7 +309,7 @@ fn trace_ends_with_the_ladder_of_each_connection() {
             "-c",
             "1",
             "--netns",
-            &ns.0,
+            &ns.name,
             "--trace",
         ])
         .stdin(Stdio::null())

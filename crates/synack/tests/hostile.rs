@@ -10,8 +10,8 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,40 +21,16 @@ use synack::tun::{netns, Tun};
 use synack::{Config, Stack};
 
 mod support;
-use support::{skip_reason, Reaper};
+use support::{skip_reason, Netns, Reaper};
 
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
 
-/// A network namespace that exists while this guard lives.
-struct Netns(String);
-
 impl Netns {
-    fn new() -> Netns {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "synack-h-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        Netns(name)
-    }
-
-    fn exec(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, program]);
-        c
-    }
-
     /// A stack whose thread lives in the namespace, with a small backlog so a flood fills the
     /// SYN queue at once.
     fn stack(&self) -> Stack {
-        let ns = self.0.clone();
+        let ns = self.name.clone();
         let config = Config {
             local_addrs: vec![SYNACK_IP.parse().unwrap()],
             ..Config::default()
@@ -67,12 +43,6 @@ impl Netns {
                 Ok(Box::new(tun) as Box<dyn synack::Device>)
             })
             .expect("stack on a TUN device in the namespace")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 

@@ -20,7 +20,6 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ use synack::tun::{netns, Tun};
 use synack::{Config, ConnInfo, Device, Stack, State};
 
 mod support;
-use support::{skip_reason, Reaper};
+use support::{skip_reason, Netns, Reaper};
 
 const GUARD: Duration = Duration::from_secs(120);
 const SYNACK_IP: &str = "10.200.0.2";
@@ -74,40 +73,7 @@ impl Family {
     }
 }
 
-/// A network namespace that exists while this guard lives.
-struct Netns {
-    name: String,
-    dir: PathBuf,
-}
-
 impl Netns {
-    fn new() -> Netns {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "synack-t-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("run ip");
-        assert!(st.success(), "ip netns add {name}");
-        let ns = Netns {
-            dir: std::env::temp_dir().join(&name),
-            name,
-        };
-        std::fs::create_dir_all(&ns.dir).unwrap();
-        ns
-    }
-
-    /// A command run inside the namespace.
-    fn exec(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c
-    }
-
     /// Run a program in the namespace to completion (bounded); its stdout.
     fn output(&self, program: &str, args: &[&str]) -> (ExitStatus, String) {
         let mut child = Reaper(
@@ -207,15 +173,6 @@ impl Netns {
             child,
             file: file.to_path_buf(),
         }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

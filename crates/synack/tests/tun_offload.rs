@@ -16,8 +16,6 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -27,7 +25,7 @@ use synack::tun::{netns, OffloadStats, Tun};
 use synack::{Config, Stack};
 
 mod support;
-use support::skip_reason;
+use support::{skip_reason, Netns};
 
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
@@ -47,27 +45,7 @@ macro_rules! skip_unless_ready {
     };
 }
 
-/// A network namespace that exists while this guard lives.
-struct Netns {
-    name: String,
-}
-
 impl Netns {
-    fn new() -> Netns {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "synack-o-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("run ip");
-        assert!(st.success(), "ip netns add {name}");
-        Netns { name }
-    }
-
     /// A stack on an offloading TUN device in the namespace, and the device's counters.
     fn stack(&self, mtu: usize) -> (Stack, OffloadStats) {
         let ns = self.name.clone();
@@ -117,14 +95,6 @@ impl Netns {
         })
         .join()
         .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
     }
 }
 

@@ -68,3 +68,63 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         }
     }
 }
+
+/// A network namespace that exists while the guard lives (its loopback up), with a scratch
+/// directory of the same name under the temp dir. Dropping it — also when the test panics — kills whatever still runs
+/// inside, deletes the namespace (and with it its TUN devices) and removes the directory.
+pub struct Netns {
+    pub name: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl Netns {
+    /// A fresh namespace, named uniquely for this process and call.
+    pub fn new() -> Netns {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "synack-t-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let st = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip");
+        assert!(st.success(), "ip netns add {name}");
+        // Loopback up, so that programs inside can talk to each other (a capture on lo).
+        let up = std::process::Command::new("ip")
+            .args(["-n", &name, "link", "set", "lo", "up"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(up, "lo up in {name}");
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Netns { name, dir }
+    }
+
+    /// A command run inside the namespace.
+    pub fn exec(&self, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        use std::process::Command;
+        if let Ok(o) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
