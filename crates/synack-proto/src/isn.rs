@@ -72,6 +72,11 @@ impl Secret {
         (self.tuple_hash(tuple.local, tuple.remote) >> 32) as u32
     }
 
+    /// Our TSval now for a tuple that has no TCB (a cookie SYN-ACK, a TIME-WAIT entry).
+    pub(crate) fn ts_value(&self, now: Instant, tuple: crate::event::FourTuple) -> u32 {
+        ts_clock(now, self.ts_offset(tuple))
+    }
+
     /// [`Secret::isn`] and [`Secret::ts_offset`] of a new connection from one hash.
     pub(crate) fn isn_and_ts_offset(
         &self,
@@ -104,6 +109,11 @@ impl Secret {
         write_addr(&mut h, remote);
         h.finish()
     }
+}
+
+/// Our timestamp clock (RFC 7323 §5.4): milliseconds plus a per-connection offset.
+pub(crate) fn ts_clock(now: Instant, offset: u32) -> u32 {
+    ((now.as_micros() / 1000) as u32).wrapping_add(offset)
 }
 
 fn write_ip(h: &mut SipHasher24, ip: IpAddr) {

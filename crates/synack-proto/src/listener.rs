@@ -217,8 +217,7 @@ impl Endpoint {
             .timestamps
             .filter(|_| ts)
             .map(|(peer_tsval, _)| {
-                let ts_now =
-                    ((now.as_micros() / 1000) as u32).wrapping_add(self.secret.ts_offset(tuple));
+                let ts_now = self.secret.ts_value(now, tuple);
                 (syn_cookies::ts_encode(ts_now, peer_ws, sack), peer_tsval)
             });
         let options = TcpOptions {

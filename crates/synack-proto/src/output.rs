@@ -350,7 +350,7 @@ impl Connection {
 
     /// Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
     pub(crate) fn ts_now(&self, now: Instant) -> u32 {
-        ((now.as_micros() / 1000) as u32).wrapping_add(self.ts_offset)
+        crate::isn::ts_clock(now, self.ts_offset)
     }
 
     /// Options on our SYN or SYN-ACK: MSS always (MAY-3); window scale, SACK-permitted and

@@ -481,8 +481,7 @@ impl Endpoint {
         let tuple = tw.tuple(&self.conns.v6);
         let mut options = TcpOptions::default();
         if tw.ts_ok {
-            let tsval =
-                ((now.as_micros() / 1000) as u32).wrapping_add(self.secret.ts_offset(tuple));
+            let tsval = self.secret.ts_value(now, tuple);
             options.timestamps = Some((tsval, tw.ts_recent));
         }
         if let (true, Some((l, r))) = (tw.has(SACK_OK), dsack) {
