@@ -691,20 +691,26 @@ impl Endpoint {
             c.transition(&mut ctx, State::Closed, "half-open child discarded");
         }
         if c.state == State::Closed {
-            let (reapable, listener, mem) = (c.is_reapable(), c.listener, c.mem_accounted);
-            let rings = c.rings_accounted;
+            let reapable = c.is_reapable();
             self.conns.unbind(&tuple, h);
             if reapable {
-                self.rx_memory -= mem;
-                self.ring_storage -= rings;
+                self.let_go(h);
                 self.conns.remove(&h);
-                if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
-                    l.children.remove(&h);
-                }
             }
             return;
         }
         self.touch(h);
+    }
+
+    /// A TCB is about to go (reaped, or frozen into a TIME-WAIT entry): take what it holds off
+    /// the endpoint's memory accounts and out of its listener's children.
+    fn let_go(&mut self, h: ConnHandle) {
+        let Some(c) = self.conns.get(&h) else { return };
+        self.rx_memory -= c.mem_accounted;
+        self.ring_storage -= c.rings_accounted;
+        if let Some(l) = c.listener.and_then(|a| self.listeners.get_mut(&a)) {
+            l.children.remove(&h);
+        }
     }
 
     /// Put a connection on the transmit queue and refresh its timer.
@@ -822,14 +828,9 @@ impl Endpoint {
                     if c.can_freeze() {
                         // TIME-WAIT with its last ACK out: the TCB gives way to a compact
                         // entry (time_wait.rs).
-                        let listener = c.listener;
-                        self.ring_storage -= c.rings_accounted;
-                        self.rx_memory -= c.mem_accounted;
+                        self.let_go(h);
                         self.conns.freeze(h);
                         self.stats.time_wait_compacted += 1;
-                        if let Some(l) = listener.and_then(|a| self.listeners.get_mut(&a)) {
-                            l.children.remove(&h);
-                        }
                     } else {
                         self.schedule(h); // the output path may have started the persist timer
                     }
