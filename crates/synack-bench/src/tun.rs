@@ -58,7 +58,7 @@ pub fn tun_bulk(bytes: u64, runs: usize) -> Vec<Row> {
     for mtu in MTUS {
         for dir in [Dir::ToKernel, Dir::FromKernel] {
             let mut notes = Vec::new();
-            let mut fig = |stack: imp::Which| {
+            let mut fig = |stack: Which| {
                 if let Some(why) = &skip {
                     notes.push((stack, format!("skipped: {}", clean(why))));
                     return None;
@@ -75,26 +75,22 @@ pub fn tun_bulk(bytes: u64, runs: usize) -> Vec<Row> {
                 }
                 Some(best)
             };
-            let smoltcp = fig(imp::Which::Smoltcp);
-            let offload = fig(imp::Which::SynackOffload);
-            let plain = fig(imp::Which::Synack);
+            let smoltcp = fig(Which::Smoltcp);
+            let offload = fig(Which::SynackOffload);
+            let plain = fig(Which::Synack);
             // One reason per row: a skip says it once; a failure names its stack.
-            let note = |which: &[imp::Which]| {
+            let note = |which: &[Which]| {
                 let mut s = String::new();
                 for (stack, n) in &notes {
-                    if (which.contains(stack) || *stack == imp::Which::Smoltcp) && !s.contains(n) {
+                    if (which.contains(stack) || *stack == Which::Smoltcp) && !s.contains(n) {
                         s.push_str(&format!(" ({n})"));
                     }
                 }
                 s
             };
             for (what, synack, which) in [
-                (
-                    "synack with TUN offloads",
-                    offload,
-                    imp::Which::SynackOffload,
-                ),
-                ("synack without offloads", plain, imp::Which::Synack),
+                ("synack with TUN offloads", offload, Which::SynackOffload),
+                ("synack without offloads", plain, Which::Synack),
             ] {
                 rows.push(Row {
                     bench: format!("{}, {what}{}", dir.label(mtu), note(&[which])),
@@ -120,14 +116,19 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
+/// The stack measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// synack on `Tun::open`.
+    Synack,
+    /// synack on `Tun::open_offload`.
+    SynackOffload,
+    Smoltcp,
+}
+
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Which {
-        Synack,
-        SynackOffload,
-        Smoltcp,
-    }
+    use super::Which;
 
     pub fn skip_reason() -> Option<String> {
         Some("TUN devices are Linux only".into())
@@ -158,7 +159,7 @@ mod imp {
     use synack::tun::{netns, Tun};
     use synack::Stack;
 
-    use super::{Dir, KERNEL_IP, STACK_IP};
+    use super::{Dir, Which, KERNEL_IP, STACK_IP};
     use crate::net::{smol_socket, synack_config};
     use crate::rows::BULK_BUFFER;
 
@@ -170,15 +171,6 @@ mod imp {
     const STALL: Duration = Duration::from_secs(10);
     /// The TUN device's name inside the namespace.
     const DEV: &str = "bench0";
-
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Which {
-        /// synack on `Tun::open`.
-        Synack,
-        /// synack on `Tun::open_offload`.
-        SynackOffload,
-        Smoltcp,
-    }
 
     pub fn skip_reason() -> Option<String> {
         // SAFETY: geteuid has no preconditions.
