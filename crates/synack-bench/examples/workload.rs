@@ -13,19 +13,31 @@ fn main() {
     let arg = |i: usize| -> u64 { args[i].parse().expect("a number") };
     match (args[0].as_str(), args[1].as_str()) {
         ("bulk", "synack") => {
-            SynBulk::new(arg(2) as usize).transfer(arg(3));
+            let mut b = SynBulk::new(arg(2) as usize);
+            b.transfer(arg(3));
+            packets(b.net.packets);
         }
         ("bulk", "smoltcp") => {
-            SmolBulk::new(arg(2) as usize).transfer(arg(3));
+            let mut b = SmolBulk::new(arg(2) as usize);
+            b.transfer(arg(3));
+            packets(b.net.packets);
         }
         ("lifecycle", "synack") => {
             let mut l = SynLifecycles::new();
             (0..arg(2)).for_each(|_| l.run_one());
+            packets(l.net.packets);
         }
         ("lifecycle", "smoltcp") => {
             let mut l = SmolLifecycles::new();
             (0..arg(2)).for_each(|_| l.run_one());
+            packets(l.net.packets);
         }
         _ => panic!("usage: workload bulk|lifecycle synack|smoltcp [MTU] N"),
     }
+}
+
+/// The packets the link carried, on stderr (the segments per byte or per lifecycle are
+/// half of what explains a difference in cost).
+fn packets(n: u64) {
+    eprintln!("packets: {n}");
 }

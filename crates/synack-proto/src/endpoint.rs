@@ -647,6 +647,20 @@ impl Endpoint {
         // wait (the Linux "time wait bucket table overflow" behaviour), counted.
         if was != State::TimeWait && c.state == State::TimeWait {
             if self.time_wait_count >= self.cfg.max_time_wait {
+                // The FIN that led here is still acknowledged (§3.10.7.4): without it the
+                // peer would sit in LAST-ACK until its retransmitted FIN met a RST.
+                if c.ack_now && self.control.len() < self.cfg.max_pending_control {
+                    self.control.push_back(Control {
+                        tuple: c.tuple,
+                        seq: c.snd_nxt,
+                        ack: Some(c.rcv_nxt),
+                        segment: Some((
+                            TcpFlags::ACK,
+                            c.window_field(),
+                            c.segment_options(self.last_now),
+                        )),
+                    });
+                }
                 let mut ctx = Ctx {
                     now: self.last_now,
                     cfg: &self.cfg,

@@ -337,3 +337,35 @@ fn ipv6_time_wait_entries_keep_their_addresses() {
         assert_eq!(p.a.state(c), Some(State::TimeWait));
     }
 }
+
+/// With the TIME-WAIT table full (`max_time_wait`), a connection skips its 2MSL wait — but the
+/// FIN that brought it there is still acknowledged, `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`
+/// (§3.10.7.4, FIN-WAIT-2 row). Without it the peer would sit in LAST-ACK retransmitting its FIN
+/// until a RST answered it.
+#[test]
+fn a_full_time_wait_table_still_acks_the_fin() {
+    let a = Config {
+        max_time_wait: 0,
+        ..modern_config(A_IP)
+    };
+    let mut p = Pair::with_configs(a, modern_config(B_IP));
+    let (c, s) = p.establish();
+    p.a.close(c).unwrap();
+    p.exchange();
+    p.b.close(s).unwrap();
+    let fin_b = p.one(Side::B);
+    assert_eq!(fin_b.flags(), "F.");
+    p.deliver(Side::A, &fin_b.raw);
+    assert_eq!(p.a.stats().time_wait_overflow, 1);
+    assert_eq!(p.a.state(c), None, "straight to CLOSED, the TCB gone");
+    let last_ack = p.one(Side::A);
+    assert_eq!(last_ack.flags(), ".");
+    assert_eq!(
+        (last_ack.seq, last_ack.ack),
+        (fin_b.ack, fin_b.seq.wrapping_add(1))
+    );
+    assert!(last_ack.options.timestamps.is_some(), "{last_ack:?}");
+    p.deliver(Side::B, &last_ack.raw);
+    assert_eq!(p.b.state(s), None, "B left LAST-ACK for CLOSED");
+    assert_eq!((p.a.connection_count(), p.a.time_wait_count()), (0, 0));
+}
