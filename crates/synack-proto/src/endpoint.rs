@@ -727,7 +727,9 @@ impl Endpoint {
         }
     }
 
-    /// Put a connection on the transmit queue and refresh its timer.
+    /// Put a connection on the transmit queue. Its timer is brought up to date when it leaves
+    /// the queue (`poll_transmit`), or before the timer heap is read (`sync_ready_timers`):
+    /// once, however many segments and calls touched it in between.
     pub(crate) fn touch(&mut self, h: ConnHandle) {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
@@ -736,7 +738,16 @@ impl Endpoint {
             c.in_ready = true;
             self.ready.push_back(h);
         }
-        self.schedule(h);
+    }
+
+    /// Refresh the timers of the connections waiting in the transmit queue, whose deadlines
+    /// may have moved since they were queued: the heap is then exact for every connection.
+    fn sync_ready_timers(&mut self) {
+        for i in 0..self.ready.len() {
+            if let Some(&h) = self.ready.get(i) {
+                self.schedule(h);
+            }
+        }
     }
 
     /// Put the connection's earliest deadline in the timer heap (timers.rs).
@@ -752,6 +763,7 @@ impl Endpoint {
 
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.sync_ready_timers();
         let time_wait = self.conns.next_time_wait().map(|(t, _)| t);
         match (self.poll_live_timeout().map(|(t, _)| t), time_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -775,6 +787,7 @@ impl Endpoint {
     /// Run every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        self.sync_ready_timers();
         self.expire_time_wait(now);
         while let Some((t, h)) = self.poll_live_timeout() {
             if t > now {
@@ -833,7 +846,6 @@ impl Endpoint {
                     let payload = c.send.slices(out.seq, out.payload_len);
                     let n = emit(&self.cfg, &mut self.ip_ident, tuple, &out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
-                    self.schedule(h);
                     n
                 }
                 None => {
@@ -846,7 +858,7 @@ impl Endpoint {
                         self.conns.freeze(h);
                         self.stats.time_wait_compacted += 1;
                     } else {
-                        self.schedule(h); // the output path may have started the persist timer
+                        self.schedule(h); // whatever moved its deadlines while it was queued
                     }
                     None
                 }
