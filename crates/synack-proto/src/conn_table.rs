@@ -21,6 +21,16 @@ use crate::event::{ConnHandle, FourTuple};
 use crate::time_wait::TimeWait;
 use crate::timers::TimerHeap;
 
+/// The last tuple looked up: its hash and, once found, the slot that owns it.
+#[derive(Clone, Copy)]
+struct Memo {
+    tuple: FourTuple,
+    hash: u64,
+    /// The owner's slot, or `NONE` when not known. `bind` and `unbind` (the only changes to
+    /// the index) forget it; a slot is freed only after its tuple is unbound.
+    owner: u32,
+}
+
 /// "No slot": the end of the free list and of the TIME-WAIT queue.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -61,7 +71,7 @@ pub(crate) struct ConnTable {
     /// Slab indices of every connection that owns its 4-tuple, by tuple.
     index: HashTable<u32>,
     key: [u8; 16],
-    memo: std::cell::Cell<Option<(FourTuple, u64)>>,
+    memo: std::cell::Cell<Option<Memo>>,
     live: usize,
     /// TIME-WAIT slots still visible to the user (not yet reaped).
     pub(crate) time_wait_visible: usize,
@@ -207,16 +217,28 @@ impl ConnTable {
     // ----- the tuple index ------------------------------------------------------------------
 
     /// The tuple's hash, remembered for the last tuple asked: a segment's lookup is usually
-    /// followed by a `bind` of the same tuple (a SYN creating a connection).
+    /// followed by a `bind` of the same tuple (a SYN creating a connection), and by more
+    /// segments of the same connection.
     fn tuple_hash(&self, tuple: &FourTuple) -> u64 {
-        if let Some((t, h)) = self.memo.get() {
-            if t == *tuple {
-                return h;
+        if let Some(m) = self.memo.get() {
+            if m.tuple == *tuple {
+                return m.hash;
             }
         }
-        let h = Self::hash(&self.key, tuple);
-        self.memo.set(Some((*tuple, h)));
-        h
+        let hash = Self::hash(&self.key, tuple);
+        self.memo.set(Some(Memo {
+            tuple: *tuple,
+            hash,
+            owner: NONE,
+        }));
+        hash
+    }
+
+    /// The index is about to change: the remembered owner may no longer be one.
+    fn forget_owner(&self) {
+        if let Some(m) = self.memo.get() {
+            self.memo.set(Some(Memo { owner: NONE, ..m }));
+        }
     }
 
     fn hash(key: &[u8; 16], tuple: &FourTuple) -> u64 {
@@ -241,12 +263,31 @@ impl ConnTable {
     }
 
     /// The connection that owns `tuple`, if any.
+    /// A run of segments for one connection (a bulk transfer, a handshake and its close)
+    /// finds it without probing the index again.
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {
         let hash = self.tuple_hash(tuple);
         let (slots, v6) = (&self.slots, &self.v6);
-        let &i = self.index.find(hash, |&i| {
-            Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
-        })?;
+        let i = match self.memo.get() {
+            Some(m)
+                if m.owner != NONE
+                    && m.tuple == *tuple
+                    && !matches!(slots.get(m.owner as usize), Some(Slot::Free { .. }) | None) =>
+            {
+                m.owner
+            }
+            _ => {
+                let &i = self.index.find(hash, |&i| {
+                    Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
+                })?;
+                self.memo.set(Some(Memo {
+                    tuple: *tuple,
+                    hash,
+                    owner: i,
+                }));
+                i
+            }
+        };
         Some(ConnHandle::from_slot(i, slots[i as usize].gen()))
     }
 
@@ -257,6 +298,7 @@ impl ConnTable {
     /// Make `h` the owner of `tuple` (no other connection may own it).
     pub(crate) fn bind(&mut self, tuple: &FourTuple, h: ConnHandle) {
         let hash = self.tuple_hash(tuple);
+        self.forget_owner();
         let (slots, v6, key) = (&self.slots, &self.v6, &self.key);
         self.index.insert_unique(hash, h.slot(), |&i| {
             Self::slot_tuple(slots, v6, i).map_or(0, |t| Self::hash(key, &t))
@@ -266,6 +308,7 @@ impl ConnTable {
     /// `h` gives up `tuple`, if it owns it.
     pub(crate) fn unbind(&mut self, tuple: &FourTuple, h: ConnHandle) {
         let hash = self.tuple_hash(tuple);
+        self.forget_owner();
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == h.slot()) {
             entry.remove();
         }
