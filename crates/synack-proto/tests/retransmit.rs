@@ -325,3 +325,35 @@ fn zero_window_is_probed_and_the_connection_stays_open_must_35_must_37() {
     }
     assert_eq!(got, vec![1u8; 10_000]);
 }
+
+/// The timer heap is exact whenever it is read, even for a connection whose deadlines moved
+/// since it last left the transmit queue (the endpoint refreshes a queued connection's timer
+/// when `poll_transmit` finds it idle, and `poll_timeout`/`handle_timeout` first bring the
+/// queued ones up to date): a deadline that appears, and one that goes, without any
+/// `poll_transmit` in between.
+#[test]
+fn poll_timeout_is_exact_without_a_poll_transmit_in_between() {
+    let mut p = Pair::new();
+    let (c, s) = p.establish();
+    assert_eq!(p.a.poll_timeout(), None, "nothing timed on an idle connection");
+    // A deadline appears: keep-alive armed by a user call alone.
+    let idle = Duration::from_secs(30);
+    p.a.set_keepalive(c, Some(idle)).unwrap();
+    assert_eq!(p.a.poll_timeout(), Some(p.now + idle));
+    p.a.set_keepalive(c, None).unwrap();
+    assert_eq!(p.a.poll_timeout(), None, "and disarmed the same way");
+    // A deadline goes: the RTO of data the peer then ACKs.
+    p.a.send(c, b"hello").unwrap();
+    let data = p.one(Side::A);
+    let rto = p.a.poll_timeout().expect("RTO armed");
+    p.deliver(Side::B, &data.raw);
+    let ack = p.one(Side::B);
+    assert_eq!(ack.ack, data.seq.wrapping_add(5));
+    p.deliver(Side::A, &ack.raw);
+    assert_eq!(p.a.poll_timeout(), None, "the RTO went with the ACK");
+    // handle_timeout at the old deadline does nothing: no retransmission.
+    p.advance_to(rto);
+    assert!(p.out(Side::A).is_empty());
+    assert_eq!(p.a.info(c).unwrap().retransmits, 0);
+    let _ = s;
+}
