@@ -99,6 +99,19 @@ impl Connection {
 
     fn data_or_fin(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
         let data_end = self.send.end();
+        // Most calls find nothing to send (the endpoint asks each connection it touched until
+        // it says so): answer those before building any options.
+        let fin_due = self.fin_seq() == Some(self.snd_nxt)
+            && self.state != State::Established
+            && self.state != State::CloseWait;
+        if !(self.rexmit_head && self.snd_una < self.snd_max)
+            && !(self.sack_ok && self.recover.is_some())
+            && self.snd_nxt >= data_end
+            && !fin_due
+        {
+            self.rexmit_head = false;
+            return None;
+        }
         let options = self.segment_options(ctx.now);
         let max_payload = self.max_payload(&options);
         let mut flags = TcpFlags::ACK;
