@@ -617,8 +617,8 @@ impl Endpoint {
         if std::mem::take(&mut c.dropped_for_memory) {
             self.stats.ooo_dropped_memory += 1;
         }
-        let tuple = c.tuple;
         if let Some(r) = out.reset {
+            let tuple = c.tuple;
             self.queue_control(tuple, r.seq, None);
         }
         self.after(h, was, out.back_to_listen);
@@ -680,7 +680,6 @@ impl Endpoint {
         c.mem_accounted = m;
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let state = c.state;
-        let tuple = c.tuple;
         if let Some(laddr) = c.listener {
             if was == State::SynReceived && state != State::SynReceived {
                 let established = state.is_synchronized();
@@ -705,7 +704,7 @@ impl Endpoint {
             c.transition(&mut ctx, State::Closed, "half-open child discarded");
         }
         if c.state == State::Closed {
-            let reapable = c.is_reapable();
+            let (reapable, tuple) = (c.is_reapable(), c.tuple);
             self.conns.unbind(&tuple, h);
             if reapable {
                 self.let_go(h);
@@ -836,9 +835,9 @@ impl Endpoint {
                 events: &mut self.events,
             };
             let out = c.poll_transmit(&mut ctx);
-            let tuple = c.tuple;
             let result = match out {
                 Some(out) => {
+                    let tuple = c.tuple;
                     // Round robin: a connection with more to send goes to the back.
                     self.ready.pop_front();
                     self.ready.push_back(h);
