@@ -266,28 +266,32 @@ impl ConnTable {
     /// A run of segments for one connection (a bulk transfer, a handshake and its close)
     /// finds it without probing the index again.
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {
-        let hash = self.tuple_hash(tuple);
         let (slots, v6) = (&self.slots, &self.v6);
-        let i = match self.memo.get() {
+        let hash = match self.memo.get().filter(|m| m.tuple == *tuple) {
             Some(m)
                 if m.owner != NONE
-                    && m.tuple == *tuple
                     && !matches!(slots.get(m.owner as usize), Some(Slot::Free { .. }) | None) =>
             {
-                m.owner
+                return Some(ConnHandle::from_slot(
+                    m.owner,
+                    slots[m.owner as usize].gen(),
+                ));
             }
-            _ => {
-                let &i = self.index.find(hash, |&i| {
-                    Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
-                })?;
-                self.memo.set(Some(Memo {
-                    tuple: *tuple,
-                    hash,
-                    owner: i,
-                }));
-                i
-            }
+            Some(m) => m.hash,
+            None => Self::hash(&self.key, tuple),
         };
+        let found = self
+            .index
+            .find(hash, |&i| {
+                Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
+            })
+            .copied();
+        self.memo.set(Some(Memo {
+            tuple: *tuple,
+            hash,
+            owner: found.unwrap_or(NONE),
+        }));
+        let i = found?;
         Some(ConnHandle::from_slot(i, slots[i as usize].gen()))
     }
 

@@ -104,11 +104,11 @@ impl Connection {
         let fin_due = self.fin_seq() == Some(self.snd_nxt)
             && self.state != State::Established
             && self.state != State::CloseWait;
-        if !(self.rexmit_head && self.snd_una < self.snd_max)
-            && !(self.sack_ok && self.recover.is_some())
-            && self.snd_nxt >= data_end
-            && !fin_due
-        {
+        let something = self.snd_nxt < data_end
+            || fin_due
+            || (self.rexmit_head && self.snd_una < self.snd_max)
+            || (self.sack_ok && self.recover.is_some());
+        if !something {
             self.rexmit_head = false;
             return None;
         }

@@ -335,7 +335,11 @@ fn zero_window_is_probed_and_the_connection_stays_open_must_35_must_37() {
 fn poll_timeout_is_exact_without_a_poll_transmit_in_between() {
     let mut p = Pair::new();
     let (c, s) = p.establish();
-    assert_eq!(p.a.poll_timeout(), None, "nothing timed on an idle connection");
+    assert_eq!(
+        p.a.poll_timeout(),
+        None,
+        "nothing timed on an idle connection"
+    );
     // A deadline appears: keep-alive armed by a user call alone.
     let idle = Duration::from_secs(30);
     p.a.set_keepalive(c, Some(idle)).unwrap();

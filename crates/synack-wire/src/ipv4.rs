@@ -378,7 +378,11 @@ impl Ipv4Repr {
             .payload_len
             .saturating_add(self.buffer_len())
             .min(usize::from(u16::MAX)) as u16;
-        let [tos, ttl, proto] = [(self.dscp << 2) | (self.ecn & 0x03), self.ttl, self.protocol];
+        let [tos, ttl, proto] = [
+            (self.dscp << 2) | (self.ecn & 0x03),
+            self.ttl,
+            self.protocol,
+        ];
         let (src, dst) = (self.src_addr.to_bits(), self.dst_addr.to_bits());
         // The checksum is summed from the fields, not read back from the header just written
         // (a read of bytes stored a moment ago, with other widths, stalls on store
