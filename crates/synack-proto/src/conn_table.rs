@@ -302,11 +302,17 @@ impl ConnTable {
     /// Make `h` the owner of `tuple` (no other connection may own it).
     pub(crate) fn bind(&mut self, tuple: &FourTuple, h: ConnHandle) {
         let hash = self.tuple_hash(tuple);
-        self.forget_owner();
         let (slots, v6, key) = (&self.slots, &self.v6, &self.key);
         self.index.insert_unique(hash, h.slot(), |&i| {
             Self::slot_tuple(slots, v6, i).map_or(0, |t| Self::hash(key, &t))
         });
+        // The new owner is remembered: the connection's first segment (a SYN-ACK, the
+        // handshake's ACK) finds it without a probe.
+        self.memo.set(Some(Memo {
+            tuple: *tuple,
+            hash,
+            owner: h.slot(),
+        }));
     }
 
     /// `h` gives up `tuple`, if it owns it.
