@@ -835,7 +835,7 @@ impl Endpoint {
                 events: &mut self.events,
             };
             let out = c.poll_transmit(&mut ctx);
-            let result = match out {
+            let result = match &out {
                 Some(out) => {
                     let tuple = c.tuple;
                     // Round robin: a connection with more to send goes to the back.
@@ -843,7 +843,7 @@ impl Endpoint {
                     self.ready.push_back(h);
                     // The payload goes from the send ring straight into the packet.
                     let payload = c.send.slices(out.seq, out.payload_len);
-                    let n = emit(&self.cfg, &mut self.ip_ident, tuple, &out, payload, buf);
+                    let n = emit(&self.cfg, &mut self.ip_ident, tuple, out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
                     n
                 }
