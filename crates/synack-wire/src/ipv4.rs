@@ -343,6 +343,7 @@ impl Ipv4Repr {
     /// fragments ([`Error::Fragmented`]). IP options are skipped
     /// (RFC 9293 MUST-50). Lengths are re-validated, so an unchecked view is
     /// also safe to pass.
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Ipv4Packet<&T>) -> Result<Ipv4Repr> {
         let checked = Ipv4Packet::new_checked(packet.buffer.as_ref())?;
         if !checked.verify_checksum() {

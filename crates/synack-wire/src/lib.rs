@@ -268,7 +268,7 @@ fn parse_tcp<'a>(segment: &'a [u8], src: &IpAddr, dst: &IpAddr) -> Result<TcpRep
     TcpRepr::parse(&TcpPacket::new_checked(segment)?, src, dst)
 }
 
-#[inline]
+#[inline(always)]
 fn parse_tcp_deferred<'a>(
     segment: &'a [u8],
     src: &IpAddr,

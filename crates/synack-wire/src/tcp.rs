@@ -463,7 +463,7 @@ impl<'a> TcpRepr<'a> {
     /// Same errors as [`TcpRepr::parse`] except that a bad payload checksum is not detected
     /// here; a segment that fails another check and also has a bad checksum is still
     /// reported as [`Error::BadChecksum`], as [`TcpRepr::parse`] does.
-    #[inline]
+    #[inline(always)]
     pub fn parse_deferred<T: AsRef<[u8]> + ?Sized>(
         packet: &TcpPacket<&'a T>,
         src: &IpAddr,
