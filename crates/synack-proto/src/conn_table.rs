@@ -26,8 +26,9 @@ use crate::timers::TimerHeap;
 struct Memo {
     tuple: FourTuple,
     hash: u64,
-    /// The owner's slot, or `NONE` when not known. `bind` and `unbind` (the only changes to
-    /// the index) forget it; a slot is freed only after its tuple is unbound.
+    /// The owner's slot, or `NONE` when not known. `bind` sets it and `unbind` forgets it
+    /// (they are the only changes to the index); a slot is freed only after its tuple is
+    /// unbound.
     owner: u32,
 }
 
@@ -263,6 +264,7 @@ impl ConnTable {
     }
 
     /// The connection that owns `tuple`, if any.
+    ///
     /// A run of segments for one connection (a bulk transfer, a handshake and its close)
     /// finds it without probing the index again.
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {

@@ -625,16 +625,13 @@ impl Endpoint {
     }
 
     pub(crate) fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
-        if self.control.len() >= self.cfg.max_pending_control {
-            self.stats.control_dropped += 1;
-            return;
-        }
-        self.control.push_back(Control {
+        let rst = Control {
             tuple,
             seq,
             ack,
             segment: None,
-        });
+        };
+        push_control(&mut self.control, &mut self.stats, &self.cfg, rst);
     }
 
     /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
@@ -649,8 +646,8 @@ impl Endpoint {
             if self.time_wait_count >= self.cfg.max_time_wait {
                 // The FIN that led here is still acknowledged (§3.10.7.4): without it the
                 // peer would sit in LAST-ACK until its retransmitted FIN met a RST.
-                if c.ack_now && self.control.len() < self.cfg.max_pending_control {
-                    self.control.push_back(Control {
+                if c.ack_now {
+                    let ack = Control {
                         tuple: c.tuple,
                         seq: c.snd_nxt,
                         ack: Some(c.rcv_nxt),
@@ -659,7 +656,8 @@ impl Endpoint {
                             c.window_field(),
                             c.segment_options(self.last_now),
                         )),
-                    });
+                    };
+                    push_control(&mut self.control, &mut self.stats, &self.cfg, ack);
                 }
                 let mut ctx = Ctx {
                     now: self.last_now,
@@ -908,6 +906,23 @@ impl Endpoint {
         self.stats.packets_out += u64::from(n.is_some());
         n
     }
+}
+
+/// Queue a control segment (a RST, a SYN-cookie SYN-ACK, an ACK for a connection without a
+/// TCB), bounded by `max_pending_control`: past it the segment is dropped and counted
+/// (`control_dropped`), and the peer's retransmission asks again. Returns whether it was queued.
+pub(crate) fn push_control(
+    control: &mut VecDeque<Control>,
+    stats: &mut EndpointStats,
+    cfg: &Config,
+    ctl: Control,
+) -> bool {
+    if control.len() >= cfg.max_pending_control {
+        stats.control_dropped += 1;
+        return false;
+    }
+    control.push_back(ctl);
+    true
 }
 
 /// Wrap `out` in TCP and IP headers into `buf`; `payload` is its data in (at most) two pieces,

@@ -9,7 +9,7 @@ use synack_wire::{TcpFlags, TcpOptions};
 
 use crate::conn_table::OwnKeys;
 use crate::connection::{Connection, Ctx};
-use crate::endpoint::{Control, Endpoint, ACCEPT_ANY};
+use crate::endpoint::{push_control, Control, Endpoint, ACCEPT_ANY};
 use crate::error::Error;
 use crate::event::{ConnHandle, FourTuple};
 use crate::segment_arrives::Segment;
@@ -228,17 +228,15 @@ impl Endpoint {
             ..TcpOptions::default()
         };
         let window = cfg.recv_buffer.min(65535) as u16;
-        if self.control.len() >= cfg.max_pending_control {
-            self.stats.control_dropped += 1;
-            return;
-        }
-        self.stats.syn_cookies_sent += 1;
-        self.control.push_back(Control {
+        let syn_ack = Control {
             tuple,
             seq: cookie,
             ack: Some(seg.seq + 1u32),
             segment: Some((TcpFlags::SYN | TcpFlags::ACK, window, options)),
-        });
+        };
+        if push_control(&mut self.control, &mut self.stats, cfg, syn_ack) {
+            self.stats.syn_cookies_sent += 1;
+        }
     }
 
     /// An ACK to a listener that may return a SYN cookie: if it does, build the connection it

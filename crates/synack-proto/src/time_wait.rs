@@ -31,7 +31,7 @@ use synack_wire::{SackBlocks, TcpFlags, TcpOptions};
 
 use crate::conn_table::{ConnTable, Slot, NONE};
 use crate::connection::{ConnInfo, ConnTimers, Connection};
-use crate::endpoint::{Control, Endpoint};
+use crate::endpoint::{push_control, Control, Endpoint};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::segment_arrives::Segment;
@@ -490,16 +490,13 @@ impl Endpoint {
             options.sack_blocks = blocks;
         }
         let (seq, ack, window) = (tw.snd_nxt, tw.rcv_nxt, tw.window);
-        if self.control.len() >= self.cfg.max_pending_control {
-            self.stats.control_dropped += 1;
-            return;
-        }
-        self.control.push_back(Control {
+        let ack = Control {
             tuple,
             seq,
             ack: Some(ack),
             segment: Some((TcpFlags::ACK, window, options)),
-        });
+        };
+        push_control(&mut self.control, &mut self.stats, &self.cfg, ack);
     }
 
     /// What the user calls read from a TIME-WAIT entry.
