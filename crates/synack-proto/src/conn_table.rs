@@ -227,19 +227,17 @@ impl ConnTable {
             }
         }
         let hash = Self::hash(&self.key, tuple);
-        self.memo.set(Some(Memo {
-            tuple: *tuple,
-            hash,
-            owner: NONE,
-        }));
+        self.remember(tuple, hash, NONE);
         hash
     }
 
-    /// The index is about to change: the remembered owner may no longer be one.
-    fn forget_owner(&self) {
-        if let Some(m) = self.memo.get() {
-            self.memo.set(Some(Memo { owner: NONE, ..m }));
-        }
+    /// Remember `tuple`, its hash and its owner's slot (`NONE`: not known).
+    fn remember(&self, tuple: &FourTuple, hash: u64, owner: u32) {
+        self.memo.set(Some(Memo {
+            tuple: *tuple,
+            hash,
+            owner,
+        }));
     }
 
     fn hash(key: &[u8; 16], tuple: &FourTuple) -> u64 {
@@ -270,16 +268,12 @@ impl ConnTable {
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<ConnHandle> {
         let (slots, v6) = (&self.slots, &self.v6);
         let hash = match self.memo.get().filter(|m| m.tuple == *tuple) {
-            Some(m)
-                if m.owner != NONE
-                    && !matches!(slots.get(m.owner as usize), Some(Slot::Free { .. }) | None) =>
-            {
-                return Some(ConnHandle::from_slot(
-                    m.owner,
-                    slots[m.owner as usize].gen(),
-                ));
-            }
-            Some(m) => m.hash,
+            Some(m) => match slots.get(m.owner as usize) {
+                Some(slot) if !matches!(slot, Slot::Free { .. }) => {
+                    return Some(ConnHandle::from_slot(m.owner, slot.gen()));
+                }
+                _ => m.hash, // no owner remembered (NONE is past every slot)
+            },
             None => Self::hash(&self.key, tuple),
         };
         let found = self
@@ -288,11 +282,7 @@ impl ConnTable {
                 Self::slot_tuple(slots, v6, i).as_ref() == Some(tuple)
             })
             .copied();
-        self.memo.set(Some(Memo {
-            tuple: *tuple,
-            hash,
-            owner: found.unwrap_or(NONE),
-        }));
+        self.remember(tuple, hash, found.unwrap_or(NONE));
         let i = found?;
         Some(ConnHandle::from_slot(i, slots[i as usize].gen()))
     }
@@ -310,17 +300,13 @@ impl ConnTable {
         });
         // The new owner is remembered: the connection's first segment (a SYN-ACK, the
         // handshake's ACK) finds it without a probe.
-        self.memo.set(Some(Memo {
-            tuple: *tuple,
-            hash,
-            owner: h.slot(),
-        }));
+        self.remember(tuple, hash, h.slot());
     }
 
     /// `h` gives up `tuple`, if it owns it.
     pub(crate) fn unbind(&mut self, tuple: &FourTuple, h: ConnHandle) {
         let hash = self.tuple_hash(tuple);
-        self.forget_owner();
+        self.remember(tuple, hash, NONE);
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == h.slot()) {
             entry.remove();
         }
