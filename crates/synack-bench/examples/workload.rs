@@ -27,6 +27,21 @@ fn main() {
             (0..arg(2)).for_each(|_| l.run_one());
             packets(l.net.packets);
         }
+        ("lifecycle", "synack-lean") => {
+            // What smoltcp's lifecycle does without: timestamps, SACK, window scaling and
+            // TIME-WAIT entries (LEAN picks which, as letters t, s, w, 2).
+            let lean = std::env::var("LEAN").unwrap_or_else(|_| "tsw2".into());
+            let mut l = SynLifecycles::with(|c| {
+                c.timestamps &= !lean.contains('t');
+                c.sack &= !lean.contains('s');
+                c.window_scaling &= !lean.contains('w');
+                if lean.contains('2') {
+                    c.max_time_wait = 0;
+                }
+            });
+            (0..arg(2)).for_each(|_| l.run_one());
+            packets(l.net.packets);
+        }
         ("lifecycle", "smoltcp") => {
             let mut l = SmolLifecycles::new();
             (0..arg(2)).for_each(|_| l.run_one());

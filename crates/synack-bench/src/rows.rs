@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
-use synack_proto::{ConnHandle, Error};
+use synack_proto::{Config, ConnHandle, Error};
 
 use crate::net::{sa, smol_socket, synack_config, SmolNet, SynNet, A_IP, B_IP};
 
@@ -165,12 +165,21 @@ pub struct SynLifecycles {
 
 impl SynLifecycles {
     pub fn new() -> SynLifecycles {
+        SynLifecycles::with(|_| {})
+    }
+
+    /// The row with both endpoints' configurations changed by `tweak` (to see what a feature
+    /// costs: `workload lifecycle synack-lean`).
+    pub fn with(tweak: impl Fn(&mut Config)) -> SynLifecycles {
         let mut client = synack_config(1500, None);
         // Keep every TIME-WAIT entry for its full 2·MSL (RFC 9293's 2 minutes, the default):
         // they accumulate in the table for the whole run.
         client.max_time_wait = 1 << 22;
         client.max_connections = 1 << 22;
-        let mut net = SynNet::new(1500, client, synack_config(1500, Some(B_IP)));
+        let mut server = synack_config(1500, Some(B_IP));
+        tweak(&mut client);
+        tweak(&mut server);
+        let mut net = SynNet::new(1500, client, server);
         net.b.listen(sa(B_IP, PORT), Some(1024)).unwrap();
         SynLifecycles {
             net,
