@@ -468,6 +468,18 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Whether the endpoint has something for its driver: segments or deadlines for
+    /// `poll_transmit`, events for `poll_event`. A runtime that drives the endpoint on
+    /// another thread wakes that thread after a user call only when this is true (a `recv`
+    /// that opened no window worth announcing queues nothing).
+    #[inline]
+    pub fn wants_poll(&self) -> bool {
+        !(self.ready.is_empty()
+            && self.control.is_empty()
+            && self.raw_out.is_empty()
+            && self.events.is_empty())
+    }
+
     /// The next event, oldest first. Inlined: callers drain the queue after every packet, and
     /// one that drops the event then skips copying it out.
     #[inline]

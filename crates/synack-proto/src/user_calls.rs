@@ -54,12 +54,22 @@ impl Connection {
             let before = self.rcv_wnd();
             let n = self.recv.read(buf);
             // Tell the peer about the opened window once it grew by at least one MSS or half
-            // the buffer (receiver silly-window avoidance, MUST-39).
+            // the buffer (receiver silly-window avoidance, MUST-39) — at once only while the
+            // window the peer knows of is down to half the largest we offer; above that the
+            // peer is not held back, and the new edge rides on the next ACK (Linux's rule in
+            // tcp_cleanup_rbuf). A reader draining a fast sender then adds no ACK per read.
             let after = self.rcv_wnd();
             let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
-            if opened && !self.fin_received && self.state.is_synchronized() {
+            let largest = (self.recv.capacity() as u64).min(65535u64 << self.rcv_shift) as u32;
+            let known = if self.rcv_adv > self.rcv_nxt {
+                self.rcv_adv - self.rcv_nxt
+            } else {
+                0
+            };
+            let held_back = known <= largest / 2;
+            if opened && held_back && !self.fin_received && self.state.is_synchronized() {
                 self.ack_now = true;
             }
             return Ok(n);

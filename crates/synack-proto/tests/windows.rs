@@ -38,6 +38,56 @@ fn receiver_opens_a_closed_window_only_by_a_useful_amount_must_39() {
     assert_eq!(seg.payload.len(), 1460, "the sender fills one full segment");
 }
 
+/// MUST-39 says when the right edge may move; when to announce it is ours. A read announces
+/// it at once only while the window the peer knows of is down to half the buffer or less;
+/// above that the peer is not held back and the new edge rides on the next ACK (as Linux
+/// does), so a reader keeping up with a fast sender adds no ACK per read.
+#[test]
+fn a_read_announces_the_window_at_once_only_when_the_peer_is_held_back_must_39() {
+    let mut p = small_receiver(20_000);
+    let (c, s) = p.establish();
+    let mut buf = vec![0u8; 20_000];
+
+    // 4000 bytes in: B's ACKs leave A a window of 16000, more than half the buffer.
+    p.a.send(c, &[1u8; 4000]).unwrap();
+    p.exchange();
+    assert_eq!(p.b.info(s).unwrap().rcv_wnd, 16_000);
+    assert_eq!(p.b.recv(s, &mut buf).unwrap(), 4000);
+    assert!(
+        !p.b.wants_poll(),
+        "nothing queued: a runtime need not wake its thread"
+    );
+    assert!(
+        p.out(Side::B).is_empty(),
+        "A still knows of 16000 of 20000 bytes: no window update"
+    );
+    // The opened edge goes out with the next ACK.
+    p.a.send(c, &[2u8; 100]).unwrap();
+    let data = p.one(Side::A);
+    p.deliver(Side::B, &data.raw);
+    let ack = p.one(Side::B);
+    assert_eq!((ack.flags().as_str(), ack.ack), (".", data.seq + 100));
+    assert_eq!(
+        u32::from(ack.wnd),
+        19_900,
+        "the whole buffer but the 100 bytes"
+    );
+    assert_eq!(p.b.recv(s, &mut buf).unwrap(), 100);
+    assert!(p.out(Side::B).is_empty());
+
+    // 12000 more: A now knows of 7900 bytes (the 100 read did not move the edge: less than
+    // an MSS), half the buffer or less. Reading them announces the reopened window at once.
+    p.a.send(c, &[3u8; 12_000]).unwrap();
+    p.exchange();
+    let known = p.b.info(s).unwrap().rcv_wnd;
+    assert_eq!(known, 7900);
+    assert_eq!(p.b.recv(s, &mut buf).unwrap(), 12_000);
+    assert!(p.b.wants_poll());
+    let update = p.one(Side::B);
+    assert_eq!(update.flags(), ".");
+    assert_eq!(u32::from(update.wnd), 20_000);
+}
+
 #[test]
 fn sender_copes_with_a_shrinking_window_must_34_shld_15_16() {
     let mut p = Pair::new();

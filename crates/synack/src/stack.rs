@@ -169,18 +169,16 @@ impl Shared {
         mut f: impl FnMut(&mut Inner) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
         let mut g = self.lock();
-        let mut first = true;
         loop {
             if g.stopped {
                 return Err(g.stopped_error());
             }
             let r = f(&mut g);
-            // A call that did something (or the first, which may have queued a SYN) may have
-            // left segments to send; a call that found nothing to do queued nothing.
-            if first || r.is_some() {
+            // Wake the thread only for what the call queued: segments, moved deadlines,
+            // events (a read that opened no window worth announcing queued nothing).
+            if g.ep.wants_poll() {
                 self.kick();
             }
-            first = false;
             if let Some(r) = r {
                 return r;
             }

@@ -217,9 +217,12 @@ impl AsyncRead for TcpStream {
         let dst = buf.initialize_unfilled();
         match inner.recv_step(&mut g, dst) {
             Some(Ok(n)) => {
+                let kick = g.ep.wants_poll(); // a window update may be due
                 drop(g);
                 buf.advance(n);
-                inner.shared.kick(); // a window update may be due
+                if kick {
+                    inner.shared.kick();
+                }
                 Poll::Ready(Ok(()))
             }
             Some(Err(e)) => Poll::Ready(Err(e)),
