@@ -105,6 +105,15 @@ pub fn tun_bulk(bytes: u64, runs: usize) -> Vec<Row> {
     rows
 }
 
+/// One transfer of `bytes` by one stack in one direction at `mtu`, in a fresh namespace:
+/// bytes per second (for profiling one case alone: `tun_bulk MB RUNS offload recv`).
+pub fn measure(which: Which, dir: Dir, mtu: usize, bytes: u64) -> Result<f64, String> {
+    if let Some(why) = skip_reason() {
+        return Err(why);
+    }
+    imp::measure(which, dir, mtu, bytes)
+}
+
 /// A reason fit for a row's name (which [`Row::json`] prints without escaping).
 fn clean(s: &str) -> String {
     s.chars()
