@@ -20,6 +20,12 @@ pub struct Config {
     /// Receive buffer per connection, bytes. The offered window is at most 65535 unless window
     /// scaling is negotiated (RFC 7323), and at most 2^30 with it.
     pub recv_buffer: usize,
+    /// Receive buffer autotuning (recv_autotune.rs): while the application reads everything
+    /// the peer sends, a connection's receive buffer grows, up to this, so that a fast path
+    /// is not held back by the window (Linux: tcp_rmem's maximum, 6 MiB). At most
+    /// `recv_buffer`: buffers stay at `recv_buffer`. The window scale we offer is chosen for
+    /// this size. Default 4 MiB.
+    pub recv_buffer_max: usize,
     /// Offer window scaling (RFC 7323 §2) on our SYNs and accept it on the peer's.
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 §3): RTT samples from every ACK, and PAWS.
@@ -111,6 +117,7 @@ impl Default for Config {
             msl: Duration::from_secs(120),
             send_buffer: 256 * 1024,
             recv_buffer: 256 * 1024,
+            recv_buffer_max: 4 << 20,
             window_scaling: true,
             timestamps: true,
             sack: true,

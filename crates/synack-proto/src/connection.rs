@@ -86,6 +86,9 @@ pub struct ConnInfo {
     pub recv_buffered: usize,
     /// Bytes held out of order, waiting for a gap to fill.
     pub recv_out_of_order: usize,
+    /// The receive buffer's size: `Config::recv_buffer`, grown by autotuning (at most to
+    /// `Config::recv_buffer_max`) while the application keeps up with the peer.
+    pub recv_buffer: usize,
     /// The congestion controller in use.
     pub congestion: crate::congestion::Algorithm,
     /// In loss recovery (fast recovery / SACK recovery) now.
@@ -154,6 +157,8 @@ pub(crate) struct Connection {
 
     pub send: SendBuffer,
     pub recv: RecvBuffer,
+    /// Receive buffer autotuning (recv_autotune.rs).
+    pub(crate) autotune: crate::recv_autotune::Autotune,
 
     /// Effective MSS for sending (MUST-15, MUST-16): the peer's MSS bounded by ours, less the
     /// timestamp option every segment carries once negotiated. This is SMSS for congestion
@@ -319,11 +324,12 @@ impl Connection {
             rcv_adv: SeqNum(0),
             send: SendBuffer::new(iss + 1u32, cfg.send_buffer),
             recv: RecvBuffer::new(cfg.recv_buffer.clamp(1, 1 << 30)),
+            autotune: crate::recv_autotune::Autotune::new(now, cfg.recv_buffer),
             snd_mss: default_mss(&tuple),
             path_mss: default_mss(&tuple),
             snd_shift: 0,
             rcv_shift: if cfg.window_scaling {
-                window_shift(cfg.recv_buffer)
+                offered_shift(cfg)
             } else {
                 0
             },
@@ -606,6 +612,7 @@ impl Connection {
             send_buffered: self.send.len(),
             recv_buffered: self.recv.readable(),
             recv_out_of_order: self.recv.ooo_bytes(),
+            recv_buffer: self.recv.capacity(),
             congestion: self.cc.algorithm(),
             in_recovery: self.recover.is_some(),
             fast_retransmits: u64::from(self.fast_retransmits),
@@ -771,6 +778,11 @@ impl Connection {
 
 /// The smallest window shift that lets the 16-bit window field cover `buffer` bytes, at most
 /// 14 (RFC 7323 §2.3).
+/// The window scale we offer: room for the largest buffer autotuning may reach.
+pub(crate) fn offered_shift(cfg: &Config) -> u8 {
+    window_shift(cfg.recv_buffer.max(cfg.recv_buffer_max))
+}
+
 pub(crate) fn window_shift(buffer: usize) -> u8 {
     let mut shift = 0u8;
     while shift < 14 && (buffer >> shift) > 65535 {

@@ -309,6 +309,9 @@ impl Endpoint {
         };
         c.memory_pressure = pressure;
         let n = c.recv(buf)?;
+        if self.cfg.recv_buffer_max > c.recv.capacity() {
+            c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max);
+        }
         let (old, m) = (c.mem_accounted, c.recv_memory());
         c.mem_accounted = m;
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);

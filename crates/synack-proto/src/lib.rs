@@ -26,6 +26,7 @@ mod isn;
 mod listener;
 mod output;
 mod recovery;
+mod recv_autotune;
 mod recv_buffer;
 mod rtt;
 mod sack;

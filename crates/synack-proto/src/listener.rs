@@ -222,7 +222,7 @@ impl Endpoint {
             });
         let options = TcpOptions {
             mss: Some(mss),
-            window_scale: peer_ws.map(|_| crate::connection::window_shift(cfg.recv_buffer)),
+            window_scale: peer_ws.map(|_| crate::connection::offered_shift(cfg)),
             sack_permitted: sack,
             timestamps,
             ..TcpOptions::default()

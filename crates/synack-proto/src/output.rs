@@ -307,8 +307,8 @@ impl Connection {
             self.last_send_at = ctx.now;
             self.flight_peak = self.flight_peak.max(self.in_flight());
         }
-        // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, rounded
-        // up when needed so the edge we already promised does not move left (SHLD-14).
+        // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the
+        // edge we already promised does not move left where the buffer allows (SHLD-14).
         let field = if syn {
             self.rcv_wnd().min(65535)
         } else {
@@ -349,11 +349,21 @@ impl Connection {
     }
 
     /// The window field of a non-SYN segment: the window shifted, rounded up when needed so
-    /// the edge we already promised does not move left (SHLD-14).
+    /// the edge we already promised does not move left (SHLD-14) — while the buffer has room
+    /// beyond the rounded-down window, so the rounded-up edge passes the buffer's end by less
+    /// than one unit of the scale. A full buffer rounds down instead: the edge then seems to
+    /// retract by less than a unit (RFC 7323 §2.4 allows for that with a scaled window), and
+    /// data up to the edge already promised is still taken (`rcv_adv` keeps it). Rounding up
+    /// regardless moved the promise right by up to a unit on every ACK of a full buffer: a
+    /// peer feeding it a few bytes at a time could grow it without bound.
     pub(crate) fn window_field(&self) -> u16 {
         let wnd = self.rcv_wnd();
         let mut f = wnd >> self.rcv_shift;
-        if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt && self.rcv_adv > self.rcv_nxt {
+        let room = self.recv.window().min(u32::MAX as usize) as u32;
+        if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt
+            && self.rcv_adv > self.rcv_nxt
+            && f << self.rcv_shift < room
+        {
             f += 1;
         }
         f.min(65535) as u16

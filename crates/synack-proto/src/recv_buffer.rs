@@ -71,6 +71,11 @@ impl RecvBuffer {
         self.capacity
     }
 
+    /// Raise the capacity (recv_autotune.rs); it never shrinks. The storage grows lazily.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = self.capacity.max(capacity.min(MAX_CAPACITY));
+    }
+
     /// Bytes readable by the application.
     pub(crate) fn readable(&self) -> usize {
         self.len as usize

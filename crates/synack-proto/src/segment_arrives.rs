@@ -646,6 +646,7 @@ impl Connection {
                 // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
                 // or two full segments' worth is unacknowledged (SHLD-19).
                 self.unacked_bytes = self.unacked_bytes.saturating_add(self.rcv_nxt - before);
+                self.autotune_text_arrived(ctx.now);
                 // A full-sized segment from the peer carries our MSS less its options.
                 let full = u32::from(self.our_mss(ctx.cfg)) - if self.ts_ok { 12 } else { 0 };
                 let two_segments = 2 * full;

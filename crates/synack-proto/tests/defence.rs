@@ -68,7 +68,11 @@ fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing_rfc4987() {
         Some(1400),
         "the peer's MSS, from the cookie table"
     );
-    assert_eq!(sa.options.window_scale, Some(3));
+    assert_eq!(
+        sa.options.window_scale,
+        Some(7),
+        "room for recv_buffer_max, 4 MiB"
+    );
     assert!(sa.options.sack_permitted);
     let (tsval, tsecr) = sa.options.timestamps.unwrap();
     assert_eq!(tsecr, 5000);
@@ -96,7 +100,7 @@ fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing_rfc4987() {
     let info = p.b.info(s).unwrap();
     assert_eq!(
         (info.mss, info.wscale, info.sack, info.timestamps),
-        (1400 - 12, Some((3, 7)), true, true)
+        (1400 - 12, Some((7, 7)), true, true)
     );
     assert_eq!(info.snd_wnd, 100 << 7);
     assert_eq!(read_all(&mut p.b, s).0, b"hello");

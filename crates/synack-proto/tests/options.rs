@@ -23,8 +23,8 @@ fn syn_offers_mss_sack_timestamps_and_window_scale_in_linux_layout() {
     assert!(syn.options.sack_permitted);
     assert_eq!(
         syn.options.window_scale,
-        Some(3),
-        "256 KiB buffer needs shift 3"
+        Some(7),
+        "a receive buffer that may autotune to 4 MiB needs shift 7"
     );
     let (_tsval, tsecr) = syn.options.timestamps.unwrap();
     assert_eq!(tsecr, 0);
@@ -36,7 +36,7 @@ fn syn_offers_mss_sack_timestamps_and_window_scale_in_linux_layout() {
     let opts = &syn.raw[40..60];
     assert_eq!(&opts[..4], &[2, 4, 0x05, 0xb4]);
     assert_eq!(&opts[4..8], &[4, 2, 8, 10]);
-    assert_eq!(&opts[16..20], &[1, 3, 3, 3]);
+    assert_eq!(&opts[16..20], &[1, 3, 3, 7]);
 }
 
 #[test]
@@ -96,25 +96,26 @@ fn windows_are_scaled_after_the_handshake_and_shifts_above_14_clamp() {
     let mut p = Pair::modern();
     let (c, s) = p.establish();
     let info = p.a.info(c).unwrap();
-    assert_eq!(info.wscale, Some((3, 3)));
+    // Shift 7: room for a receive buffer autotuned up to recv_buffer_max (4 MiB).
+    assert_eq!(info.wscale, Some((7, 7)));
     assert_eq!(
         info.snd_wnd, 65535,
         "until B says more, the SYN-ACK's unscaled window"
     );
     p.a.send(c, b"x").unwrap();
     let seg = p.one(Side::A);
-    assert_eq!(u32::from(seg.wnd) << 3, 256 * 1024, "32768 << 3");
+    assert_eq!(u32::from(seg.wnd) << 7, 256 * 1024, "2048 << 7");
     p.deliver(Side::B, &seg.raw);
     assert_eq!(p.b.info(s).unwrap().rcv_wnd, 256 * 1024 - 1);
     p.advance(Duration::from_millis(40));
     let ack = p.one(Side::B);
     assert_eq!(
         u32::from(ack.wnd),
-        (256 * 1024 - 1) >> 3,
+        (256 * 1024 - 1) >> 7,
         "free space, scaled down"
     );
     p.deliver(Side::A, &ack.raw);
-    assert_eq!(p.a.info(c).unwrap().snd_wnd, ((256 * 1024 - 1) >> 3) << 3);
+    assert_eq!(p.a.info(c).unwrap().snd_wnd, ((256 * 1024 - 1) >> 7) << 7);
 
     // A peer offering shift 15 is treated as 14 (RFC 7323 §2.3).
     let mut p = Pair::modern();
@@ -152,7 +153,7 @@ fn windows_are_scaled_after_the_handshake_and_shifts_above_14_clamp() {
         ),
     );
     let s = p.b.accept(addr(B_IP, 80)).unwrap();
-    assert_eq!(p.b.info(s).unwrap().wscale, Some((3, 14)));
+    assert_eq!(p.b.info(s).unwrap().wscale, Some((7, 14)));
     assert_eq!(p.b.info(s).unwrap().snd_wnd, 1 << 14);
 }
 

@@ -88,6 +88,56 @@ fn a_read_announces_the_window_at_once_only_when_the_peer_is_held_back_must_39()
     assert_eq!(u32::from(update.wnd), 20_000);
 }
 
+/// A scaled window field is rounded up to keep the edge already promised (SHLD-14) only while
+/// the buffer has room: a peer that keeps filling a full buffer to the edge, a few bytes at a
+/// time, must not push the edge (and the buffer) on by a unit of the scale per ACK.
+#[test]
+fn a_full_buffer_stops_the_scaled_edge_from_creeping_shld_14() {
+    let scaled = |ip, recv_buffer| synack_proto::Config {
+        window_scaling: true,
+        recv_buffer,
+        recv_buffer_max: 4 << 20, // shift 7 on a 10 KB buffer: units of 128 bytes
+        ..config(ip)
+    };
+    let mut p = Pair::with_configs(scaled(A_IP, 256 * 1024), scaled(B_IP, 10_000));
+    let (c, s) = p.establish();
+    let base = p.b.info(s).unwrap().rcv_nxt.get(); // the buffer's first byte
+    p.a.send(c, &[1u8; 10_000]).unwrap();
+    p.exchange();
+    let a = p.a.info(c).unwrap();
+    let (la, ra) = (a.tuple.local, a.tuple.remote);
+    // The peer (the test, as A) sends whatever B still offers, again and again, and B never
+    // reads.
+    for _ in 0..50 {
+        let b = p.b.info(s).unwrap();
+        if b.rcv_wnd == 0 {
+            break;
+        }
+        let more = vec![2u8; b.rcv_wnd as usize];
+        let seg = packet(
+            la,
+            ra,
+            TcpFlags::ACK,
+            b.rcv_nxt.get(),
+            a.rcv_nxt.get(),
+            1000,
+            TcpOptions::default(),
+            &more,
+        );
+        p.deliver(Side::B, &seg);
+        for ack in p.out(Side::B) {
+            let edge = ack.ack.wrapping_add(u32::from(ack.wnd) << 7);
+            assert!(
+                edge.wrapping_sub(base) < 10_000 + 128,
+                "edge {} bytes past the buffer's start",
+                edge.wrapping_sub(base)
+            );
+        }
+    }
+    let held = p.b.info(s).unwrap().recv_buffered;
+    assert!(held < 10_000 + 128, "the buffer holds {held} bytes");
+}
+
 #[test]
 fn sender_copes_with_a_shrinking_window_must_34_shld_15_16() {
     let mut p = Pair::new();
