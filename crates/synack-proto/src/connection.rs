@@ -467,17 +467,22 @@ impl Connection {
         });
     }
 
+    /// The window the peer knows of: from RCV.NXT to the right edge we last advertised.
+    pub(crate) fn promised_window(&self) -> u32 {
+        if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        }
+    }
+
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
     /// at most what the 16-bit field can say with our window shift.
     pub(crate) fn rcv_wnd(&self) -> u32 {
         let max = 65535u32 << self.rcv_shift;
         let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
         let edge = self.rcv_nxt + free;
-        let promised = if self.rcv_adv > self.rcv_nxt {
-            self.rcv_adv - self.rcv_nxt
-        } else {
-            0
-        };
+        let promised = self.promised_window();
         // Receiver silly-window avoidance (MUST-39): move the right edge only by at least
         // min(half the buffer, one MSS); never move it left (SHLD-14).
         let step = (self.recv.capacity() as u32 / 2)

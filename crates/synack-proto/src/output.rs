@@ -360,10 +360,7 @@ impl Connection {
         let wnd = self.rcv_wnd();
         let mut f = wnd >> self.rcv_shift;
         let room = self.recv.window().min(u32::MAX as usize) as u32;
-        if (f << self.rcv_shift) < self.rcv_adv - self.rcv_nxt
-            && self.rcv_adv > self.rcv_nxt
-            && f << self.rcv_shift < room
-        {
+        if (f << self.rcv_shift) < self.promised_window() && f << self.rcv_shift < room {
             f += 1;
         }
         f.min(65535) as u16

@@ -40,7 +40,8 @@ pub(crate) struct Autotune {
     /// Start of the current read period and the bytes read in it.
     since: u32,
     read: u32,
-    /// Bytes read in the last period that grew the buffer (at first, half the buffer).
+    /// The most bytes read in one period so far (at first, half the buffer): a period has
+    /// to read more to grow the buffer.
     space: u32,
 }
 

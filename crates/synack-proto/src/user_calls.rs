@@ -63,12 +63,7 @@ impl Connection {
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
             let largest = (self.recv.capacity() as u64).min(65535u64 << self.rcv_shift) as u32;
-            let known = if self.rcv_adv > self.rcv_nxt {
-                self.rcv_adv - self.rcv_nxt
-            } else {
-                0
-            };
-            let held_back = known <= largest / 2;
+            let held_back = self.promised_window() <= largest / 2;
             if opened && held_back && !self.fin_received && self.state.is_synchronized() {
                 self.ack_now = true;
             }
