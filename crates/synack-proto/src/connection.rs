@@ -410,7 +410,9 @@ impl Connection {
             from,
             to
         );
-        tracing::debug!(conn = %self.handle, tuple = %self.tuple, %from, %to, cause, "state");
+        if crate::log::enabled(tracing::Level::DEBUG) {
+            crate::log::state(self.handle, &self.tuple, from, to, cause);
+        }
         self.state = to;
         ctx.events.push_back(Event::StateChanged {
             conn: self.handle,

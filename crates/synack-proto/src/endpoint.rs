@@ -578,7 +578,10 @@ impl Endpoint {
             payload: tcp.payload,
             urgent: tcp.urgent_pointer,
         };
-        tracing::trace!(dir = "in", %tuple, flags = %tcp.flags, seq = tcp.seq_number, ack = tcp.ack_number, len = tcp.payload.len(), "segment");
+        if crate::log::enabled(tracing::Level::TRACE) {
+            let (seq, ack, len) = (tcp.seq_number, tcp.ack_number, tcp.payload.len());
+            crate::log::segment("in", &tuple, tcp.flags, seq, ack, len);
+        }
         if let Some(h) = found {
             if self.conns.get(&h).is_some() {
                 self.dispatch(now, h, seg);
@@ -996,7 +999,10 @@ fn emit(
     };
     match synack_wire::emit_ip_tcp_gather(&ip, &tcp, &more, buf) {
         Ok(n) => {
-            tracing::trace!(dir = "out", %tuple, flags = %out.flags, seq = out.seq.get(), ack = out.ack.get(), len = out.payload_len, "segment");
+            if crate::log::enabled(tracing::Level::TRACE) {
+                let (seq, ack, len) = (out.seq.get(), out.ack.get(), out.payload_len);
+                crate::log::segment("out", &tuple, out.flags, seq, ack, len);
+            }
             Some(n)
         }
         Err(e) => {

@@ -24,6 +24,7 @@ mod event;
 mod icmp;
 mod isn;
 mod listener;
+mod log;
 mod output;
 mod recovery;
 mod recv_autotune;

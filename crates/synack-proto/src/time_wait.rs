@@ -277,7 +277,9 @@ impl Endpoint {
                 _ => return,
             }
         };
-        tracing::debug!(conn = %h, %tuple, from = %State::TimeWait, to = %State::Closed, cause, "state");
+        if crate::log::enabled(tracing::Level::DEBUG) {
+            crate::log::state(h, &tuple, State::TimeWait, State::Closed, cause);
+        }
         self.events.push_back(Event::StateChanged {
             conn: h,
             tuple,
