@@ -122,14 +122,14 @@ impl ConnTable {
         }
     }
 
-    /// Store a new connection in the slot `vacant` named (its `handle`).
-    pub(crate) fn insert(&mut self, conn: Connection) {
+    /// Store a new connection in the slot `vacant` named (its `handle`). It comes boxed:
+    /// built where it will stay (`Box::new(Connection::new(..))`), the 900-byte TCB is not
+    /// moved again on its way in (each move was a `memcpy` whose wide loads waited on the
+    /// constructor's narrow stores).
+    pub(crate) fn insert(&mut self, conn: Box<Connection>) {
         let h = conn.handle;
         debug_assert_eq!(h, self.vacant(), "insert takes the vacant slot");
-        let slot = Slot::Live {
-            gen: h.gen(),
-            conn: Box::new(conn),
-        };
+        let slot = Slot::Live { gen: h.gen(), conn };
         let i = h.slot() as usize;
         if i == self.slots.len() {
             self.slots.push(slot);

@@ -225,7 +225,7 @@ impl Endpoint {
         self.last_now = self.last_now.max(now);
         let h = self.new_handle();
         let (iss, ts_offset) = self.secret.isn_and_ts_offset(now, tuple);
-        let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
+        let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
         c.owned = true;
         c.ts_offset = ts_offset;
         let mut ctx = Ctx {

@@ -160,7 +160,7 @@ impl Endpoint {
         if let Some(floor) = iss_floor {
             iss = iss.max(floor);
         }
-        let mut c = Connection::new(h, tuple, iss, &self.cfg, now);
+        let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
         c.listener = Some(laddr);
         c.state = State::Listen; // the child starts as a copy of the listener
         let mut ctx = Ctx {
@@ -271,7 +271,7 @@ impl Endpoint {
         self.stats.syn_cookies_validated += 1;
         let h = self.conns.vacant();
         l.children.insert(h);
-        let mut c = Connection::new(h, tuple, cookie, &self.cfg, now);
+        let mut c = Box::new(Connection::new(h, tuple, cookie, &self.cfg, now));
         c.listener = Some(laddr);
         c.state = State::Listen;
         c.ts_offset = self.secret.ts_offset(tuple);

@@ -144,7 +144,13 @@ mod tests {
                 local: "10.0.0.1:80".parse().unwrap(),
                 remote: std::net::SocketAddr::new([10, 0, 0, 2].into(), 1000 + i),
             };
-            table.insert(Connection::new(h, tuple, SeqNum(0), &cfg, Instant::ZERO));
+            table.insert(Box::new(Connection::new(
+                h,
+                tuple,
+                SeqNum(0),
+                &cfg,
+                Instant::ZERO,
+            )));
             handles.push(h);
         }
         let mut model: Vec<Option<Instant>> = vec![None; handles.len()];
