@@ -5,7 +5,7 @@
 
 mod util;
 
-use synack_proto::{Config, ConnHandle};
+use synack_proto::{Config, ConnHandle, Error};
 use util::*;
 
 const KIB: usize = 1024;
@@ -28,7 +28,10 @@ fn pair(b_buffer: usize, b_max: usize, scaling: bool) -> Pair {
 /// One round: A sends all it may, B takes it and reads `read` bytes of it (all with
 /// `usize::MAX`), then 10 ms pass. Returns B's buffer size.
 fn round(p: &mut Pair, c: ConnHandle, s: ConnHandle, read: usize) -> usize {
-    p.a.send(c, &vec![7u8; 4 << 20]).unwrap();
+    match p.a.send(c, &vec![7u8; 4 << 20]) {
+        Ok(_) | Err(Error::WouldBlock) => {} // A's send buffer may still be full
+        Err(e) => panic!("send: {e:?}"),
+    }
     p.exchange();
     let mut buf = vec![0u8; 64 * KIB];
     let mut left = read;
@@ -120,4 +123,30 @@ fn a_max_at_the_buffer_size_turns_autotuning_off_and_keeps_the_old_scale() {
     for _ in 0..5 {
         assert_eq!(round(&mut p, c, s, usize::MAX), 256 * KIB);
     }
+}
+
+#[test]
+fn no_growth_over_the_memory_budget() {
+    // The endpoint's receive memory budget (50 KB) is below what one window holds, so each
+    // read starts under memory pressure: the buffer must not grow, however fast the reader.
+    let a = Config {
+        send_buffer: 8 << 20,
+        ..modern_config(A_IP)
+    };
+    let b = Config {
+        recv_buffer: 64 * KIB,
+        recv_buffer_max: 1 << 20,
+        memory_budget: 50_000,
+        ..modern_config(B_IP)
+    };
+    let mut p = Pair::with_configs(a, b);
+    let (c, s) = p.establish();
+    for _ in 0..8 {
+        assert_eq!(round(&mut p, c, s, usize::MAX), 64 * KIB);
+    }
+    // The same reader with room in the budget grows it (the control).
+    let mut p = pair(64 * KIB, 1 << 20, true);
+    let (c, s) = p.establish();
+    let grown = (0..8).map(|_| round(&mut p, c, s, usize::MAX)).max();
+    assert!(grown > Some(64 * KIB), "{grown:?}");
 }
