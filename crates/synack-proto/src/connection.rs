@@ -478,10 +478,16 @@ impl Connection {
         }
     }
 
+    /// The largest window our window field can say: 65535 shifted by our scale (at most
+    /// 65535 << 14, under 2^30, RFC 7323 §2.3).
+    pub(crate) fn largest_window(&self) -> u32 {
+        65535u32 << self.rcv_shift
+    }
+
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
     /// at most what the 16-bit field can say with our window shift.
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        let max = 65535u32 << self.rcv_shift;
+        let max = self.largest_window();
         let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
         let edge = self.rcv_nxt + free;
         let promised = self.promised_window();

@@ -98,8 +98,8 @@ impl Connection {
             return;
         }
         a.space = read;
-        // What our window field can say, and never beyond 2^30 (RFC 7323 §2.3).
-        let limit = max.min(65535usize << self.rcv_shift).min(1 << 30);
+        // No larger than our window field can say.
+        let limit = max.min(self.largest_window() as usize);
         let want = (2 * read as usize).min(limit);
         if want > self.recv.capacity() && !self.memory_pressure {
             self.recv.set_capacity(want);

@@ -62,7 +62,7 @@ impl Connection {
             let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
-            let largest = (self.recv.capacity() as u64).min(65535u64 << self.rcv_shift) as u32;
+            let largest = self.largest_window().min(self.recv.capacity() as u32);
             let held_back = self.promised_window() <= largest / 2;
             if opened && held_back && !self.fin_received && self.state.is_synchronized() {
                 self.ack_now = true;
