@@ -105,7 +105,6 @@ fn a_full_buffer_stops_the_scaled_edge_from_creeping_shld_14() {
     p.a.send(c, &[1u8; 10_000]).unwrap();
     p.exchange();
     let a = p.a.info(c).unwrap();
-    let (la, ra) = (a.tuple.local, a.tuple.remote);
     // The peer (the test, as A) sends whatever B still offers, again and again, and B never
     // reads.
     for _ in 0..50 {
@@ -114,12 +113,13 @@ fn a_full_buffer_stops_the_scaled_edge_from_creeping_shld_14() {
             break;
         }
         let more = vec![2u8; b.rcv_wnd as usize];
-        let seg = packet(
-            la,
-            ra,
+        let (seq, ack) = (b.rcv_nxt.get(), a.rcv_nxt.get());
+        let seg = from_peer(
+            &p.b,
+            s,
             TcpFlags::ACK,
-            b.rcv_nxt.get(),
-            a.rcv_nxt.get(),
+            seq,
+            ack,
             1000,
             TcpOptions::default(),
             &more,
