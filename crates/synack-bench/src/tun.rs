@@ -297,6 +297,7 @@ mod imp {
         thread::spawn(move || {
             netns::enter(&ns)?;
             let to = SocketAddr::new(IpAddr::V4(STACK_IP), PORT);
+            use_cubic();
             let mut s = std::net::TcpStream::connect_timeout(&to, STALL)?;
             s.set_write_timeout(Some(STALL))?;
             let data = pattern();
@@ -309,6 +310,18 @@ mod imp {
             s.shutdown(Shutdown::Write)?;
             Ok(())
         })
+    }
+
+    /// The kernel sender's congestion control in the bench's namespace: CUBIC, Linux's
+    /// default, so the row does not depend on the host's `net.ipv4.tcp_congestion_control`
+    /// (each namespace has its own, copied from the host's when it is made). A host that
+    /// defaults to BBR without the `fq` qdisc has the kernel pace its one flow with a timer;
+    /// on the 2026-12-05 machine that held it near 1.5 GB/s, so the receive row measured the
+    /// kernel's pacing rather than either stack. Set for the namespace before the socket
+    /// exists: a socket that started with BBR keeps pacing after switching (setsockopt). Best
+    /// effort: a kernel without CUBIC keeps its default. Called on a thread in the namespace.
+    fn use_cubic() {
+        let _ = std::fs::write("/proc/sys/net/ipv4/tcp_congestion_control", "cubic");
     }
 
     // ----- synack ------------------------------------------------------------------------------
