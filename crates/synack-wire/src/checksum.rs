@@ -50,7 +50,7 @@ fn sum_avx2(data: &[u8]) -> u32 {
 /// AVX2 kernels for the bulk of a sum: `vpmaddwd` multiplies sixteen 16-bit words by one and
 /// adds adjacent pairs into eight 32-bit lanes, so a 32-byte block costs a load, an XOR, the
 /// multiply-add and an add. What the compiler makes of [`sum_portable`] widens 32-bit words
-/// to 64-bit lanes with `vpmovzxdq`, a shuffle that runs on one port only; this is 1.4× as
+/// to 64-bit lanes with `vpmovzxdq`, a shuffle that runs on one port only; this is 1.35× as
 /// fast on a 1448-byte payload and 1.7× on 8 KiB (Xeon, AVX-512 machine, same binary).
 ///
 /// `vpmaddwd` reads the words as signed, so each word is first biased by XOR 0x8000 (that is
@@ -60,10 +60,10 @@ fn sum_avx2(data: &[u8]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 mod madd {
     use core::arch::x86_64::{
-        __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_castsi256_si128,
-        _mm256_cvtepi32_epi64, _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16,
-        _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_xor_si256,
-        _mm_add_epi64, _mm_cvtsi128_si64, _mm_extract_epi64,
+        __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_castsi256_si128, _mm256_cvtepi32_epi64,
+        _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi16,
+        _mm256_setzero_si256, _mm256_storeu_si256, _mm256_xor_si256, _mm_add_epi64,
+        _mm_cvtsi128_si64, _mm_extract_epi64,
     };
 
     /// Bytes summed into one pair of i32 accumulators before they are widened. Each block
@@ -74,7 +74,10 @@ mod madd {
     /// The biased pair sums of one 32-byte block.
     #[target_feature(enable = "avx2")]
     fn pairs(v: __m256i) -> __m256i {
-        _mm256_madd_epi16(_mm256_xor_si256(v, _mm256_set1_epi16(i16::MIN)), _mm256_set1_epi16(1))
+        _mm256_madd_epi16(
+            _mm256_xor_si256(v, _mm256_set1_epi16(i16::MIN)),
+            _mm256_set1_epi16(1),
+        )
     }
 
     /// The true sum of a run from its two accumulators and its length: the lanes widened to
@@ -134,7 +137,10 @@ mod madd {
             let mut into = to.chunks_exact_mut(64);
             let mut len = 0usize;
             for (d, s) in (&mut into).zip(&mut from) {
-                let (p, q) = (s.as_ptr().cast::<__m256i>(), d.as_mut_ptr().cast::<__m256i>());
+                let (p, q) = (
+                    s.as_ptr().cast::<__m256i>(),
+                    d.as_mut_ptr().cast::<__m256i>(),
+                );
                 // SAFETY: `s` and `d` are 64 bytes long, so both 32-byte loads and both
                 // stores are in bounds; `loadu`/`storeu` have no alignment requirement.
                 let (v, w) = unsafe {
@@ -147,7 +153,10 @@ mod madd {
                 b = _mm256_add_epi32(b, pairs(w));
                 len = len.wrapping_add(64);
             }
-            let last = (into.into_remainder().get_mut(..32), from.remainder().get(..32));
+            let last = (
+                into.into_remainder().get_mut(..32),
+                from.remainder().get(..32),
+            );
             if let (Some(d), Some(s)) = last {
                 // SAFETY: both are 32 bytes long; no alignment requirement.
                 let v = unsafe {
@@ -264,7 +273,8 @@ fn copy_and_sum_avx2(dst: &mut [u8], src: &[u8]) -> u32 {
     let n = src.len().min(dst.len()) & !31;
     let (d_blocks, d_tail) = dst.split_at_mut(n);
     let (s_blocks, s_tail) = src.split_at(n);
-    let bulk = u64::from(u16::from_be(fold64(madd::copy_and_sum_blocks(d_blocks, s_blocks))));
+    let blocks = madd::copy_and_sum_blocks(d_blocks, s_blocks);
+    let bulk = u64::from(u16::from_be(fold64(blocks)));
     let tail = copy_and_sum_portable(d_tail, s_tail);
     u32::from(fold64(bulk.wrapping_add(u64::from(tail))))
 }
