@@ -15,8 +15,13 @@ pub struct Config {
     pub mss: u16,
     /// Maximum segment lifetime; TIME-WAIT lasts 2·MSL (MUST-13). RFC 9293 §3.4.2: 2 minutes.
     pub msl: Duration,
-    /// Send buffer per connection, bytes.
+    /// Send buffer per connection, bytes: what a connection starts with.
     pub send_buffer: usize,
+    /// Send buffer autotuning (send_autotune.rs): a connection whose application finds the
+    /// send buffer full while the congestion window has room grows it to twice the congestion
+    /// window, up to this (Linux: tcp_wmem's maximum, 4 MiB). At most `send_buffer`: buffers
+    /// stay at `send_buffer`. Default 4 MiB.
+    pub send_buffer_max: usize,
     /// Receive buffer per connection, bytes. The offered window is at most 65535 unless window
     /// scaling is negotiated (RFC 7323), and at most 2^30 with it.
     pub recv_buffer: usize,
@@ -116,6 +121,7 @@ impl Default for Config {
             mss: 1460,
             msl: Duration::from_secs(120),
             send_buffer: 256 * 1024,
+            send_buffer_max: 4 << 20,
             recv_buffer: 256 * 1024,
             recv_buffer_max: 4 << 20,
             window_scaling: true,

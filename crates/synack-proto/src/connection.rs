@@ -89,6 +89,9 @@ pub struct ConnInfo {
     /// The receive buffer's size: `Config::recv_buffer`, grown by autotuning (at most to
     /// `Config::recv_buffer_max`) while the application keeps up with the peer.
     pub recv_buffer: usize,
+    /// The send buffer's size: `Config::send_buffer`, grown by autotuning (at most to
+    /// `Config::send_buffer_max`) while it, not the congestion window, limits the sender.
+    pub send_buffer: usize,
     /// The congestion controller in use.
     pub congestion: crate::congestion::Algorithm,
     /// In loss recovery (fast recovery / SACK recovery) now.
@@ -626,6 +629,7 @@ impl Connection {
             recv_buffered: self.recv.readable(),
             recv_out_of_order: self.recv.ooo_bytes(),
             recv_buffer: self.recv.capacity(),
+            send_buffer: self.send.capacity(),
             congestion: self.cc.algorithm(),
             in_recovery: self.recover.is_some(),
             fast_retransmits: u64::from(self.fast_retransmits),

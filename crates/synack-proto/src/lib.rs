@@ -32,6 +32,7 @@ mod recv_buffer;
 mod rtt;
 mod sack;
 mod segment_arrives;
+mod send_autotune;
 mod send_buffer;
 pub mod seq;
 pub mod state;

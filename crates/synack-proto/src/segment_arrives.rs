@@ -542,6 +542,7 @@ impl Connection {
             + u32::from(self.fin_seq().is_some_and(|f| ack > f));
         self.bytes_acked += u64::from(acked.saturating_sub(ctl));
         self.send.ack_to(ack);
+        self.autotune_send(ctx.cfg);
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;

@@ -20,6 +20,9 @@ pub(crate) struct SendBuffer {
     data: VecDeque<u8>,
     start: SeqNum,
     capacity: usize,
+    /// A write found the buffer full since the last [`SendBuffer::take_blocked`]: the
+    /// buffer may be what limits the sender (send_autotune.rs).
+    blocked: bool,
 }
 
 impl SendBuffer {
@@ -28,6 +31,7 @@ impl SendBuffer {
             data: VecDeque::new(),
             start,
             capacity,
+            blocked: false,
         }
     }
 
@@ -46,6 +50,16 @@ impl SendBuffer {
         self.data.len()
     }
 
+    /// The most bytes it holds (storage follows lazily).
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Let it hold up to `capacity` bytes from now on (autotuning; it never shrinks).
+    pub(crate) fn grow_to(&mut self, capacity: usize) {
+        self.capacity = self.capacity.max(capacity);
+    }
+
     pub(crate) fn free(&self) -> usize {
         self.capacity.saturating_sub(self.data.len())
     }
@@ -54,7 +68,13 @@ impl SendBuffer {
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
         self.data.extend(&bytes[..n]);
+        self.blocked |= n < bytes.len();
         n
+    }
+
+    /// Whether a write found the buffer full since the last call.
+    pub(crate) fn take_blocked(&mut self) -> bool {
+        std::mem::take(&mut self.blocked)
     }
 
     /// Drop everything before `seq` (the peer acknowledged it). `seq` beyond the end drops all.

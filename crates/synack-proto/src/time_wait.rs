@@ -531,6 +531,7 @@ impl Endpoint {
             recv_buffered: 0,
             recv_out_of_order: 0,
             recv_buffer: 0,
+            send_buffer: 0,
             congestion: self.cfg.congestion,
             in_recovery: false,
             fast_retransmits: 0,

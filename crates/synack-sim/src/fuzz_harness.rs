@@ -674,7 +674,10 @@ pub fn connection(data: &[u8]) {
         IpAddr::V6(_) => unreachable!(),
     };
     let cfg = ep.config();
-    let (recv_limit, send_limit) = (cfg.recv_buffer.max(cfg.recv_buffer_max), cfg.send_buffer);
+    let (recv_limit, send_limit) = (
+        cfg.recv_buffer.max(cfg.recv_buffer_max),
+        cfg.send_buffer.max(cfg.send_buffer_max),
+    );
     let mut c = Conn {
         ep,
         h,

@@ -250,6 +250,72 @@ fn goodput_with_delayed_acks_beats_the_delayed_ack_model() {
     }
 }
 
+/// A clean 100 Mbit/s path with a 100 ms round trip (a bandwidth-delay product of 1.25 MB) and
+/// a queue of two BDPs (2.5 MB) at each serializer, deep enough that slow start ends without
+/// a loss. (With one BDP, slow start's last doubling overflows the queue; recovery from that
+/// burst ends in a retransmission timeout, and the 10 MB take about as long as with the
+/// fixed buffer: synack has no HyStart, RACK-TLP or PRR. README, Known limits.)
+fn long_fat_link() -> LinkConfig {
+    let link = LinkConfig::default()
+        .with_delay(Duration::from_millis(50))
+        .with_bandwidth(100_000_000);
+    let queue = 4 * link.bdp_one_way().unwrap();
+    link.with_queue_limit(queue)
+}
+
+/// 10 MB across [`long_fat_link`] with the default configuration but `send_buffer_max`; returns
+/// the goodput and the sender's final send buffer size.
+fn long_fat_goodput(send_buffer_max: usize) -> (f64, usize) {
+    let cfg = Config {
+        send_buffer_max,
+        ..Config::default()
+    };
+    let (mut sim, c, s) = build(1, BULK, cfg.clone(), cfg, long_fat_link());
+    sim.set_capture(false);
+    let t = finish(&mut sim, c, s, Instant::from_secs(3600));
+    assert_eq!(t.receiver.bytes_received, BULK);
+    let buffer = t.info().send_buffer;
+    println!(
+        "send_buffer_max {send_buffer_max}: {BULK} B in {:.3} s virtual = {:.2} Mbit/s, \
+         send buffer {buffer} B, cwnd {} B, ssthresh {}, retransmits {}, timeouts {}, \
+         fast recoveries {}, lost retransmits {}, link lost {} queue drops {}",
+        t.seconds,
+        t.goodput() * 8e-6,
+        t.info().cwnd,
+        t.info().ssthresh,
+        t.info().retransmits,
+        t.info().timeouts,
+        t.info().fast_retransmits,
+        t.info().lost_retransmits,
+        t.report.stats.lost,
+        t.report.stats.queue_full,
+    );
+    (t.goodput(), buffer)
+}
+
+/// Send buffer autotuning (send_autotune.rs): with its default 256 KiB send buffer a sender
+/// could never have more than 256 KiB in flight, one buffer per 100 ms round trip (21 Mbit/s
+/// on a 100 Mbit/s path). Growing the buffer while it is the limit lets the same default
+/// configuration fill the path.
+#[test]
+fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
+    let default = Config::default();
+    let (fixed, fixed_buffer) = long_fat_goodput(default.send_buffer);
+    let (tuned, tuned_buffer) = long_fat_goodput(default.send_buffer_max);
+    assert_eq!(fixed_buffer, 256 * 1024);
+    // One buffer per round trip at most (serialization makes the round trip a little longer).
+    assert!(fixed <= 256.0 * 1024.0 / 0.100, "fixed: {fixed:.0} B/s");
+    assert!(
+        tuned_buffer > 1_250_000,
+        "grown past the path's bandwidth-delay product: {tuned_buffer}"
+    );
+    assert!(tuned_buffer <= default.send_buffer_max, "{tuned_buffer}");
+    assert!(
+        tuned >= 2.0 * fixed,
+        "autotuned {tuned:.0} B/s vs fixed {fixed:.0} B/s"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // (b) Three consecutive segments lost: SACK repairs them in one RTT, NewReno one per RTT.
 

@@ -342,7 +342,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"owner\":{},\"in_state_ms\":{},\"timers\":[{}],\"mss\":{},\"rtt_ms\":{},\"rttvar_ms\":{},\
 \"rto_ms\":{},\"cwnd\":{},\"ssthresh\":{},\"bytes_in_flight\":{},\"snd_wnd\":{},\"rcv_wnd\":{},\
 \"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"backoff\":{},\"bytes_sent\":{},\
-\"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"congestion\":{},\
+\"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
 \"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{}}}",
             h.0,
             js(ci.state.name()),
@@ -377,6 +377,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.bytes_received,
             ci.recv_out_of_order,
             ci.recv_buffer,
+            ci.send_buffer,
             js(&format!("{:?}", ci.congestion).to_lowercase()),
             ci.in_recovery,
             ci.wscale
