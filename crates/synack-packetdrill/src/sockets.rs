@@ -599,7 +599,11 @@ impl Runner<'_> {
                 let v = v.max(1) as u64;
                 match opt.as_str() {
                     "SO_RCVBUF" => self.cfg.recv_buffer = v as usize,
-                    "SO_SNDBUF" => self.cfg.send_buffer = v as usize,
+                    "SO_SNDBUF" => {
+                        // An explicit size is not autotuned (Linux: SOCK_SNDBUF_LOCK).
+                        self.cfg.send_buffer = v as usize;
+                        self.cfg.send_buffer_max = v as usize;
+                    }
                     "TCP_MAXSEG" => self.cfg.mss = v.min(65535) as u16,
                     "TCP_KEEPINTVL" => self.cfg.keepalive_interval = Duration::from_secs(v),
                     _ => self.cfg.keepalive_probes = v as u32,

@@ -18,9 +18,9 @@ pub struct Config {
     /// Send buffer per connection, bytes: what a connection starts with.
     pub send_buffer: usize,
     /// Send buffer autotuning (send_autotune.rs): a connection whose application finds the
-    /// send buffer full while the congestion window has room grows it to twice the congestion
-    /// window, up to this (Linux: tcp_wmem's maximum, 4 MiB). At most `send_buffer`: buffers
-    /// stay at `send_buffer`. Default 4 MiB.
+    /// send buffer full, while what the buffer holds unsent could not fill the congestion and
+    /// peer's windows, grows it to twice the congestion window, up to this (Linux: tcp_wmem's
+    /// maximum, 4 MiB). At most `send_buffer`: buffers stay at `send_buffer`. Default 4 MiB.
     pub send_buffer_max: usize,
     /// Receive buffer per connection, bytes. The offered window is at most 65535 unless window
     /// scaling is negotiated (RFC 7323), and at most 2^30 with it.
