@@ -40,6 +40,7 @@ scripts! {
     data_on_third_segment,
     data_retransmit,
     delayed_ack,
+    dsack_is_not_a_duplicate_ack,
     fin_retransmit,
     half_close,
     keepalive,

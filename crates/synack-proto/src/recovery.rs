@@ -24,8 +24,9 @@ impl Connection {
     /// Step 5 for a synchronized connection whose ACK is acceptable.
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
         let mss = u32::from(self.snd_mss);
+        let mut newly_sacked = 0;
         if self.sack_ok && !info.sack_blocks.is_empty() {
-            let (_newly, _dsack) =
+            (newly_sacked, _) =
                 self.scoreboard
                     .on_ack(self.snd_una, self.snd_max, info.sack_blocks);
             self.detect_lost_retransmissions(info.ack);
@@ -78,7 +79,10 @@ impl Connection {
                     );
                 }
             }
-        } else if info.duplicate {
+        } else if info.duplicate && (!self.sack_ok || newly_sacked > 0) {
+            // RFC 6675 §2: with SACK in use, a duplicate ACK must also SACK octets not SACKed
+            // before. One that only repeats what is known (a D-SACK for data the peer already
+            // had, as after a timeout's go-back-N resend) says nothing about loss.
             self.dupacks = self.dupacks.saturating_add(1);
             if self.recover.is_some() && !self.sack_ok {
                 self.cwnd = self.cwnd.saturating_add(mss); // NewReno inflation
