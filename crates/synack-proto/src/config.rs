@@ -37,6 +37,10 @@ pub struct Config {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018) and recover losses from the scoreboard (RFC 6675).
     pub sack: bool,
+    /// HyStart++ (RFC 9406) in the initial slow start: leave it when the round-trip time
+    /// grows, before the window overflows the bottleneck's queue (congestion/hystart.rs). On
+    /// by default, as in Linux and Windows.
+    pub hystart: bool,
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
@@ -127,6 +131,7 @@ impl Default for Config {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            hystart: true,
             congestion: crate::congestion::Algorithm::default(),
             delayed_ack: Some(Duration::from_millis(40)),
             nodelay: false,

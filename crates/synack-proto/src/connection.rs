@@ -244,6 +244,8 @@ pub(crate) struct Connection {
     pub recover_floor: SeqNum,
     /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18).
     pub cc: crate::congestion::Cc,
+    /// HyStart++ in the initial slow start (congestion/hystart.rs).
+    pub hystart: crate::congestion::hystart::HyStart,
     /// The SACK scoreboard (RFC 6675).
     pub scoreboard: crate::sack::Scoreboard,
     /// The most bytes in flight during the current window of data, and the sequence number
@@ -372,6 +374,7 @@ impl Connection {
             rexmit_head: false,
             recover_floor: iss,
             cc: crate::congestion::Cc::new(cfg.congestion),
+            hystart: crate::congestion::hystart::HyStart::new(cfg.hystart),
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
             zero_window_probes: 0,

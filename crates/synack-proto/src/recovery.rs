@@ -33,7 +33,7 @@ impl Connection {
         }
         if self.snd_una < info.ack {
             let acked = info.ack - self.snd_una;
-            self.ack_arrived(ctx, info.ack, info.tsecr);
+            let rtt_ms = self.ack_arrived(ctx, info.ack, info.tsecr);
             self.scoreboard.advance(self.snd_una);
             self.dupacks = 0;
             match self.recover {
@@ -63,16 +63,28 @@ impl Connection {
                     // Not cwnd-limited if the most in flight over the last window stayed
                     // under half of cwnd (RFC 7661's spirit; Linux's tcp_is_cwnd_limited).
                     let app_limited = self.flight_peak.saturating_mul(2) < self.cwnd;
-                    if self.snd_una >= self.flight_peak_until {
+                    // A round ends when the ACK passes what was sent when it began.
+                    let new_round = self.snd_una >= self.flight_peak_until;
+                    if new_round {
                         self.flight_peak = self.in_flight();
                         self.flight_peak_until = self.snd_max;
+                    }
+                    // The initial slow start (no loss yet) goes through HyStart++ (RFC 9406),
+                    // which may slow its growth or end it.
+                    let mut credit = acked;
+                    if self.ssthresh == u32::MAX {
+                        let step = self.hystart.on_ack(new_round, acked, mss, rtt_ms);
+                        credit = step.credit;
+                        if step.end_slow_start {
+                            self.ssthresh = self.cwnd;
+                        }
                     }
                     let srtt = self.rtt.srtt();
                     self.cwnd = self.cc.on_ack(
                         ctx.now,
                         self.cwnd,
                         self.ssthresh,
-                        acked,
+                        credit,
                         mss,
                         srtt,
                         app_limited,

@@ -197,7 +197,7 @@ impl Connection {
         self.last_recv_at = ctx.now;
         if ack_ok {
             let tsecr = seg.options.timestamps.map(|t| t.1);
-            self.ack_arrived(ctx, seg.ack, tsecr);
+            let _ = self.ack_arrived(ctx, seg.ack, tsecr);
         }
         if self.snd_una > self.iss {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
@@ -379,7 +379,7 @@ impl Connection {
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
                 self.transition(ctx, State::Established, "rcv ACK of SYN");
-                self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
+                let _ = self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
                 self.on_established(ctx);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
@@ -533,8 +533,14 @@ impl Connection {
         }
     }
 
-    /// New data acknowledged: SND.UNA advances (step 5, ESTABLISHED).
-    pub(crate) fn ack_arrived(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
+    /// New data acknowledged: SND.UNA advances (step 5, ESTABLISHED). Returns the RTT sample
+    /// the ACK gave, in milliseconds, if any (HyStart++ watches them).
+    pub(crate) fn ack_arrived(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNum,
+        tsecr: Option<u32>,
+    ) -> Option<u32> {
         let acked = ack - self.snd_una;
         let had_room = self.send.free() > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
@@ -550,19 +556,23 @@ impl Connection {
         // RTT sample: from the echoed timestamp when agreed (RFC 7323 §4, valid even for
         // retransmissions), else from the one timed segment (Karn: the probe is cleared
         // whenever anything is retransmitted).
+        let mut sample_ms = None;
         match tsecr {
             Some(ecr) if self.ts_ok && ecr != 0 => {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 if ms < 3_600_000 {
                     self.rtt
                         .sample(crate::time::Duration::from_millis(u64::from(ms)));
+                    sample_ms = Some(ms);
                 }
                 self.rtt_probe = None;
             }
             _ => {
                 if let Some((seq, sent)) = self.rtt_probe {
                     if seq <= ack {
-                        self.rtt.sample(ctx.now.saturating_duration_since(sent));
+                        let rtt = ctx.now.saturating_duration_since(sent);
+                        self.rtt.sample(rtt);
+                        sample_ms = Some(rtt.as_millis().min(u128::from(u32::MAX)) as u32);
                         self.rtt_probe = None;
                     }
                 }
@@ -580,6 +590,7 @@ impl Connection {
         if !had_room && self.send.free() > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
         }
+        sample_ms
     }
 
     /// Entering ESTABLISHED: initial window, the RFC 6298 §5.7 rule, notify the user, and

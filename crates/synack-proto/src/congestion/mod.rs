@@ -18,6 +18,7 @@
 //! and a returned cwnd or ssthresh is never below one MSS.
 
 mod cubic;
+pub(crate) mod hystart;
 mod newreno;
 
 pub use cubic::Cubic;
