@@ -200,26 +200,25 @@ mod tests {
         assert!(!h.in_css());
     }
 
+    /// Whether `rtt` after a round at `base` (then a quiet round at `base` again, then the
+    /// rise) enters CSS.
+    fn enters_css(base: u32, rtt: u32) -> bool {
+        let mut h = HyStart::new(true);
+        let mut una = 0;
+        round(&mut h, &mut una, 10, base);
+        round(&mut h, &mut una, 10, base);
+        round(&mut h, &mut una, 10, rtt);
+        h.in_css()
+    }
+
     #[test]
     fn the_threshold_is_between_4_and_16_ms() {
         // 20 ms → 20/8 = 2.5, clamped to 4: 23 stays, 24 enters.
-        let mut h = HyStart::new(true);
-        let mut una = 0;
-        round(&mut h, &mut una, 10, 20);
-        round(&mut h, &mut una, 10, 23);
-        assert!(!h.in_css());
-        round(&mut h, &mut una, 10, 20);
-        round(&mut h, &mut una, 10, 24);
-        assert!(h.in_css());
-        // 400 ms → 50, clamped to 16: 416 enters.
-        let mut h = HyStart::new(true);
-        let mut una = 0;
-        round(&mut h, &mut una, 10, 400);
-        round(&mut h, &mut una, 10, 415);
-        assert!(!h.in_css());
-        round(&mut h, &mut una, 10, 400);
-        round(&mut h, &mut una, 10, 416);
-        assert!(h.in_css());
+        assert!(!enters_css(20, 23));
+        assert!(enters_css(20, 24));
+        // 400 ms → 50, clamped to 16: 415 stays, 416 enters.
+        assert!(!enters_css(400, 415));
+        assert!(enters_css(400, 416));
     }
 
     #[test]
