@@ -445,6 +445,10 @@ fn detail(c: &Value) -> String {
     }
     f.push(format!("snd_wnd:{}", c["snd_wnd"]));
     f.push(format!("rcv_wnd:{}", c["rcv_wnd"]));
+    // The buffers' sizes as autotuning has grown them (Linux's skmem rb and tb).
+    if let (Some(rb), Some(tb)) = (c["recv_buffer"].as_u64(), c["send_buffer"].as_u64()) {
+        f.push(format!("skmem:(rb{rb},tb{tb})"));
+    }
     if let Some(ms) = c["in_state_ms"].as_f64() {
         f.push(format!(
             "in_state:{}",
@@ -566,5 +570,21 @@ mod tests {
         assert_eq!(states_for("TIME_WAIT").unwrap(), vec!["TIME-WAIT"]);
         assert!(states_for("synchronized").unwrap().contains(&"CLOSE-WAIT"));
         assert!(states_for("bogus").is_err());
+    }
+
+    #[test]
+    fn detail_shows_the_autotuned_buffer_sizes() {
+        let c: Value = serde_json::from_str(
+            r#"{"congestion":"cubic","rto_ms":200,"mss":1448,"cwnd":14480,"ssthresh":4294967295,
+                "bytes_sent":1,"bytes_acked":1,"bytes_received":0,"backoff":0,"retransmits":0,
+                "bytes_in_flight":0,"snd_wnd":65535,"rcv_wnd":262144,
+                "recv_buffer":1048576,"send_buffer":524288}"#,
+        )
+        .unwrap();
+        let line = detail(&c);
+        assert!(
+            line.contains(" rcv_wnd:262144 skmem:(rb1048576,tb524288)"),
+            "{line}"
+        );
     }
 }
