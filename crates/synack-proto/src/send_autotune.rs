@@ -37,6 +37,6 @@ impl Connection {
         let smss = u32::from(self.snd_mss);
         let window = self.cwnd.max(crate::congestion::initial_window(smss));
         self.send
-            .grow_to((2 * window as usize).min(cfg.send_buffer_max));
+            .set_capacity((2 * window as usize).min(cfg.send_buffer_max));
     }
 }

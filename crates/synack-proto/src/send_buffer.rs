@@ -55,8 +55,8 @@ impl SendBuffer {
         self.capacity
     }
 
-    /// Let it hold up to `capacity` bytes from now on (autotuning; it never shrinks).
-    pub(crate) fn grow_to(&mut self, capacity: usize) {
+    /// Raise the capacity (send_autotune.rs); it never shrinks. The storage grows lazily.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = self.capacity.max(capacity);
     }
 
