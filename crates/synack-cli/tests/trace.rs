@@ -64,7 +64,11 @@ impl Netns {
         let err = file.with_extension("tcpdump.err");
         let mut td: Child = self
             .exec("tcpdump")
-            .args(["-i", "lo", "-U", "--immediate-mode", "-n"])
+            // Immediate mode makes libpcap use TPACKET_V2, whose ring holds fixed frames of
+            // snaplen bytes: at 256 KiB snaplen the default 2 MiB ring holds 7 packets, and
+            // a burst on lo (64 KiB segments) overflowed it, dropping the last segments of a
+            // test now and then. 64 MiB holds ~250.
+            .args(["-i", "lo", "-U", "--immediate-mode", "-n", "-B", "65536"])
             .args(["-s", &snaplen.to_string(), "-w"])
             .arg(file)
             .arg("tcp")
@@ -91,6 +95,13 @@ impl Netns {
             .args(["-INT", &td.id().to_string()])
             .status();
         let _ = td.wait();
+        let stats = std::fs::read_to_string(&err).unwrap_or_default();
+        assert!(
+            stats
+                .lines()
+                .any(|l| l.trim() == "0 packets dropped by kernel"),
+            "tcpdump lost packets, the capture is incomplete:\n{stats}"
+        );
     }
 }
 
