@@ -362,6 +362,14 @@ impl TcpOptions {
     /// [`TcpOptions::buffer_len`] bytes; if it is shorter, only what fits is
     /// written and that shorter count is returned.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        self.emit_and_sum(buf).0
+    }
+
+    /// [`TcpOptions::emit`], also returning the one's complement sum of the bytes written
+    /// (what [`checksum::sum`](crate::checksum::sum) of them gives, unfolded). For the
+    /// timestamps-only block most segments carry, the sum comes from the values: reading
+    /// back bytes just stored at other widths stalls on store forwarding.
+    pub fn emit_and_sum(&self, buf: &mut [u8]) -> (usize, u32) {
         // Timestamps alone (most segments): NOP NOP TS, written in place.
         if let (Some((tsval, tsecr)), None, None, false, true, Some(dst)) = (
             self.timestamps,
@@ -387,14 +395,18 @@ impl TcpOptions {
                 g,
                 h,
             ]);
-            return 12;
+            let head = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMPS, 10]);
+            return (12, crate::checksum::sum_words(&[head, tsval, tsecr]));
         }
         let w = self.layout();
         let n = w.pos.min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), w.buf.get(..n)) {
-            dst.copy_from_slice(src);
+        match (buf.get_mut(..n), w.buf.get(..n)) {
+            (Some(dst), Some(src)) => {
+                dst.copy_from_slice(src);
+                (n, crate::checksum::sum(src))
+            }
+            _ => (0, 0),
         }
-        n
     }
 }
 
