@@ -214,6 +214,7 @@ pub enum Deferred<'a> {
 /// (see [`TcpRepr::parse_deferred`]): a receiver can sum the payload while it copies it
 /// into its buffer, instead of reading it once more here. Same errors as [`parse_ip`] but
 /// for a bad TCP payload checksum, which the caller detects.
+#[inline]
 pub fn parse_ip_deferred(buf: &[u8]) -> Result<Deferred<'_>> {
     let first = buf.first().ok_or(Error::Truncated)?;
     match first >> 4 {
