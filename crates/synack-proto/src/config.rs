@@ -41,6 +41,10 @@ pub struct Config {
     /// grows, before the window overflows the bottleneck's queue (congestion/hystart.rs). On
     /// by default, as in Linux and Windows.
     pub hystart: bool,
+    /// Proportional Rate Reduction (RFC 6937/9937) in SACK recovery: send in step with the
+    /// ACKs rather than all that cwnd − pipe allows at once (prr.rs). On by default, as in
+    /// Linux.
+    pub prr: bool,
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
@@ -132,6 +136,7 @@ impl Default for Config {
             timestamps: true,
             sack: true,
             hystart: true,
+            prr: true,
             congestion: crate::congestion::Algorithm::default(),
             delayed_ack: Some(Duration::from_millis(40)),
             nodelay: false,

@@ -246,6 +246,8 @@ pub(crate) struct Connection {
     pub cc: crate::congestion::Cc,
     /// HyStart++ in the initial slow start (congestion/hystart.rs).
     pub hystart: crate::congestion::hystart::HyStart,
+    /// Proportional Rate Reduction's accounting for the current SACK recovery (prr.rs).
+    pub prr: crate::prr::Prr,
     /// The SACK scoreboard (RFC 6675).
     pub scoreboard: crate::sack::Scoreboard,
     /// The most bytes in flight during the current window of data, and the sequence number
@@ -375,6 +377,7 @@ impl Connection {
             recover_floor: iss,
             cc: crate::congestion::Cc::new(cfg.congestion),
             hystart: crate::congestion::hystart::HyStart::new(cfg.hystart),
+            prr: crate::prr::Prr::default(),
             scoreboard: crate::sack::Scoreboard::new(),
             fast_retransmits: 0,
             zero_window_probes: 0,

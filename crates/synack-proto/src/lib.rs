@@ -26,6 +26,7 @@ mod isn;
 mod listener;
 mod log;
 mod output;
+mod prr;
 mod recovery;
 mod recv_autotune;
 mod recv_buffer;

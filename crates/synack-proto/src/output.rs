@@ -283,6 +283,9 @@ impl Connection {
         let ctl = usize::from(syn) + usize::from(flags.contains(TcpFlags::FIN));
         let seg_len = len + ctl;
         let ack_flag = flags.contains(TcpFlags::ACK);
+        if len > 0 && self.sack_ok && self.recover.is_some() {
+            self.prr.sent(len as u32); // prr_out (RFC 6937 §3)
+        }
         if seg_len > 0 {
             let end = seq + seg_len;
             if seq < self.snd_max {

@@ -8,6 +8,7 @@
 
 use crate::congestion::Controller;
 use crate::connection::{Connection, Ctx};
+use crate::prr::Prr;
 use crate::sack::DUP_THRESH;
 use crate::seq::SeqNum;
 
@@ -25,6 +26,10 @@ impl Connection {
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
         let mss = u32::from(self.snd_mss);
         let mut newly_sacked = 0;
+        // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
+        // bytes SACKed.
+        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
+        let lost_retransmits_before = self.lost_retransmits;
         if self.sack_ok && !info.sack_blocks.is_empty() {
             (newly_sacked, _) =
                 self.scoreboard
@@ -111,6 +116,23 @@ impl Connection {
             let by_sack = self.sack_ok && self.scoreboard.loss_detected(self.snd_una, mss);
             if by_dupacks || by_sack {
                 self.enter_recovery(ctx);
+                // RecoverFS: what was in flight before this ACK, less what was SACKed then.
+                self.prr = Prr::start(self.snd_max - una_before, sacked_before);
+            }
+        }
+        if self.sack_ok && self.recover.is_some() && ctx.cfg.prr {
+            // Every ACK of a SACK recovery but the one that ends it (RFC 6937 §3).
+            let acked = self.snd_una - una_before;
+            let delivered = (acked + self.scoreboard.sacked_bytes()).saturating_sub(sacked_before);
+            // RFC 9937's safe ACK: progress, and nothing newly SACKed (only new SACK
+            // information can show a new loss) nor a retransmission found lost.
+            let safe =
+                acked > 0 && newly_sacked == 0 && self.lost_retransmits == lost_retransmits_before;
+            let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
+            if let Some(cwnd) = self.prr.on_ack(delivered, pipe, self.ssthresh, mss, safe) {
+                // At least a segment: with nothing in the pipe no ACK would come to clock
+                // the next one.
+                self.cwnd = cwnd.max(mss);
             }
         }
     }

@@ -191,10 +191,11 @@ fn slow_start_grows_by_one_smss_per_ack() {
     assert_eq!(p.a.info(c).unwrap().cwnd, 15 * 1448);
 }
 
-fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool) -> (u32, u32, u32) {
+fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool, prr: bool) -> (u32, u32, u32) {
     let cfg = |ip| synack_proto::Config {
         congestion: alg,
         sack,
+        prr,
         delayed_ack: None,
         ..modern_config(ip)
     };
@@ -227,7 +228,7 @@ fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool) -> (u32, u32, u32) {
 
 #[test]
 fn fast_retransmit_newreno_halves_the_flight_rfc5681_3_2() {
-    let (_, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::NewReno, false);
+    let (_, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::NewReno, false, true);
     assert_eq!(ssthresh, 5 * 1448, "FlightSize/2");
     // 9 duplicate ACKs: the third enters recovery with ssthresh + 3 SMSS, the six after it
     // inflate by one SMSS each.
@@ -240,12 +241,89 @@ fn fast_retransmit_newreno_halves_the_flight_rfc5681_3_2() {
 
 #[test]
 fn fast_retransmit_cubic_keeps_seventy_percent_rfc9438_4_6() {
-    let (before, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::Cubic, true);
+    let (before, ssthresh, cwnd) = fast_retransmit_ssthresh(Algorithm::Cubic, true, false);
     assert_eq!(ssthresh, before * 7 / 10);
     assert_eq!(
         cwnd, ssthresh,
-        "SACK recovery: cwnd = ssthresh, the pipe decides (RFC 6675)"
+        "SACK recovery without PRR: cwnd = ssthresh, the pipe decides (RFC 6675)"
     );
+    // With PRR the reduction is the same, the window is what the ACK clock allows: after
+    // the nine duplicate ACKs the pipe is the retransmitted hole alone (1 segment), and
+    // below ssthresh PRR's conservative bound lets out what was delivered (7 segments
+    // reported by the ACKs since recovery began) less what was sent in recovery (2: the
+    // fast retransmit and one segment NextSeg chose): cwnd = pipe + 5 segments.
+    let (_, prr_ssthresh, prr_cwnd) = fast_retransmit_ssthresh(Algorithm::Cubic, true, true);
+    assert_eq!(prr_ssthresh, ssthresh);
+    assert_eq!(prr_cwnd, 6 * 1448);
+}
+
+/// RFC 6937 §3 (PRR) against RFC 6675 alone: 19 segments in flight, the first lost, and
+/// more data waiting; the first two duplicate ACKs each send a new segment (Limited
+/// Transmit, RFC 3042), so ssthresh = 21 / 2 segments (NewReno halves the flight). Each later
+/// segment draws a duplicate ACK with SACK. RFC 6675 sets cwnd = ssthresh and sends
+/// nothing new until the pipe has drained below it, then one segment per ACK; PRR sends
+/// about one segment per two ACKs from the start (ssthresh / RecoverFS of what each ACK
+/// delivers), so the sending rate falls gradually and never bursts.
+fn recovery_sends_per_ack(prr: bool) -> Vec<usize> {
+    let cfg = |ip| synack_proto::Config {
+        congestion: Algorithm::NewReno,
+        prr,
+        hystart: false,
+        delayed_ack: None,
+        ..modern_config(ip)
+    };
+    let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
+    let (c, _s) = p.establish();
+    // One round of slow start: 10 segments ACKed one by one take cwnd from 10 to 20.
+    p.a.send(c, &vec![0u8; 1448 * 10]).unwrap();
+    for seg in p.out(Side::A) {
+        p.deliver(Side::B, &seg.raw);
+        for a in p.out(Side::B) {
+            p.deliver(Side::A, &a.raw);
+        }
+    }
+    // (The last ACK, with the flight drained, finds the window application-limited.)
+    assert_eq!(p.a.info(c).unwrap().cwnd, 19 * 1448);
+    p.a.send(c, &vec![0u8; 1448 * 40]).unwrap();
+    let segs = p.out(Side::A);
+    assert_eq!(segs.len(), 19);
+    let mut per_ack = Vec::new();
+    for seg in &segs[1..] {
+        p.deliver(Side::B, &seg.raw);
+        let mut sent = 0;
+        for a in p.out(Side::B) {
+            p.deliver(Side::A, &a.raw);
+            sent += p.out(Side::A).len();
+        }
+        per_ack.push(sent);
+    }
+    let info = p.a.info(c).unwrap();
+    assert!(info.in_recovery);
+    // The flight at the third duplicate ACK: 19 plus the two Limited Transmit sent.
+    assert_eq!(info.ssthresh, 21 * 1448 / 2);
+    per_ack
+}
+
+#[test]
+fn prr_spreads_the_reduction_over_the_acks_rfc6937() {
+    let prr = recovery_sends_per_ack(true);
+    let rfc6675 = recovery_sends_per_ack(false);
+    // Both: Limited Transmit on the first two duplicate ACKs, the fast retransmit on the
+    // third. Then RFC 6675 waits for eight ACKs, until the pipe has drained below ssthresh,
+    // and sends one segment per ACK from there on.
+    assert_eq!(
+        rfc6675,
+        [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+    );
+    // PRR: RecoverFS = 21 − 2 segments SACKed before recovery = 19; after the k-th ACK of
+    // recovery, ceil(k · 10.5 / 19) segments may have been sent (the fast retransmit went
+    // ahead of its share): one on the 4th, 6th, 8th, 10th, 11th and 13th ACK; then the pipe
+    // is at ssthresh and what was delivered bounds the rest.
+    assert_eq!(prr, [1, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1]);
+    // The same data goes out, spread over the recovery instead of held back, then burst.
+    let sent = |v: &[usize]| v.iter().sum::<usize>();
+    assert_eq!(sent(&prr[..11]), 6);
+    assert_eq!(sent(&rfc6675[..11]), 3);
 }
 
 #[test]

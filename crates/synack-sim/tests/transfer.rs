@@ -252,11 +252,11 @@ fn goodput_with_delayed_acks_beats_the_delayed_ack_model() {
 
 /// A clean 100 Mbit/s path with a 100 ms round trip (a bandwidth-delay product of 1.25 MB),
 /// with a drop-tail queue of `bdps` of those at each serializer.
-fn long_fat_link(bdps: usize) -> LinkConfig {
+fn long_fat_link(bdps: f64) -> LinkConfig {
     let link = LinkConfig::default()
         .with_delay(Duration::from_millis(50))
         .with_bandwidth(100_000_000);
-    let queue = bdps * 2 * link.bdp_one_way().unwrap();
+    let queue = (bdps * 2.0 * link.bdp_one_way().unwrap() as f64) as usize;
     link.with_queue_limit(queue)
 }
 
@@ -269,18 +269,19 @@ struct LongFat {
 }
 
 /// 10 MB across [`long_fat_link`]`(bdps)`, both sides configured by `cfg`.
-fn long_fat(bdps: usize, cfg: Config) -> LongFat {
+fn long_fat(bdps: f64, cfg: Config) -> LongFat {
     let (mut sim, c, s) = build(1, BULK, cfg.clone(), cfg.clone(), long_fat_link(bdps));
     sim.set_capture(false);
     let t = finish(&mut sim, c, s, Instant::from_secs(3600));
     assert_eq!(t.receiver.bytes_received, BULK);
     let i = t.info();
     println!(
-        "queue {bdps} BDP, send_buffer_max {}, hystart {}: {BULK} B in {:.3} s virtual = \
+        "queue {bdps} BDP, send_buffer_max {}, hystart {}, prr {}: {BULK} B in {:.3} s virtual = \
          {:.2} Mbit/s, send buffer {} B, cwnd {} B, ssthresh {}, retransmits {}, timeouts {}, \
          fast recoveries {}, queue drops {}",
         cfg.send_buffer_max,
         cfg.hystart,
+        cfg.prr,
         t.seconds,
         t.goodput() * 8e-6,
         i.send_buffer,
@@ -308,13 +309,13 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
     // A queue of two BDPs: slow start ends without a loss, so this is the buffer alone.
     let default = Config::default();
     let fixed = long_fat(
-        2,
+        2.0,
         Config {
             send_buffer_max: default.send_buffer,
             ..Config::default()
         },
     );
-    let tuned = long_fat(2, Config::default());
+    let tuned = long_fat(2.0, Config::default());
     assert_eq!(fixed.send_buffer, 256 * 1024);
     // One buffer per round trip at most (serialization makes the round trip a little longer).
     assert!(
@@ -337,19 +338,28 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
 }
 
 /// HyStart++ (RFC 9406, congestion/hystart.rs): with a queue of one BDP, plain slow start's
-/// last doubling overflows it, and recovering from hundreds of losses at once ends in a
-/// retransmission timeout. HyStart++ sees the round trip grow as the queue fills and slows
-/// the window's growth first: fewer drops, no timeout, and the 10 MB arrive sooner.
+/// last doubling overflows it, and recovering from hundreds of losses at once by RFC 6675
+/// alone ends in a retransmission timeout. HyStart++ sees the round trip grow as the queue
+/// fills and slows the window's growth first: fewer drops, no timeout, and the 10 MB arrive
+/// sooner. (PRR, on by default, is off on both sides here: it avoids that timeout too; see
+/// the next test.)
 #[test]
 fn hystart_leaves_slow_start_before_the_queue_overflows_rfc9406() {
     let plain = long_fat(
-        1,
+        1.0,
         Config {
             hystart: false,
+            prr: false,
             ..Config::default()
         },
     );
-    let hystart = long_fat(1, Config::default());
+    let hystart = long_fat(
+        1.0,
+        Config {
+            prr: false,
+            ..Config::default()
+        },
+    );
     assert!(plain.timeouts >= 1, "the case HyStart++ is for");
     assert_eq!(hystart.timeouts, 0);
     assert!(
@@ -364,6 +374,47 @@ fn hystart_leaves_slow_start_before_the_queue_overflows_rfc9406() {
         hystart.goodput,
         plain.goodput
     );
+}
+
+/// PRR (RFC 6937/9937, prr.rs) after a slow start that overflowed a queue HyStart++ cannot
+/// see filling in time (half a BDP, and a quarter). RFC 6675 alone sends all that
+/// ssthresh − pipe allows at once when recovery begins, into the still-full queue: the
+/// retransmissions in that burst are lost, nothing new reveals it, and the retransmission
+/// timer ends the episode (then go-back-N resends what was already there). PRR lets a
+/// segment out only as ACKs report others delivered, that is as the queue drains: no
+/// timeout, and the 10 MB arrive in well under two thirds of the time.
+#[test]
+fn prr_recovers_a_slow_start_overshoot_without_a_timeout_rfc6937() {
+    for queue in [0.5, 0.25] {
+        let rfc6675 = long_fat(
+            queue,
+            Config {
+                prr: false,
+                ..Config::default()
+            },
+        );
+        let prr = long_fat(queue, Config::default());
+        assert!(
+            rfc6675.timeouts >= 1,
+            "queue {queue} BDP: the case PRR is for"
+        );
+        assert_eq!(prr.timeouts, 0, "queue {queue} BDP");
+        assert!(
+            prr.goodput >= 1.6 * rfc6675.goodput,
+            "queue {queue} BDP: PRR {:.0} B/s vs RFC 6675 {:.0} B/s",
+            prr.goodput,
+            rfc6675.goodput
+        );
+    }
+    // And where HyStart++ sees the queue fill (one BDP), PRR alone also avoids the timeout.
+    let plain = long_fat(
+        1.0,
+        Config {
+            hystart: false,
+            ..Config::default()
+        },
+    );
+    assert_eq!(plain.timeouts, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
