@@ -17,7 +17,7 @@
 //! `realloc` and the kernel's page faults per window. A connection that only ever receives
 //! small messages keeps a small ring.
 
-use crate::seq::SeqNum;
+use crate::seq::{merge_range, ranges_touching, SeqNum};
 
 /// Most separate out-of-order ranges held at once (8 bytes each). A window of losses after a
 /// slow start overflowed a queue leaves hundreds of holes: with 64, a receiver dropped most of
@@ -246,21 +246,15 @@ impl RecvBuffer {
     /// Keep an out-of-order range (`seq` > RCV.NXT, inside the window): its text goes to its
     /// place in the ring, its range is merged into the list.
     fn hold(&mut self, rcv_nxt: SeqNum, seq: SeqNum, data: &[u8]) {
-        let (mut start, mut end) = (seq, seq + data.len());
-        // Ranges overlapping or touching [start, end): from i up to j.
-        let i = self.ooo.partition_point(|&(_, e)| e < start);
-        let j = self.ooo.partition_point(|&(s, _)| s <= end).max(i);
-        if i == j && self.ooo.len() >= MAX_HOLES {
+        let (start, end) = (seq, seq + data.len());
+        let span = ranges_touching(&self.ooo, start, end);
+        if span.is_empty() && self.ooo.len() >= MAX_HOLES {
             return; // one more separate range: dropped, the peer sends it again
         }
         let offset = (seq - rcv_nxt) as usize;
         self.reserve(offset + data.len(), self.ooo_extent(rcv_nxt));
         self.write_at(offset, data);
-        if i < j {
-            start = start.min(self.ooo[i].0);
-            end = end.max(self.ooo[j - 1].1);
-        }
-        self.ooo.splice(i..j, [(start, end)]);
+        merge_range(&mut self.ooo, span, start, end);
     }
 
     /// Read in-order bytes into `buf`.

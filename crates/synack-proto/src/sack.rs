@@ -13,7 +13,7 @@
 //! into signed offsets from SND.UNA before they are trusted.
 #![allow(dead_code)]
 
-use crate::seq::SeqNum;
+use crate::seq::{merge_range, ranges_touching, SeqNum};
 
 /// Maximum number of SACKed ranges kept (8 bytes each); beyond it the range nearest the right
 /// edge is dropped (bounded memory and work against a hostile peer). A window of losses can
@@ -114,15 +114,8 @@ impl Scoreboard {
     /// Merge `[lo, hi)` (already clipped, non-empty) into the ranges, then enforce
     /// [`MAX_RANGES`] by dropping the highest ranges.
     fn insert(&mut self, lo: SeqNum, hi: SeqNum) {
-        // First range that overlaps or touches [lo, hi), and first range entirely after it.
-        let i = self.ranges.partition_point(|&(_, r)| r < lo);
-        let j = self.ranges.partition_point(|&(l, _)| l <= hi).max(i);
-        let (mut new_l, mut new_r) = (lo, hi);
-        if i < j {
-            new_l = new_l.min(self.ranges[i].0);
-            new_r = new_r.max(self.ranges[j - 1].1);
-        }
-        self.ranges.splice(i..j, [(new_l, new_r)]);
+        let span = ranges_touching(&self.ranges, lo, hi);
+        merge_range(&mut self.ranges, span, lo, hi);
         self.ranges.truncate(MAX_RANGES);
     }
 

@@ -6,7 +6,7 @@
 
 use core::cmp::Ordering;
 use core::fmt;
-use core::ops::{Add, AddAssign, Sub};
+use core::ops::{Add, AddAssign, Range, Sub};
 
 /// A TCP sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -101,6 +101,29 @@ impl fmt::Display for SeqNum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }
+}
+
+/// Of sorted `[start, end)` ranges that neither overlap nor touch, the ones `[lo, hi)`
+/// overlaps or touches: `i..j`, empty (at the place it would go) if none. The receive
+/// buffer's held text and the sender's SACK scoreboard keep such lists.
+pub(crate) fn ranges_touching(ranges: &[(SeqNum, SeqNum)], lo: SeqNum, hi: SeqNum) -> Range<usize> {
+    let i = ranges.partition_point(|&(_, end)| end < lo);
+    let j = ranges.partition_point(|&(start, _)| start <= hi).max(i);
+    i..j
+}
+
+/// Replace `ranges[span]` (from [`ranges_touching`] for `[lo, hi)`) by their union with
+/// `[lo, hi)`.
+pub(crate) fn merge_range(
+    ranges: &mut Vec<(SeqNum, SeqNum)>,
+    span: Range<usize>,
+    lo: SeqNum,
+    hi: SeqNum,
+) {
+    let touched = ranges.get(span.clone()).unwrap_or(&[]);
+    let lo = touched.first().map_or(lo, |r| lo.min(r.0));
+    let hi = touched.last().map_or(hi, |r| hi.max(r.1));
+    ranges.splice(span, [(lo, hi)]);
 }
 
 #[cfg(test)]
