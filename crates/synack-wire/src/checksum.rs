@@ -321,11 +321,10 @@ fn copy_and_sum_portable(dst: &mut [u8], src: &[u8]) -> u32 {
 /// For IPv4, `length` is truncated to 16 bits (as on the wire).
 pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: u32) -> u32 {
     // The 16-bit words added directly, without laying the pseudo header out in a buffer.
-    let words = |a: u32| u64::from(a >> 16).wrapping_add(u64::from(a & 0xffff));
     let acc = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => words(u32::from(*s))
-            .wrapping_add(words(u32::from(*d)))
-            .wrapping_add(u64::from(length & 0xffff)),
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            u64::from(sum_words(&[u32::from(*s), u32::from(*d), length & 0xffff]))
+        }
         _ => pseudo_header_v6(src, dst, length),
     };
     u32::from(fold64(acc.wrapping_add(u64::from(protocol))))
@@ -342,7 +341,7 @@ fn pseudo_header_v6(src: &IpAddr, dst: &IpAddr, length: u32) -> u64 {
     };
     addr(to_v6(src))
         .wrapping_add(addr(to_v6(dst)))
-        .wrapping_add(u64::from(length >> 16).wrapping_add(u64::from(length & 0xffff)))
+        .wrapping_add(u64::from(sum_words(&[length])))
 }
 
 fn to_v6(addr: &IpAddr) -> Ipv6Addr {
