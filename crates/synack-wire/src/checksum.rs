@@ -272,12 +272,46 @@ mod wide {
 
     /// As [`sum`], storing what it reads to `dst` (the same length as `src`; a longer `dst`
     /// keeps its extra bytes, a shorter one gets only what fits, and only that is summed).
+    ///
+    /// The bytes up to `dst`'s first 64-byte boundary go first, through a mask, so that every
+    /// further store fills exactly one cache line: a 64-byte store that straddles two lines
+    /// costs two, and a receive ring or a packet's payload is rarely aligned. In isolation
+    /// (this Xeon, L2-resident) that is 33 → 37 GB/s at 64 KiB and 33 → 35 GB/s at 1448
+    /// bytes, as fast as glibc's `memcpy`. The head's bytes may be odd in number; the sum of
+    /// what follows is then byte-swapped (RFC 1071 §2(B)) before the two are added.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
         let n = dst.len().min(src.len());
         let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else {
             return 0; // never: n fits both
         };
+        let head = dst.as_ptr().align_offset(64).min(n);
+        let (d_head, d_rest) = dst.split_at_mut(head);
+        let (s_head, s_rest) = src.split_at(head);
+        let mut head_sum = 0u64;
+        if !s_head.is_empty() {
+            let m = mask(s_head.len());
+            // SAFETY: `d_head` and `s_head` have the same length (< 64) and only that many
+            // bytes are read and written; masked-off bytes are not accessed.
+            let v = unsafe {
+                let v = _mm512_maskz_loadu_epi8(m, s_head.as_ptr().cast());
+                _mm512_mask_storeu_epi8(d_head.as_mut_ptr().cast(), m, v);
+                v
+            };
+            head_sum = unbias(pairs(v), _mm512_setzero_si512(), 1);
+        }
+        let rest = u64::from(super::fold64(aligned_copy_and_sum(d_rest, s_rest)));
+        let rest = if head % 2 == 1 {
+            u64::from(super::fold64(rest).swap_bytes())
+        } else {
+            rest
+        };
+        head_sum.wrapping_add(rest)
+    }
+
+    /// [`copy_and_sum`] after the head: `dst` and `src` have the same length.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn aligned_copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
         let mut total = 0u64;
         for (to, run) in dst.chunks_mut(RUN).zip(src.chunks(RUN)) {
             let (mut a, mut b) = (_mm512_setzero_si512(), _mm512_setzero_si512());
@@ -700,6 +734,51 @@ mod tests {
                         assert_eq!(&dst[len..], &[0x5a; 5]);
                         assert_eq!(fold64(u64::from(v)), naive(s), "{len}@{start}");
                     }
+                }
+            }
+        }
+    }
+
+    /// A copy-and-sum implementation.
+    type Kernel = fn(&mut [u8], &[u8]) -> u32;
+
+    /// Every destination alignment within a cache line, odd ones included (the AVX-512
+    /// kernel stores up to the first 64-byte boundary separately), for each kernel this CPU
+    /// runs; the bytes around the destination stay untouched.
+    #[test]
+    fn copy_and_sum_at_every_destination_alignment() {
+        let src: Vec<u8> = (0..70_000u32).map(|i| (i * 131 + 7) as u8).collect();
+        let mut buf = vec![0x5au8; 70_200];
+        for len in [
+            0, 1, 2, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1448, 1449, 65_535,
+        ] {
+            for at in 0..67 {
+                let s = &src[3..3 + len];
+                let expect = naive(s);
+                let mut kernels: Vec<(&str, Kernel)> = vec![
+                    ("dispatch", |d, s| copy_and_sum(d, [s])),
+                    ("portable", copy_and_sum_portable),
+                ];
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 is there (checked just above).
+                    kernels.push(("avx2", |d, s| unsafe { copy_and_sum_avx2(d, s) }));
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: AVX-512 F and BW are there (checked just above).
+                    kernels.push(("avx512", |d, s| unsafe { copy_and_sum_avx512(d, s) }));
+                }
+                for (name, kernel) in kernels {
+                    buf.fill(0x5a);
+                    let got = kernel(&mut buf[at..at + len], s);
+                    assert_eq!(fold64(u64::from(got)), expect, "{name} {len}@{at}");
+                    assert_eq!(&buf[at..at + len], s, "{name} {len}@{at}");
+                    assert!(buf[..at].iter().all(|&b| b == 0x5a), "{name} {len}@{at}");
+                    assert!(
+                        buf[at + len..].iter().all(|&b| b == 0x5a),
+                        "{name} {len}@{at}"
+                    );
                 }
             }
         }
