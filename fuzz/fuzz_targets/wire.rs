@@ -4,7 +4,9 @@
 //! (IP length/flags, and SACK blocks beyond the 40-byte option budget).
 //! The same goes for `parse_ip` over IPv4/IPv6 with TCP or ICMP(v6), and
 //! `quoted_tcp` must never panic. `parse_ip_deferred`, finished by summing the
-//! payload, must agree with `parse_ip` on every input.
+//! payload, must agree with `parse_ip` on every input. The checksum kernels (the SIMD ones
+//! that this CPU runs) must agree with a byte-by-byte RFC 1071 sum, copying to a destination
+//! at any alignment.
 #![no_main]
 
 use core::net::IpAddr;
@@ -26,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip(data);
     round_trip_ip(data);
     deferred_agrees(data);
+    sums_agree(data);
     let _ = quoted_tcp(data);
 
     // Random bytes rarely carry valid checksums; fix both up so the fuzzer
@@ -55,6 +58,29 @@ fuzz_target!(|data: &[u8]| {
         deferred_agrees(&fixed);
     }
 });
+
+/// `checksum::sum` and `checksum::copy_and_sum` (to a destination offset by the first byte,
+/// 0–63) give the byte-by-byte sum, and the copy is exact with its surroundings untouched.
+fn sums_agree(data: &[u8]) {
+    let naive = {
+        let mut acc = data.chunks(2).fold(0u64, |acc, w| {
+            let word = (u64::from(w[0]) << 8) | w.get(1).map_or(0, |&b| u64::from(b));
+            acc + word
+        });
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    };
+    let fold = |s: u32| !checksum::combine(&[s]);
+    assert_eq!(fold(checksum::sum(data)), naive);
+    let at = usize::from(data.first().copied().unwrap_or(0) % 64);
+    let mut buf = vec![0xa5u8; data.len() + 128];
+    let got = checksum::copy_and_sum(&mut buf[at..at + data.len()], [data]);
+    assert_eq!(fold(got), naive);
+    assert_eq!(&buf[at..at + data.len()], data);
+    assert!(buf[..at].iter().chain(&buf[at + data.len()..]).all(|&b| b == 0xa5));
+}
 
 /// parse_ip_deferred + a copy-and-sum of the payload gives what parse_ip gives.
 fn deferred_agrees(data: &[u8]) {
