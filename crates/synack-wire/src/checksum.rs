@@ -28,9 +28,9 @@ fn fold64(acc: u64) -> u16 {
 pub fn sum(data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if data.len() >= SMALL {
-        if std::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU supports AVX-512 F and BW (BW implies F; checked just above),
-            // the only requirement of a `target_feature(enable = "avx512f,avx512bw")` function.
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512 F and BW (checked just above), the only
+            // requirement of a `target_feature(enable = "avx512f,avx512bw")` function.
             return unsafe { sum_avx512(data) };
         }
         if std::is_x86_feature_detected!("avx2") {
@@ -65,6 +65,13 @@ fn bulk_and_tail(native: u64, tail: u32) -> u32 {
 fn sum_avx2(data: &[u8]) -> u32 {
     let (blocks, tail) = data.split_at(data.len() & !31);
     bulk_and_tail(madd::sum_blocks(blocks), sum_portable(tail))
+}
+
+/// Whether the CPU runs the AVX-512 kernels (F and BW; the OS saves the registers).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
 }
 
 /// The sum with AVX-512: [`wide::sum`] over all of it, the last partial block by a masked
@@ -285,7 +292,11 @@ mod wide {
         let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else {
             return 0; // never: n fits both
         };
-        let head = dst.as_ptr().align_offset(64).min(n);
+        // (align_offset may answer usize::MAX, "cannot tell"; then no head is split off.)
+        let head = match dst.as_ptr().align_offset(64) {
+            k if k < 64 => k.min(n),
+            _ => 0,
+        };
         let (d_head, d_rest) = dst.split_at_mut(head);
         let (s_head, s_rest) = src.split_at(head);
         let mut head_sum = 0u64;
@@ -442,7 +453,7 @@ pub fn copy_and_sum_split(first: &mut [u8], second: &mut [u8], src: &[u8]) -> u3
 fn copy_and_sum_one(dst: &mut [u8], src: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if src.len() >= SMALL {
-        if std::is_x86_feature_detected!("avx512bw") {
+        if has_avx512() {
             // SAFETY: the CPU supports AVX-512 F and BW (checked just above), the only
             // requirement of a `target_feature(enable = "avx512f,avx512bw")` function.
             return unsafe { copy_and_sum_avx512(dst, src) };
@@ -690,7 +701,7 @@ mod tests {
                         assert_eq!(fold64(u64::from(avx2)), expect, "{len}@{start}");
                     }
                     #[cfg(target_arch = "x86_64")]
-                    if std::is_x86_feature_detected!("avx512bw") {
+                    if has_avx512() {
                         // SAFETY: AVX-512 F and BW are present (checked).
                         let avx512 = unsafe { sum_avx512(d) };
                         assert_eq!(fold64(u64::from(avx512)), expect, "{len}@{start}");
@@ -726,7 +737,7 @@ mod tests {
                         assert_eq!(fold64(u64::from(v)), naive(s), "{len}@{start}");
                     }
                     #[cfg(target_arch = "x86_64")]
-                    if std::is_x86_feature_detected!("avx512bw") {
+                    if has_avx512() {
                         dst.fill(0x5a);
                         // SAFETY: AVX-512 F and BW are there (checked just above).
                         let v = unsafe { copy_and_sum_avx512(&mut dst[..len], s) };
@@ -765,7 +776,7 @@ mod tests {
                     kernels.push(("avx2", |d, s| unsafe { copy_and_sum_avx2(d, s) }));
                 }
                 #[cfg(target_arch = "x86_64")]
-                if std::is_x86_feature_detected!("avx512bw") {
+                if has_avx512() {
                     // SAFETY: AVX-512 F and BW are there (checked just above).
                     kernels.push(("avx512", |d, s| unsafe { copy_and_sum_avx512(d, s) }));
                 }
