@@ -311,13 +311,8 @@ mod wide {
             };
             head_sum = unbias(pairs(v), _mm512_setzero_si512(), 1);
         }
-        let rest = u64::from(super::fold64(aligned_copy_and_sum(d_rest, s_rest)));
-        let rest = if head % 2 == 1 {
-            u64::from(super::fold64(rest).swap_bytes())
-        } else {
-            rest
-        };
-        head_sum.wrapping_add(rest)
+        let rest = super::at_offset(aligned_copy_and_sum(d_rest, s_rest), head);
+        head_sum.wrapping_add(u64::from(rest))
     }
 
     /// [`copy_and_sum`] after the head: `dst` and `src` have the same length.
@@ -402,6 +397,19 @@ fn sum_portable(data: &[u8]) -> u32 {
     u32::from(fold64(acc))
 }
 
+/// The sum of bytes that begin `at` bytes into the data being summed, folded, in the place a
+/// sum from the data's start expects: byte-swapped if `at` is odd (RFC 1071 §2(B): bytes one
+/// position off give the byte-swapped sum).
+#[inline(always)]
+fn at_offset(sum: u64, at: usize) -> u16 {
+    let folded = fold64(sum);
+    if at % 2 == 1 {
+        folded.swap_bytes()
+    } else {
+        folded
+    }
+}
+
 /// Copy `parts`, one after another, to the front of `dst` (as much as fits) and return the
 /// sum of the bytes copied, as [`sum`] of their concatenation would: one pass over the data
 /// instead of a copy and a second pass. A part that lands at an odd offset is accounted for.
@@ -418,12 +426,7 @@ pub fn copy_and_sum<'a>(dst: &mut [u8], parts: impl IntoIterator<Item = &'a [u8]
             break;
         };
         let partial = copy_and_sum_one(d, s);
-        // RFC 1071 §2(B): bytes one position off are the byte-swapped sum.
-        acc = acc.wrapping_add(u64::from(if at % 2 == 1 {
-            fold64(u64::from(partial)).swap_bytes()
-        } else {
-            fold64(u64::from(partial))
-        }));
+        acc = acc.wrapping_add(u64::from(at_offset(u64::from(partial), at)));
         at = at.saturating_add(n);
     }
     u32::from(fold64(acc))
@@ -439,13 +442,7 @@ pub fn copy_and_sum_split(first: &mut [u8], second: &mut [u8], src: &[u8]) -> u3
     if tail.is_empty() {
         return a;
     }
-    let b = copy_and_sum(second, [tail]);
-    // RFC 1071 §2(B): bytes one position off are the byte-swapped sum.
-    let b = if n % 2 == 1 {
-        fold64(u64::from(b)).swap_bytes()
-    } else {
-        fold64(u64::from(b))
-    };
+    let b = at_offset(u64::from(copy_and_sum(second, [tail])), n);
     u32::from(fold64(u64::from(a).wrapping_add(u64::from(b))))
 }
 
@@ -722,28 +719,13 @@ mod tests {
                     assert_eq!(&dst[..len], s);
                     assert_eq!(&dst[len..], &[0x5a; 5]);
                     assert_eq!(fold64(u64::from(got)), naive(s), "{len}@{start}");
-                    dst.fill(0x5a);
-                    let portable = copy_and_sum_portable(&mut dst[..len], s);
-                    assert_eq!(&dst[..len], s);
-                    assert_eq!(fold64(u64::from(portable)), naive(s));
                     // Every variant this CPU can run, not just the one the dispatch picks.
-                    #[cfg(target_arch = "x86_64")]
-                    if std::is_x86_feature_detected!("avx2") {
+                    for (name, kernel) in copy_kernels() {
                         dst.fill(0x5a);
-                        // SAFETY: AVX2 is there (checked just above).
-                        let v = unsafe { copy_and_sum_avx2(&mut dst[..len], s) };
-                        assert_eq!(&dst[..len], s);
-                        assert_eq!(&dst[len..], &[0x5a; 5]);
-                        assert_eq!(fold64(u64::from(v)), naive(s), "{len}@{start}");
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    if has_avx512() {
-                        dst.fill(0x5a);
-                        // SAFETY: AVX-512 F and BW are there (checked just above).
-                        let v = unsafe { copy_and_sum_avx512(&mut dst[..len], s) };
-                        assert_eq!(&dst[..len], s);
-                        assert_eq!(&dst[len..], &[0x5a; 5]);
-                        assert_eq!(fold64(u64::from(v)), naive(s), "{len}@{start}");
+                        let v = kernel(&mut dst[..len], s);
+                        assert_eq!(&dst[..len], s, "{name} {len}@{start}");
+                        assert_eq!(&dst[len..], &[0x5a; 5], "{name} {len}@{start}");
+                        assert_eq!(fold64(u64::from(v)), naive(s), "{name} {len}@{start}");
                     }
                 }
             }
@@ -752,6 +734,26 @@ mod tests {
 
     /// A copy-and-sum implementation.
     type Kernel = fn(&mut [u8], &[u8]) -> u32;
+
+    /// The dispatching copy-and-sum and every kernel this CPU can run.
+    fn copy_kernels() -> Vec<(&'static str, Kernel)> {
+        #[allow(unused_mut)] // nothing is pushed off x86-64
+        let mut kernels: Vec<(&'static str, Kernel)> = vec![
+            ("dispatch", |d, s| copy_and_sum(d, [s])),
+            ("portable", copy_and_sum_portable),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            kernels.push(("avx2", |d, s| unsafe { copy_and_sum_avx2(d, s) }));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512() {
+            // SAFETY: AVX-512 F and BW are there (checked just above).
+            kernels.push(("avx512", |d, s| unsafe { copy_and_sum_avx512(d, s) }));
+        }
+        kernels
+    }
 
     /// Every destination alignment within a cache line, odd ones included (the AVX-512
     /// kernel stores up to the first 64-byte boundary separately), for each kernel this CPU
@@ -766,21 +768,7 @@ mod tests {
             for at in 0..67 {
                 let s = &src[3..3 + len];
                 let expect = naive(s);
-                let mut kernels: Vec<(&str, Kernel)> = vec![
-                    ("dispatch", |d, s| copy_and_sum(d, [s])),
-                    ("portable", copy_and_sum_portable),
-                ];
-                #[cfg(target_arch = "x86_64")]
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: AVX2 is there (checked just above).
-                    kernels.push(("avx2", |d, s| unsafe { copy_and_sum_avx2(d, s) }));
-                }
-                #[cfg(target_arch = "x86_64")]
-                if has_avx512() {
-                    // SAFETY: AVX-512 F and BW are there (checked just above).
-                    kernels.push(("avx512", |d, s| unsafe { copy_and_sum_avx512(d, s) }));
-                }
-                for (name, kernel) in kernels {
+                for (name, kernel) in copy_kernels() {
                     buf.fill(0x5a);
                     let got = kernel(&mut buf[at..at + len], s);
                     assert_eq!(fold64(u64::from(got)), expect, "{name} {len}@{at}");
