@@ -120,6 +120,12 @@ pub struct Config {
     /// ("TIME-WAIT assassination"). On by default (Linux's tcp_rfc1337 defaults to off; the
     /// RFC's reasoning wins here).
     pub rfc1337: bool,
+    /// Smallest in-order segment text that [`crate::Endpoint::handle_owned`] keeps in its
+    /// packet buffer (copied once, packet to application, instead of into the receive ring and
+    /// out again); shorter text is copied into the ring, where a copy costs less than keeping
+    /// a buffer. Default 4096 bytes: in the bulk bench 64 KiB segments kept went 8% faster,
+    /// 1448-byte ones 2–4% slower. `usize::MAX`: never keep.
+    pub keep_packets_min: usize,
 }
 
 impl Default for Config {
@@ -163,6 +169,7 @@ impl Default for Config {
             memory_budget: 1 << 30,
             retained_ring_storage: 64 << 20,
             syn_received_timeout: Duration::from_secs(60),
+            keep_packets_min: 4096,
         }
     }
 }

@@ -555,7 +555,7 @@ impl Connection {
 
     /// Bytes this connection holds for the application (in order and out of order).
     pub(crate) fn recv_memory(&self) -> usize {
-        self.recv.readable() + self.recv.ooo_bytes()
+        self.recv.readable() + self.recv.ooo_bytes() + self.recv.kept_overhead()
     }
 
     /// Urgent octets the application has not read yet (MUST-33): from the next octet to read

@@ -18,6 +18,7 @@ use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::isn::Secret;
 use crate::listener::Listener;
+use crate::recv_buffer::Offer;
 use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -64,6 +65,8 @@ pub struct EndpointStats {
     pub time_wait_compacted: u64,
     /// Out-of-order segments not held because receive memory was over `memory_budget`.
     pub ooo_dropped_memory: u64,
+    /// Packets given to `handle_owned` that were kept for their text (recv_buffer.rs).
+    pub packets_kept: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
     /// IP packets of a protocol other than TCP and ICMP.
@@ -118,7 +121,12 @@ pub struct Endpoint {
     pub(crate) ring_storage: usize,
     /// The latest time the caller gave us (user calls carry no clock).
     pub(crate) last_now: Instant,
+    /// Emptied packet buffers for [`Endpoint::reclaim`] (at most [`MAX_RECLAIMABLE`]).
+    spent: Vec<Vec<u8>>,
 }
+
+/// Most emptied packet buffers the endpoint holds for the caller to reclaim; more are freed.
+const MAX_RECLAIMABLE: usize = 256;
 
 impl Endpoint {
     /// A new endpoint. `secret` keys the ISN generator (RFC 6528) and ephemeral port choice;
@@ -140,6 +148,7 @@ impl Endpoint {
             time_wait_count: 0,
             rx_memory: 0,
             ring_storage: 0,
+            spent: Vec::new(),
         }
     }
 
@@ -309,6 +318,7 @@ impl Endpoint {
         };
         c.memory_pressure = pressure;
         let n = c.recv(buf)?;
+        c.recv.take_spent(&mut self.spent, MAX_RECLAIMABLE);
         if self.cfg.recv_buffer_max > c.recv.capacity() {
             c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max);
         }
@@ -497,23 +507,70 @@ impl Endpoint {
     /// Handle one incoming IP datagram (IPv4 or IPv6): TCP segments go to their connection,
     /// listener or the CLOSED rules; ICMP echo requests are answered and ICMP errors delivered
     /// to the connection they quote (icmp.rs); anything else is counted and dropped.
+    #[inline]
     pub fn handle(&mut self, now: Instant, packet: &[u8]) {
+        self.handle_offered(now, packet, None);
+    }
+
+    /// [`Endpoint::handle`] for a datagram in `packet[..len]` of a buffer the caller gives up.
+    /// The endpoint may keep the buffer: a large in-order segment then stays in it until the
+    /// application reads it, and its text is copied once, packet to application, instead of
+    /// into the receive ring and out again (recv_buffer.rs). Returns the buffer when it was
+    /// not kept; a kept one comes back through [`Endpoint::reclaim`] once read. Behaves as
+    /// `handle` in every other respect.
+    pub fn handle_owned(&mut self, now: Instant, packet: Vec<u8>, len: usize) -> Option<Vec<u8>> {
+        let datagram = &packet[..len.min(packet.len())];
+        let min = self.cfg.keep_packets_min;
+        if datagram.len() < min {
+            self.handle_offered(now, datagram, None); // no text long enough to keep
+            return Some(packet);
+        }
+        let offer = Offer::new(datagram, packet.capacity(), min);
+        let c = self
+            .handle_offered(now, datagram, offer)
+            .and_then(|h| self.conns.get_mut(&h));
+        let back = match c {
+            Some(c) => c.recv.adopt(packet),
+            None => Some(packet),
+        };
+        self.stats.packets_kept += u64::from(back.is_none());
+        back
+    }
+
+    /// A packet buffer given to [`Endpoint::handle_owned`] whose text the application has
+    /// read, for the caller to use again (emptied buffers past a few hundred are freed).
+    pub fn reclaim(&mut self) -> Option<Vec<u8>> {
+        self.spent.pop()
+    }
+
+    /// Both `handle`s. Returns the connection the segment went to when `offer` was passed on
+    /// with it.
+    fn handle_offered(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        offer: Option<Offer>,
+    ) -> Option<ConnHandle> {
         self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
         // A TCP segment's checksum is finished in tcp_arrives, where its text may be summed
         // while it is copied into the receive ring.
         let parsed = match synack_wire::parse_ip_deferred(packet) {
             Ok(parsed) => parsed,
-            Err(e) => return self.malformed(e),
+            Err(e) => {
+                self.malformed(e);
+                return None;
+            }
         };
         match parsed {
             Deferred::Tcp(ip, tcp, pending) => {
-                self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp, pending)
+                return self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp, pending, offer)
             }
             Deferred::Done(Packet::Icmpv4(ip, msg)) => self.icmpv4_arrives(now, ip, msg),
             Deferred::Done(Packet::Icmpv6(ip, msg)) => self.icmpv6_arrives(now, ip, msg),
             Deferred::Done(Packet::Tcp(..) | Packet::Other(_)) => self.stats.other_protocol += 1,
         }
+        None
     }
 
     /// MUST-3 (bad checksum), MUST-7 (bad option length) and every other malformed input:
@@ -535,7 +592,8 @@ impl Endpoint {
         dst: IpAddr,
         tcp: TcpRepr<'_>,
         pending: PendingChecksum,
-    ) {
+        offer: Option<Offer>,
+    ) -> Option<ConnHandle> {
         let tuple = FourTuple {
             local: SocketAddr::new(dst, tcp.dst_port),
             remote: SocketAddr::new(src, tcp.src_port),
@@ -546,8 +604,11 @@ impl Endpoint {
         // summed in the same pass; it only becomes readable if the checksum is good and the
         // segment is then accepted (RecvBuffer::stage). Everything else is summed here.
         // (Short segments were verified whole by the parser.)
+        // (Text long enough to be kept in its packet, if one is on offer, is verified by a
+        // read-only sum instead.)
+        let offer = offer.filter(|o| tcp.payload.len() >= (o.min as usize).max(1));
         let staged = found
-            .filter(|_| pending.is_deferred())
+            .filter(|_| pending.is_deferred() && offer.is_none())
             .and_then(|h| self.conns.get_mut(&h))
             .and_then(|c| c.stage_text(SeqNum(tcp.seq_number), tcp.flags, tcp.payload));
         let valid = match staged {
@@ -567,7 +628,7 @@ impl Endpoint {
                 // particular no SYN) from an invalid source.
                 self.stats.bad_address += 1;
             }
-            return;
+            return None;
         }
         let seg = Segment {
             seq: SeqNum(tcp.seq_number),
@@ -577,6 +638,7 @@ impl Endpoint {
             options: tcp.options,
             payload: tcp.payload,
             urgent: tcp.urgent_pointer,
+            offer: offer.as_ref(),
         };
         if crate::log::enabled(tracing::Level::TRACE) {
             let (seq, ack, len) = (tcp.seq_number, tcp.ack_number, tcp.payload.len());
@@ -584,15 +646,19 @@ impl Endpoint {
         }
         if let Some(h) = found {
             if self.conns.get(&h).is_some() {
+                // Only the connection found for the segment may keep its packet.
                 self.dispatch(now, h, seg);
+                return offer.map(|_| h);
             } else {
                 self.time_wait_arrives(now, h, seg);
             }
         } else if let Some(laddr) = self.find_listener(tuple.local) {
+            let seg = Segment { offer: None, ..seg };
             self.listen_arrives(now, laddr, tuple, seg, None);
         } else {
             self.closed_arrives(tuple, seg);
         }
+        None
     }
 
     pub(crate) fn dispatch(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
@@ -631,6 +697,7 @@ impl Endpoint {
                 "new SYN in TIME-WAIT (MAY-2)",
             );
             self.after(h, was, false);
+            let seg = Segment { offer: None, ..seg };
             self.listen_arrives(now, laddr, tuple, seg, Some(floor));
             return;
         }

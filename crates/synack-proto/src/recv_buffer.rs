@@ -16,6 +16,18 @@
 //! bulk receiver empties it once per window, and freeing it each time cost a regrowth by
 //! `realloc` and the kernel's page faults per window. A connection that only ever receives
 //! small messages keeps a small ring.
+//!
+//! Packets kept whole: when the caller hands the endpoint an owned packet
+//! ([`crate::Endpoint::handle_owned`]) whose in-order text is large, the packet itself is
+//! kept, behind the ring's in-order bytes, instead of its text being copied into the ring; the
+//! application's read copies it out once, and the emptied packet buffer goes back to the caller
+//! ([`crate::Endpoint::reclaim`]). The text was verified by a read-only sum on arrival. While
+//! packets are kept there is no out-of-order text and nothing staged; anything that would need
+//! the ring's free space (out-of-order text, text from a borrowed packet) first copies the kept
+//! text into the ring (a "spill") and goes on as before, so no byte is ever copied more than
+//! once into the ring.
+
+use std::collections::VecDeque;
 
 use crate::seq::{merge_range, ranges_touching, SeqNum};
 
@@ -24,6 +36,12 @@ use crate::seq::{merge_range, ranges_touching, SeqNum};
 /// what arrived above the 64th, and the sender sent it all again (1,595 retransmissions for
 /// 407 drops in the simulator's 100 Mbit/s, 100 ms, half-BDP-queue transfer).
 pub(crate) const MAX_HOLES: usize = 1024;
+
+/// Most packets kept at once per connection (each a buffer of the caller's).
+pub(crate) const MAX_KEPT: usize = 4096;
+
+/// Emptied packet buffers a connection holds for the caller to reclaim; more are freed.
+const MAX_SPENT: usize = 64;
 
 /// Largest capacity (the ring's indices are `u32`); the connection clamps to 2^30 anyway.
 const MAX_CAPACITY: usize = 1 << 31;
@@ -42,10 +60,80 @@ fn zeroed(size: usize) -> Box<[u8]> {
     }
 }
 
+/// A packet buffer offered with its segment ([`crate::Endpoint::handle_owned`]): where the
+/// datagram lies in memory and the buffer's capacity. Text that lies inside it may be kept
+/// by reference until the endpoint hands the buffer over ([`RecvBuffer::adopt`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Offer {
+    base: usize,
+    len: u32,
+    capacity: u32,
+    /// Shortest text to keep (`Config::keep_packets_min`).
+    pub min: u32,
+}
+
+impl Offer {
+    /// The offer of `datagram`, which lies in a buffer of `capacity` bytes (none past 4 GiB),
+    /// for text of at least `min` bytes.
+    pub(crate) fn new(datagram: &[u8], capacity: usize, min: usize) -> Option<Offer> {
+        Some(Offer {
+            base: datagram.as_ptr() as usize,
+            len: u32::try_from(datagram.len()).ok()?,
+            capacity: u32::try_from(capacity).ok()?,
+            min: u32::try_from(min).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// One kept packet: its buffer and its unread text `[start, end)`.
+#[derive(Debug)]
+struct Piece {
+    buf: Vec<u8>,
+    start: u32,
+    end: u32,
+    /// The buffer is the caller's (given back once read); else a copy of short text.
+    theirs: bool,
+}
+
+impl Piece {
+    fn text(&self) -> &[u8] {
+        self.buf
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// Packets kept whole, after the ring's in-order bytes (see the module docs).
+/// What most connections never need, allocated the first time one does (8 bytes in the TCB
+/// instead of 32): out-of-order ranges and kept packets.
+#[derive(Debug, Default)]
+struct Extra {
+    /// Out-of-order ranges `[start, end)` whose text lies in the ring at its place: sorted,
+    /// neither overlapping nor touching each other or RCV.NXT.
+    ooo: Vec<(SeqNum, SeqNum)>,
+    /// Kept packets, oldest first. The newest has an empty buffer while it `awaits` adoption.
+    packets: VecDeque<Piece>,
+    /// Unread text in `packets`.
+    bytes: usize,
+    /// Their buffers' capacities (memory accounting).
+    capacity: usize,
+    /// The newest entry's buffer is still the caller's (between `insert` and `adopt`).
+    awaits: Option<Offer>,
+    /// Emptied buffers, for the caller to reclaim.
+    spent: Vec<Vec<u8>>,
+}
+
+#[inline(never)]
+fn move_spent(spent: &mut Vec<Vec<u8>>, out: &mut Vec<Vec<u8>>, limit: usize) {
+    let room = limit.saturating_sub(out.len()).min(spent.len());
+    out.extend(spent.drain(..room));
+    spent.clear();
+}
+
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    /// The in-order ring: `len` bytes not yet read by the application, from `head` on,
-    /// wrapping at the end. Initialized storage, so that a segment's text can be copied into
+    /// The in-order ring: the bytes not yet read by the application, from `head` on,
+    /// wrapping at the end (`len` less those in kept packets). Initialized storage, so that a segment's text can be copied into
     /// the free space (and summed on the way, [`RecvBuffer::stage`]) before it is accepted.
     /// (A boxed slice and `u32` indices, the capacity being at most 2^30: the TCB stays as
     /// small as with a `VecDeque`.)
@@ -57,10 +145,9 @@ pub(crate) struct RecvBuffer {
     /// sequence number commits it; anything else forgets it.
     staged_seq: SeqNum,
     staged_len: u32,
-    /// Out-of-order ranges `[start, end)` whose text lies in the ring at its place: sorted,
-    /// neither overlapping nor touching each other or RCV.NXT.
-    ooo: Vec<(SeqNum, SeqNum)>,
     capacity: usize,
+    /// Out-of-order ranges and kept packets.
+    extra: Option<Box<Extra>>,
 }
 
 impl RecvBuffer {
@@ -71,8 +158,8 @@ impl RecvBuffer {
             len: 0,
             staged_seq: SeqNum(0),
             staged_len: 0,
-            ooo: Vec::new(),
             capacity: capacity.min(MAX_CAPACITY),
+            extra: None,
         }
     }
 
@@ -85,25 +172,55 @@ impl RecvBuffer {
         self.capacity = self.capacity.max(capacity.min(MAX_CAPACITY));
     }
 
-    /// Bytes readable by the application.
+    /// Bytes readable by the application (in the ring and in kept packets).
     pub(crate) fn readable(&self) -> usize {
         self.len as usize
     }
 
+    /// In-order bytes in the ring.
+    fn ring_len(&self) -> usize {
+        self.len as usize - self.kept_bytes()
+    }
+
+    /// Unread text in kept packets.
+    fn kept_bytes(&self) -> usize {
+        self.extra.as_ref().map_or(0, |k| k.bytes)
+    }
+
+    /// Whether packets are kept (then there is no out-of-order text and nothing staged).
+    fn keeps(&self) -> bool {
+        self.kept_bytes() > 0
+    }
+
+    /// Memory kept packets take beyond their unread text (buffer capacity).
+    pub(crate) fn kept_overhead(&self) -> usize {
+        self.extra
+            .as_ref()
+            .map_or(0, |k| k.capacity.saturating_sub(k.bytes))
+    }
+
     /// Bytes held out of order.
     pub(crate) fn ooo_bytes(&self) -> usize {
-        self.ooo.iter().map(|&(s, e)| (e - s) as usize).sum()
+        self.ooo().iter().map(|&(s, e)| (e - s) as usize).sum()
     }
 
     /// The held out-of-order ranges as `[left, right)`, in sequence order.
     pub(crate) fn ooo_ranges(&self) -> &[(SeqNum, SeqNum)] {
-        &self.ooo
+        self.ooo()
+    }
+
+    /// The held out-of-order ranges.
+    #[inline]
+    fn ooo(&self) -> &[(SeqNum, SeqNum)] {
+        self.extra.as_ref().map_or(&[], |e| &e.ooo)
     }
 
     /// Bytes from RCV.NXT to the end of the last held range (0 if none): the part of the
     /// free space that holds text.
     fn ooo_extent(&self, rcv_nxt: SeqNum) -> usize {
-        self.ooo.last().map_or(0, |&(_, e)| (e - rcv_nxt) as usize)
+        self.ooo()
+            .last()
+            .map_or(0, |&(_, e)| (e - rcv_nxt) as usize)
     }
 
     /// Space for new in-sequence data (the window we can offer).
@@ -115,13 +232,13 @@ impl RecvBuffer {
     /// the capacity, but always enough), straightening the ring into it. `keep`: bytes after
     /// the in-order ones that hold text (out-of-order ranges) and move with them.
     fn reserve(&mut self, more: usize, keep: usize) {
-        let need = self.readable() + more;
+        let need = self.ring_len() + more;
         if need <= self.ring.len() {
             return;
         }
         let size = need.max((self.ring.len() * 2).min(self.capacity));
         let mut grown = zeroed(size);
-        let used = (self.readable() + keep).min(self.ring.len());
+        let used = (self.ring_len() + keep).min(self.ring.len());
         let head = self.head as usize;
         let first = used.min(self.ring.len() - head);
         grown[..first].copy_from_slice(&self.ring[head..head + first]);
@@ -132,14 +249,14 @@ impl RecvBuffer {
 
     /// The in-order bytes, as the ring's two pieces.
     fn slices(&self) -> (&[u8], &[u8]) {
-        let (head, len) = (self.head as usize, self.readable());
+        let (head, len) = (self.head as usize, self.ring_len());
         let first = len.min(self.ring.len() - head);
         (&self.ring[head..head + first], &self.ring[..len - first])
     }
 
     /// The free space right after the in-order bytes, as the ring's two pieces.
     fn free_mut(&mut self) -> (&mut [u8], &mut [u8]) {
-        let (head, len, size) = (self.head as usize, self.readable(), self.ring.len());
+        let (head, len, size) = (self.head as usize, self.ring_len(), self.ring.len());
         // head < size and len <= size: one subtraction wraps it (no division per segment).
         let tail = match head + len {
             t if t >= size => t - size,
@@ -161,7 +278,7 @@ impl RecvBuffer {
     fn write_at(&mut self, offset: usize, data: &[u8]) {
         let size = self.ring.len();
         // head < size and readable + offset < size (reserved): one subtraction wraps it.
-        let mut at = self.head as usize + self.readable() + offset;
+        let mut at = self.head as usize + self.ring_len() + offset;
         if at >= size {
             at -= size;
         }
@@ -180,12 +297,12 @@ impl RecvBuffer {
     /// `None` (nothing staged) if it does not fit in the window.
     pub(crate) fn stage(&mut self, seq: SeqNum, data: &[u8]) -> Option<u32> {
         self.staged_len = 0;
-        if data.is_empty() || data.len() > self.window() {
+        if data.is_empty() || data.len() > self.window() || self.keeps() {
             return None;
         }
         // Never over held text: a segment whose checksum then fails would have replaced it.
         if self
-            .ooo
+            .ooo()
             .first()
             .is_some_and(|&(start, _)| data.len() > (start - seq) as usize)
         {
@@ -209,9 +326,58 @@ impl RecvBuffer {
     /// held ranges that now follow on. Text staged by [`RecvBuffer::stage`] at `rcv_nxt` is
     /// committed without a second copy.
     pub(crate) fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, data: &[u8]) -> SeqNum {
+        self.insert_offered(rcv_nxt, seq, data, None)
+    }
+
+    /// [`RecvBuffer::insert`], where `data` may lie in an offered packet buffer: large
+    /// in-order text is then kept in the packet (awaiting [`RecvBuffer::adopt`]) instead of
+    /// being copied into the ring.
+    pub(crate) fn insert_offered(
+        &mut self,
+        rcv_nxt: SeqNum,
+        seq: SeqNum,
+        data: &[u8],
+        offer: Option<Offer>,
+    ) -> SeqNum {
         let staged = std::mem::take(&mut self.staged_len) as usize;
         if data.is_empty() {
             return rcv_nxt;
+        }
+        if seq == rcv_nxt {
+            if let Some((o, at)) = offer.and_then(|o| Some((o, self.keepable(o, data)?))) {
+                let start = at as u32;
+                let piece = Piece {
+                    buf: Vec::new(), // the packet, once adopted
+                    start,
+                    end: start + data.len() as u32,
+                    theirs: true,
+                };
+                self.keep(piece, o.capacity as usize);
+                if let Some(k) = self.extra.as_mut() {
+                    k.awaits = Some(o);
+                }
+                return rcv_nxt + data.len();
+            }
+            if self.keeps()
+                && self
+                    .extra
+                    .as_ref()
+                    .is_some_and(|k| k.packets.len() < MAX_KEPT)
+            {
+                // Short text behind kept packets: a copy of its own costs less than copying
+                // all of theirs into the ring.
+                let piece = Piece {
+                    buf: data.to_vec(),
+                    start: 0,
+                    end: data.len() as u32,
+                    theirs: false,
+                };
+                self.keep(piece, data.len());
+                return rcv_nxt + data.len();
+            }
+        }
+        if self.keeps() {
+            self.spill();
         }
         if seq != rcv_nxt {
             self.hold(rcv_nxt, seq, data);
@@ -232,35 +398,160 @@ impl RecvBuffer {
         let mut nxt = rcv_nxt + data.len();
         // Held ranges that now follow on (or overlap what arrived) are already in place
         // behind it: the in-order bytes extend over them.
-        let joined = self.ooo.partition_point(|&(start, _)| start <= nxt);
-        for &(_, end) in &self.ooo[..joined] {
-            if end > nxt {
-                self.len += end - nxt;
-                nxt = end;
+        let joined = self.ooo().partition_point(|&(start, _)| start <= nxt);
+        if let Some(e) = self.extra.as_mut().filter(|_| joined > 0) {
+            for &(_, end) in &e.ooo[..joined] {
+                if end > nxt {
+                    self.len += end - nxt;
+                    nxt = end;
+                }
             }
+            e.ooo.drain(..joined);
         }
-        self.ooo.drain(..joined);
         nxt
+    }
+
+    /// Where `data` starts in the offered packet, if it may be kept there: it lies inside the
+    /// packet, is at least `offer.min` bytes (and not empty) and most of the buffer (so a kept packet costs
+    /// at most about twice its text), nothing is held out of order, and fewer than
+    /// [`MAX_KEPT`] packets are kept.
+    fn keepable(&self, offer: Offer, data: &[u8]) -> Option<usize> {
+        let at = (data.as_ptr() as usize).checked_sub(offer.base)?;
+        let fits = at
+            .checked_add(data.len())
+            .is_some_and(|end| end <= offer.len as usize);
+        let kept = self.extra.as_ref().map_or(0, |k| k.packets.len());
+        (fits
+            && data.len() >= (offer.min as usize).max(1)
+            && offer.capacity as usize <= 2 * data.len() + 256
+            && self.ooo().is_empty()
+            && kept < MAX_KEPT)
+            .then_some(at)
+    }
+
+    /// Append a kept piece of `capacity` bytes of memory.
+    fn keep(&mut self, piece: Piece, capacity: usize) {
+        let n = (piece.end - piece.start) as usize;
+        let k = self.extra.get_or_insert_with(Box::default);
+        k.packets.push_back(piece);
+        k.bytes += n;
+        k.capacity += capacity;
+        self.len += n as u32;
+    }
+
+    /// The packet buffer that was offered with the last inserted text: kept if that text was
+    /// (`None`), else handed back.
+    pub(crate) fn adopt(&mut self, packet: Vec<u8>) -> Option<Vec<u8>> {
+        let Some(k) = self.extra.as_mut() else {
+            return Some(packet);
+        };
+        let Some(offer) = k.awaits.take() else {
+            return Some(packet);
+        };
+        debug_assert_eq!(packet.as_ptr() as usize, offer.base);
+        let Some(last) = k.packets.back_mut() else {
+            return Some(packet);
+        };
+        last.buf = packet;
+        None
+    }
+
+    /// Copy the text of kept packets into the ring, behind its in-order bytes, and let the
+    /// packets go: the ring's free space is needed (out-of-order text, a borrowed packet's
+    /// text).
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self) {
+        let Some(mut k) = self.extra.take() else {
+            return;
+        };
+        if k.bytes > 0 {
+            debug_assert!(k.awaits.is_none(), "spill before adoption");
+            // With the packets taken out, `len` counts the ring alone while they go in.
+            self.len -= k.bytes as u32;
+            self.reserve(k.bytes, 0);
+            let mut offset = 0;
+            for piece in k.packets.drain(..) {
+                let text = piece.text();
+                self.write_at(offset, text);
+                offset += text.len();
+                if piece.theirs && k.spent.len() < MAX_SPENT {
+                    k.spent.push(piece.buf);
+                }
+            }
+            self.len += offset as u32;
+            k.bytes = 0;
+            k.capacity = 0;
+        }
+        self.extra = Some(k);
+    }
+
+    /// Emptied packet buffers, for the caller to use again, into `out` (at most `limit` in
+    /// all; the rest are freed).
+    #[inline]
+    pub(crate) fn take_spent(&mut self, out: &mut Vec<Vec<u8>>, limit: usize) {
+        if let Some(k) = self.extra.as_mut() {
+            move_spent(&mut k.spent, out, limit);
+        }
     }
 
     /// Keep an out-of-order range (`seq` > RCV.NXT, inside the window): its text goes to its
     /// place in the ring, its range is merged into the list.
     fn hold(&mut self, rcv_nxt: SeqNum, seq: SeqNum, data: &[u8]) {
         let (start, end) = (seq, seq + data.len());
-        let span = ranges_touching(&self.ooo, start, end);
-        if span.is_empty() && self.ooo.len() >= MAX_HOLES {
+        let span = ranges_touching(self.ooo(), start, end);
+        if span.is_empty() && self.ooo().len() >= MAX_HOLES {
             return; // one more separate range: dropped, the peer sends it again
         }
         let offset = (seq - rcv_nxt) as usize;
         self.reserve(offset + data.len(), self.ooo_extent(rcv_nxt));
         self.write_at(offset, data);
-        merge_range(&mut self.ooo, span, start, end);
+        let extra = self.extra.get_or_insert_with(Box::default);
+        merge_range(&mut extra.ooo, span, start, end);
     }
 
     /// Read in-order bytes into `buf`.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = self.read_ring(buf);
+        match buf.get_mut(n..) {
+            Some(rest) if !rest.is_empty() && self.keeps() => n + self.read_kept(rest),
+            _ => n,
+        }
+    }
+
+    /// Read kept packets' text into `buf` (the ring is empty); emptied buffers are spent.
+    fn read_kept(&mut self, buf: &mut [u8]) -> usize {
+        let Some(k) = self.extra.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(piece) = k.packets.front_mut() else {
+                break;
+            };
+            let text = piece.text();
+            let m = text.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&text[..m]);
+            n += m;
+            piece.start += m as u32;
+            if piece.start >= piece.end {
+                if let Some(piece) = k.packets.pop_front() {
+                    k.capacity = k.capacity.saturating_sub(piece.buf.capacity());
+                    if piece.theirs && k.spent.len() < MAX_SPENT {
+                        k.spent.push(piece.buf);
+                    }
+                }
+            }
+        }
+        k.bytes -= n;
+        self.len -= n as u32;
+        n
+    }
+
+    /// Read the ring's in-order bytes into `buf`.
+    fn read_ring(&mut self, buf: &mut [u8]) -> usize {
         self.staged_len = 0;
-        let n = buf.len().min(self.readable());
+        let n = buf.len().min(self.ring_len());
         let (a, b) = self.slices();
         let first = a.len().min(n);
         buf[..first].copy_from_slice(&a[..first]);
@@ -268,7 +559,7 @@ impl RecvBuffer {
         self.len -= n as u32;
         // An emptied ring starts again at the front, so the next text lands in one piece
         // (unless held text lies behind it, in place).
-        self.head = if self.len == 0 && self.ooo.is_empty() {
+        self.head = if self.ring_len() == 0 && self.ooo().is_empty() {
             0
         } else {
             match self.head as usize + n {
@@ -286,10 +577,17 @@ impl RecvBuffer {
 
     /// Give the ring's storage back if it holds nothing (in order or not).
     pub(crate) fn release_if_empty(&mut self) {
-        if self.len == 0 && self.ooo.is_empty() {
+        if self.ring_len() == 0 && self.ooo().is_empty() {
             self.ring = Box::default();
             self.head = 0;
             self.staged_len = 0;
+        }
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.packets.is_empty() && e.ooo.is_empty())
+        {
+            self.extra = None;
         }
     }
 
@@ -299,7 +597,7 @@ impl RecvBuffer {
         self.head = 0;
         self.len = 0;
         self.staged_len = 0;
-        self.ooo = Vec::new();
+        self.extra = None;
     }
 }
 
@@ -427,14 +725,184 @@ mod tests {
         assert_eq!(&out[..n], b"WXYZheld");
     }
 
+    /// A packet of 52 header bytes then `text`, and its offer (keep text of `min` bytes up).
+    fn packet(text: &[u8], min: usize) -> (Vec<u8>, Offer) {
+        let mut p = vec![0xEE; 52];
+        p.extend_from_slice(text);
+        p.shrink_to_fit();
+        let offer = Offer::new(&p, p.capacity(), min).unwrap();
+        (p, offer)
+    }
+
+    /// Insert `text` at `seq` from an offered packet and hand the packet over; returns the new
+    /// RCV.NXT and whether the packet was kept.
+    fn offer(
+        b: &mut RecvBuffer,
+        nxt: SeqNum,
+        seq: SeqNum,
+        text: &[u8],
+        min: usize,
+    ) -> (SeqNum, bool) {
+        let (p, o) = packet(text, min);
+        let nxt = b.insert_offered(nxt, seq, &p[52..], Some(o));
+        (nxt, b.adopt(p).is_none())
+    }
+
+    #[test]
+    fn large_in_order_text_stays_in_its_packet_and_the_buffer_comes_back() {
+        let stream: Vec<u8> = (0..30_000u32).map(|i| (i * 13 + i / 256) as u8).collect();
+        let mut b = RecvBuffer::new(64 * 1024);
+        let mut nxt = SeqNum(7);
+        for chunk in stream.chunks(7000) {
+            let kept;
+            (nxt, kept) = offer(&mut b, nxt, nxt, chunk, 4096);
+            assert_eq!(kept, chunk.len() >= 4096, "{} bytes", chunk.len());
+        }
+        assert_eq!(nxt, SeqNum(7) + 30_000u32);
+        assert_eq!(b.readable(), 30_000);
+        assert_eq!(b.window(), 64 * 1024 - 30_000, "kept text fills the window");
+        // The short last chunk is kept too, in a copy of its own: nothing went into the ring.
+        assert_eq!(b.storage(), 0);
+        let mut got = Vec::new();
+        let mut out = [0u8; 3333];
+        loop {
+            let n = b.read(&mut out);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&out[..n]);
+        }
+        assert_eq!(got, stream);
+        let mut spent = Vec::new();
+        b.take_spent(&mut spent, 100);
+        assert_eq!(
+            spent.len(),
+            4,
+            "each kept packet back once read, not the copy"
+        );
+        assert!(spent.iter().all(|p| p.len() == 52 + 7000));
+    }
+
+    #[test]
+    fn text_follows_the_ring_and_reads_across_the_seam() {
+        let mut b = RecvBuffer::new(1 << 16);
+        let mut nxt = b.insert(SeqNum(0), SeqNum(0), b"ring");
+        let kept;
+        (nxt, kept) = offer(&mut b, nxt, nxt, &[b'k'; 100], 10);
+        assert!(kept);
+        let mut out = [0u8; 6];
+        assert_eq!(b.read(&mut out), 6);
+        assert_eq!(&out, b"ringkk");
+        assert_eq!(b.readable(), 98);
+        assert_eq!(nxt, SeqNum(104));
+    }
+
+    /// Out-of-order text needs the ring's free space behind the in-order bytes: kept text is
+    /// first copied in (once), then everything proceeds as without keeping.
+    #[test]
+    fn out_of_order_text_spills_kept_packets_into_the_ring() {
+        let mut b = RecvBuffer::new(1 << 16);
+        let (mut nxt, kept) = offer(&mut b, SeqNum(0), SeqNum(0), &[b'a'; 200], 100);
+        assert!(kept);
+        let kept;
+        (nxt, kept) = offer(&mut b, nxt, nxt, &[b'b'; 150], 100);
+        assert!(kept);
+        assert_eq!(b.storage(), 0);
+        // A hole [350, 400), then text at 400: held out of order.
+        let (after, kept) = offer(&mut b, nxt, SeqNum(400), &[b'd'; 120], 100);
+        assert!(!kept, "out-of-order text is never kept");
+        assert_eq!(after, nxt);
+        assert_eq!(b.ooo_ranges(), [(SeqNum(400), SeqNum(520))]);
+        assert_eq!(b.readable(), 350);
+        assert!(
+            b.storage() >= 350 + 50 + 120,
+            "the kept text moved into the ring"
+        );
+        // The gap fills from a borrowed packet: RCV.NXT jumps over the held range.
+        nxt = b.insert(nxt, nxt, &[b'c'; 50]);
+        assert_eq!(nxt, SeqNum(520));
+        let mut out = vec![0u8; 1000];
+        let n = b.read(&mut out);
+        let want: Vec<u8> = [
+            [b'a'; 200].as_slice(),
+            &[b'b'; 150],
+            &[b'c'; 50],
+            &[b'd'; 120],
+        ]
+        .concat();
+        assert_eq!(&out[..n], &want[..]);
+        let mut spent = Vec::new();
+        b.take_spent(&mut spent, 100);
+        assert_eq!(spent.len(), 2, "spilled packets come back too");
+    }
+
+    #[test]
+    fn a_borrowed_segment_after_kept_ones_is_kept_as_a_copy() {
+        let mut b = RecvBuffer::new(1 << 16);
+        let (nxt, kept) = offer(&mut b, SeqNum(0), SeqNum(0), b"0123456789", 4);
+        assert!(kept);
+        let nxt = b.insert(nxt, nxt, b"abc");
+        assert_eq!(nxt, SeqNum(13));
+        assert_eq!(b.storage(), 0, "not spilled into the ring");
+        assert_eq!(b.kept_overhead(), 52, "the copy costs its text only");
+        let mut out = [0u8; 32];
+        let n = b.read(&mut out);
+        assert_eq!(&out[..n], b"0123456789abc");
+        let mut spent = Vec::new();
+        b.take_spent(&mut spent, 10);
+        assert_eq!(spent.len(), 1, "only the caller's buffer comes back");
+    }
+
+    #[test]
+    fn packets_are_kept_only_when_it_pays() {
+        let mut b = RecvBuffer::new(1 << 16);
+        // Shorter than the minimum: copied.
+        let (nxt, kept) = offer(&mut b, SeqNum(0), SeqNum(0), &[1; 99], 100);
+        assert!(!kept);
+        // A buffer mostly empty (capacity over twice the text): copied.
+        let mut p = Vec::with_capacity(4096);
+        p.extend_from_slice(&[0xEE; 52]);
+        p.extend_from_slice(&[2; 1000]);
+        let o = Offer::new(&p, p.capacity(), 100).unwrap();
+        let nxt2 = b.insert_offered(nxt, nxt, &p[52..], Some(o));
+        assert!(b.adopt(p).is_some());
+        // Text that does not lie in the offered packet: copied.
+        let (p, o) = packet(&[3; 500], 100);
+        let elsewhere = [4u8; 500];
+        let nxt3 = b.insert_offered(nxt2, nxt2, &elsewhere, Some(o));
+        assert!(b.adopt(p).is_some());
+        assert_eq!(b.readable(), 99 + 1000 + 500);
+        assert_eq!(nxt3, SeqNum(1599));
+        let mut out = vec![0u8; 2000];
+        let n = b.read(&mut out);
+        assert_eq!(n, 1599);
+        assert!(out[..99].iter().all(|&x| x == 1));
+        assert!(out[99..1099].iter().all(|&x| x == 2));
+        assert!(out[1099..1599].iter().all(|&x| x == 4));
+        // Nothing to adopt without an offer having been taken.
+        assert!(b.adopt(vec![0; 10]).is_some());
+    }
+
+    #[test]
+    fn clearing_drops_kept_packets() {
+        let mut b = RecvBuffer::new(1 << 16);
+        let (_, kept) = offer(&mut b, SeqNum(0), SeqNum(0), &[1; 500], 100);
+        assert!(kept);
+        assert_eq!(b.kept_overhead(), 52);
+        b.clear();
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.kept_overhead(), 0);
+    }
+
     proptest::proptest! {
         /// Any order of arrival, overlaps, duplicates and reads in between: the reader sees
         /// the stream exactly once, in order.
         #[test]
         fn any_arrival_order_reads_the_stream(
-            cuts in proptest::collection::vec((0usize..600, 1usize..120), 1..60),
+            cuts in proptest::collection::vec((0usize..600, 1usize..120, proptest::prelude::any::<bool>()), 1..60),
             reads in proptest::collection::vec(0usize..200, 1..60),
             start in proptest::prelude::any::<u32>(),
+            keep_min in 0usize..80,
         ) {
             let stream: Vec<u8> = (0..700u32).map(|i| (i * 7 + i / 251) as u8).collect();
             let mut b = RecvBuffer::new(512);
@@ -442,11 +910,14 @@ mod tests {
             let mut nxt = base;
             let mut got = Vec::new();
             let mut out = [0u8; 256];
-            for (k, &(at, len)) in cuts.iter().enumerate() {
+            for (k, &(at, len, offered)) in cuts.iter().enumerate() {
                 // Trim to [RCV.NXT, RCV.NXT + window), as segment processing does.
                 let lo = at.max((nxt - base) as usize);
                 let hi = (at + len).min(stream.len()).min((nxt - base) as usize + b.window());
-                if lo < hi {
+                if lo < hi && offered {
+                    // From a packet the endpoint was given (kept if in order and long enough).
+                    (nxt, _) = offer(&mut b, nxt, base + lo as u32, &stream[lo..hi], keep_min);
+                } else if lo < hi {
                     nxt = b.insert(nxt, base + lo as u32, &stream[lo..hi]);
                 }
                 let r = reads[k % reads.len()].min(out.len());
@@ -476,12 +947,83 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A stream that arrives mostly in order (where packets are kept), with segments
+        /// swapped or repeated now and then (which spills them), each from an offered packet
+        /// or a borrowed one, read in pieces of any size: the reader sees it exactly once,
+        /// in order, and every offered buffer that was kept comes back once.
+        #[test]
+        fn kept_packets_read_the_stream_in_order(
+            sizes in proptest::collection::vec(1usize..300, 1..80),
+            twists in proptest::collection::vec(0u8..10, 80),
+            reads in proptest::collection::vec(0usize..400, 1..40),
+            keep_min in 1usize..200,
+        ) {
+            let total: usize = sizes.iter().sum();
+            let stream: Vec<u8> = (0..total as u32).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut segs = Vec::new();
+            let mut at = 0;
+            for &n in &sizes {
+                segs.push((at, at + n));
+                at += n;
+            }
+            // twist 0: swap with the next segment; 1: send twice.
+            let mut order = Vec::new();
+            let mut i = 0;
+            while i < segs.len() {
+                match twists[i % twists.len()] {
+                    0 if i + 1 < segs.len() => {
+                        order.extend([segs[i + 1], segs[i]]);
+                        i += 2;
+                    }
+                    1 => {
+                        order.extend([segs[i], segs[i]]);
+                        i += 1;
+                    }
+                    _ => {
+                        order.push(segs[i]);
+                        i += 1;
+                    }
+                }
+            }
+            let mut b = RecvBuffer::new(1 << 16);
+            let base = SeqNum(u32::MAX - 100);
+            let mut nxt = base;
+            let (mut got, mut out) = (Vec::new(), [0u8; 400]);
+            let (mut kept, mut spent) = (0, Vec::new());
+            for (k, &(lo, hi)) in order.iter().enumerate() {
+                let lo = lo.max((nxt - base) as usize); // trimmed to RCV.NXT
+                if lo < hi {
+                    if twists[k % twists.len()] % 2 == 0 {
+                        let took;
+                        (nxt, took) = offer(&mut b, nxt, base + lo as u32, &stream[lo..hi], keep_min);
+                        kept += usize::from(took);
+                    } else {
+                        nxt = b.insert(nxt, base + lo as u32, &stream[lo..hi]);
+                    }
+                }
+                let n = b.read(&mut out[..reads[k % reads.len()]]);
+                got.extend_from_slice(&out[..n]);
+                b.take_spent(&mut spent, usize::MAX);
+            }
+            loop {
+                let n = b.read(&mut out);
+                if n == 0 { break; }
+                got.extend_from_slice(&out[..n]);
+            }
+            b.take_spent(&mut spent, usize::MAX);
+            proptest::prop_assert_eq!(&got[..], &stream[..]);
+            proptest::prop_assert_eq!(spent.len(), kept);
+            proptest::prop_assert_eq!(b.kept_overhead(), 0);
+        }
+    }
+
     #[test]
     fn holes_are_bounded() {
         let mut b = RecvBuffer::new(1 << 20);
         for i in 0..(MAX_HOLES as u32 + 10) {
             b.insert(SeqNum(0), SeqNum(10 + i * 10), b"x");
         }
-        assert_eq!(b.ooo.len(), MAX_HOLES);
+        assert_eq!(b.ooo().len(), MAX_HOLES);
     }
 }

@@ -7,6 +7,7 @@ use synack_wire::{TcpFlags, TcpOptions};
 use crate::connection::{Connection, Ctx};
 use crate::error::CloseReason;
 use crate::event::Event;
+use crate::recv_buffer::Offer;
 use crate::seq::SeqNum;
 use crate::state::State;
 
@@ -21,6 +22,9 @@ pub(crate) struct Segment<'a> {
     pub payload: &'a [u8],
     /// The urgent pointer field (meaningful with URG).
     pub urgent: u16,
+    /// The packet buffer the payload lies in, when the endpoint may keep it (recv_buffer.rs:
+    /// packets kept whole).
+    pub offer: Option<&'a Offer>,
 }
 
 impl Segment<'_> {
@@ -646,7 +650,9 @@ impl Connection {
                 self.dropped_for_memory = true;
                 return;
             }
-            self.rcv_nxt = self.recv.insert(self.rcv_nxt, seg.seq, seg.payload);
+            self.rcv_nxt =
+                self.recv
+                    .insert_offered(self.rcv_nxt, seg.seq, seg.payload, seg.offer.copied());
             self.bytes_received += u64::from(self.rcv_nxt - before);
             // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text
             // gets an immediate duplicate ACK each time (RFC 5681 §4.2): these are not

@@ -321,7 +321,9 @@ fn over_the_memory_budget_out_of_order_data_is_not_held() {
     // B's application reads nothing: 12 KB in order fills the budget.
     p.a.send(c, &vec![1u8; 12_000]).unwrap();
     p.exchange();
-    assert!(p.b.receive_memory() >= 10_000);
+    // 12 KB of text, and the headers of the packets it is kept in (modern_config keeps them).
+    let held = p.b.receive_memory();
+    assert!(held >= 12_000);
     // Now a hole: the first segment is lost, later ones arrive out of order and are dropped.
     p.a.send(c, &vec![2u8; 1448 * 4]).unwrap();
     let segs = p.out(Side::A);
@@ -331,8 +333,7 @@ fn over_the_memory_budget_out_of_order_data_is_not_held() {
     let info = p.b.info(s).unwrap();
     assert_eq!(info.recv_out_of_order, 0);
     assert_eq!(p.b.stats().ooo_dropped_memory, 3);
-    let held = p.b.receive_memory();
-    assert_eq!(held, 12_000, "nothing more held");
+    assert_eq!(p.b.receive_memory(), held, "nothing more held");
     // Reading relieves the pressure; the retransmissions are then taken in.
     let _ = read_all(&mut p.b, s);
     assert_eq!(p.b.receive_memory(), 0);

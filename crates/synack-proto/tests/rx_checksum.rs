@@ -1,6 +1,7 @@
 //! In-order text is checksummed while it is copied into the receive ring, not in a separate
-//! pass first. A segment whose checksum is bad must still have no effect at all (RFC 9293
-//! MUST-3): no ACK processing, no TS.Recent, no text, no ACK sent.
+//! pass first — or, when it is kept in its packet (`Endpoint::handle_owned`), by a read-only
+//! sum. A segment whose checksum is bad must still have no effect at all (RFC 9293 MUST-3): no
+//! ACK processing, no TS.Recent, no text, no ACK sent. Each test runs both ways.
 
 mod util;
 
@@ -16,17 +17,32 @@ fn bad_checksums(ep: &Endpoint) -> u64 {
         .sum()
 }
 
-/// Segments long enough that their checksum is finished while they are copied.
-fn long_segments(ip: std::net::Ipv4Addr) -> synack_proto::Config {
+/// Segments long enough that their checksum is finished while they are copied; kept in
+/// their packets from `keep` bytes of text up.
+fn long_segments(ip: std::net::Ipv4Addr, keep: usize) -> synack_proto::Config {
     synack_proto::Config {
         mss: 16_000,
+        keep_packets_min: keep,
         ..modern_config(ip)
     }
 }
 
+/// Copied into the ring (summed on the way), or kept in the packet (summed in place).
+const COPIED: usize = usize::MAX;
+const KEPT: usize = 1;
+
 #[test]
-fn corrupted_in_order_text_is_dropped_without_a_trace_must_3() {
-    let mut p = Pair::with_configs(long_segments(A_IP), long_segments(B_IP));
+fn corrupted_in_order_text_copied_into_the_ring_is_dropped_without_a_trace_must_3() {
+    corrupted_in_order_text_is_dropped_without_a_trace(COPIED);
+}
+
+#[test]
+fn corrupted_in_order_text_kept_in_its_packet_is_dropped_without_a_trace_must_3() {
+    corrupted_in_order_text_is_dropped_without_a_trace(KEPT);
+}
+
+fn corrupted_in_order_text_is_dropped_without_a_trace(keep: usize) {
+    let mut p = Pair::with_configs(long_segments(A_IP, keep), long_segments(B_IP, keep));
     let (c, s) = p.establish();
     // B has data in flight, so the ACK riding on A's data would move B's SND.UNA.
     p.b.send(s, b"hello").unwrap();
@@ -61,6 +77,11 @@ fn corrupted_in_order_text_is_dropped_without_a_trace_must_3() {
         assert_eq!(read_all(&mut p.b, s).0, b"", "nothing readable");
     }
     assert_eq!(bad_checksums(&p.b), 2);
+    assert_eq!(
+        p.b.stats().packets_kept,
+        0,
+        "a corrupted packet is never kept"
+    );
 
     // The intact segments are taken, byte-exact, and their ACK now counts.
     for seg in &segs {
@@ -68,17 +89,34 @@ fn corrupted_in_order_text_is_dropped_without_a_trace_must_3() {
     }
     p.exchange();
     assert_eq!(p.b.info(s).unwrap().bytes_acked, 5);
+    let kept = p.b.stats().packets_kept;
+    // (The rest of the data follows in the exchange, kept as well.)
+    assert_eq!(
+        kept >= segs.len() as u64,
+        keep == KEPT,
+        "{kept} packets kept"
+    );
     assert_eq!(read_all(&mut p.b, s).0, data);
     assert_eq!(bad_checksums(&p.b), 2);
 }
 
 #[test]
 fn in_order_bulk_through_a_wrapping_ring_is_byte_exact() {
+    in_order_bulk_is_byte_exact(COPIED);
+}
+
+#[test]
+fn in_order_bulk_kept_in_packets_and_read_in_odd_pieces_is_byte_exact() {
+    in_order_bulk_is_byte_exact(KEPT);
+}
+
+fn in_order_bulk_is_byte_exact(keep: usize) {
     // A small receive buffer that the application drains in odd amounts, so that text is
-    // staged across the end of the ring again and again.
+    // staged across the end of the ring again and again (or packets are read in pieces).
     let cfg = |ip| synack_proto::Config {
         recv_buffer: 10_000,
         mss: 4000,
+        keep_packets_min: keep,
         ..modern_config(ip)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
@@ -99,4 +137,5 @@ fn in_order_bulk_through_a_wrapping_ring_is_byte_exact() {
     assert!(got == data, "byte-exact");
     assert!(p.b.info(s).unwrap().bytes_received == data.len() as u64);
     assert_eq!(bad_checksums(&p.b), 0);
+    assert_eq!(p.b.stats().packets_kept > 70, keep == KEPT);
 }

@@ -144,10 +144,13 @@ pub fn config(ip: Ipv4Addr) -> Config {
     }
 }
 
-/// The defaults: window scaling, timestamps, SACK, delayed ACK.
+/// The defaults: window scaling, timestamps, SACK, delayed ACK; and every in-order segment
+/// kept in its packet ([`Pair::deliver`] hands packets over with `handle_owned`), which
+/// changes nothing on the wire.
 pub fn modern_config(ip: Ipv4Addr) -> Config {
     Config {
         local_addrs: vec![IpAddr::V4(ip)],
+        keep_packets_min: 1,
         ..Config::default()
     }
 }
@@ -219,10 +222,13 @@ impl Pair {
         v.into_iter().next().unwrap()
     }
 
-    /// Deliver a raw packet to `side`.
+    /// Deliver a raw packet to `side`, handing it over (`handle_owned`): with
+    /// `keep_packets_min` low enough, its text may stay in it until read.
     pub fn deliver(&mut self, side: Side, raw: &[u8]) {
         let now = self.now;
-        self.ep(side).handle(now, raw);
+        let ep = self.ep(side);
+        drop(ep.handle_owned(now, raw.to_vec(), raw.len()));
+        while ep.reclaim().is_some() {}
         self.collect_events();
     }
 
