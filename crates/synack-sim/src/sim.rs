@@ -422,8 +422,13 @@ impl Sim {
             Next::Packet(_) => {
                 if let Some(Reverse(a)) = self.queue.pop() {
                     let now = self.now;
-                    self.hosts[a.to].endpoint.handle(now, &a.data);
+                    // The packet is the host's to keep (Endpoint::handle_owned): large
+                    // in-order text may stay in it until the application reads it.
+                    let len = a.data.len();
+                    let ep = &mut self.hosts[a.to].endpoint;
+                    drop(ep.handle_owned(now, a.data, len));
                     self.service(a.to);
+                    while self.hosts[a.to].endpoint.reclaim().is_some() {}
                 }
             }
             Next::Timeout(i, _) => {
