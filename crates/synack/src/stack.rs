@@ -482,17 +482,25 @@ fn run<D: Device>(
         {
             let mut g = shared.lock();
             let inner = &mut *g;
-            for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {
-                let p = &buf[..len.min(buf.len())];
+            for (buf, &len) in rx.iter_mut().zip(&rx_len).take(n_rx) {
+                let len = len.min(buf.len());
+                let p = &buf[..len];
                 inner.rt.packets_in += 1;
                 // TCP, ICMP and ICMPv6 over IPv4 and IPv6 all go to the endpoint (echo replies,
                 // ICMP errors for connections); a TUN device carries nothing else we know.
                 match ip_version(p) {
                     Some(4 | 6) => {
-                        inner.ep.handle(now, p);
                         if let Some(w) = inner.watch.as_mut() {
                             w.on_packet(now, Direction::In, p);
                         }
+                        // The buffer is handed over: a large in-order segment stays in it until
+                        // the application reads it (one copy fewer); a buffer read empty
+                        // comes back through `reclaim`, else a new one takes its place.
+                        let packet = std::mem::take(buf);
+                        *buf = match inner.ep.handle_owned(now, packet, len) {
+                            Some(packet) => packet,
+                            None => inner.ep.reclaim().unwrap_or_else(|| vec![0u8; bufsize]),
+                        };
                     }
                     _ => inner.rt.other_dropped += 1,
                 }
