@@ -23,7 +23,7 @@ pub const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 /// One packet in flight: a pooled buffer of MTU bytes and the length used.
 struct Pkt {
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
     len: usize,
 }
 
@@ -31,14 +31,12 @@ struct Pkt {
 #[derive(Default)]
 struct Queue {
     pkts: VecDeque<Pkt>,
-    free: Vec<Box<[u8]>>,
+    free: Vec<Vec<u8>>,
 }
 
 impl Queue {
-    fn take_buf(&mut self, mtu: usize) -> Box<[u8]> {
-        self.free
-            .pop()
-            .unwrap_or_else(|| vec![0u8; mtu].into_boxed_slice())
+    fn take_buf(&mut self, mtu: usize) -> Vec<u8> {
+        self.free.pop().unwrap_or_else(|| vec![0u8; mtu])
     }
 }
 
@@ -135,8 +133,14 @@ fn transfer(
     }
     let n = q.pkts.len();
     while let Some(p) = q.pkts.pop_front() {
-        to.handle(now, &p.buf[..p.len]);
-        q.free.push(p.buf);
+        // The receiver may keep the buffer until its text is read (Endpoint::handle_owned);
+        // buffers come back to this direction's pool either way.
+        if let Some(buf) = to.handle_owned(now, p.buf, p.len) {
+            q.free.push(buf);
+        }
+    }
+    while let Some(buf) = to.reclaim() {
+        q.free.push(buf);
     }
     n
 }
@@ -158,7 +162,7 @@ struct End<'q> {
 
 struct RxToken<'q> {
     pkt: Pkt,
-    free: &'q mut Vec<Box<[u8]>>,
+    free: &'q mut Vec<Vec<u8>>,
 }
 
 struct TxToken<'q> {
