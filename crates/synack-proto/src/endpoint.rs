@@ -650,6 +650,7 @@ impl Endpoint {
                 self.dispatch(now, h, seg);
                 return offer.map(|_| h);
             } else {
+                let seg = Segment { offer: None, ..seg }; // a compact entry keeps nothing
                 self.time_wait_arrives(now, h, seg);
             }
         } else if let Some(laddr) = self.find_listener(tuple.local) {

@@ -524,17 +524,21 @@ impl RecvBuffer {
         let Some(k) = self.extra.as_mut() else {
             return 0;
         };
-        let mut n = 0;
+        let (mut n, mut lost) = (0, 0);
         while n < buf.len() {
             let Some(piece) = k.packets.front_mut() else {
                 break;
             };
             let text = piece.text();
-            let m = text.len().min(buf.len() - n);
+            let (m, empty) = (text.len().min(buf.len() - n), text.is_empty());
             buf[n..n + m].copy_from_slice(&text[..m]);
             n += m;
             piece.start += m as u32;
-            if piece.start >= piece.end {
+            if piece.start >= piece.end || empty {
+                // Read to its end — or a piece never adopted (no text; it cannot happen),
+                // dropped rather than read forever.
+                debug_assert!(piece.start >= piece.end, "a kept piece was never adopted");
+                lost += piece.end.saturating_sub(piece.start) as usize;
                 if let Some(piece) = k.packets.pop_front() {
                     k.capacity = k.capacity.saturating_sub(piece.buf.capacity());
                     if piece.theirs && k.spent.len() < MAX_SPENT {
@@ -543,8 +547,8 @@ impl RecvBuffer {
                 }
             }
         }
-        k.bytes -= n;
-        self.len -= n as u32;
+        k.bytes -= n + lost;
+        self.len -= (n + lost) as u32;
         n
     }
 
@@ -881,6 +885,21 @@ mod tests {
         assert!(out[1099..1599].iter().all(|&x| x == 4));
         // Nothing to adopt without an offer having been taken.
         assert!(b.adopt(vec![0; 10]).is_some());
+    }
+
+    /// A kept piece whose packet never came (the endpoint always adopts; this is the guard):
+    /// debug builds stop on it, release builds drop it instead of reading forever.
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "never adopted"))]
+    fn a_piece_never_adopted_is_not_read_forever() {
+        let mut b = RecvBuffer::new(1 << 16);
+        let (p, o) = packet(&[5; 300], 100);
+        let nxt = b.insert_offered(SeqNum(0), SeqNum(0), &p[52..], Some(o));
+        assert_eq!(nxt, SeqNum(300));
+        drop(p); // not adopted
+        let mut out = [0u8; 1000];
+        assert_eq!(b.read(&mut out), 0);
+        assert_eq!(b.readable(), 0);
     }
 
     #[test]
