@@ -525,8 +525,13 @@ fn summary(doc: &Value) -> String {
         c["sent"], c["validated"], c["invalid"], s["syn_queue_full"]
     ));
     out.push_str(&format!(
-        "Opens: {} active, {} passive; resets sent {}; packets {} in, {} out\n",
-        s["active_opens"], s["passive_opens"], s["resets_sent"], s["packets_in"], s["packets_out"]
+        "Opens: {} active, {} passive; resets sent {}; packets {} in ({} kept whole until read), {} out\n",
+        s["active_opens"],
+        s["passive_opens"],
+        s["resets_sent"],
+        s["packets_in"],
+        s["packets_kept"],
+        s["packets_out"]
     ));
     let drops: Vec<String> = s["drops"]
         .as_object()

@@ -448,7 +448,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         "{{\"pid\":{},\"program\":{},\"uptime_ms\":{},\"local_addrs\":[{addrs}],\
 \"tracked_timers\":{},\"connections\":{conns},\n\"listeners\":[{listeners}],\n\"summary\":{{\
 \"connections\":{},\"states\":{{{states}}},\"time_wait\":{},\"receive_memory\":{},\
-\"packets_in\":{},\"packets_out\":{},\"active_opens\":{},\"passive_opens\":{},\
+\"packets_in\":{},\"packets_out\":{},\"packets_kept\":{},\"active_opens\":{},\"passive_opens\":{},\
 \"resets_sent\":{},\"syn_cookies\":{{\"sent\":{},\"validated\":{},\"invalid\":{}}},\
 \"syn_queue_full\":{},\"drops\":{{{drops}}}}}}}\n",
         std::process::id(),
@@ -460,6 +460,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         ep.receive_memory(),
         st.packets_in,
         st.packets_out,
+        st.packets_kept,
         st.active_opens,
         st.passive_opens,
         st.resets_sent,
