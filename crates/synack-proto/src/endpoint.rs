@@ -126,7 +126,8 @@ pub struct Endpoint {
 }
 
 /// Most emptied packet buffers the endpoint holds for the caller to reclaim; more are freed.
-const MAX_RECLAIMABLE: usize = 256;
+/// 64 is a whole 4 MiB window (the autotuning limit) of 64 KiB datagrams.
+const MAX_RECLAIMABLE: usize = 64;
 
 impl Endpoint {
     /// A new endpoint. `secret` keys the ISN generator (RFC 6528) and ephemeral port choice;
@@ -538,7 +539,7 @@ impl Endpoint {
     }
 
     /// A packet buffer given to [`Endpoint::handle_owned`] whose text the application has
-    /// read, for the caller to use again (emptied buffers past a few hundred are freed).
+    /// read, for the caller to use again (the endpoint holds at most 64; more are freed).
     pub fn reclaim(&mut self) -> Option<Vec<u8>> {
         self.spent.pop()
     }
