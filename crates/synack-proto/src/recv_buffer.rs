@@ -114,13 +114,24 @@ struct Extra {
     /// Kept packets, oldest first. The newest has an empty buffer while it `awaits` adoption.
     packets: VecDeque<Piece>,
     /// Unread text in `packets`.
-    bytes: usize,
-    /// Their buffers' capacities (memory accounting).
-    capacity: usize,
+    kept_bytes: usize,
+    /// The memory `packets` hold: their buffers' capacities (memory accounting).
+    kept_memory: usize,
     /// The newest entry's buffer is still the caller's (between `insert` and `adopt`).
     awaits: Option<Offer>,
     /// Emptied buffers, for the caller to reclaim.
     spent: Vec<Vec<u8>>,
+}
+
+impl Extra {
+    /// A kept piece read or spilled: the caller's buffer is kept for reclaiming (up to
+    /// [`MAX_SPENT`]), a copy freed.
+    fn retire(&mut self, piece: Piece) {
+        self.kept_memory = self.kept_memory.saturating_sub(piece.buf.capacity());
+        if piece.theirs && self.spent.len() < MAX_SPENT {
+            self.spent.push(piece.buf);
+        }
+    }
 }
 
 #[inline(never)]
@@ -184,7 +195,7 @@ impl RecvBuffer {
 
     /// Unread text in kept packets.
     fn kept_bytes(&self) -> usize {
-        self.extra.as_ref().map_or(0, |k| k.bytes)
+        self.extra.as_ref().map_or(0, |k| k.kept_bytes)
     }
 
     /// Whether packets are kept (then there is no out-of-order text and nothing staged).
@@ -196,7 +207,7 @@ impl RecvBuffer {
     pub(crate) fn kept_overhead(&self) -> usize {
         self.extra
             .as_ref()
-            .map_or(0, |k| k.capacity.saturating_sub(k.bytes))
+            .map_or(0, |k| k.kept_memory.saturating_sub(k.kept_bytes))
     }
 
     /// Bytes held out of order.
@@ -434,8 +445,8 @@ impl RecvBuffer {
         let n = (piece.end - piece.start) as usize;
         let k = self.extra.get_or_insert_with(Box::default);
         k.packets.push_back(piece);
-        k.bytes += n;
-        k.capacity += capacity;
+        k.kept_bytes += n;
+        k.kept_memory += capacity;
         self.len += n as u32;
     }
 
@@ -465,23 +476,21 @@ impl RecvBuffer {
         let Some(mut k) = self.extra.take() else {
             return;
         };
-        if k.bytes > 0 {
+        if k.kept_bytes > 0 {
             debug_assert!(k.awaits.is_none(), "spill before adoption");
             // With the packets taken out, `len` counts the ring alone while they go in.
-            self.len -= k.bytes as u32;
-            self.reserve(k.bytes, 0);
+            self.len -= k.kept_bytes as u32;
+            self.reserve(k.kept_bytes, 0);
             let mut offset = 0;
-            for piece in k.packets.drain(..) {
+            for piece in std::mem::take(&mut k.packets) {
                 let text = piece.text();
                 self.write_at(offset, text);
                 offset += text.len();
-                if piece.theirs && k.spent.len() < MAX_SPENT {
-                    k.spent.push(piece.buf);
-                }
+                k.retire(piece);
             }
             self.len += offset as u32;
-            k.bytes = 0;
-            k.capacity = 0;
+            k.kept_bytes = 0;
+            k.kept_memory = 0;
         }
         self.extra = Some(k);
     }
@@ -540,14 +549,11 @@ impl RecvBuffer {
                 debug_assert!(piece.start >= piece.end, "a kept piece was never adopted");
                 lost += piece.end.saturating_sub(piece.start) as usize;
                 if let Some(piece) = k.packets.pop_front() {
-                    k.capacity = k.capacity.saturating_sub(piece.buf.capacity());
-                    if piece.theirs && k.spent.len() < MAX_SPENT {
-                        k.spent.push(piece.buf);
-                    }
+                    k.retire(piece);
                 }
             }
         }
-        k.bytes -= n + lost;
+        k.kept_bytes -= n + lost;
         self.len -= (n + lost) as u32;
         n
     }
