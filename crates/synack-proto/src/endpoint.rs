@@ -519,14 +519,21 @@ impl Endpoint {
     /// into the receive ring and out again (recv_buffer.rs). Returns the buffer when it was
     /// not kept; a kept one comes back through [`Endpoint::reclaim`] once read. Behaves as
     /// `handle` in every other respect.
+    #[inline]
     pub fn handle_owned(&mut self, now: Instant, packet: Vec<u8>, len: usize) -> Option<Vec<u8>> {
-        let datagram = &packet[..len.min(packet.len())];
-        let min = self.cfg.keep_packets_min;
-        if datagram.len() < min {
-            self.handle_offered(now, datagram, None); // no text long enough to keep
+        let len = len.min(packet.len());
+        if len < self.cfg.keep_packets_min {
+            // No text long enough to keep (inlined: most packets, ACKs, take this way).
+            self.handle_offered(now, &packet[..len], None);
             return Some(packet);
         }
-        let offer = Offer::new(datagram, packet.capacity(), min);
+        self.handle_offering(now, packet, len)
+    }
+
+    /// [`Endpoint::handle_owned`] for a datagram long enough to be kept.
+    fn handle_offering(&mut self, now: Instant, packet: Vec<u8>, len: usize) -> Option<Vec<u8>> {
+        let datagram = &packet[..len];
+        let offer = Offer::new(datagram, packet.capacity(), self.cfg.keep_packets_min);
         let c = self
             .handle_offered(now, datagram, offer)
             .and_then(|h| self.conns.get_mut(&h));

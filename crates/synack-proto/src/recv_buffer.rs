@@ -111,10 +111,9 @@ struct Extra {
     /// Out-of-order ranges `[start, end)` whose text lies in the ring at its place: sorted,
     /// neither overlapping nor touching each other or RCV.NXT.
     ooo: Vec<(SeqNum, SeqNum)>,
-    /// Kept packets, oldest first. The newest has an empty buffer while it `awaits` adoption.
+    /// Kept packets, oldest first (their unread text: `RecvBuffer::kept_len`). The newest has
+    /// an empty buffer while it `awaits` adoption.
     packets: VecDeque<Piece>,
-    /// Unread text in `packets`.
-    kept_bytes: usize,
     /// The memory `packets` hold: their buffers' capacities (memory accounting).
     kept_memory: usize,
     /// The newest entry's buffer is still the caller's (between `insert` and `adopt`).
@@ -156,7 +155,9 @@ pub(crate) struct RecvBuffer {
     /// sequence number commits it; anything else forgets it.
     staged_seq: SeqNum,
     staged_len: u32,
-    capacity: usize,
+    /// Unread text in kept packets (`len` counts it too; the ring holds `len - kept_len`).
+    kept_len: u32,
+    capacity: u32,
     /// Out-of-order ranges and kept packets.
     extra: Option<Box<Extra>>,
 }
@@ -169,18 +170,19 @@ impl RecvBuffer {
             len: 0,
             staged_seq: SeqNum(0),
             staged_len: 0,
-            capacity: capacity.min(MAX_CAPACITY),
+            kept_len: 0,
+            capacity: capacity.min(MAX_CAPACITY) as u32,
             extra: None,
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Raise the capacity (recv_autotune.rs); it never shrinks. The storage grows lazily.
     pub(crate) fn set_capacity(&mut self, capacity: usize) {
-        self.capacity = self.capacity.max(capacity.min(MAX_CAPACITY));
+        self.capacity = self.capacity.max(capacity.min(MAX_CAPACITY) as u32);
     }
 
     /// Bytes readable by the application (in the ring and in kept packets).
@@ -190,24 +192,20 @@ impl RecvBuffer {
 
     /// In-order bytes in the ring.
     fn ring_len(&self) -> usize {
-        self.len as usize - self.kept_bytes()
-    }
-
-    /// Unread text in kept packets.
-    fn kept_bytes(&self) -> usize {
-        self.extra.as_ref().map_or(0, |k| k.kept_bytes)
+        (self.len - self.kept_len) as usize
     }
 
     /// Whether packets are kept (then there is no out-of-order text and nothing staged).
     fn keeps(&self) -> bool {
-        self.kept_bytes() > 0
+        self.kept_len > 0
     }
 
     /// Memory kept packets take beyond their unread text (buffer capacity).
     pub(crate) fn kept_overhead(&self) -> usize {
+        let kept = self.kept_len as usize;
         self.extra
             .as_ref()
-            .map_or(0, |k| k.kept_memory.saturating_sub(k.kept_bytes))
+            .map_or(0, |k| k.kept_memory.saturating_sub(kept))
     }
 
     /// Bytes held out of order.
@@ -236,7 +234,7 @@ impl RecvBuffer {
 
     /// Space for new in-sequence data (the window we can offer).
     pub(crate) fn window(&self) -> usize {
-        self.capacity.saturating_sub(self.readable())
+        self.capacity().saturating_sub(self.readable())
     }
 
     /// Make room for `more` bytes after the in-order ones: grow the storage (doubling, up to
@@ -247,7 +245,7 @@ impl RecvBuffer {
         if need <= self.ring.len() {
             return;
         }
-        let size = need.max((self.ring.len() * 2).min(self.capacity));
+        let size = need.max((self.ring.len() * 2).min(self.capacity()));
         let mut grown = zeroed(size);
         let used = (self.ring_len() + keep).min(self.ring.len());
         let head = self.head as usize;
@@ -354,7 +352,8 @@ impl RecvBuffer {
         if data.is_empty() {
             return rcv_nxt;
         }
-        if seq == rcv_nxt {
+        // (Most text is neither offered nor behind kept or held text: straight to the ring.)
+        if seq == rcv_nxt && (offer.is_some() || self.extra.is_some()) {
             if let Some((o, at)) = offer.and_then(|o| Some((o, self.keepable(o, data)?))) {
                 let start = at as u32;
                 let piece = Piece {
@@ -445,8 +444,8 @@ impl RecvBuffer {
         let n = (piece.end - piece.start) as usize;
         let k = self.extra.get_or_insert_with(Box::default);
         k.packets.push_back(piece);
-        k.kept_bytes += n;
         k.kept_memory += capacity;
+        self.kept_len += n as u32;
         self.len += n as u32;
     }
 
@@ -476,11 +475,12 @@ impl RecvBuffer {
         let Some(mut k) = self.extra.take() else {
             return;
         };
-        if k.kept_bytes > 0 {
+        let kept = std::mem::take(&mut self.kept_len);
+        if kept > 0 {
             debug_assert!(k.awaits.is_none(), "spill before adoption");
-            // With the packets taken out, `len` counts the ring alone while they go in.
-            self.len -= k.kept_bytes as u32;
-            self.reserve(k.kept_bytes, 0);
+            // `len` counts the ring alone while the kept text goes in.
+            self.len -= kept;
+            self.reserve(kept as usize, 0);
             let mut offset = 0;
             for piece in std::mem::take(&mut k.packets) {
                 let text = piece.text();
@@ -489,7 +489,6 @@ impl RecvBuffer {
                 k.retire(piece);
             }
             self.len += offset as u32;
-            k.kept_bytes = 0;
             k.kept_memory = 0;
         }
         self.extra = Some(k);
@@ -553,7 +552,7 @@ impl RecvBuffer {
                 }
             }
         }
-        k.kept_bytes -= n + lost;
+        self.kept_len -= (n + lost) as u32;
         self.len -= (n + lost) as u32;
         n
     }
@@ -607,6 +606,7 @@ impl RecvBuffer {
         self.head = 0;
         self.len = 0;
         self.staged_len = 0;
+        self.kept_len = 0;
         self.extra = None;
     }
 }
