@@ -933,9 +933,12 @@ impl Endpoint {
             let result = match &out {
                 Some(out) => {
                     let tuple = c.tuple;
-                    // Round robin: a connection with more to send goes to the back.
-                    self.ready.pop_front();
-                    self.ready.push_back(h);
+                    // Round robin: a connection with more to send goes to the back (alone in
+                    // the queue, it is already there).
+                    if self.ready.len() > 1 {
+                        self.ready.pop_front();
+                        self.ready.push_back(h);
+                    }
                     // The payload goes from the send ring straight into the packet.
                     let payload = c.send.slices(out.seq, out.payload_len);
                     let n = emit(&self.cfg, &mut self.ip_ident, tuple, out, payload, buf);
