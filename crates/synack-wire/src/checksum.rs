@@ -42,6 +42,18 @@ pub fn sum(data: &[u8]) -> u32 {
     sum_portable(data)
 }
 
+/// [`sum`] of a 20-byte header (IPv4 without options): five native-endian 32-bit words, put
+/// in network order once (RFC 1071 §2(B)). The general loop spends about 80 instructions on
+/// its set-up and lanes for these 20 bytes, once per packet received.
+#[inline]
+pub fn sum20(h: &[u8; 20]) -> u32 {
+    let native = h
+        .chunks_exact(4)
+        .map(|w| <[u8; 4]>::try_from(w).map_or(0, |b| u64::from(u32::from_ne_bytes(b))))
+        .fold(0u64, u64::wrapping_add);
+    u32::from(u16::from_be(fold64(native)))
+}
+
 /// Below this many bytes (headers, a pseudo header, a short message's segment) the portable
 /// loop runs inline: the feature check and the call would cost more than the wider registers
 /// save. At 256 rather than 128, a connection's small segments (a handshake, 100-byte
@@ -578,6 +590,26 @@ pub fn combine(sums: &[u32]) -> u16 {
 mod tests {
     use super::*;
     use core::net::Ipv4Addr;
+
+    /// The 20-byte header sum is the general sum, on edge values and pseudo-random headers.
+    #[test]
+    fn sum20_is_sum() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut cases: Vec<[u8; 20]> = vec![[0; 20], [0xff; 20], [0x80; 20], [1; 20]];
+        for _ in 0..100_000 {
+            let mut h = [0u8; 20];
+            for b in &mut h {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            cases.push(h);
+        }
+        for h in &cases {
+            assert_eq!(sum20(h), sum(h), "{h:?}");
+        }
+    }
 
     /// Words summed from values give what summing their bytes gives.
     #[test]
