@@ -614,7 +614,7 @@ impl Endpoint {
         // (Short segments were verified whole by the parser.)
         // (Text long enough to be kept in its packet, if one is on offer, is verified by a
         // read-only sum instead.)
-        let offer = offer.filter(|o| tcp.payload.len() >= (o.min as usize).max(1));
+        let offer = offer.filter(|o| o.wants(tcp.payload.len()));
         let staged = found
             .filter(|_| pending.is_deferred() && offer.is_none())
             .and_then(|h| self.conns.get_mut(&h))

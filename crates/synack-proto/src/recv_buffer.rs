@@ -69,7 +69,7 @@ pub(crate) struct Offer {
     len: u32,
     capacity: u32,
     /// Shortest text to keep (`Config::keep_packets_min`).
-    pub min: u32,
+    min: u32,
 }
 
 impl Offer {
@@ -82,6 +82,12 @@ impl Offer {
             capacity: u32::try_from(capacity).ok()?,
             min: u32::try_from(min).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Whether text of `len` bytes is long enough to keep (`Config::keep_packets_min`, and
+    /// never empty text).
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= (self.min as usize).max(1)
     }
 }
 
@@ -362,10 +368,7 @@ impl RecvBuffer {
                     end: start + data.len() as u32,
                     theirs: true,
                 };
-                self.keep(piece, o.capacity as usize);
-                if let Some(k) = self.extra.as_mut() {
-                    k.awaits = Some(o);
-                }
+                self.keep(piece, o.capacity as usize, Some(o));
                 return rcv_nxt + data.len();
             }
             if self.keeps()
@@ -382,7 +385,7 @@ impl RecvBuffer {
                     end: data.len() as u32,
                     theirs: false,
                 };
-                self.keep(piece, data.len());
+                self.keep(piece, data.len(), None);
                 return rcv_nxt + data.len();
             }
         }
@@ -432,17 +435,19 @@ impl RecvBuffer {
             .is_some_and(|end| end <= offer.len as usize);
         let kept = self.extra.as_ref().map_or(0, |k| k.packets.len());
         (fits
-            && data.len() >= (offer.min as usize).max(1)
+            && offer.wants(data.len())
             && offer.capacity as usize <= 2 * data.len() + 256
             && self.ooo().is_empty()
             && kept < MAX_KEPT)
             .then_some(at)
     }
 
-    /// Append a kept piece of `capacity` bytes of memory.
-    fn keep(&mut self, piece: Piece, capacity: usize) {
+    /// Append a kept piece of `capacity` bytes of memory; `awaits`: its packet is still the
+    /// caller's, to be handed over by [`RecvBuffer::adopt`].
+    fn keep(&mut self, piece: Piece, capacity: usize, awaits: Option<Offer>) {
         let n = (piece.end - piece.start) as usize;
         let k = self.extra.get_or_insert_with(Box::default);
+        k.awaits = awaits;
         k.packets.push_back(piece);
         k.kept_memory += capacity;
         self.kept_len += n as u32;
