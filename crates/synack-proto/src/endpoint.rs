@@ -55,10 +55,14 @@ pub struct EndpointStats {
     /// SYNs dropped because the listener's SYN queue was full (cookies off).
     pub syn_queue_full: u64,
     /// SYN cookies sent (SYN queue full), validated by a returning ACK, and ACKs to a
-    /// listener that carried no valid cookie (RFC 4987 §3.6).
+    /// listener that carried no valid cookie while one could have (RFC 4987 §3.6).
     pub syn_cookies_sent: u64,
     pub syn_cookies_validated: u64,
     pub syn_cookies_invalid: u64,
+    /// ACK segments to a listener while no SYN cookie it sent can still be valid: late
+    /// segments of connections that are gone, not cookie guesses. Answered with a RST
+    /// (§3.10.7.2).
+    pub stray_acks: u64,
     /// Connections that skipped TIME-WAIT because the table was full (`max_time_wait`).
     pub time_wait_overflow: u64,
     /// TCBs in TIME-WAIT replaced by a compact entry (time_wait.rs) once their last ACK was out.

@@ -26,6 +26,10 @@ pub(crate) struct Listener {
     pub(crate) accept_queue: VecDeque<ConnHandle>,
     /// All children not yet accepted.
     pub(crate) children: HashSet<ConnHandle, OwnKeys>,
+    /// When this listener last answered a SYN with a cookie: only an ACK that arrives while
+    /// such a cookie can still be valid is checked as one (as Linux does); any other ACK is
+    /// a stray (a late segment of a connection that is gone) and costs no hash.
+    pub(crate) last_cookie: Option<Instant>,
 }
 
 impl Listener {
@@ -35,6 +39,7 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             children: HashSet::default(),
+            last_cookie: None,
         }
     }
 }
@@ -127,11 +132,20 @@ impl Endpoint {
         }
         // Second: any ACK is bad: <SEQ=SEG.ACK><CTL=RST> — unless it returns a SYN cookie.
         if seg.flags.contains(TcpFlags::ACK) {
+            let cookie_recent = self
+                .listeners
+                .get(&laddr)
+                .and_then(|l| l.last_cookie)
+                .is_some_and(|t| now.saturating_duration_since(t) <= syn_cookies::LIFETIME);
             if !seg.flags.contains(TcpFlags::SYN)
                 && self.cfg.syn_cookies
+                && cookie_recent
                 && self.cookie_ack(now, laddr, tuple, seg)
             {
                 return;
+            }
+            if !cookie_recent {
+                self.stats.stray_acks += 1;
             }
             self.queue_control(tuple, seg.ack, None);
             return;
@@ -147,7 +161,7 @@ impl Endpoint {
             // The SYN queue is full (or the connection table): answer with a cookie and keep
             // nothing, or drop and let the peer retry (RFC 4987 §3.6, §3.1).
             if self.cfg.syn_cookies {
-                self.send_cookie(now, tuple, seg);
+                self.send_cookie(now, laddr, tuple, seg);
             } else {
                 self.stats.syn_queue_full += 1;
             }
@@ -189,7 +203,7 @@ impl Endpoint {
     }
 
     /// Answer a SYN with a cookie SYN-ACK and keep no state (syn_cookies.rs).
-    fn send_cookie(&mut self, now: Instant, tuple: FourTuple, seg: Segment<'_>) {
+    fn send_cookie(&mut self, now: Instant, laddr: SocketAddr, tuple: FourTuple, seg: Segment<'_>) {
         let cfg = &self.cfg;
         let our_mss = crate::connection::advertised_mss(cfg, &tuple);
         let peer_mss = seg
@@ -236,6 +250,9 @@ impl Endpoint {
         };
         if push_control(&mut self.control, &mut self.stats, cfg, syn_ack) {
             self.stats.syn_cookies_sent += 1;
+            if let Some(l) = self.listeners.get_mut(&laddr) {
+                l.last_cookie = Some(now);
+            }
         }
     }
 

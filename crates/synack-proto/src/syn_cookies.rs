@@ -26,6 +26,9 @@ use crate::time::Instant;
 /// The MSS values a cookie can say, smallest first.
 pub(crate) const MSS_TABLE: [u16; 8] = [536, 1024, 1220, 1300, 1360, 1400, 1440, 1460];
 
+/// The longest a cookie stays valid: the period it was made in and the next one.
+pub(crate) const LIFETIME: crate::time::Duration = crate::time::Duration::from_secs(128);
+
 /// The 64-second period counter.
 fn period(now: Instant) -> u32 {
     (now.as_micros() / 64_000_000) as u32

@@ -109,14 +109,12 @@ fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing_rfc4987() {
         .contains(&(State::SynReceived, State::Established)));
 }
 
-#[test]
-fn a_forged_cookie_is_reset() {
-    let mut p = backlog_one(true);
-    let me = addr(A_IP, 3000);
+/// A bare ACK `<SEQ=100><ACK=0xdeadbeef>` from `port` to the listener.
+fn stray_ack(p: &mut Pair, port: u16) {
     p.deliver(
         Side::B,
         &packet(
-            me,
+            addr(A_IP, port),
             addr(B_IP, 80),
             TcpFlags::ACK,
             100,
@@ -126,9 +124,59 @@ fn a_forged_cookie_is_reset() {
             b"",
         ),
     );
+}
+
+#[test]
+fn a_forged_cookie_is_reset() {
+    let mut p = backlog_one(true);
+    // Fill the one SYN-RECEIVED slot, then make the listener answer a SYN with a cookie.
+    for port in [1000, 2000] {
+        let syn = packet(
+            addr(A_IP, port),
+            addr(B_IP, 80),
+            TcpFlags::SYN,
+            10,
+            0,
+            65535,
+            syn_opts(),
+            b"",
+        );
+        p.deliver(Side::B, &syn);
+        let _ = p.one(Side::B);
+    }
+    assert_eq!(p.b.stats().syn_cookies_sent, 1);
+    // While a cookie can be valid, an ACK is checked as one: a forged one is reset (§3.10.7.2
+    // LISTEN, second check: <SEQ=SEG.ACK><CTL=RST>) and counted as an invalid cookie.
+    stray_ack(&mut p, 3000);
     let rst = p.one(Side::B);
     assert_eq!((rst.flags().as_str(), rst.seq), ("R", 0xdead_beef));
     assert_eq!(p.b.stats().syn_cookies_invalid, 1);
+    assert_eq!(p.b.stats().stray_acks, 0);
+    assert_eq!(p.b.connection_count(), 1, "only the SYN-RECEIVED child");
+    // 129 s later (two cookie periods and then some) no cookie can be valid any more: the
+    // same ACK is a stray.
+    p.advance(Duration::from_secs(129));
+    let _ = p.out(Side::B); // the child's SYN-ACK retransmissions, whatever they were
+    stray_ack(&mut p, 3001);
+    let rst = p.one(Side::B);
+    assert_eq!((rst.flags().as_str(), rst.seq), ("R", 0xdead_beef));
+    assert_eq!(p.b.stats().syn_cookies_invalid, 1);
+    assert_eq!(p.b.stats().stray_acks, 1);
+}
+
+/// An ACK to a listener that never sent a cookie is a late segment of some connection that is
+/// gone (§3.10.7.2: reset it), not a forged cookie: counted as a stray, with no cookie check.
+#[test]
+fn a_stray_ack_to_a_listener_without_cookies_out_is_reset_and_counted_as_stray() {
+    let mut p = backlog_one(true);
+    stray_ack(&mut p, 3000);
+    let rst = p.one(Side::B);
+    assert_eq!(
+        (rst.flags().as_str(), rst.seq, rst.ack),
+        ("R", 0xdead_beef, 0)
+    );
+    assert_eq!(p.b.stats().stray_acks, 1);
+    assert_eq!(p.b.stats().syn_cookies_invalid, 0);
     assert_eq!(p.b.connection_count(), 0);
 }
 

@@ -422,6 +422,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         ("syn_queue_full".to_string(), st.syn_queue_full),
         ("control_queue_full".to_string(), st.control_dropped),
         ("syn_cookie_invalid".to_string(), st.syn_cookies_invalid),
+        ("stray_ack".to_string(), st.stray_acks),
         ("ooo_memory".to_string(), st.ooo_dropped_memory),
         ("time_wait_overflow".to_string(), st.time_wait_overflow),
         ("time_wait_compacted".to_string(), st.time_wait_compacted),
