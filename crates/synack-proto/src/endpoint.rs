@@ -127,7 +127,13 @@ pub struct Endpoint {
     pub(crate) last_now: Instant,
     /// Emptied packet buffers for [`Endpoint::reclaim`] (at most [`MAX_RECLAIMABLE`]).
     spent: Vec<Vec<u8>>,
+    /// Bytes the connection at the front of `ready` has sent in its current turn.
+    burst: usize,
 }
+
+/// Bytes of datagrams one connection sends in a row before the next ready connection's turn
+/// (the most a device with segmentation offload merges into one datagram).
+const TX_BURST: usize = 64 * 1024;
 
 /// Most emptied packet buffers the endpoint holds for the caller to reclaim; more are freed.
 /// 64 is a whole 4 MiB window (the autotuning limit) of 64 KiB datagrams.
@@ -154,6 +160,7 @@ impl Endpoint {
             rx_memory: 0,
             ring_storage: 0,
             spent: Vec::new(),
+            burst: 0,
         }
     }
 
@@ -925,6 +932,7 @@ impl Endpoint {
         }
         while let Some(&h) = self.ready.front() {
             let Some(c) = self.conns.get_mut(&h) else {
+                self.burst = 0;
                 self.ready.pop_front();
                 continue;
             };
@@ -937,19 +945,25 @@ impl Endpoint {
             let result = match &out {
                 Some(out) => {
                     let tuple = c.tuple;
-                    // Round robin: a connection with more to send goes to the back (alone in
-                    // the queue, it is already there).
-                    if self.ready.len() > 1 {
-                        self.ready.pop_front();
-                        self.ready.push_back(h);
-                    }
                     // The payload goes from the send ring straight into the packet.
                     let payload = c.send.slices(out.seq, out.payload_len);
                     let n = emit(&self.cfg, &mut self.ip_ident, tuple, out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
+                    // Round robin by bursts: a connection with more to send goes to the back
+                    // (alone in the queue, it is already there) once it has sent
+                    // TX_BURST bytes in a row. Consecutive segments of one connection are
+                    // what a device with segmentation offload merges into one datagram, and
+                    // what the receiver's stack takes in one go.
+                    self.burst += n.unwrap_or(0);
+                    if self.burst >= TX_BURST && self.ready.len() > 1 {
+                        self.burst = 0;
+                        self.ready.pop_front();
+                        self.ready.push_back(h);
+                    }
                     n
                 }
                 None => {
+                    self.burst = 0;
                     self.ready.pop_front();
                     c.in_ready = false;
                     if c.can_freeze() {
