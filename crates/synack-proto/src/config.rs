@@ -15,7 +15,8 @@ pub struct Config {
     pub mss: u16,
     /// Maximum segment lifetime; TIME-WAIT lasts 2·MSL (MUST-13). RFC 9293 §3.4.2: 2 minutes.
     pub msl: Duration,
-    /// Send buffer per connection, bytes: what a connection starts with.
+    /// Send buffer per connection, bytes: what a connection starts with. This and the other
+    /// three buffer sizes are at most 1 GiB (larger values are taken as 1 GiB).
     pub send_buffer: usize,
     /// Send buffer autotuning (send_autotune.rs): a connection whose application finds the
     /// send buffer full, while what the buffer holds unsent could not fill the congestion and
@@ -102,9 +103,12 @@ pub struct Config {
     pub max_connections: usize,
     /// Most connections in TIME-WAIT; a connection closing beyond it skips the 2MSL wait.
     pub max_time_wait: usize,
-    /// Receive memory (all connections' buffered in-order and out-of-order bytes) above
-    /// which out-of-order segments are no longer held and windows stop opening. A remote
-    /// host can fill at most the windows already promised. Default 1 GiB.
+    /// Memory for data over all connections: what receive buffers hold (in order and out
+    /// of order) plus what send buffers hold (unacknowledged and unsent). Above it,
+    /// out-of-order segments are no longer held, windows stop opening, no buffer grows, and a
+    /// connection takes new data from the application only while its send buffer holds less
+    /// than 64 KiB (so every connection still makes progress). A remote host can fill at
+    /// most the windows already promised. Default 1 GiB.
     pub memory_budget: usize,
     /// Ring storage that emptied rings may keep over all connections. A send or receive ring
     /// that empties keeps its storage (a bulk transfer empties both once per window, and

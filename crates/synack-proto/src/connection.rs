@@ -261,12 +261,15 @@ pub(crate) struct Connection {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
-    /// Receive memory this connection last reported to the endpoint's budget.
-    pub mem_accounted: usize,
+    /// Receive memory and send buffer bytes this connection last reported to the endpoint's
+    /// budget (u32: one connection's buffers stay far below 4 GiB, and the TCB small).
+    pub mem_accounted: u32,
+    pub tx_accounted: u32,
     /// Ring storage this connection last reported to the endpoint (`retained_ring_storage`).
     pub rings_accounted: usize,
-    /// The endpoint is over its receive memory budget: hold no out-of-order data, and do not
-    /// move the window's right edge.
+    /// The endpoint is over its memory budget: hold no out-of-order data, do not move the
+    /// window's right edge, grow no buffer, and take new data only below
+    /// [`SEND_FLOOR_UNDER_PRESSURE`].
     pub memory_pressure: bool,
     /// Set when a segment was not held because of memory pressure (the endpoint counts it).
     pub dropped_for_memory: bool,
@@ -298,6 +301,11 @@ pub(crate) struct Connection {
     pub bytes_acked: u64,
     pub bytes_received: u64,
 }
+
+/// Over the memory budget a connection still takes data from the application while its send
+/// buffer holds less than this (`Config::memory_budget`): every connection keeps moving, and
+/// what all of them hold past the budget is bounded by this much each.
+pub(crate) const SEND_FLOOR_UNDER_PRESSURE: usize = 64 * 1024;
 
 impl Connection {
     pub(crate) fn new(
@@ -385,6 +393,7 @@ impl Connection {
             lost_retransmits: 0,
             timeouts: 0,
             mem_accounted: 0,
+            tx_accounted: 0,
             rings_accounted: 0,
             memory_pressure: false,
             dropped_for_memory: false,
@@ -551,6 +560,18 @@ impl Connection {
             held = kept;
         }
         self.rings_accounted = held;
+    }
+
+    /// How many bytes SEND may queue now: the free space of the send buffer, and under memory
+    /// pressure no more than brings it to [`SEND_FLOOR_UNDER_PRESSURE`].
+    pub(crate) fn send_room(&self) -> usize {
+        if self.memory_pressure {
+            self.send
+                .free()
+                .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.send.len()))
+        } else {
+            self.send.free()
+        }
     }
 
     /// Bytes this connection holds for the application (in order and out of order).

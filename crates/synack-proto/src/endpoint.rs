@@ -121,6 +121,8 @@ pub struct Endpoint {
     pub(crate) time_wait_count: usize,
     /// Bytes held in all receive buffers (in order and out of order).
     pub(crate) rx_memory: usize,
+    /// Bytes held in all send buffers (unacknowledged and unsent).
+    pub(crate) tx_memory: usize,
     /// Storage of all send and receive rings (`Config::retained_ring_storage`).
     pub(crate) ring_storage: usize,
     /// The latest time the caller gave us (user calls carry no clock).
@@ -130,6 +132,10 @@ pub struct Endpoint {
     /// Bytes the connection at the front of `ready` has sent in its current turn.
     burst: usize,
 }
+
+/// The largest send or receive buffer of one connection (`Config` sizes above are taken as
+/// this).
+const MAX_BUFFER: usize = 1 << 30;
 
 /// Bytes of datagrams one connection sends in a row before the next ready connection's turn
 /// (the most a device with segmentation offload merges into one datagram).
@@ -142,7 +148,17 @@ const MAX_RECLAIMABLE: usize = 64;
 impl Endpoint {
     /// A new endpoint. `secret` keys the ISN generator (RFC 6528) and ephemeral port choice;
     /// give each endpoint a fresh random one (the simulator derives it from its seed).
-    pub fn new(config: Config, secret: [u8; 16]) -> Endpoint {
+    pub fn new(mut config: Config, secret: [u8; 16]) -> Endpoint {
+        // One connection's buffers are at most 1 GiB each (a window cannot be larger, RFC 7323
+        // §2.3), which keeps what a TCB accounts for in 32 bits.
+        for size in [
+            &mut config.send_buffer,
+            &mut config.send_buffer_max,
+            &mut config.recv_buffer,
+            &mut config.recv_buffer_max,
+        ] {
+            *size = (*size).min(MAX_BUFFER);
+        }
         Endpoint {
             cfg: config,
             conns: ConnTable::new(Secret::new(secret).demux_key()),
@@ -158,6 +174,7 @@ impl Endpoint {
             last_now: Instant::ZERO,
             time_wait_count: 0,
             rx_memory: 0,
+            tx_memory: 0,
             ring_storage: 0,
             spent: Vec::new(),
             burst: 0,
@@ -176,6 +193,18 @@ impl Endpoint {
     /// plus what was already promised in open windows).
     pub fn receive_memory(&self) -> usize {
         self.rx_memory
+    }
+
+    /// Bytes held in all connections' send buffers: written by the application and not yet
+    /// acknowledged (counted with receive memory against `Config::memory_budget`).
+    pub fn send_memory(&self) -> usize {
+        self.tx_memory
+    }
+
+    /// Whether the data held in all buffers is over `Config::memory_budget`.
+    #[inline]
+    fn over_budget(&self) -> bool {
+        self.rx_memory + self.tx_memory >= self.cfg.memory_budget
     }
 
     /// Heap bytes held by all connections' send and receive rings (emptied rings keep their
@@ -296,11 +325,26 @@ impl Endpoint {
         }
     }
 
-    /// SEND: copy as much of `data` as fits into the send buffer.
+    /// SEND: copy as much of `data` as fits into the send buffer (over the memory budget,
+    /// only up to 64 KiB held: `Config::memory_budget`).
     pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
-        let n = self.owned_mut(h)?.send(data)?;
+        let pressure = self.over_budget();
+        let c = self.owned_mut(h)?;
+        c.memory_pressure = pressure;
+        let n = c.send(data)?;
+        self.account_send(h);
         self.touch(h);
         Ok(n)
+    }
+
+    /// Bring the endpoint's send memory up to date with what connection `h` holds.
+    #[inline]
+    fn account_send(&mut self, h: ConnHandle) {
+        if let Some(c) = self.conns.get_mut(&h) {
+            let m = c.send.len();
+            self.tx_memory = self.tx_memory - c.tx_accounted as usize + m;
+            c.tx_accounted = m as u32;
+        }
     }
 
     /// SEND with the URGENT flag (RFC 9293 §3.8.5, MUST-30/31): the data is queued like any
@@ -308,9 +352,12 @@ impl Endpoint {
     /// sequence number of the octet after it (MUST-62). New applications should not need this
     /// (SHLD-13); it exists for the protocols that do (telnet, ftp).
     pub fn send_urgent(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
+        let pressure = self.over_budget();
         let c = self.owned_mut(h)?;
+        c.memory_pressure = pressure;
         let n = c.send(data)?;
         c.snd_up = Some(c.send.end());
+        self.account_send(h);
         self.touch(h);
         Ok(n)
     }
@@ -323,7 +370,7 @@ impl Endpoint {
     /// RECEIVE: `Ok(0)` means the peer closed its side (FIN) and everything before it was
     /// read; errors say whether it reset (MUST-12).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
-        let pressure = self.rx_memory >= self.cfg.memory_budget;
+        let pressure = self.over_budget();
         let c = match self.conns.get_mut(&h) {
             Some(c) if c.owned && !c.released => c,
             _ => return Err(Error::InvalidHandle),
@@ -334,8 +381,8 @@ impl Endpoint {
         if self.cfg.recv_buffer_max > c.recv.capacity() {
             c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max);
         }
-        let (old, m) = (c.mem_accounted, c.recv_memory());
-        c.mem_accounted = m;
+        let (old, m) = (c.mem_accounted as usize, c.recv_memory());
+        c.mem_accounted = m as u32;
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let ack_now = c.ack_now;
         self.rx_memory = self.rx_memory - old + m;
@@ -699,7 +746,7 @@ impl Endpoint {
             let floor = c.new_incarnation(&seg)?;
             Some((floor, self.find_listener(c.tuple.local)?, c.tuple))
         });
-        let pressure = self.rx_memory >= self.cfg.memory_budget;
+        let pressure = self.over_budget();
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -780,10 +827,13 @@ impl Endpoint {
         } else if was == State::TimeWait && c.state != State::TimeWait {
             self.time_wait_count = self.time_wait_count.saturating_sub(1);
         }
-        // Receive memory against the global budget.
+        // Receive and send memory against the global budget.
         let m = c.recv_memory();
-        self.rx_memory = self.rx_memory - c.mem_accounted + m;
-        c.mem_accounted = m;
+        self.rx_memory = self.rx_memory - c.mem_accounted as usize + m;
+        c.mem_accounted = m as u32;
+        let m = c.send.len();
+        self.tx_memory = self.tx_memory - c.tx_accounted as usize + m;
+        c.tx_accounted = m as u32;
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let state = c.state;
         if let Some(laddr) = c.listener {
@@ -825,7 +875,8 @@ impl Endpoint {
     /// the endpoint's memory accounts and out of its listener's children.
     fn let_go(&mut self, h: ConnHandle) {
         let Some(c) = self.conns.get(&h) else { return };
-        self.rx_memory -= c.mem_accounted;
+        self.rx_memory -= c.mem_accounted as usize;
+        self.tx_memory -= c.tx_accounted as usize;
         self.ring_storage -= c.rings_accounted;
         if let Some(l) = c.listener.and_then(|a| self.listeners.get_mut(&a)) {
             l.children.remove(&h);

@@ -546,7 +546,7 @@ impl Connection {
         tsecr: Option<u32>,
     ) -> Option<u32> {
         let acked = ack - self.snd_una;
-        let had_room = self.send.free() > 0;
+        let had_room = self.send_room() > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
         let ctl = u32::from(self.snd_una == self.iss)
             + u32::from(self.fin_seq().is_some_and(|f| ack > f));
@@ -591,7 +591,7 @@ impl Connection {
         } else {
             Some(self.rto_deadline(ctx))
         };
-        if !had_room && self.send.free() > 0 && self.owned && !self.released {
+        if !had_room && self.send_room() > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
         }
         sample_ms

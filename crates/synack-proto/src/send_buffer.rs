@@ -65,8 +65,15 @@ impl SendBuffer {
     }
 
     /// Append as much of `bytes` as fits; returns how much was taken.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
-        let n = bytes.len().min(self.free());
+        self.push_at_most(bytes, usize::MAX)
+    }
+
+    /// Append as much of `bytes` as fits, and no more than `limit`; returns how much was
+    /// taken. A write cut short either way counts as held back.
+    pub(crate) fn push_at_most(&mut self, bytes: &[u8], limit: usize) -> usize {
+        let n = bytes.len().min(self.free()).min(limit);
         self.data.extend(&bytes[..n]);
         self.blocked |= n < bytes.len();
         n

@@ -28,7 +28,8 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.send.push(data) {
+        let room = self.send_room();
+        match self.send.push_at_most(data, room) {
             0 => Err(Error::WouldBlock),
             n => Ok(n),
         }

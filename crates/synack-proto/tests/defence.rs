@@ -386,3 +386,62 @@ fn over_the_memory_budget_out_of_order_data_is_not_held() {
     let _ = read_all(&mut p.b, s);
     assert_eq!(p.b.receive_memory(), 0);
 }
+
+/// Send buffers count against `memory_budget` too: over it, a connection takes new data only
+/// while its send buffer holds less than 64 KiB (every connection keeps moving; the total past
+/// the budget is bounded), and a writer held back that way is told `Writable` again once the
+/// peer's ACKs free the room.
+#[test]
+fn over_the_memory_budget_send_buffers_take_at_most_64_kib() {
+    let a = Config {
+        memory_budget: 100_000,
+        ..modern_config(A_IP)
+    };
+    let mut p = Pair::with_configs(a, modern_config(B_IP));
+    p.b.listen(addr(B_IP, 80), None).unwrap();
+    let c1 =
+        p.a.connect(p.now, addr(A_IP, 40000), addr(B_IP, 80))
+            .unwrap();
+    let c2 =
+        p.a.connect(p.now, addr(A_IP, 40001), addr(B_IP, 80))
+            .unwrap();
+    p.exchange();
+    let s1 = p.b.accept(addr(B_IP, 80)).unwrap();
+    let s2 = p.b.accept(addr(B_IP, 80)).unwrap();
+    let fill = |p: &mut Pair, c| {
+        let mut n = 0;
+        while let Ok(k) = p.a.send(c, &[5u8; 10_000]) {
+            n += k;
+        }
+        n
+    };
+    // Under the budget a write takes what fits the buffer: one of 256 KiB puts A over.
+    assert_eq!(p.a.send(c1, &[4u8; 256 * 1024]), Ok(256 * 1024));
+    assert_eq!(fill(&mut p, c1), 0);
+    assert_eq!(p.a.send_memory(), 256 * 1024);
+    // Over it, the second takes 64 KiB and no more.
+    assert_eq!(fill(&mut p, c2), 64 * 1024);
+    assert_eq!(p.a.send_memory(), 320 * 1024);
+    assert_eq!(p.a.send(c2, b"x"), Err(Error::WouldBlock));
+    // B reads everything: ACKs empty both buffers, and the second hears it may write again.
+    let before = p.events(Side::A).len();
+    let mut got = (0, 0);
+    while got != (256 * 1024, 64 * 1024) {
+        p.exchange();
+        got.0 += read_all(&mut p.b, s1).0.len();
+        got.1 += read_all(&mut p.b, s2).0.len();
+    }
+    p.advance(Duration::from_millis(500)); // B's delayed ACK of the last bytes
+    p.exchange();
+    assert_eq!(p.a.send_memory(), 0);
+    assert!(
+        p.events(Side::A)[before..]
+            .iter()
+            .any(|e| *e == synack_proto::Event::Writable { conn: c2 }),
+        "{:?}",
+        &p.events(Side::A)[before..]
+    );
+    // No longer over the budget: the second takes data until the budget is reached (ten
+    // writes of 10,000), then the 64 KiB rule holds it (it already holds more).
+    assert_eq!(fill(&mut p, c2), 100_000);
+}
