@@ -74,6 +74,10 @@ pub(crate) struct ConnTable {
     key: [u8; 16],
     memo: std::cell::Cell<Option<Memo>>,
     live: usize,
+    /// The generation a slot appended to the slab starts with: above every generation a slot
+    /// that `shrink` cut off had, so a stale handle to such a slot never reaches the
+    /// connection that later takes its index.
+    fresh_gen: u32,
     /// TIME-WAIT slots still visible to the user (not yet reaped).
     pub(crate) time_wait_visible: usize,
     /// IPv6 address pairs of TIME-WAIT entries: an entry holds an index here, so an IPv4
@@ -99,6 +103,7 @@ impl ConnTable {
             key,
             memo: std::cell::Cell::new(None),
             live: 0,
+            fresh_gen: 0,
             time_wait_visible: 0,
             v6: Vec::new(),
             v6_free: Vec::new(),
@@ -117,7 +122,7 @@ impl ConnTable {
     /// The handle the next `insert` will use.
     pub(crate) fn vacant(&self) -> ConnHandle {
         match self.free {
-            NONE => ConnHandle::from_slot(self.slots.len() as u32, 0),
+            NONE => ConnHandle::from_slot(self.slots.len() as u32, self.fresh_gen),
             i => ConnHandle::from_slot(i, self.slots[i as usize].gen()),
         }
     }
@@ -204,6 +209,39 @@ impl ConnTable {
         self.slots[h.slot() as usize] = Slot::TimeWait(tw);
         self.live -= 1;
         self.time_wait_visible += 1;
+    }
+
+    /// Give back what a burst of connections left behind: free slots at the end of the slab
+    /// are cut off, the free list is rebuilt lowest index first (new connections fill the
+    /// front), and the slab, the tuple index and the timer heap shrink to what they hold.
+    /// Returns about how many bytes that freed. O(slots); for idle times.
+    pub(crate) fn shrink(&mut self) -> usize {
+        let bytes = |t: &Self| {
+            t.slots.capacity() * std::mem::size_of::<Slot>()
+                + t.index.capacity() * (std::mem::size_of::<u32>() + 1)
+                + t.timers.capacity_bytes()
+                + t.tw_restarted.capacity()
+                    * std::mem::size_of::<(crate::time::Instant, u32, u32)>()
+        };
+        let before = bytes(self);
+        while let Some(Slot::Free { gen, .. }) = self.slots.last() {
+            self.fresh_gen = self.fresh_gen.max(gen.wrapping_add(1));
+            self.slots.pop();
+        }
+        self.free = NONE;
+        for i in (0..self.slots.len()).rev() {
+            if let Slot::Free { next, .. } = &mut self.slots[i] {
+                *next = self.free;
+                self.free = i as u32;
+            }
+        }
+        self.slots.shrink_to_fit();
+        let (slots, v6, key) = (&self.slots, &self.v6, &self.key);
+        self.index
+            .shrink_to_fit(|&i| Self::slot_tuple(slots, v6, i).map_or(0, |t| Self::hash(key, &t)));
+        self.timers.shrink_to_fit();
+        self.tw_restarted.shrink_to_fit();
+        before.saturating_sub(bytes(self))
     }
 
     /// Handles of every live connection and visible TIME-WAIT entry.

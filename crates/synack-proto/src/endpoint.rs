@@ -71,6 +71,9 @@ pub struct EndpointStats {
     pub ooo_dropped_memory: u64,
     /// Packets given to `handle_owned` that were kept for their text (recv_buffer.rs).
     pub packets_kept: u64,
+    /// Calls of `release_memory` (release.rs), and about how many bytes they gave back.
+    pub memory_releases: u64,
+    pub memory_released: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
     /// IP packets of a protocol other than TCP and ICMP.
@@ -607,6 +610,13 @@ impl Endpoint {
     /// read, for the caller to use again (the endpoint holds at most 64; more are freed).
     pub fn reclaim(&mut self) -> Option<Vec<u8>> {
         self.spent.pop()
+    }
+
+    /// Drop the packet buffers held for `reclaim`; returns their bytes (release.rs).
+    pub(crate) fn release_spent(&mut self) -> usize {
+        let bytes = self.spent.iter().map(Vec::capacity).sum();
+        self.spent = Vec::new();
+        bytes
     }
 
     /// Both `handle`s. Returns the connection the segment went to when `offer` was passed on

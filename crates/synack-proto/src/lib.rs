@@ -30,6 +30,7 @@ mod prr;
 mod recovery;
 mod recv_autotune;
 mod recv_buffer;
+mod release;
 mod rtt;
 mod sack;
 mod segment_arrives;

@@ -19,6 +19,14 @@ impl TimerHeap {
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
+
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<(Instant, u32)>()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.heap.shrink_to_fit();
+    }
 }
 
 impl ConnTable {
