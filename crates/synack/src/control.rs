@@ -449,6 +449,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         "{{\"pid\":{},\"program\":{},\"uptime_ms\":{},\"local_addrs\":[{addrs}],\
 \"tracked_timers\":{},\"connections\":{conns},\n\"listeners\":[{listeners}],\n\"summary\":{{\
 \"connections\":{},\"states\":{{{states}}},\"time_wait\":{},\"receive_memory\":{},\
+\"send_memory\":{},\"memory_budget\":{},\"ring_storage\":{},\"retained_ring_storage\":{},\
+\"memory_releases\":{},\"memory_released\":{},\
 \"packets_in\":{},\"packets_out\":{},\"packets_kept\":{},\"active_opens\":{},\"passive_opens\":{},\
 \"resets_sent\":{},\"syn_cookies\":{{\"sent\":{},\"validated\":{},\"invalid\":{}}},\
 \"syn_queue_full\":{},\"drops\":{{{drops}}}}}}}\n",
@@ -459,6 +461,12 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         handles.len(),
         ep.time_wait_count(),
         ep.receive_memory(),
+        ep.send_memory(),
+        cfg.memory_budget,
+        ep.ring_storage(),
+        cfg.retained_ring_storage,
+        st.memory_releases,
+        st.memory_released,
         st.packets_in,
         st.packets_out,
         st.packets_kept,

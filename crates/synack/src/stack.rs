@@ -4,7 +4,7 @@
 //! The loop: wait on the device with the endpoint's next deadline as timeout, feed what
 //! arrived to the endpoint, run due timers, hand every event to whoever waits for it (blocked
 //! callers on one `Condvar`, async tasks through per-connection wakers), then drain
-//! `poll_transmit` onto the device. User calls (in [`crate::net`] and [`crate::tokio`]) take the
+//! `poll_transmit` onto the device (at most [`TX_BATCH`] datagrams a turn). User calls (in [`crate::net`] and [`crate::tokio`]) take the
 //! same lock, call the endpoint, and *kick* the thread through the device's [`Wakeup`] so what
 //! they queued goes out at once.
 
@@ -25,6 +25,14 @@ use crate::device::{ip_version, Device, Wakeup};
 
 /// Datagrams read from the device before the endpoint lock is taken once for all of them.
 const BATCH: usize = 32;
+
+/// Datagrams sent at most per turn of the loop. With many connections that have data to send,
+/// draining `poll_transmit` dry would send every congestion window at once (hundreds of
+/// thousands of segments for a thousand busy connections) before the next read of the device:
+/// the ACKs and SYNs waiting there would sit in the kernel's queue, or be dropped from it,
+/// for the whole burst, and the burst itself would sit in memory. A bounded turn keeps the
+/// work of each wakeup in proportion to what arrived, and the reads frequent.
+const TX_BATCH: usize = 128;
 
 /// Which way a datagram went, for [`StackBuilder::on_packet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +103,19 @@ impl Inner {
                 None => "synack stack stopped".to_string(),
             },
         )
+    }
+
+    /// Mark the stack stopped and wake every task waiting on it (connections and listeners),
+    /// so an async `accept`, `read` or `write` returns the stopped error instead of waiting for
+    /// an event that will never come. Blocked callers are woken through the `Condvar`.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        for s in self.conns.values_mut() {
+            s.wake();
+        }
+        for w in self.listeners.values_mut().filter_map(Option::take) {
+            w.wake();
+        }
     }
 
     fn dispatch(&mut self, ev: &Event) {
@@ -206,7 +227,12 @@ pub struct StackBuilder {
     on_packet: Option<PacketHook>,
     secret: Option<[u8; 16]>,
     control: Option<PathBuf>,
+    idle_release: Option<Duration>,
 }
+
+/// How long the stack waits without a datagram in or out before it gives memory back
+/// ([`StackBuilder::idle_release`]).
+pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
 
 impl StackBuilder {
     /// Serve the connection table on a Unix socket at `path` (see [`crate::control`];
@@ -226,6 +252,16 @@ impl StackBuilder {
     /// Call `f` on the stack thread for every datagram received or sent.
     pub fn on_packet(mut self, f: impl FnMut(Instant, Direction, &[u8]) + Send + 'static) -> Self {
         self.on_packet = Some(Box::new(f));
+        self
+    }
+
+    /// After `after` without a datagram in or out, give back the memory kept for the next
+    /// burst ([`Endpoint::release_memory`]: emptied rings, spent packet buffers, the slack
+    /// of the connection table) and ask the allocator to return free pages to the kernel
+    /// (glibc's `malloc_trim`). Once per idle spell; `None` never does. Default
+    /// [`IDLE_RELEASE`] (10 s).
+    pub fn idle_release(mut self, after: Option<Duration>) -> Self {
+        self.idle_release = after;
         self
     }
 
@@ -257,6 +293,7 @@ impl StackBuilder {
             on_event,
             on_packet,
             control,
+            idle_release,
             ..
         } = self;
         let watch = control.is_some();
@@ -293,7 +330,7 @@ impl StackBuilder {
                 if tx.send(Ok(shared.clone())).is_err() {
                     return;
                 }
-                run(&shared, device, on_event, on_packet);
+                run(&shared, device, on_event, on_packet, idle_release);
             })?;
         match rx.recv() {
             Ok(Ok(shared)) => {
@@ -338,6 +375,7 @@ impl Stack {
             on_packet: None,
             secret: None,
             control: None,
+            idle_release: Some(IDLE_RELEASE),
         }
     }
 
@@ -398,7 +436,7 @@ impl Stack {
     /// Stop the thread (after it sends what is queued) and the control socket, and wait
     /// for both.
     pub(crate) fn stop_and_join(&self) {
-        self.shared.lock().stopped = true;
+        self.shared.lock().stop();
         self.shared.cond.notify_all();
         self.shared.wakeup.wake();
         let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -425,6 +463,17 @@ impl Drop for Stack {
     }
 }
 
+/// Ask the allocator to give its free pages back to the kernel. glibc keeps freed memory in
+/// its arenas (one per thread that allocated) for reuse; after a busy spell that is most of
+/// what a quiet server holds.
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// 16 bytes from the kernel's CSPRNG, keying ISNs (RFC 6528) and ephemeral ports.
 fn random_secret() -> io::Result<[u8; 16]> {
     let mut s = [0u8; 16];
@@ -438,6 +487,7 @@ fn run<D: Device>(
     mut dev: D,
     mut on_event: Option<EventHook>,
     mut on_packet: Option<PacketHook>,
+    idle_release: Option<Duration>,
 ) {
     // A device with receive offloads hands over datagrams longer than its MTU (recv_len).
     let bufsize = dev.recv_len().clamp(1500, 1 << 17);
@@ -448,6 +498,9 @@ fn run<D: Device>(
     let mut out_lens: Vec<usize> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     let mut timeout = Some(Duration::ZERO);
+    // The last time a datagram went in or out, and whether memory was given back since.
+    let mut last_busy = std::time::Instant::now();
+    let mut released = true;
     loop {
         // 1. Wait for datagrams (or a kick, or the next deadline), then take what else is
         //    already waiting, up to a batch.
@@ -476,9 +529,18 @@ fn run<D: Device>(
         }
         shared.kicked.store(false, Ordering::Release);
 
-        // 2. Everything the endpoint does, under the lock.
+        // The hook sees each datagram before the endpoint may keep its buffer.
         let now = shared.now();
+        if let Some(f) = on_packet.as_mut() {
+            for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {
+                f(now, Direction::In, &buf[..len.min(buf.len())]);
+            }
+        }
+
+        // 2. Everything the endpoint does, under the lock.
         let stop;
+        let mut more = false;
+        let mut trim = false;
         {
             let mut g = shared.lock();
             let inner = &mut *g;
@@ -518,6 +580,10 @@ fn run<D: Device>(
                         events.push(ev);
                     }
                 }
+                if out_lens.len() >= TX_BATCH {
+                    more = true; // the rest goes out after the next read
+                    break;
+                }
                 let Some(n) = inner.ep.poll_transmit(now, &mut tx) else {
                     break;
                 };
@@ -530,23 +596,39 @@ fn run<D: Device>(
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "device failed; synack stack stops");
                 inner.failure = Some(e.to_string());
-                inner.stopped = true;
+                inner.stop();
                 any = true;
             }
             inner.rt.packets_out += out_lens.len() as u64;
             stop = inner.stopped;
-            timeout = inner.ep.poll_timeout().map(|t| t - now);
+            timeout = if more {
+                Some(Duration::ZERO)
+            } else {
+                inner.ep.poll_timeout().map(|t| t - now)
+            };
+            // Idle for `idle_release`: give back what was kept for the next burst, once.
+            if n_rx > 0 || !out_lens.is_empty() {
+                last_busy = std::time::Instant::now();
+                released = false;
+            }
+            if let (false, Some(after)) = (released, idle_release) {
+                let idle = last_busy.elapsed();
+                if idle >= after {
+                    let freed = inner.ep.release_memory();
+                    tracing::debug!(freed, "idle: memory given back");
+                    released = true;
+                    trim = true;
+                } else {
+                    let left = after - idle;
+                    timeout = Some(timeout.map_or(left, |t| t.min(left)));
+                }
+            }
             if any {
                 shared.cond.notify_all();
             }
         }
 
         // 3. Hooks and the device, outside the lock.
-        if let Some(f) = on_packet.as_mut() {
-            for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {
-                f(now, Direction::In, &buf[..len.min(buf.len())]);
-            }
-        }
         if let Some(f) = on_event.as_mut() {
             for ev in events.drain(..) {
                 f(now, &ev);
@@ -558,6 +640,9 @@ fn run<D: Device>(
                 f(now, Direction::Out, &out[off..off + len]);
                 off += len;
             }
+        }
+        if trim {
+            trim_allocator();
         }
         // All at once: a device with transmit offloads merges consecutive segments.
         let send_errors = dev.send_batch(&out, &out_lens) as u64;

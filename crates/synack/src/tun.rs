@@ -130,11 +130,20 @@ impl Tun {
     /// - the kernel's own TCP sends us its 64 KiB buffers unsegmented, and leaves checksums
     ///   for us to complete; [`Device::recv_len`] is then 64 KiB, whatever the MTU.
     ///
-    /// The MTU, and so the MSS the stack advertises, is unchanged. Fails (`InvalidInput` or
-    /// the kernel's error) where the kernel does not offer the offloads; fall back to
-    /// [`Tun::open`] then.
+    /// The MTU, and so the MSS the stack advertises, is unchanged. Fails with
+    /// `ErrorKind::Unsupported` where the kernel does not offer the offloads (fall back to
+    /// [`Tun::open`] then, or use [`Tun::open_best`]), and with the kernel's error otherwise.
     pub fn open_offload(name: &str) -> io::Result<Tun> {
         Tun::open_with(name, true)
+    }
+
+    /// [`Tun::open_offload`] where the kernel offers the offloads, else [`Tun::open`];
+    /// [`Tun::offload`] tells which. Other errors (no permission, a name in use) are returned.
+    pub fn open_best(name: &str) -> io::Result<Tun> {
+        match Tun::open_with(name, true) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Tun::open_with(name, false),
+            r => r,
+        }
     }
 
     /// Whether this device was opened with [`Tun::open_offload`].
@@ -173,7 +182,12 @@ impl Tun {
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req as *mut IfReq) };
         if r < 0 {
             let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("TUNSETIFF {name}: {e}")));
+            // A kernel without IFF_VNET_HDR refuses the flag itself.
+            let kind = match e.raw_os_error() {
+                Some(libc::EINVAL) if vnet => io::ErrorKind::Unsupported,
+                _ => e.kind(),
+            };
+            return Err(io::Error::new(kind, format!("TUNSETIFF {name}: {e}")));
         }
         if vnet {
             let flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
@@ -182,7 +196,7 @@ impl Tun {
             if r < 0 {
                 let e = io::Error::last_os_error();
                 return Err(io::Error::new(
-                    e.kind(),
+                    io::ErrorKind::Unsupported,
                     format!("TUNSETOFFLOAD {name}: {e}"),
                 ));
             }
@@ -220,6 +234,14 @@ impl Tun {
         ip(&["link", "set", &self.name, "mtu", &mtu.to_string()])?;
         self.mtu = mtu;
         Ok(())
+    }
+
+    /// Set the length of the kernel's queue of datagrams waiting for us to read them (`ip link
+    /// set NAME txqueuelen N`; the kernel's default for a TUN device is 500). A burst longer
+    /// than the queue while the stack is busy is dropped by the kernel before we see it — SYNs
+    /// and ACKs included — so a busy server wants room for what arrives between two reads.
+    pub fn set_txqueuelen(&self, len: u32) -> io::Result<()> {
+        ip(&["link", "set", &self.name, "txqueuelen", &len.to_string()])
     }
 
     /// Configure the kernel's side of the device: bring it up (`ip link set NAME up`) and, if

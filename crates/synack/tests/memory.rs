@@ -284,3 +284,58 @@ fn transfer_survives_loss_and_reordering() {
     assert!(got == data, "bytes differ after loss recovery");
     assert!(retransmits > 0, "2% loss should have cost a retransmission");
 }
+
+/// A stack that goes quiet gives back what it kept for the next burst
+/// (`StackBuilder::idle_release`): after a transfer the connections' emptied rings hold
+/// storage; once nothing has moved for the idle time, the ring storage is gone (the
+/// connection stays open and works).
+#[test]
+fn an_idle_stack_gives_its_retained_memory_back() {
+    let (a, b) = MemoryPair::new();
+    let cfg = |ip: &str| Config {
+        local_addrs: vec![ip.parse().unwrap()],
+        ..Config::default()
+    };
+    let idle = Some(Duration::from_millis(200));
+    let server = Stack::builder(cfg("10.0.0.1"))
+        .idle_release(idle)
+        .build(a)
+        .unwrap();
+    let client = Stack::builder(cfg("10.0.0.2"))
+        .idle_release(idle)
+        .build(b)
+        .unwrap();
+    let listener = TcpListener::bind(&server, addr("10.0.0.1:7")).unwrap();
+    let conn = TcpStream::connect_timeout(&client, &addr("10.0.0.1:7"), GUARD).unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    accepted.set_read_timeout(Some(GUARD)).unwrap();
+    let data = pattern(1 << 20);
+    let writer = {
+        let mut w = conn.try_clone().unwrap();
+        let data = data.clone();
+        thread::spawn(move || w.write_all(&data).unwrap())
+    };
+    let mut got = vec![0u8; data.len()];
+    accepted.read_exact(&mut got).unwrap();
+    writer.join().unwrap();
+    assert!(got == data);
+    // Wait (polling, guarded) for the client, whose send ring emptied, to go quiet and give
+    // it back.
+    let start = std::time::Instant::now();
+    while client.stats().memory_releases == 0 {
+        assert!(start.elapsed() < GUARD, "no release: {:?}", client.stats());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let freed = client.stats().memory_released;
+    assert!(
+        freed >= 256 * 1024,
+        "the emptied send ring at least: {freed}"
+    );
+    assert_eq!(client.with_endpoint(|ep| ep.ring_storage()), 0);
+    // The connection goes on: an echo of 100 KB the other way.
+    let more = pattern(100_000);
+    accepted.write_all(&more).unwrap();
+    let mut back = vec![0u8; more.len()];
+    (&conn).read_exact(&mut back).unwrap();
+    assert!(back == more);
+}
