@@ -1,16 +1,29 @@
 //! `synack serve`: a TCP server on synack over a TUN device — echo, discard, or static files
-//! over HTTP/1.0.
+//! over HTTP/1.1 (hyper with tower-http's `ServeDir`).
+//!
+//! It runs on synack's tokio sockets: one task per connection on a small tokio runtime, reaped
+//! (by a `JoinSet`) as soon as it ends. A server that has seen millions of connections holds
+//! only the ones still open — no thread, no stack mapping and no join handle outlives its
+//! connection.
 
-use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::path::{Component, Path, PathBuf};
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use clap::Args;
-use synack::net::{TcpListener, TcpStream};
+use hyper::header::{HeaderValue, SERVER};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use synack::tokio::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeader;
 
 use crate::tunnel::{start_stack, TunArgs};
 
@@ -19,7 +32,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub tun: TunArgs,
     /// Port to listen on.
-    #[arg(long, value_name = "P", default_value_t = 7)]
+    #[arg(long, value_name = "P", default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Send back everything received (the default).
     #[arg(long, group = "mode")]
@@ -27,12 +40,24 @@ pub struct ServeArgs {
     /// Read and throw away everything received.
     #[arg(long, group = "mode")]
     pub discard: bool,
-    /// Serve the files under DIR over HTTP/1.0.
+    /// Serve the files under DIR over HTTP/1.1 (keep-alive, HEAD, ranges, conditional
+    /// requests; nothing outside DIR is reachable).
     #[arg(long, value_name = "DIR", group = "mode")]
     pub http: Option<PathBuf>,
     /// Exit after serving this many connections.
     #[arg(long, value_name = "N")]
     pub count: Option<usize>,
+    /// Listen backlog: the SYN queue and the accept queue of each listener (past a full SYN
+    /// queue, SYN cookies).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub backlog: usize,
+    /// Threads of the tokio runtime that runs the connections (the stack runs on a thread of
+    /// its own). Default: the number of CPUs.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// No line per connection on stderr (for load tests).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +66,9 @@ enum Mode {
     Discard,
     Http(PathBuf),
 }
+
+/// An idle HTTP connection (no complete request head) is closed after this long.
+const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(args: &ServeArgs) -> Result<(), String> {
     let mode = match (&args.http, args.discard) {
@@ -52,6 +80,14 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         }
         (None, true) => Mode::Discard,
         (None, false) => Mode::Echo,
+    };
+    if args.backlog == 0 {
+        return Err("--backlog: must be at least 1".into());
+    }
+    let workers = match args.workers {
+        Some(0) => return Err("--workers: must be at least 1".into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let grace = args.tun.grace()?;
     let stack = Arc::new(start_stack(&args.tun)?);
@@ -65,188 +101,202 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         Mode::Discard => "discard".to_string(),
         Mode::Http(dir) => format!("HTTP files from {}", dir.display()),
     };
-    // One accepting thread per address (IPv4 and IPv6), all feeding one queue; they end
-    // when the stack stops.
-    let (tx, rx) = mpsc::channel::<io::Result<(TcpStream, SocketAddr)>>();
+    let mut listeners = Vec::new();
     for ip in addrs {
         let local = SocketAddr::new(ip, args.port);
-        let listener =
-            TcpListener::bind(&stack, local).map_err(|e| format!("listen {local}: {e}"))?;
+        let l = TcpListener::bind_with_backlog(&stack, local, args.backlog)
+            .map_err(|e| format!("listen {local}: {e}"))?;
         eprintln!("synack serve: listening on {local} ({what})");
-        let tx = tx.clone();
-        thread::spawn(move || loop {
-            let r = listener.accept();
-            let failed = r.is_err();
-            if tx.send(r).is_err() || failed {
-                return;
-            }
-        });
+        listeners.push(l);
     }
-    drop(tx);
-    let mut workers: Vec<thread::JoinHandle<()>> = Vec::new();
-    let mut served = 0usize;
-    while args.count.is_none_or(|n| served < n) {
-        let next = rx.recv();
-        if stopper.requested() {
-            // A signal stopped the stack (the accepts fail once it stops).
-            stopper.wait();
-            for w in workers {
-                let _ = w.join();
-            }
-            return Ok(());
-        }
-        let (conn, peer) = next
-            .map_err(|_| "accept: no listener left".to_string())?
-            .map_err(|e| format!("accept: {e}"))?;
-        served += 1;
-        eprintln!("synack serve: connection from {peer}");
-        let mode = mode.clone();
-        workers.push(thread::spawn(move || match handle(conn, &mode) {
-            Ok((rx, tx)) => eprintln!("synack serve: {peer} done: {rx} bytes in, {tx} out"),
-            Err(e) => eprintln!("synack serve: {peer}: {e}"),
-        }));
-    }
-    for w in workers {
-        let _ = w.join();
-    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("synack-serve")
+        // File reads of `--http` run on tokio's blocking pool: a few threads, not one per
+        // concurrent request (tokio's default allows 512).
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let opts = Arc::new(Opts {
+        mode,
+        quiet: args.quiet,
+    });
+    let outcome = rt.block_on(serve_all(listeners, opts, args.count));
+    drop(rt);
     if stopper.requested() {
+        // A signal stopped the stack (that is what ended the accepts).
         stopper.wait();
-    } else {
-        stack.shutdown(Duration::from_secs(2));
+        return Ok(());
+    }
+    let served = outcome?;
+    stack.shutdown(Duration::from_secs(2));
+    if !args.quiet {
+        eprintln!("synack serve: served {served} connections");
     }
     Ok(())
 }
 
-/// Serve one connection; returns bytes received and sent.
-fn handle(mut conn: TcpStream, mode: &Mode) -> io::Result<(u64, u64)> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let (mut rx, mut tx) = (0u64, 0u64);
-    match mode {
-        Mode::Echo | Mode::Discard => loop {
-            let n = conn.read(&mut buf)?;
-            if n == 0 {
-                conn.shutdown(Shutdown::Write)?;
-                return Ok((rx, tx));
+struct Opts {
+    mode: Mode,
+    quiet: bool,
+}
+
+/// Accept on every listener and serve each connection in a task of its own, until `count`
+/// connections were accepted (then wait for them to finish) or the accepts fail (the stack
+/// stopped). Returns how many connections were accepted.
+async fn serve_all(
+    listeners: Vec<TcpListener>,
+    opts: Arc<Opts>,
+    count: Option<usize>,
+) -> Result<usize, String> {
+    let (tx, mut rx) = mpsc::channel::<io::Result<(TcpStream, SocketAddr)>>(64);
+    let mut acceptors = JoinSet::new();
+    for l in listeners {
+        let tx = tx.clone();
+        acceptors.spawn(async move {
+            loop {
+                let r = l.accept().await;
+                let failed = r.is_err();
+                if tx.send(r).await.is_err() || failed {
+                    return;
+                }
             }
-            rx += n as u64;
-            if matches!(mode, Mode::Echo) {
-                conn.write_all(&buf[..n])?;
-                tx += n as u64;
-            }
-        },
-        Mode::Http(root) => {
-            conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-            let mut req = Vec::new();
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 64 * 1024 {
-                let n = conn.read(&mut buf)?;
-                if n == 0 {
+        });
+    }
+    drop(tx);
+    let http = match &opts.mode {
+        Mode::Http(root) => Some(SetResponseHeader::overriding(
+            ServeDir::new(root),
+            SERVER,
+            HeaderValue::from_static("synack"),
+        )),
+        _ => None,
+    };
+    let mut conns = JoinSet::new();
+    let mut accepted = 0usize;
+    let mut failure = None;
+    while count.is_none_or(|n| accepted < n) {
+        tokio::select! {
+            next = rx.recv() => match next {
+                None => break,
+                Some(Err(e)) => {
+                    failure = Some(format!("accept: {e}"));
                     break;
                 }
-                req.extend_from_slice(&buf[..n]);
-            }
-            rx = req.len() as u64;
-            let (head, body) = http_response(root, &req);
-            conn.write_all(head.as_bytes())?;
-            conn.write_all(&body)?;
-            tx = (head.len() + body.len()) as u64;
-            conn.shutdown(Shutdown::Write)?;
-            // Read until the client closes, so the close is a clean FIN exchange and not a
-            // reset for unread data.
-            conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-            while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
-            Ok((rx, tx))
+                Some(Ok((conn, peer))) => {
+                    accepted += 1;
+                    let (opts, http) = (opts.clone(), http.clone());
+                    conns.spawn(async move {
+                        let mut conn = Counted::new(conn);
+                        let r = match &opts.mode {
+                            Mode::Echo => echo(&mut conn, true).await,
+                            Mode::Discard => echo(&mut conn, false).await,
+                            Mode::Http(_) => {
+                                // A response is a head and then body chunks in separate
+                                // writes: with Nagle the body would wait for the ACK of the
+                                // head, which a client delays (nginx's `tcp_nodelay on`).
+                                let _ = conn.inner.set_nodelay(true);
+                                let svc = TowerToHyperService::new(http.expect("http mode"));
+                                hyper::server::conn::http1::Builder::new()
+                                    // A client that half-closes after its request (`nc -N`,
+                                    // HTTP/1.0 tools) still gets the response.
+                                    .half_close(true)
+                                    .timer(TokioTimer::new())
+                                    .header_read_timeout(HTTP_HEADER_TIMEOUT)
+                                    .serve_connection(TokioIo::new(&mut conn), svc)
+                                    .await
+                                    .map_err(io::Error::other)
+                            }
+                        };
+                        if !opts.quiet {
+                            match r {
+                                Ok(()) => eprintln!(
+                                    "synack serve: {peer} done: {} bytes in, {} out",
+                                    conn.read, conn.written
+                                ),
+                                Err(e) => eprintln!("synack serve: {peer}: {e}"),
+                            }
+                        }
+                    });
+                }
+            },
+            // Reap finished connections as they end: nothing of theirs stays behind.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    // Stop accepting (dropping a listener unlistens it), then let the open connections finish.
+    acceptors.shutdown().await;
+    while conns.join_next().await.is_some() {}
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(accepted),
+    }
+}
+
+/// Echo (or, with `send` false, discard) until the peer's FIN, then half-close our side.
+async fn echo(conn: &mut Counted, send: bool) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = conn.read(&mut buf).await?;
+        if n == 0 {
+            return conn.shutdown().await;
+        }
+        if send {
+            conn.write_all(&buf[..n]).await?;
         }
     }
 }
 
-/// The response head and body for a request.
-fn http_response(root: &Path, req: &[u8]) -> (String, Vec<u8>) {
-    let text = String::from_utf8_lossy(req);
-    let mut words = text.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let reply = |status: &str, ctype: &str, body: Vec<u8>, send_body: bool| {
-        let head = format!(
-            "HTTP/1.0 {status}\r\nServer: synack\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        (head, if send_body { body } else { Vec::new() })
-    };
-    if method != "GET" && method != "HEAD" {
-        return reply(
-            "405 Method Not Allowed",
-            "text/plain",
-            b"method not allowed\n".to_vec(),
-            true,
-        );
-    }
-    let head_only = method == "HEAD";
-    let Some(path) = resolve(root, target) else {
-        return reply(
-            "404 Not Found",
-            "text/plain",
-            b"not found\n".to_vec(),
-            !head_only,
-        );
-    };
-    match fs::read(&path) {
-        Ok(body) => reply("200 OK", content_type(&path), body, !head_only),
-        Err(_) => reply(
-            "404 Not Found",
-            "text/plain",
-            b"not found\n".to_vec(),
-            !head_only,
-        ),
+/// A connection that counts the bytes read from and written to it (for the per-connection
+/// line).
+struct Counted {
+    inner: TcpStream,
+    read: u64,
+    written: u64,
+}
+
+impl Counted {
+    fn new(inner: TcpStream) -> Self {
+        Counted {
+            inner,
+            read: 0,
+            written: 0,
+        }
     }
 }
 
-/// Map a request target to a file under `root`; `None` for anything that would leave it.
-fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next()?;
-    let rel = Path::new(path.trim_start_matches('/'));
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return None;
-    }
-    let mut full = root.join(rel);
-    if full.is_dir() {
-        full.push("index.html");
-    }
-    full.is_file().then_some(full)
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "css" => "text/css",
-        "js" => "text/javascript",
-        "json" => "application/json",
-        "png" => "image/png",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.read += (buf.filled().len() - before) as u64;
+        r
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = r {
+            self.written += n as u64;
+        }
+        r
+    }
 
-    #[test]
-    fn http_paths_stay_under_the_root() {
-        let dir = std::env::temp_dir().join(format!("synack-serve-test-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("index.html"), "hi").unwrap();
-        assert_eq!(resolve(&dir, "/"), Some(dir.join("index.html")));
-        assert_eq!(
-            resolve(&dir, "/index.html?x=1"),
-            Some(dir.join("index.html"))
-        );
-        assert_eq!(resolve(&dir, "/../etc/passwd"), None);
-        assert_eq!(resolve(&dir, "/nope"), None);
-        let (head, body) = http_response(&dir, b"GET / HTTP/1.0\r\n\r\n");
-        assert!(head.starts_with("HTTP/1.0 200 OK"));
-        assert_eq!(body, b"hi");
-        let (head, _) = http_response(&dir, b"POST / HTTP/1.0\r\n\r\n");
-        assert!(head.starts_with("HTTP/1.0 405"));
-        let _ = fs::remove_dir_all(&dir);
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

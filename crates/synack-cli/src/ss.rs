@@ -474,8 +474,20 @@ fn summary(doc: &Value) -> String {
         doc["program"].as_str().unwrap_or("?")
     ));
     out.push_str(&format!(
-        "Total: {} connections ({} in TIME-WAIT), receive memory {} bytes\n",
-        s["connections"], s["time_wait"], s["receive_memory"]
+        "Total: {} connections ({} in TIME-WAIT)\n",
+        s["connections"], s["time_wait"]
+    ));
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    out.push_str(&format!(
+        "Memory: data {} received + {} to send (budget {}); rings {} (emptied ones keep up to {}); \
+         given back when idle {} times, {} in all\n",
+        bytes(n("receive_memory")),
+        bytes(n("send_memory")),
+        bytes(n("memory_budget")),
+        bytes(n("ring_storage")),
+        bytes(n("retained_ring_storage")),
+        n("memory_releases"),
+        bytes(n("memory_released")),
     ));
     const ORDER: [&str; 11] = [
         "LISTEN",
@@ -551,6 +563,21 @@ fn summary(doc: &Value) -> String {
         }
     ));
     out
+}
+
+/// A byte count as people read it: 1000 B, 12.3 KiB, 4.0 MiB, 1.0 GiB.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]

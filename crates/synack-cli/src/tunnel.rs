@@ -39,13 +39,22 @@ pub struct TunArgs {
     /// MTU of the device (default 1500).
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<usize>,
+    /// Length of the kernel's queue of datagrams for synack to read (the device's
+    /// txqueuelen; the kernel's default for TUN is 500, which drops SYNs and ACKs of busy
+    /// servers in bursts).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub txqueuelen: u32,
     /// Create the device inside this network namespace (`ip netns add NAME` first).
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
-    /// Use the kernel's TUN offloads (virtio-net header, TSO out, unsplit 64 KiB datagrams
-    /// in): several times the throughput at MTU 1500. Fails where the kernel lacks them.
-    #[arg(long)]
+    /// Require the kernel's TUN offloads (virtio-net header, TSO out, unsplit 64 KiB
+    /// datagrams in): fail where the kernel lacks them. Without this flag they are used when
+    /// the kernel has them (several times the throughput at MTU 1500).
+    #[arg(long, conflicts_with = "no_offload")]
     pub offload: bool,
+    /// Never use the kernel's TUN offloads: one datagram per segment each way.
+    #[arg(long)]
+    pub no_offload: bool,
     /// Write every packet in and out to this pcap file (Wireshark, tshark, tcpdump read it).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -115,14 +124,24 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             if let Some(ns) = &a.netns {
                 netns::enter(ns)?;
             }
-            let mut tun = if a.offload {
+            let mut tun = if a.no_offload {
+                Tun::open(&a.tun)?
+            } else if a.offload {
                 Tun::open_offload(&a.tun)?
             } else {
-                Tun::open(&a.tun)?
+                let t = Tun::open_best(&a.tun)?;
+                if !t.offload() {
+                    eprintln!(
+                        "synack: {}: the kernel offers no TUN offloads; without",
+                        a.tun
+                    );
+                }
+                t
             };
             if let Some(mtu) = a.mtu {
                 tun.set_mtu(mtu)?;
             }
+            tun.set_txqueuelen(a.txqueuelen)?;
             let mut host = Vec::new();
             if !a.no_host_addr {
                 host.push(a.host_addr.as_str());
