@@ -57,6 +57,7 @@ scripts! {
     synack_retransmit,
     time_wait_reack,
     timestamps,
+    ts_recent_from_acceptable_segments_only,
     urgent,
     user_timeout,
     user_timeout_between_rtos,

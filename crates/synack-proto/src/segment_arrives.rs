@@ -113,11 +113,15 @@ impl Connection {
         false
     }
 
-    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from an acceptable segment that starts at or
-    /// before the last ACK we sent.
-    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) {
-        if let (true, Some((tsval, _))) = (self.ts_ok, seg.options.timestamps) {
-            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seg.seq <= self.last_ack_sent {
+    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from a segment that starts at or before the
+    /// last ACK we sent (`seq`: its sequence number as it arrived, before trimming). Called
+    /// only once the segment has passed every check that could discard it — the window
+    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5), as in RFC 7323
+    /// Appendix D: one forged or corrupt segment that is then dropped must not move TS.Recent,
+    /// or PAWS would drop the peer's genuine segments from then on.
+    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
+        if let (true, Some((tsval, _))) = (self.ts_ok, options.timestamps) {
+            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq <= self.last_ack_sent {
                 self.ts_recent = tsval;
                 self.ts_recent_at = ctx.now;
             }
@@ -269,7 +273,8 @@ impl Connection {
             return Outcome::default();
         }
 
-        // The urgent pointer counts from the segment's own sequence number, before trimming.
+        // The segment's own sequence number, before trimming: the urgent pointer counts from
+        // it, and TS.Recent's rule compares it with Last.ACK.sent.
         let urgent_seq = seg.seq;
 
         // First: check the sequence number (Table 6).
@@ -309,13 +314,13 @@ impl Connection {
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
-        // An acceptable segment: the peer is alive (keep-alive), and TS.Recent may advance.
+        // An acceptable segment: the peer is alive (keep-alive). TS.Recent waits for the ACK
+        // check (step 5).
         self.last_recv_at = ctx.now;
         self.keepalive_unanswered = 0;
         if self.keepalive.is_some() {
             self.arm_keepalive();
         }
-        self.update_ts_recent(ctx, &seg);
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
             if self.sack_ok && !seg.payload.is_empty() {
@@ -437,6 +442,8 @@ impl Connection {
                 }
             }
         }
+        // The segment passed the ACK check: now, and only now, TS.Recent may advance.
+        self.update_ts_recent(ctx, urgent_seq, &seg.options);
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.transition(ctx, State::FinWait2, "rcv ACK of FIN");
