@@ -49,6 +49,7 @@ scripts! {
     nagle,
     options,
     passive_open,
+    rst_carries_timestamps,
     rst_closed_port,
     sack_recovery,
     simultaneous_close,

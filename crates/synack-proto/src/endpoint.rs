@@ -19,7 +19,7 @@ use crate::event::{ConnHandle, Event, FourTuple};
 use crate::isn::Secret;
 use crate::listener::Listener;
 use crate::recv_buffer::Offer;
-use crate::segment_arrives::Segment;
+use crate::segment_arrives::{ResetReply, Segment};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -435,7 +435,7 @@ impl Endpoint {
         };
         let tuple = c.tuple;
         if let Some(r) = rst {
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, false);
         Ok(())
@@ -491,7 +491,7 @@ impl Endpoint {
         let rst = c.abort(&mut ctx, "reset");
         let tuple = c.tuple;
         if let Some(r) = rst {
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, false);
         Ok(())
@@ -774,9 +774,20 @@ impl Endpoint {
         }
         if let Some(r) = out.reset {
             let tuple = c.tuple;
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, out.back_to_listen);
+    }
+
+    /// A RST from a connection, with the options it chose (timestamps, RFC 7323 §3.2).
+    pub(crate) fn queue_reset(&mut self, tuple: FourTuple, r: ResetReply) {
+        let rst = Control {
+            tuple,
+            seq: r.seq,
+            ack: None,
+            segment: Some((TcpFlags::RST, 0, r.options)),
+        };
+        push_control(&mut self.control, &mut self.stats, &self.cfg, rst);
     }
 
     pub(crate) fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
@@ -1038,15 +1049,18 @@ impl Endpoint {
 
     fn emit_control(&mut self, ctl: Control, buf: &mut [u8]) -> Option<usize> {
         let out = match ctl.segment {
-            Some((flags, window, options)) => Outgoing {
-                seq: ctl.seq,
-                ack: ctl.ack.unwrap_or(SeqNum(0)),
-                flags,
-                window,
-                options,
-                payload_len: 0,
-                urgent: 0,
-            },
+            Some((flags, window, options)) => {
+                self.stats.resets_sent += u64::from(flags.contains(TcpFlags::RST));
+                Outgoing {
+                    seq: ctl.seq,
+                    ack: ctl.ack.unwrap_or(SeqNum(0)),
+                    flags,
+                    window,
+                    options,
+                    payload_len: 0,
+                    urgent: 0,
+                }
+            }
             None => {
                 self.stats.resets_sent += 1;
                 Outgoing {

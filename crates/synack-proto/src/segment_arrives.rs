@@ -40,10 +40,12 @@ impl Segment<'_> {
     }
 }
 
-/// A reset the connection asks the endpoint to send: `<SEQ=seq><CTL=RST>`.
+/// A reset the connection asks the endpoint to send: `<SEQ=seq><CTL=RST>` with `options`
+/// (made by [`Connection::reset_reply`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResetReply {
     pub seq: SeqNum,
+    pub options: TcpOptions,
 }
 
 /// What the endpoint must do after a connection handled a segment.
@@ -56,15 +58,28 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn rst(seq: SeqNum) -> Self {
+    fn rst(reply: ResetReply) -> Self {
         Outcome {
-            reset: Some(ResetReply { seq }),
+            reset: Some(reply),
             back_to_listen: false,
         }
     }
 }
 
 impl Connection {
+    /// A RST from this connection: `<SEQ=seq><CTL=RST>`. Once timestamps are agreed it carries
+    /// TSopt too (RFC 7323 §3.2: SHOULD; TSval our clock, TSecr TS.Recent), so a peer doing
+    /// PAWS on RSTs or matching them to the connection by timestamp accepts it. Every RST a
+    /// TCB sends is made here: ABORT, CLOSE with unread data and data after CLOSE (SHLD-3),
+    /// and a bad ACK in SYN-RECEIVED or SYN-SENT (no timestamps agreed there yet).
+    pub(crate) fn reset_reply(&self, now: crate::time::Instant, seq: SeqNum) -> ResetReply {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        ResetReply { seq, options }
+    }
+
     /// Agree on options from the peer's SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
     ///
     /// MSS (MUST-14, MUST-15, MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where
@@ -177,7 +192,7 @@ impl Connection {
                 if seg.has(TcpFlags::RST) {
                     return Outcome::default();
                 }
-                return Outcome::rst(seg.ack);
+                return Outcome::rst(self.reset_reply(ctx.now, seg.ack));
             }
             // Acceptable iff SND.UNA < SEG.ACK =< SND.NXT (not "= SND.NXT": the peer may ACK
             // only part of what rode on our SYN).
@@ -392,7 +407,7 @@ impl Connection {
                 self.on_established(ctx);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
-                return Outcome::rst(seg.ack);
+                return Outcome::rst(self.reset_reply(ctx.now, seg.ack));
             }
         } else {
             // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
@@ -481,7 +496,7 @@ impl Connection {
             && matches!(self.state, State::FinWait1 | State::FinWait2)
         {
             // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
-            let reply = Outcome::rst(self.snd_max);
+            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd_max));
             self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
             return reply;
         }
