@@ -56,6 +56,8 @@ scripts! {
     simultaneous_open,
     syn_retransmit,
     synack_retransmit,
+    syn_text_is_not_acknowledged,
+    syn_text_simultaneous_open,
     time_wait_reack,
     timestamps,
     ts_recent_from_acceptable_segments_only,

@@ -247,8 +247,7 @@ impl Connection {
             self.snd_nxt = self.iss; // the output path re-sends our SYN, now with ACK
             self.rtt_probe = None;
             self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
-            // Text on the SYN is queued until ESTABLISHED.
-            self.queue_text(ctx, seg.seq + 1u32, seg.payload);
+            self.text_on_syn(seg.payload);
         }
         Outcome::default()
     }
@@ -641,19 +640,19 @@ impl Connection {
         }
     }
 
-    /// Put in-window text into the receive buffer, without the state checks of step 7
-    /// (used for text on a SYN, held until ESTABLISHED).
-    pub(crate) fn queue_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8]) {
-        if payload.is_empty() {
-            return;
-        }
-        let room = self.recv.window().min(65535);
-        let payload = &payload[..payload.len().min(room)];
-        let before = self.rcv_nxt;
-        self.rcv_nxt = self.recv.insert(self.rcv_nxt, seq, payload);
-        self.bytes_received += u64::from(self.rcv_nxt - before);
-        self.ack_now = true;
-        let _ = ctx;
+    /// Text (and a FIN) on a SYN that opens a connection: in LISTEN (listener.rs) and in
+    /// SYN-SENT on a simultaneous open. RFC 9293 §3.10.7.2/§3.10.7.3 set RCV.NXT = SEG.SEQ + 1
+    /// and let the text wait for ESTABLISHED; the SYN-ACK acknowledges the SYN only.
+    ///
+    /// Without Fast Open synack drops the text, as Linux does: RCV.NXT stays at SEG.SEQ + 1,
+    /// so the peer sends it again once the handshake is done. Keeping it would hold buffer
+    /// space for a peer that has not yet shown it can complete a handshake (the SYN-flood
+    /// case), and a SYN cookie (listener.rs) can keep nothing anyway.
+    ///
+    /// TCP Fast Open (RFC 7413, issue 22) belongs here: with a valid cookie, take the text
+    /// into the receive buffer, advance RCV.NXT past it and acknowledge it in the SYN-ACK.
+    pub(crate) fn text_on_syn(&mut self, payload: &[u8]) {
+        let _dropped = payload;
     }
 
     /// Steps 7 (segment text) and 8 (FIN).
