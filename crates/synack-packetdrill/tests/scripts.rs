@@ -52,6 +52,7 @@ scripts! {
     rst_carries_timestamps,
     rst_closed_port,
     sack_recovery,
+    sender_sws_avoidance,
     simultaneous_close,
     simultaneous_open,
     syn_retransmit,

@@ -748,6 +748,12 @@ impl Connection {
     /// The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 9293 §3.8.3).
     fn on_rto(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
+        if self.sws_override_due() {
+            // The SWS override timer (MUST-38 rule 4): send what the window allows now. Not a
+            // retransmission: no backoff, no R2, cwnd stays.
+            self.probe_now = true;
+            return;
+        }
         let opening = matches!(self.state, State::SynSent | State::SynReceived);
         let persist =
             self.snd_wnd == 0 && !opening && self.can_send_data() && self.send.end() > self.snd_una;
@@ -812,6 +818,15 @@ impl Connection {
             Some(limit) => next.min((self.progress_at + limit).max(ctx.now)),
             None => next,
         }
+    }
+
+    /// The retransmission timer runs as the SWS override timer: nothing is in flight and data
+    /// waits for a window that is open but too small to send it (output.rs, `may_send_now`).
+    fn sws_override_due(&self) -> bool {
+        self.snd_una == self.snd_max
+            && self.snd_wnd > 0
+            && self.send.end() > self.snd_nxt
+            && self.can_send_data()
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.
