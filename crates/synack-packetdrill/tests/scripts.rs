@@ -65,6 +65,7 @@ scripts! {
     urgent,
     user_timeout,
     user_timeout_between_rtos,
+    user_timeout_shortened,
     window_scaling,
     zero_window_at_open,
     zero_window_after_idle,

@@ -458,7 +458,7 @@ impl Endpoint {
     /// The connection's pending timers.
     pub fn timers(&self, h: ConnHandle) -> Option<ConnTimers> {
         match self.conns.get(&h) {
-            Some(c) => Some(c.timers()),
+            Some(c) => Some(c.timers(&self.cfg)),
             None => self.time_wait_timers(h),
         }
     }
@@ -507,6 +507,7 @@ impl Endpoint {
     /// R2 for this connection's data (MUST-21); `None` never gives up.
     pub fn set_user_timeout(&mut self, h: ConnHandle, t: Option<Duration>) -> Result<(), Error> {
         self.owned_mut(h)?.user_timeout = t;
+        self.schedule(h); // the R2 deadline moves with it, now
         Ok(())
     }
 
@@ -922,7 +923,7 @@ impl Endpoint {
         let Some(c) = self.conns.get(&h) else {
             return;
         };
-        let d = c.next_deadline();
+        let d = c.next_deadline(&self.cfg);
         self.conns.set_timer(h, d);
     }
 
@@ -943,7 +944,7 @@ impl Endpoint {
     fn poll_live_timeout(&mut self) -> Option<(Instant, ConnHandle)> {
         loop {
             let (t, h) = self.conns.next_timer()?;
-            let d = self.conns.get(&h).and_then(|c| c.next_deadline());
+            let d = self.conns.get(&h).and_then(|c| c.next_deadline(&self.cfg));
             if d == Some(t) {
                 return Some((t, h));
             }

@@ -175,8 +175,10 @@ impl Connection {
             if n == 0 {
                 if self.snd_wnd == 0 && self.rto_at.is_none() {
                     // Data waits for a closed window and nothing is in flight to draw an ACK:
-                    // start the persist timer (MUST-35, SHLD-29).
-                    self.rto_at = Some(self.rto_deadline(ctx));
+                    // start the persist timer (MUST-35, SHLD-29). R2 counts from the probe.
+                    let probe_at = self.rto_deadline(ctx);
+                    self.rto_at = Some(probe_at);
+                    self.progress_at = probe_at;
                 }
                 return None;
             }
@@ -325,7 +327,9 @@ impl Connection {
                 }
             }
             if self.snd_una == self.snd_max || self.rto_at.is_none() {
-                if self.rto_at.is_none() {
+                if self.rto_at.is_none() || self.sws_override_due() {
+                    // R2's clock starts: nothing was outstanding (the override timer of
+                    // sender SWS avoidance is no retransmission timer).
                     self.progress_at = ctx.now;
                 }
                 self.rto_at = Some(self.rto_deadline(ctx));

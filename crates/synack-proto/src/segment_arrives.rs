@@ -449,11 +449,16 @@ impl Connection {
             if self.snd_wnd == 0 {
                 // A probe was answered (MUST-37): the peer is alive, its window just shut.
                 // Probing continues as long as it answers.
-                self.progress_at = ctx.now;
                 if self.rto_at.is_none() && self.zero_window_blocked() {
                     // The persist timer: first probe one RTO after the window closed (SHLD-29).
                     self.rto_at = Some(self.rto_deadline(ctx));
                 }
+                // R2 counts from our next transmission (probe or retransmission), not from
+                // this answer: a receiver that answers every probe keeps the connection
+                // however far apart the backed-off probes are (MUST-37), and one that stops
+                // answering is given up R2 after the first probe it left unanswered (where
+                // Linux measures TCP_USER_TIMEOUT for probes from too).
+                self.progress_at = self.rto_at.map_or(ctx.now, |t| t.max(ctx.now));
             }
         }
         // The segment passed the ACK check: now, and only now, TS.Recent may advance.
