@@ -29,7 +29,7 @@ fn last_ts(p: &Pair, side: Side) -> (u32, u32) {
 fn assert_rst_with_timestamps(p: &mut Pair, seq: u32, elapsed_ms: u32) {
     let (our_last, _) = last_ts(p, Side::A);
     let (peer_last, _) = last_ts(p, Side::B);
-    assert_rst_with(p, seq, (our_last + elapsed_ms, peer_last));
+    assert_rst_with(p, seq, (our_last.wrapping_add(elapsed_ms), peer_last));
 }
 
 fn assert_rst_with(p: &mut Pair, seq: u32, (tsval, tsecr): (u32, u32)) {
@@ -95,7 +95,7 @@ fn data_after_close_draws_a_rst_with_timestamps_shld_3_rfc7323_3_2() {
     let data = p.one(Side::B);
     let (data_ts, _) = data.options.timestamps.unwrap();
     p.deliver(Side::A, &data.raw);
-    assert_rst_with(&mut p, data.ack, (our_last + 20, data_ts));
+    assert_rst_with(&mut p, data.ack, (our_last.wrapping_add(20), data_ts));
     assert_eq!(p.a.state(c), None);
 }
 
@@ -110,7 +110,7 @@ fn reset_of_a_closing_connection_sends_a_rst_with_timestamps_rfc7323_3_2() {
     assert!(end.flags.contains(TcpFlags::FIN));
     p.advance(Duration::from_millis(100));
     p.a.reset(c).unwrap();
-    assert_rst_with_timestamps(&mut p, end.seq + end.len(), 100);
+    assert_rst_with_timestamps(&mut p, end.seq.wrapping_add(end.len()), 100);
 }
 
 #[test]
@@ -125,7 +125,16 @@ fn a_bad_ack_in_syn_received_draws_a_rst_with_timestamps_rfc7323_3_2() {
     };
     p.deliver(
         Side::A,
-        &packet(peer, addr(A_IP, 80), TcpFlags::SYN, 100, 0, 65535, syn_opts, b""),
+        &packet(
+            peer,
+            addr(A_IP, 80),
+            TcpFlags::SYN,
+            100,
+            0,
+            65535,
+            syn_opts,
+            b"",
+        ),
     );
     let syn_ack = p.one(Side::A);
     let (our_ts, ecr) = syn_ack.options.timestamps.unwrap();

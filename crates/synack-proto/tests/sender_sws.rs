@@ -51,11 +51,18 @@ fn a_shrunk_window_does_not_draw_a_tiny_segment_until_the_override_timer_must_38
     assert_eq!((info.snd_wnd, info.bytes_in_flight), (10, 0));
     // The override timer: the RTO (1 s: no RTT measured on this instant link), within the
     // RFC's 0.1–1.0 s.
-    assert_eq!(p.a.timers(c).unwrap().rto_at, Some(t0 + Duration::from_secs(1)));
+    assert_eq!(
+        p.a.timers(c).unwrap().rto_at,
+        Some(t0 + Duration::from_secs(1))
+    );
     p.advance_to(t0 + Duration::from_millis(999));
     assert!(sent(&mut p, iss).is_empty());
     p.advance_to(t0 + Duration::from_secs(1));
-    assert_eq!(sent(&mut p, iss), vec![seg(".", 2001, 10)], "rule 4: the override");
+    assert_eq!(
+        sent(&mut p, iss),
+        vec![seg(".", 2001, 10)],
+        "rule 4: the override"
+    );
     // Not a retransmission timeout: no backoff, no loss response.
     let info = p.a.info(c).unwrap();
     assert_eq!((info.timeouts, info.retransmits, info.backoff), (0, 0, 0));

@@ -25,7 +25,16 @@ fn a_listener_acknowledges_the_syn_only_and_takes_the_text_when_sent_again() {
     let to = addr(B_IP, 80);
     p.deliver(
         Side::B,
-        &packet(client, to, TcpFlags::SYN, 1000, 0, 8192, mss(1000), b"early"),
+        &packet(
+            client,
+            to,
+            TcpFlags::SYN,
+            1000,
+            0,
+            8192,
+            mss(1000),
+            b"early",
+        ),
     );
     let sa = p.one(Side::B);
     assert_eq!(
@@ -37,7 +46,16 @@ fn a_listener_acknowledges_the_syn_only_and_takes_the_text_when_sent_again() {
     let iss = sa.seq;
     p.deliver(
         Side::B,
-        &packet(client, to, TcpFlags::ACK, 1001, iss + 1, 8192, mss(0), b""),
+        &packet(
+            client,
+            to,
+            TcpFlags::ACK,
+            1001,
+            iss.wrapping_add(1),
+            8192,
+            mss(0),
+            b"",
+        ),
     );
     let s = p.b.accept(to).unwrap();
     assert_eq!(p.b.state(s), Some(State::Established));
@@ -52,7 +70,7 @@ fn a_listener_acknowledges_the_syn_only_and_takes_the_text_when_sent_again() {
             to,
             TcpFlags::ACK | TcpFlags::PSH,
             1001,
-            iss + 1,
+            iss.wrapping_add(1),
             8192,
             TcpOptions::default(),
             b"early",
@@ -61,7 +79,7 @@ fn a_listener_acknowledges_the_syn_only_and_takes_the_text_when_sent_again() {
     let ack = p.one(Side::B);
     assert_eq!(
         (ack.flags().as_str(), ack.seq, ack.ack),
-        (".", iss + 1, 1006)
+        (".", iss.wrapping_add(1), 1006)
     );
     assert_eq!(read_all(&mut p.b, s).0, b"early");
     assert_eq!(p.b.info(s).unwrap().mss, 1000, "peer's MSS option honoured");
@@ -79,7 +97,16 @@ fn a_syn_cookie_acknowledges_the_syn_only() {
     // The first SYN takes the one SYN-RECEIVED slot.
     p.deliver(
         Side::B,
-        &packet(addr(A_IP, 1000), to, TcpFlags::SYN, 10, 0, 8192, mss(1000), b""),
+        &packet(
+            addr(A_IP, 1000),
+            to,
+            TcpFlags::SYN,
+            10,
+            0,
+            8192,
+            mss(1000),
+            b"",
+        ),
     );
     let _ = p.one(Side::B);
     // The second, with text, is answered with a cookie: SYN only acknowledged, nothing kept.
@@ -100,7 +127,7 @@ fn a_syn_cookie_acknowledges_the_syn_only() {
             to,
             TcpFlags::ACK | TcpFlags::PSH,
             778,
-            sa.seq + 1,
+            sa.seq.wrapping_add(1),
             8192,
             TcpOptions::default(),
             b"early",
@@ -129,10 +156,7 @@ fn a_simultaneous_open_acknowledges_the_peers_syn_only_must_10() {
     );
     assert_eq!(p.a.state(c), Some(State::SynReceived));
     let sa = p.one(Side::A);
-    assert_eq!(
-        (sa.flags().as_str(), sa.seq, sa.ack),
-        ("S.", syn.seq, 5001)
-    );
+    assert_eq!((sa.flags().as_str(), sa.seq, sa.ack), ("S.", syn.seq, 5001));
     // The peer's SYN-ACK completes the open; then the text comes again.
     p.deliver(
         Side::A,
@@ -141,7 +165,7 @@ fn a_simultaneous_open_acknowledges_the_peers_syn_only_must_10() {
             me,
             TcpFlags::SYN | TcpFlags::ACK,
             5000,
-            syn.seq + 1,
+            syn.seq.wrapping_add(1),
             8192,
             mss(1000),
             b"",
@@ -157,7 +181,7 @@ fn a_simultaneous_open_acknowledges_the_peers_syn_only_must_10() {
             me,
             TcpFlags::ACK | TcpFlags::PSH,
             5001,
-            syn.seq + 1,
+            syn.seq.wrapping_add(1),
             8192,
             TcpOptions::default(),
             b"early",
@@ -166,7 +190,7 @@ fn a_simultaneous_open_acknowledges_the_peers_syn_only_must_10() {
     let ack = p.one(Side::A);
     assert_eq!(
         (ack.flags().as_str(), ack.seq, ack.ack),
-        (".", syn.seq + 1, 5006)
+        (".", syn.seq.wrapping_add(1), 5006)
     );
     assert_eq!(read_all(&mut p.a, c).0, b"early");
 }

@@ -51,17 +51,17 @@ fn genuine_data_is_taken(p: &mut Pair, c: ConnHandle, peer_ts: u32, our_ts: u32)
         nxt,
         una,
         1000,
-        ts(peer_ts + 201, our_ts),
+        ts(peer_ts.wrapping_add(201), our_ts),
         &[7u8; 100],
     );
     p.deliver(Side::A, &data);
     let ack = p.one(Side::A);
     assert_eq!(
         (ack.flags().as_str(), ack.seq, ack.ack),
-        (".", una, nxt + 100),
+        (".", una, nxt.wrapping_add(100)),
         "the genuine segment was taken, not dropped by PAWS"
     );
-    assert_eq!(ack.options.timestamps.unwrap().1, peer_ts + 201);
+    assert_eq!(ack.options.timestamps.unwrap().1, peer_ts.wrapping_add(201));
     assert_eq!(read_all(&mut p.a, c).0, vec![7u8; 100]);
     assert_eq!(p.a.state(c), Some(State::Established));
 }
@@ -96,9 +96,9 @@ fn a_fin_acking_unsent_data_does_not_move_ts_recent_rfc7323_4_3() {
         c,
         TcpFlags::FIN | TcpFlags::ACK,
         info.rcv_nxt.get(),
-        info.snd_nxt.get() + 1000,
+        info.snd_nxt.get().wrapping_add(1000),
         1000,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         b"",
     );
     answered_with_the_old_ts_recent(&mut p, c, &fin, peer_ts);
@@ -115,10 +115,10 @@ fn an_inexact_rst_does_not_move_ts_recent_rfc7323_4_3() {
         &p.a,
         c,
         TcpFlags::RST,
-        nxt + 100,
+        nxt.wrapping_add(100),
         0,
         0,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         b"",
     );
     answered_with_the_old_ts_recent(&mut p, c, &rst, peer_ts);
@@ -138,7 +138,7 @@ fn a_syn_does_not_move_ts_recent_rfc7323_4_3() {
         info.rcv_nxt.get(),
         0,
         1000,
-        ts(peer_ts + 200_000, 0),
+        ts(peer_ts.wrapping_add(200_000), 0),
         b"",
     );
     answered_with_the_old_ts_recent(&mut p, c, &syn, peer_ts);
@@ -156,10 +156,10 @@ fn out_of_window_segments_do_not_move_ts_recent_rfc7323_4_3() {
         &p.a,
         c,
         TcpFlags::ACK,
-        nxt + info.rcv_wnd + 1000,
+        nxt.wrapping_add(info.rcv_wnd + 1000),
         una,
         1000,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         &[1u8; 10],
     );
     answered_with_the_old_ts_recent(&mut p, c, &beyond, peer_ts);
@@ -168,10 +168,10 @@ fn out_of_window_segments_do_not_move_ts_recent_rfc7323_4_3() {
         &p.a,
         c,
         TcpFlags::ACK,
-        nxt - 500,
+        nxt.wrapping_sub(500),
         una,
         1000,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         &[1u8; 10],
     );
     answered_with_the_old_ts_recent(&mut p, c, &old, peer_ts);
@@ -191,7 +191,7 @@ fn a_segment_without_ack_does_not_move_ts_recent_rfc7323_4_3() {
         nxt,
         0,
         1000,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         &[1u8; 10],
     );
     p.deliver(Side::A, &no_ack);
@@ -206,7 +206,7 @@ fn an_acceptable_segment_moves_ts_recent_and_later_older_ones_fail_paws_rfc7323_
     // and a later one with an older TSval is an old duplicate (R1).
     let mut p = pair();
     let (c, peer_ts, our_ts) = established(&mut p);
-    genuine_data_is_taken(&mut p, c, peer_ts + 1000, our_ts);
+    genuine_data_is_taken(&mut p, c, peer_ts.wrapping_add(1000), our_ts);
     let info = p.a.info(c).unwrap();
     let stale = from_peer(
         &p.a,
@@ -215,10 +215,10 @@ fn an_acceptable_segment_moves_ts_recent_and_later_older_ones_fail_paws_rfc7323_
         info.rcv_nxt.get(),
         info.snd_nxt.get(),
         1000,
-        ts(peer_ts + 1200, our_ts),
+        ts(peer_ts.wrapping_add(1200), our_ts),
         &[1u8; 10],
     );
-    answered_with_the_old_ts_recent(&mut p, c, &stale, peer_ts + 1201);
+    answered_with_the_old_ts_recent(&mut p, c, &stale, peer_ts.wrapping_add(1201));
     assert!(read_all(&mut p.a, c).0.is_empty(), "PAWS dropped it");
 }
 
@@ -242,9 +242,9 @@ fn the_compact_time_wait_entry_keeps_ts_recent_from_a_segment_it_drops_rfc7323_4
         c,
         TcpFlags::FIN | TcpFlags::ACK,
         last.ack,
-        last.seq + 1000,
+        last.seq.wrapping_add(1000),
         1000,
-        ts(peer_ts + 200_000, our_ts),
+        ts(peer_ts.wrapping_add(200_000), our_ts),
         b"",
     );
     p.deliver(Side::A, &bogus);
@@ -263,7 +263,7 @@ fn the_compact_time_wait_entry_keeps_ts_recent_from_a_segment_it_drops_rfc7323_4
         fin_b.seq,
         fin_b.ack,
         1000,
-        ts(peer_ts + 201, our_ts),
+        ts(peer_ts.wrapping_add(201), our_ts),
         b"",
     );
     p.deliver(Side::A, &again);

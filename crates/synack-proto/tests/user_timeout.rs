@@ -73,9 +73,16 @@ fn shortening_the_user_timeout_while_data_waits_takes_effect_at_once_must_21() {
     assert_eq!(p.next_timeout(), Some(t0 + ms(800)));
     p.fire_next_timeout();
     assert_eq!(p.now - t0, ms(800));
-    assert_eq!(p.a.state(c), Some(State::Closed), "the application still holds it");
+    assert_eq!(
+        p.a.state(c),
+        Some(State::Closed),
+        "the application still holds it"
+    );
     assert!(timed_out(&p, c));
-    assert!(p.out(Side::A).is_empty(), "no RST, no retransmission (§3.10.8)");
+    assert!(
+        p.out(Side::A).is_empty(),
+        "no RST, no retransmission (§3.10.8)"
+    );
 }
 
 #[test]
@@ -119,7 +126,11 @@ fn answered_zero_window_probes_back_off_and_never_hit_a_short_user_timeout_must_
     while probes.len() < 5 {
         p.fire_next_timeout();
         for s in p.out(Side::A) {
-            assert_eq!((s.seq, s.payload.len()), (una, 1), "one octet past the window");
+            assert_eq!(
+                (s.seq, s.payload.len()),
+                (una, 1),
+                "one octet past the window"
+            );
             probes.push((p.now - closed).as_secs());
         }
         p.advance(ms(100));
