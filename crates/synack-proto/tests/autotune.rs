@@ -54,8 +54,8 @@ fn a_reader_that_keeps_up_doubles_its_buffer_each_round_trip_up_to_the_max() {
     assert_eq!(p.b.info(s).unwrap().wscale.map(|w| w.0), Some(5));
     // A period ends once a receiver round trip has passed (the first needs a sample), and
     // grows the buffer to twice what it read if that was more than the period before.
-    // (The sender leaves the last sub-segment of each window unsent — sender SWS avoidance,
-    // MUST-38 — so B reads a little less than its buffer and the buffer reaches the max one
+    // (The sender leaves the last sub-segment of each window unsent — sender silly-window
+    // avoidance — so B reads a little less than its buffer and the buffer reaches the max one
     // period later than a doubling would.)
     let sizes: Vec<usize> = (0..9).map(|_| round(&mut p, c, s, usize::MAX)).collect();
     assert_eq!(
@@ -79,7 +79,7 @@ fn a_reader_that_keeps_up_doubles_its_buffer_each_round_trip_up_to_the_max() {
     let left = p.b.info(s).unwrap().rcv_wnd;
     assert!(
         left < 1448,
-        "A filled the window, to within a segment (MUST-38 holds the rest): {left}"
+        "A filled the window, to within a segment (sender SWS avoidance holds the rest): {left}"
     );
     let mut buf = vec![0u8; 64 * KIB];
     let mut got = 0;

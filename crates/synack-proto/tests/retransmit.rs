@@ -292,7 +292,7 @@ fn fast_retransmit_on_the_third_duplicate_ack() {
 fn zero_window_is_probed_and_the_connection_stays_open_must_35_must_37() {
     let mut cfg_b = config(B_IP);
     // Three full segments: the window closes on a segment boundary (with a sub-segment tail
-    // left, sender SWS avoidance would hold it for the override timer first, MUST-38).
+    // left, sender SWS avoidance would hold it for the override timer first).
     cfg_b.recv_buffer = 3 * 1460;
     let mut p = Pair::with_configs(config(A_IP), cfg_b);
     let (c, s) = p.establish();

@@ -18,7 +18,7 @@ fn small_receiver(buffer: usize) -> Pair {
 #[test]
 fn receiver_opens_a_closed_window_only_by_a_useful_amount_must_39() {
     // Seven full segments fill it (a sub-segment tail would wait for the sender's SWS
-    // override timer, MUST-38).
+    // override timer).
     let mut p = small_receiver(7 * 1460);
     let (c, s) = p.establish();
     p.a.send(c, &vec![5u8; 20_000]).unwrap();
