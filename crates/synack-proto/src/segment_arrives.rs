@@ -131,9 +131,11 @@ impl Connection {
     /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from a segment that starts at or before the
     /// last ACK we sent (`seq`: its sequence number as it arrived, before trimming). Called
     /// only once the segment has passed every check that could discard it — the window
-    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5), as in RFC 7323
-    /// Appendix D: one forged or corrupt segment that is then dropped must not move TS.Recent,
-    /// or PAWS would drop the peer's genuine segments from then on.
+    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5). RFC 7323 Appendix D
+    /// updates it in step 5 once the ACK bit is seen on; we wait for the ACK's range checks
+    /// too (SEG.ACK > SND.NXT, MAY-12's lower bound), as Linux does (tcp_ack): one forged or
+    /// corrupt segment that is then dropped must not move TS.Recent, or PAWS would drop the
+    /// peer's genuine segments from then on.
     fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
         if let (true, Some((tsval, _))) = (self.ts_ok, options.timestamps) {
             if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq <= self.last_ack_sent {

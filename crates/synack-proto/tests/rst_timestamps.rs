@@ -60,6 +60,7 @@ fn abort_sends_a_rst_with_timestamps_rfc7323_3_2() {
     let seq = snd_nxt(&p, c);
     p.a.abort(c).unwrap();
     assert_rst_with_timestamps(&mut p, seq, 250);
+    assert_eq!(p.a.stats().resets_sent, 1, "counted like any RST");
     assert_eq!(p.a.state(c), None);
     assert_eq!(p.b.state(s), Some(State::Established), "not delivered");
 }
