@@ -53,6 +53,9 @@ pub struct ConnTimers {
     pub keepalive_at: Option<Instant>,
     pub time_wait_at: Option<Instant>,
     pub fin_wait2_at: Option<Instant>,
+    /// When R2 gives up on the connection (the user timeout for data, MUST-20/21; the SYN
+    /// limits while opening, MUST-23), while the retransmission or persist timer runs.
+    pub r2_at: Option<Instant>,
 }
 
 /// A snapshot of a connection, like Linux's `tcp_info`.
@@ -536,13 +539,14 @@ impl Connection {
         self.snd_max - self.snd_una
     }
 
-    /// The earliest deadline of this connection.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    /// The earliest deadline of this connection: its timers and the moment R2 runs out.
+    pub(crate) fn next_deadline(&self, cfg: &Config) -> Option<Instant> {
         let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
         };
-        let d = earliest(self.rto_at, self.delack_at);
+        let d = earliest(self.rto_at, self.r2_deadline(cfg));
+        let d = earliest(d, self.delack_at);
         let d = earliest(d, self.keepalive_at);
         earliest(earliest(d, self.time_wait_at), self.fin_wait2_at)
     }
@@ -591,8 +595,9 @@ impl Connection {
         }
     }
 
-    pub(crate) fn timers(&self) -> ConnTimers {
+    pub(crate) fn timers(&self, cfg: &Config) -> ConnTimers {
         ConnTimers {
+            r2_at: self.r2_deadline(cfg),
             rto_at: self.rto_at,
             persist: self.rto_at.is_some() && self.snd_wnd == 0 && self.state.is_synchronized(),
             delayed_ack_at: self.delack_at,
@@ -691,6 +696,13 @@ impl Connection {
             self.close_with(ctx, CloseReason::TimedOut, "FIN-WAIT-2 timeout");
             return;
         }
+        if self.r2_deadline(ctx.cfg).is_some_and(|t| t <= now) {
+            // R2 ran out (MUST-20; MUST-23 while opening): give up, at exactly that moment
+            // even between two retransmissions. §3.10.8: no RST, tell the user, CLOSED.
+            self.rto_at = None;
+            self.close_with(ctx, CloseReason::TimedOut, "retransmission timeout (R2)");
+            return;
+        }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
             self.ack_now = true;
@@ -747,29 +759,18 @@ impl Connection {
 
     /// The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 9293 §3.8.3).
     fn on_rto(&mut self, ctx: &mut Ctx<'_>) {
-        let now = ctx.now;
+        if self.sws_override_due() {
+            // The SWS override timer (MUST-38 rule 4): send what the window allows now. Not a
+            // retransmission: no backoff, no R2, cwnd stays.
+            self.probe_now = true;
+            return;
+        }
         let opening = matches!(self.state, State::SynSent | State::SynReceived);
-        let persist =
-            self.snd_wnd == 0 && !opening && self.can_send_data() && self.send.end() > self.snd_una;
+        let persist = self.persisting();
         if self.snd_una == self.snd_max && !persist {
             return; // nothing outstanding
         }
-        // R2 (MUST-20, MUST-23): give up. SYNs get at least 3 minutes; data the user timeout,
-        // measured from the last progress — for zero-window probing, the last answer, so a
-        // receiver that keeps answering keeps the connection (MUST-37).
-        let limit = if opening && self.listener.is_some() {
-            Some(ctx.cfg.syn_received_timeout)
-        } else if opening {
-            Some(ctx.cfg.syn_timeout)
-        } else {
-            self.user_timeout
-        };
-        if let Some(limit) = limit {
-            if now.saturating_duration_since(self.progress_at) >= limit {
-                self.close_with(ctx, CloseReason::TimedOut, "retransmission timeout (R2)");
-                return;
-            }
-        }
+        // R2 has its own deadline (`r2_deadline`), checked before this in handle_timeout.
         self.rtt.back_off(); // §5.5; the persist timer backs off the same way (SHLD-30)
         self.rtt_probe = None; // Karn
                                // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
@@ -797,21 +798,51 @@ impl Connection {
         self.congestion_on_rto(ctx);
     }
 
-    /// When the retransmission timer set now should fire: one RTO from now, but never after
-    /// the moment R2 (the user timeout, or the SYN limits) runs out, so a connection gives up
-    /// on time rather than at the next backed-off expiry.
+    /// When the retransmission (or persist) timer set now should fire: one RTO from now. R2
+    /// is a deadline of its own (`r2_deadline`), so the timer is never shortened for it: a
+    /// retransmission or probe goes exactly when the backed-off RTO says.
     pub(crate) fn rto_deadline(&self, ctx: &Ctx<'_>) -> Instant {
-        let next = ctx.now + self.rtt.rto();
-        let limit = match self.state {
-            State::SynSent => Some(ctx.cfg.syn_timeout),
-            State::SynReceived if self.listener.is_some() => Some(ctx.cfg.syn_received_timeout),
-            State::SynReceived => Some(ctx.cfg.syn_timeout),
-            _ => self.user_timeout,
-        };
-        match limit {
-            Some(limit) => next.min((self.progress_at + limit).max(ctx.now)),
-            None => next,
+        ctx.now + self.rtt.rto()
+    }
+
+    /// The moment R2 runs out (RFC 9293 §3.8.3, MUST-20): `progress_at` plus the limit of the
+    /// state — the SYN limits while opening (MUST-23; shorter for a passive child, RFC 4987
+    /// §3.2), else the user timeout (MUST-21; `None` never gives up). It runs while the
+    /// retransmission timer does for something outstanding, or the persist timer for a
+    /// closed window; not for the SWS override timer (nothing is unacknowledged then).
+    ///
+    /// Computed from the connection each time, never stored: a user timeout changed by the
+    /// application, or progress (an ACK, an answered probe), moves it at once, and the
+    /// endpoint's timer heap takes the earliest of it and the timers (`next_deadline`).
+    pub(crate) fn r2_deadline(&self, cfg: &Config) -> Option<Instant> {
+        self.rto_at?;
+        if self.snd_una == self.snd_max && !self.persisting() {
+            return None;
         }
+        let opening = matches!(self.state, State::SynSent | State::SynReceived);
+        let limit = if opening && self.listener.is_some() {
+            Some(cfg.syn_received_timeout)
+        } else if opening {
+            Some(cfg.syn_timeout)
+        } else {
+            self.user_timeout
+        };
+        limit.map(|limit| self.progress_at + limit)
+    }
+
+    /// The retransmission timer runs as the persist timer: the peer's window is closed and
+    /// data waits (or its first octet is out as a probe).
+    fn persisting(&self) -> bool {
+        self.snd_wnd == 0 && self.can_send_data() && self.send.end() > self.snd_una
+    }
+
+    /// The retransmission timer runs as the SWS override timer: nothing is in flight and data
+    /// waits for a window that is open but too small to send it (output.rs, `may_send_now`).
+    pub(crate) fn sws_override_due(&self) -> bool {
+        self.snd_una == self.snd_max
+            && self.snd_wnd > 0
+            && self.send.end() > self.snd_nxt
+            && self.can_send_data()
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.

@@ -19,7 +19,7 @@ use crate::event::{ConnHandle, Event, FourTuple};
 use crate::isn::Secret;
 use crate::listener::Listener;
 use crate::recv_buffer::Offer;
-use crate::segment_arrives::Segment;
+use crate::segment_arrives::{ResetReply, Segment};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -438,7 +438,7 @@ impl Endpoint {
         };
         let tuple = c.tuple;
         if let Some(r) = rst {
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, false);
         Ok(())
@@ -461,7 +461,7 @@ impl Endpoint {
     /// The connection's pending timers.
     pub fn timers(&self, h: ConnHandle) -> Option<ConnTimers> {
         match self.conns.get(&h) {
-            Some(c) => Some(c.timers()),
+            Some(c) => Some(c.timers(&self.cfg)),
             None => self.time_wait_timers(h),
         }
     }
@@ -494,7 +494,7 @@ impl Endpoint {
         let rst = c.abort(&mut ctx, "reset");
         let tuple = c.tuple;
         if let Some(r) = rst {
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, false);
         Ok(())
@@ -510,6 +510,7 @@ impl Endpoint {
     /// R2 for this connection's data (MUST-21); `None` never gives up.
     pub fn set_user_timeout(&mut self, h: ConnHandle, t: Option<Duration>) -> Result<(), Error> {
         self.owned_mut(h)?.user_timeout = t;
+        self.schedule(h); // the R2 deadline moves with it, now
         Ok(())
     }
 
@@ -784,9 +785,20 @@ impl Endpoint {
         }
         if let Some(r) = out.reset {
             let tuple = c.tuple;
-            self.queue_control(tuple, r.seq, None);
+            self.queue_reset(tuple, r);
         }
         self.after(h, was, out.back_to_listen);
+    }
+
+    /// A RST from a connection, with the options it chose (timestamps, RFC 7323 §3.2).
+    pub(crate) fn queue_reset(&mut self, tuple: FourTuple, r: ResetReply) {
+        let rst = Control {
+            tuple,
+            seq: r.seq,
+            ack: None,
+            segment: Some((TcpFlags::RST, 0, r.options)),
+        };
+        push_control(&mut self.control, &mut self.stats, &self.cfg, rst);
     }
 
     pub(crate) fn queue_control(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
@@ -921,7 +933,7 @@ impl Endpoint {
         let Some(c) = self.conns.get(&h) else {
             return;
         };
-        let d = c.next_deadline();
+        let d = c.next_deadline(&self.cfg);
         self.conns.set_timer(h, d);
     }
 
@@ -942,7 +954,7 @@ impl Endpoint {
     fn poll_live_timeout(&mut self) -> Option<(Instant, ConnHandle)> {
         loop {
             let (t, h) = self.conns.next_timer()?;
-            let d = self.conns.get(&h).and_then(|c| c.next_deadline());
+            let d = self.conns.get(&h).and_then(|c| c.next_deadline(&self.cfg));
             if d == Some(t) {
                 return Some((t, h));
             }
@@ -1048,15 +1060,18 @@ impl Endpoint {
 
     fn emit_control(&mut self, ctl: Control, buf: &mut [u8]) -> Option<usize> {
         let out = match ctl.segment {
-            Some((flags, window, options)) => Outgoing {
-                seq: ctl.seq,
-                ack: ctl.ack.unwrap_or(SeqNum(0)),
-                flags,
-                window,
-                options,
-                payload_len: 0,
-                urgent: 0,
-            },
+            Some((flags, window, options)) => {
+                self.stats.resets_sent += u64::from(flags.contains(TcpFlags::RST));
+                Outgoing {
+                    seq: ctl.seq,
+                    ack: ctl.ack.unwrap_or(SeqNum(0)),
+                    flags,
+                    window,
+                    options,
+                    payload_len: 0,
+                    urgent: 0,
+                }
+            }
             None => {
                 self.stats.resets_sent += 1;
                 Outgoing {

@@ -194,15 +194,16 @@ impl Endpoint {
         c.snd_wl1 = seg.seq;
         c.snd_wl2 = iss;
         c.transition(&mut ctx, State::SynReceived, "rcv SYN");
-        // Text on a SYN is held until ESTABLISHED.
-        c.queue_text(&mut ctx, seg.seq + 1u32, seg.payload);
+        // Text on the SYN: dropped without Fast Open; the SYN-ACK acknowledges the SYN only.
+        c.text_on_syn(seg.payload);
         self.stats.passive_opens += 1;
         self.conns.insert(c);
         self.conns.bind(&tuple, h);
         self.touch(h);
     }
 
-    /// Answer a SYN with a cookie SYN-ACK and keep no state (syn_cookies.rs).
+    /// Answer a SYN with a cookie SYN-ACK and keep no state (syn_cookies.rs): text on the SYN
+    /// is dropped and the SYN-ACK acknowledges the SYN only (`Connection::text_on_syn`).
     fn send_cookie(&mut self, now: Instant, laddr: SocketAddr, tuple: FourTuple, seg: Segment<'_>) {
         let cfg = &self.cfg;
         let our_mss = crate::connection::advertised_mss(cfg, &tuple);

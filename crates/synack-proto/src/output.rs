@@ -168,35 +168,27 @@ impl Connection {
             };
             let avail = data_end - self.snd_nxt;
             let mut n = avail.min(usable).min(max_payload as u32);
-            let probe = n == 0 && self.probe_now;
-            if probe {
+            if n == 0 && self.probe_now {
                 // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
                 n = 1;
             }
             if n == 0 {
                 if self.snd_wnd == 0 && self.rto_at.is_none() {
                     // Data waits for a closed window and nothing is in flight to draw an ACK:
-                    // start the persist timer (MUST-35, SHLD-29).
-                    self.rto_at = Some(self.rto_deadline(ctx));
+                    // start the persist timer (MUST-35, SHLD-29). R2 counts from the probe.
+                    let probe_at = self.rto_deadline(ctx);
+                    self.rto_at = Some(probe_at);
+                    self.progress_at = probe_at;
                 }
                 return None;
             }
-            // Nagle (SHLD-7) and sender silly-window avoidance (MUST-38): send a full
-            // segment, or everything queued when nothing is unacknowledged (or Nagle is off,
-            // or the application has closed: MUST-60, never hold data indefinitely), or at
-            // least half the largest window the peer offered. Otherwise the next ACK
-            // releases the data; with nothing in flight nothing is held back.
-            let full = n as usize >= max_payload;
-            let all = n == avail;
-            let big = self.max_snd_wnd > 0 && n >= self.max_snd_wnd / 2;
-            let retransmission = self.snd_nxt < self.snd_max;
-            let may_send = full
-                || retransmission
-                || probe
-                || big
-                || idle
-                || (all && (self.nodelay || self.fin_queued));
-            if !may_send {
+            if !self.may_send_now(n, avail, max_payload, idle) {
+                if idle && self.rto_at.is_none() {
+                    // Nothing in flight will bring an ACK to release the data: start the
+                    // override timer (MUST-38 rule 4), on the retransmission timer as the
+                    // persist timer is (on_rto: `sws_override_due`).
+                    self.rto_at = Some(ctx.now + self.sws_override_timeout());
+                }
                 return None;
             }
             self.probe_now = false;
@@ -218,6 +210,41 @@ impl Connection {
             return None;
         }
         Some(self.sent(ctx, self.snd_nxt, flags, options, len))
+    }
+
+    /// Sender silly-window avoidance (MUST-38, RFC 9293 §3.8.6.2.1) with Nagle (SHLD-7): may
+    /// `n` = min(D, U, MSS) octets go now? `avail` is D (queued, unsent), `idle` says SND.NXT
+    /// = SND.UNA. Send
+    /// 1. a full segment: min(D, U) >= Eff.snd.MSS;
+    /// 2. all queued data, D <= U, if Nagle allows it: nothing unacknowledged, or Nagle off,
+    ///    or the application closed (its FIN follows; MUST-60: never hold data indefinitely);
+    /// 3. at least Fs = 1/2 of the largest window the peer offered — without Nagle's bracket
+    ///    [SND.NXT = SND.UNA]: a peer whose window is under two segments would otherwise get
+    ///    one segment per round trip (Linux likewise counts half the largest window as a full
+    ///    segment, tcp_bound_to_half_wnd);
+    /// 4. when the override timer expired (or a zero-window probe is due): `probe_now`.
+    ///
+    /// Retransmissions (SND.NXT < SND.MAX after a timeout) are never held. Otherwise the data
+    /// waits: for the next ACK while something is in flight, else for the override timer.
+    fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
+        let full = n as usize >= max_payload;
+        let all = n == avail;
+        let nagle_ok = idle || self.nodelay || self.fin_queued;
+        let big = self.max_snd_wnd > 0 && n >= self.max_snd_wnd / 2;
+        let retransmission = self.snd_nxt < self.snd_max;
+        full || (all && nagle_ok) || big || self.probe_now || retransmission
+    }
+
+    /// The override timeout of sender SWS avoidance (MUST-38 rule 4): the RFC's range is
+    /// 0.1–1.0 s and suggests sharing the zero-window probe timer. We take the RTO (which the
+    /// persist timer also uses) clamped to that range: about a round trip gives the peer time
+    /// to read and announce a larger window, and 1 s bounds the wait (the default minimum
+    /// RTO is 1 s, so that is the usual value).
+    pub(crate) fn sws_override_timeout(&self) -> crate::time::Duration {
+        self.rtt.rto().clamp(
+            crate::time::Duration::from_millis(100),
+            crate::time::Duration::from_secs(1),
+        )
     }
 
     /// RFC 6675 §5 step (C): during SACK recovery, send while cwnd − pipe ≥ 1 SMSS, choosing
@@ -300,7 +327,9 @@ impl Connection {
                 }
             }
             if self.snd_una == self.snd_max || self.rto_at.is_none() {
-                if self.rto_at.is_none() {
+                if self.rto_at.is_none() || self.sws_override_due() {
+                    // R2's clock starts: nothing was outstanding (the override timer of
+                    // sender SWS avoidance is no retransmission timer).
                     self.progress_at = ctx.now;
                 }
                 self.rto_at = Some(self.rto_deadline(ctx));

@@ -339,7 +339,8 @@ impl RecvBuffer {
     /// Store a segment's text that lies in `[rcv_nxt, rcv_nxt + window)` (already trimmed to
     /// it by the caller). Returns the new RCV.NXT: past `data` if it was in order, and past any
     /// held ranges that now follow on. Text staged by [`RecvBuffer::stage`] at `rcv_nxt` is
-    /// committed without a second copy.
+    /// committed without a second copy. (The stack itself calls `insert_offered`.)
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, data: &[u8]) -> SeqNum {
         self.insert_offered(rcv_nxt, seq, data, None)
     }

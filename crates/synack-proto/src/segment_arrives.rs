@@ -40,10 +40,12 @@ impl Segment<'_> {
     }
 }
 
-/// A reset the connection asks the endpoint to send: `<SEQ=seq><CTL=RST>`.
+/// A reset the connection asks the endpoint to send: `<SEQ=seq><CTL=RST>` with `options`
+/// (made by [`Connection::reset_reply`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResetReply {
     pub seq: SeqNum,
+    pub options: TcpOptions,
 }
 
 /// What the endpoint must do after a connection handled a segment.
@@ -56,15 +58,28 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn rst(seq: SeqNum) -> Self {
+    fn rst(reply: ResetReply) -> Self {
         Outcome {
-            reset: Some(ResetReply { seq }),
+            reset: Some(reply),
             back_to_listen: false,
         }
     }
 }
 
 impl Connection {
+    /// A RST from this connection: `<SEQ=seq><CTL=RST>`. Once timestamps are agreed it carries
+    /// TSopt too (RFC 7323 §3.2: SHOULD; TSval our clock, TSecr TS.Recent), so a peer doing
+    /// PAWS on RSTs or matching them to the connection by timestamp accepts it. Every RST a
+    /// TCB sends is made here: ABORT, CLOSE with unread data and data after CLOSE (SHLD-3),
+    /// and a bad ACK in SYN-RECEIVED or SYN-SENT (no timestamps agreed there yet).
+    pub(crate) fn reset_reply(&self, now: crate::time::Instant, seq: SeqNum) -> ResetReply {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        ResetReply { seq, options }
+    }
+
     /// Agree on options from the peer's SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
     ///
     /// MSS (MUST-14, MUST-15, MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where
@@ -113,11 +128,17 @@ impl Connection {
         false
     }
 
-    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from an acceptable segment that starts at or
-    /// before the last ACK we sent.
-    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) {
-        if let (true, Some((tsval, _))) = (self.ts_ok, seg.options.timestamps) {
-            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seg.seq <= self.last_ack_sent {
+    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from a segment that starts at or before the
+    /// last ACK we sent (`seq`: its sequence number as it arrived, before trimming). Called
+    /// only once the segment has passed every check that could discard it — the window
+    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5). RFC 7323 Appendix D
+    /// updates it in step 5 once the ACK bit is seen on; we wait for the ACK's range checks
+    /// too (SEG.ACK > SND.NXT, MAY-12's lower bound), as Linux does (tcp_ack): one forged or
+    /// corrupt segment that is then dropped must not move TS.Recent, or PAWS would drop the
+    /// peer's genuine segments from then on.
+    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
+        if let (true, Some((tsval, _))) = (self.ts_ok, options.timestamps) {
+            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq <= self.last_ack_sent {
                 self.ts_recent = tsval;
                 self.ts_recent_at = ctx.now;
             }
@@ -173,7 +194,7 @@ impl Connection {
                 if seg.has(TcpFlags::RST) {
                     return Outcome::default();
                 }
-                return Outcome::rst(seg.ack);
+                return Outcome::rst(self.reset_reply(ctx.now, seg.ack));
             }
             // Acceptable iff SND.UNA < SEG.ACK =< SND.NXT (not "= SND.NXT": the peer may ACK
             // only part of what rode on our SYN).
@@ -228,8 +249,7 @@ impl Connection {
             self.snd_nxt = self.iss; // the output path re-sends our SYN, now with ACK
             self.rtt_probe = None;
             self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
-            // Text on the SYN is queued until ESTABLISHED.
-            self.queue_text(ctx, seg.seq + 1u32, seg.payload);
+            self.text_on_syn(seg.payload);
         }
         Outcome::default()
     }
@@ -269,7 +289,8 @@ impl Connection {
             return Outcome::default();
         }
 
-        // The urgent pointer counts from the segment's own sequence number, before trimming.
+        // The segment's own sequence number, before trimming: the urgent pointer counts from
+        // it, and TS.Recent's rule compares it with Last.ACK.sent.
         let urgent_seq = seg.seq;
 
         // First: check the sequence number (Table 6).
@@ -309,13 +330,13 @@ impl Connection {
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
-        // An acceptable segment: the peer is alive (keep-alive), and TS.Recent may advance.
+        // An acceptable segment: the peer is alive (keep-alive). TS.Recent waits for the ACK
+        // check (step 5).
         self.last_recv_at = ctx.now;
         self.keepalive_unanswered = 0;
         if self.keepalive.is_some() {
             self.arm_keepalive();
         }
-        self.update_ts_recent(ctx, &seg);
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
             if self.sack_ok && !seg.payload.is_empty() {
@@ -387,7 +408,7 @@ impl Connection {
                 self.on_established(ctx);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
-                return Outcome::rst(seg.ack);
+                return Outcome::rst(self.reset_reply(ctx.now, seg.ack));
             }
         } else {
             // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
@@ -430,13 +451,20 @@ impl Connection {
             if self.snd_wnd == 0 {
                 // A probe was answered (MUST-37): the peer is alive, its window just shut.
                 // Probing continues as long as it answers.
-                self.progress_at = ctx.now;
                 if self.rto_at.is_none() && self.zero_window_blocked() {
                     // The persist timer: first probe one RTO after the window closed (SHLD-29).
                     self.rto_at = Some(self.rto_deadline(ctx));
                 }
+                // R2 counts from our next transmission (probe or retransmission), not from
+                // this answer: a receiver that answers every probe keeps the connection
+                // however far apart the backed-off probes are (MUST-37), and one that stops
+                // answering is given up R2 after the first probe it left unanswered (where
+                // Linux measures TCP_USER_TIMEOUT for probes from too).
+                self.progress_at = self.rto_at.map_or(ctx.now, |t| t.max(ctx.now));
             }
         }
+        // The segment passed the ACK check: now, and only now, TS.Recent may advance.
+        self.update_ts_recent(ctx, urgent_seq, &seg.options);
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.transition(ctx, State::FinWait2, "rcv ACK of FIN");
@@ -474,7 +502,7 @@ impl Connection {
             && matches!(self.state, State::FinWait1 | State::FinWait2)
         {
             // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
-            let reply = Outcome::rst(self.snd_max);
+            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd_max));
             self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
             return reply;
         }
@@ -619,19 +647,19 @@ impl Connection {
         }
     }
 
-    /// Put in-window text into the receive buffer, without the state checks of step 7
-    /// (used for text on a SYN, held until ESTABLISHED).
-    pub(crate) fn queue_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8]) {
-        if payload.is_empty() {
-            return;
-        }
-        let room = self.recv.window().min(65535);
-        let payload = &payload[..payload.len().min(room)];
-        let before = self.rcv_nxt;
-        self.rcv_nxt = self.recv.insert(self.rcv_nxt, seq, payload);
-        self.bytes_received += u64::from(self.rcv_nxt - before);
-        self.ack_now = true;
-        let _ = ctx;
+    /// Text (and a FIN) on a SYN that opens a connection: in LISTEN (listener.rs) and in
+    /// SYN-SENT on a simultaneous open. RFC 9293 §3.10.7.2/§3.10.7.3 set RCV.NXT = SEG.SEQ + 1
+    /// and let the text wait for ESTABLISHED; the SYN-ACK acknowledges the SYN only.
+    ///
+    /// Without Fast Open synack drops the text, as Linux does: RCV.NXT stays at SEG.SEQ + 1,
+    /// so the peer sends it again once the handshake is done. Keeping it would hold buffer
+    /// space for a peer that has not yet shown it can complete a handshake (the SYN-flood
+    /// case), and a SYN cookie (listener.rs) can keep nothing anyway.
+    ///
+    /// TCP Fast Open (RFC 7413, issue 22) belongs here: with a valid cookie, take the text
+    /// into the receive buffer, advance RCV.NXT past it and acknowledge it in the SYN-ACK.
+    pub(crate) fn text_on_syn(&mut self, payload: &[u8]) {
+        let _dropped = payload;
     }
 
     /// Steps 7 (segment text) and 8 (FIN).

@@ -411,13 +411,6 @@ impl Endpoint {
             ack_owed = !has(TcpFlags::RST);
             fin = false;
         }
-        // RFC 7323 §4.3: TS.Recent from an acceptable segment at or before Last.ACK.sent
-        // (RCV.NXT: our last ACK acknowledged everything).
-        if let (true, Some((tsval, _))) = (ts_ok, seg.options.timestamps) {
-            if (tsval.wrapping_sub(ts_recent) as i32) >= 0 && seg.seq <= nxt {
-                self.conns.tw_at(i).ts_recent = tsval;
-            }
-        }
         if acceptable && sack && seg.seq < nxt && !seg.payload.is_empty() {
             dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
         }
@@ -441,6 +434,14 @@ impl Endpoint {
         }
         if seg.ack > snd_nxt {
             return self.time_wait_challenge(now, h);
+        }
+        // RFC 7323 §4.3: TS.Recent from a segment at or before Last.ACK.sent (RCV.NXT: our
+        // last ACK acknowledged everything) — only now that it passed the window, RST, SYN and
+        // ACK checks, as for a full TCB: a segment that is dropped must not move it.
+        if let (true, Some((tsval, _))) = (ts_ok, seg.options.timestamps) {
+            if (tsval.wrapping_sub(ts_recent) as i32) >= 0 && seg.seq <= nxt {
+                self.conns.tw_at(i).ts_recent = tsval;
+            }
         }
         // Seventh: text is ignored in TIME-WAIT. Eighth: a FIN at RCV.NXT (the peer's FIN is
         // behind RCV.NXT already, so only a bogus one lands here) is acknowledged and

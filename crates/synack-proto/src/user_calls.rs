@@ -136,7 +136,7 @@ impl Connection {
             | State::Established
             | State::FinWait1
             | State::FinWait2
-            | State::CloseWait => Some(ResetReply { seq: self.snd_max }),
+            | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd_max)),
             _ => None,
         };
         self.recv.clear();

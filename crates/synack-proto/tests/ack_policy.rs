@@ -417,7 +417,7 @@ fn segments_processed_together_are_acked_once_must_58_59() {
 #[test]
 fn zero_window_probes_start_one_rto_after_the_window_closes_and_back_off_shld_29_30() {
     let mut cfg_b = config(B_IP);
-    cfg_b.recv_buffer = 3000;
+    cfg_b.recv_buffer = 2 * 1460; // closes on a segment boundary (no SWS override first)
     let mut p = Pair::with_configs(config(A_IP), cfg_b);
     let (c, _s) = p.establish();
     p.a.send(c, &vec![1u8; 10_000]).unwrap();

@@ -54,7 +54,10 @@ fn a_reader_that_keeps_up_doubles_its_buffer_each_round_trip_up_to_the_max() {
     assert_eq!(p.b.info(s).unwrap().wscale.map(|w| w.0), Some(5));
     // A period ends once a receiver round trip has passed (the first needs a sample), and
     // grows the buffer to twice what it read if that was more than the period before.
-    let sizes: Vec<usize> = (0..7).map(|_| round(&mut p, c, s, usize::MAX)).collect();
+    // (The sender leaves the last sub-segment of each window unsent — sender silly-window
+    // avoidance — so B reads a little less than its buffer and the buffer reaches the max one
+    // period later than a doubling would.)
+    let sizes: Vec<usize> = (0..9).map(|_| round(&mut p, c, s, usize::MAX)).collect();
     assert_eq!(
         sizes[0],
         64 * KIB,
@@ -66,7 +69,7 @@ fn a_reader_that_keeps_up_doubles_its_buffer_each_round_trip_up_to_the_max() {
         "never shrinks: {sizes:?}"
     );
     assert_eq!(
-        sizes[5..],
+        sizes[7..],
         [1 << 20, 1 << 20],
         "up to the max, no further: {sizes:?}"
     );
@@ -75,15 +78,15 @@ fn a_reader_that_keeps_up_doubles_its_buffer_each_round_trip_up_to_the_max() {
     p.exchange();
     let left = p.b.info(s).unwrap().rcv_wnd;
     assert!(
-        left < 1 << 5,
-        "A filled the window, to within a unit of the scale: {left}"
+        left < 1448,
+        "A filled the window, to within a segment (sender SWS avoidance holds the rest): {left}"
     );
     let mut buf = vec![0u8; 64 * KIB];
     let mut got = 0;
     while let Ok(n) = p.b.recv(s, &mut buf) {
         got += n;
     }
-    assert!(got >= 1 << 20, "{got}");
+    assert!(got > (1 << 20) - 1448, "{got}");
     let update = p.one(Side::B);
     assert_eq!(
         (update.flags().as_str(), u32::from(update.wnd) << 5),
@@ -147,6 +150,6 @@ fn no_growth_over_the_memory_budget() {
     // The same reader with room in the budget grows it (the control).
     let mut p = pair(64 * KIB, 1 << 20, true);
     let (c, s) = p.establish();
-    let grown = (0..8).map(|_| round(&mut p, c, s, usize::MAX)).max();
+    let grown = (0..9).map(|_| round(&mut p, c, s, usize::MAX)).max();
     assert!(grown > Some(64 * KIB), "{grown:?}");
 }

@@ -435,9 +435,7 @@ fn over_the_memory_budget_send_buffers_take_at_most_64_kib() {
     p.exchange();
     assert_eq!(p.a.send_memory(), 0);
     assert!(
-        p.events(Side::A)[before..]
-            .iter()
-            .any(|e| *e == synack_proto::Event::Writable { conn: c2 }),
+        p.events(Side::A)[before..].contains(&synack_proto::Event::Writable { conn: c2 }),
         "{:?}",
         &p.events(Side::A)[before..]
     );

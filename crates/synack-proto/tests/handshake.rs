@@ -99,53 +99,6 @@ fn data_on_the_third_segment_is_delivered() {
 }
 
 #[test]
-fn data_on_a_syn_is_held_until_established() {
-    let mut p = Pair::new();
-    p.b.listen(addr(B_IP, 80), None).unwrap();
-    let client = addr(A_IP, 5555);
-    let opts = TcpOptions {
-        mss: Some(1000),
-        ..TcpOptions::default()
-    };
-    p.deliver(
-        Side::B,
-        &packet(
-            client,
-            addr(B_IP, 80),
-            TcpFlags::SYN,
-            1000,
-            0,
-            8192,
-            opts,
-            b"early",
-        ),
-    );
-    let synack = p.one(Side::B);
-    assert_eq!(synack.flags(), "S.");
-    assert_eq!(synack.ack, 1006, "SYN and its 5 bytes are acknowledged");
-    assert_eq!(p.b.accept(addr(B_IP, 80)), None);
-    // The third segment completes the handshake; only now may the application read.
-    p.deliver(
-        Side::B,
-        &packet(
-            client,
-            addr(B_IP, 80),
-            TcpFlags::ACK,
-            1006,
-            synack.seq.wrapping_add(1),
-            8192,
-            TcpOptions::default(),
-            b"",
-        ),
-    );
-    let s = p.b.accept(addr(B_IP, 80)).unwrap();
-    let mut buf = [0u8; 16];
-    assert_eq!(p.b.recv(s, &mut buf).unwrap(), 5);
-    assert_eq!(&buf[..5], b"early");
-    assert_eq!(p.b.info(s).unwrap().mss, 1000, "peer's MSS option honoured");
-}
-
-#[test]
 fn simultaneous_open_must_10() {
     let mut p = Pair::new();
     let a =

@@ -17,7 +17,9 @@ fn small_receiver(buffer: usize) -> Pair {
 
 #[test]
 fn receiver_opens_a_closed_window_only_by_a_useful_amount_must_39() {
-    let mut p = small_receiver(10_000);
+    // Seven full segments fill it (a sub-segment tail would wait for the sender's SWS
+    // override timer).
+    let mut p = small_receiver(7 * 1460);
     let (c, s) = p.establish();
     p.a.send(c, &vec![5u8; 20_000]).unwrap();
     p.exchange();
@@ -157,6 +159,10 @@ fn sender_copes_with_a_shrinking_window_must_34_shld_15_16() {
     );
     p.deliver(Side::A, &shrink);
     p.a.send(c, &[1u8; 5000]).unwrap();
+    // 100 bytes is neither a full segment, nor all that is queued, nor half the largest
+    // window B offered: sender SWS avoidance (MUST-38) holds it until the override timer.
+    assert!(p.out(Side::A).is_empty());
+    p.fire_next_timeout();
     let segs = p.out(Side::A);
     assert_eq!(segs.len(), 1);
     assert_eq!(

@@ -369,3 +369,51 @@ pub fn read_all(ep: &mut Endpoint, h: ConnHandle) -> (Vec<u8>, bool) {
         }
     }
 }
+
+/// The ISN of the peer a test plays by hand ([`connect_to_hand_peer`]).
+pub const HAND_PEER_ISN: u32 = 1_000_000;
+
+/// A (synack) connects to B:80, a peer the test plays by hand: the test answers A's SYN with
+/// a SYN-ACK `<SEQ=HAND_PEER_ISN>` carrying window `wnd` and `options`, and takes A's ACK.
+/// Returns A's handle and A's ISS.
+pub fn connect_to_hand_peer(p: &mut Pair, wnd: u16, options: TcpOptions) -> (ConnHandle, u32) {
+    let me = addr(A_IP, 40000);
+    let peer = addr(B_IP, 80);
+    let c = p.a.connect(p.now, me, peer).unwrap();
+    let syn = p.one(Side::A);
+    assert_eq!(syn.flags(), "S");
+    let iss = syn.seq;
+    let syn_ack = packet(
+        peer,
+        me,
+        TcpFlags::SYN | TcpFlags::ACK,
+        HAND_PEER_ISN,
+        iss.wrapping_add(1),
+        wnd,
+        options,
+        b"",
+    );
+    p.deliver(Side::A, &syn_ack);
+    let ack = p.one(Side::A);
+    assert_eq!(
+        (ack.flags().as_str(), ack.seq, ack.ack),
+        (".", iss.wrapping_add(1), HAND_PEER_ISN.wrapping_add(1))
+    );
+    assert_eq!(p.a.state(c), Some(State::Established));
+    (c, iss)
+}
+
+/// An ACK from the hand peer of [`connect_to_hand_peer`]: `<SEQ=HAND_PEER_ISN+1><ACK=ack>`
+/// with window field `wnd`.
+pub fn hand_peer_ack(ack: u32, wnd: u16) -> Vec<u8> {
+    packet(
+        addr(B_IP, 80),
+        addr(A_IP, 40000),
+        TcpFlags::ACK,
+        HAND_PEER_ISN.wrapping_add(1),
+        ack,
+        wnd,
+        TcpOptions::default(),
+        b"",
+    )
+}
