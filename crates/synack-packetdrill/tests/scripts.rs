@@ -66,6 +66,7 @@ scripts! {
     urgent,
     user_timeout,
     user_timeout_between_rtos,
+    window_field_unsigned,
     window_scaling,
     zero_window_at_open,
     zero_window_after_idle,
