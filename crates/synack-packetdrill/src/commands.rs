@@ -172,6 +172,8 @@ fn sysctl(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, St
             cfg.keepalive_probes = n()? as u32
         }
         "net.inet.tcp.msl" => cfg.msl = ms(n()?),
+        // How long an opening connection may take (Linux counts SYN retries instead).
+        "net.inet.tcp.keepinit" => cfg.syn_timeout = ms(n()?),
         "net.inet.tcp.delayed_ack" => {
             if !on()? {
                 cfg.delayed_ack = None;
@@ -278,6 +280,17 @@ impl Runner<'_> {
         applied: &mut Vec<String>,
         skipped: &mut Vec<String>,
     ) {
+        // The default idle time of sockets that set none: the runner's, valid at any time.
+        let idle = match key {
+            "net.ipv4.tcp_keepalive_time" => v.trim().parse::<u64>().ok(),
+            "net.inet.tcp.keepidle" => v.trim().parse::<u64>().ok().map(|ms| ms / 1000),
+            _ => None,
+        };
+        if let Some(secs) = idle {
+            self.default_keepidle = secs.max(1);
+            applied.push(format!("{key}={v}"));
+            return;
+        }
         let exists = self.endpoint_exists();
         let mut cfg = self.cfg.clone();
         match sysctl(&mut cfg, key, v) {

@@ -105,6 +105,9 @@ pub(crate) struct Runner<'a> {
     children: u16,
     /// Python variables of `%{ }%` code blocks; they live until the script ends.
     code_vars: HashMap<String, i64>,
+    /// Keep-alive idle time (seconds) of a socket that sets none: 2 hours (MUST-28), or
+    /// the `tcp_keepalive_time` / `net.inet.tcp.keepidle` sysctl.
+    pub default_keepidle: u64,
 }
 
 impl<'a> Runner<'a> {
@@ -140,6 +143,7 @@ impl<'a> Runner<'a> {
             new_child: None,
             children: 0,
             code_vars: HashMap::new(),
+            default_keepidle: 7200,
         }
     }
 

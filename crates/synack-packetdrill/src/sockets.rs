@@ -40,6 +40,8 @@ pub(crate) struct Socket {
     pub accept_q: VecDeque<ConnHandle>,
     pub so_error: Option<&'static str>,
     pub connecting: bool,
+    /// `shutdown(SHUT_RD)` was called: reads return 0.
+    pub rd_shut: bool,
 }
 
 impl Socket {
@@ -56,6 +58,7 @@ impl Socket {
             accept_q: VecDeque::new(),
             so_error: None,
             connecting: false,
+            rd_shut: false,
         }
     }
 }
@@ -421,6 +424,7 @@ impl Runner<'_> {
                 if flags.is_some_and(|f| flag_set(f, "MSG_OOB")) {
                     return Err(self.unsupported(format!("{name} with MSG_OOB")));
                 }
+
                 let r = if flags.is_some_and(|f| flag_set(f, "MSG_PEEK")) {
                     self.peek(h, n)
                 } else {
@@ -430,6 +434,7 @@ impl Runner<'_> {
                 self.pump()?;
                 match r {
                     Ok(k) => Done(Ok(k as i64)),
+                    Err(Error::WouldBlock) if self.sockets[&fd].rd_shut => Done(Ok(0)),
                     Err(Error::WouldBlock) if nonblocking || dontwait => Done(Err("EAGAIN")),
                     Err(Error::WouldBlock) => Block,
                     Err(e) => Done(Err(self.conn_errno(h, e, false))),
@@ -466,6 +471,11 @@ impl Runner<'_> {
             }
             ("shutdown", Kind::Conn(h)) => {
                 let how = self.int_arg(sc, 1)?;
+                if how != 1 {
+                    // SHUT_RD: synack has no receive half-close; as in Linux, a read
+                    // with nothing to read returns 0 from now on instead of waiting.
+                    self.sock(fd).unwrap().rd_shut = true;
+                }
                 if how == 0 {
                     Done(Ok(0))
                 } else {
@@ -508,6 +518,12 @@ impl Runner<'_> {
         sc: &'s Syscall,
     ) -> Result<(usize, Option<&'s Expr>), Box<Failure>> {
         let name = sc.name.as_str();
+        // A bad buffer pointer (`write(4, NULL, 1000) = -1 EFAULT`): no memory to fault here.
+        if matches!(sc.args.get(1), Some(Expr::Word(w)) if w == "NULL")
+            || matches!(sc.args.get(1), Some(Expr::Int(_)))
+        {
+            return Err(self.unsupported(format!("{name} with a buffer pointer")));
+        }
         let (n, flags) = match name {
             "read" | "write" => (self.int_arg(sc, 2)?, None),
             "sendmsg" | "recvmsg" => {
@@ -602,12 +618,13 @@ impl Runner<'_> {
     fn apply_conn_options(&mut self, fd: i64) {
         let s = self.sockets[&fd].clone();
         let Kind::Conn(h) = s.kind else { return };
+        let default_idle = self.default_keepidle;
         let ep = self.ep();
         if s.nodelay {
             let _ = ep.set_nodelay(h, true);
         }
         if s.keepalive {
-            let idle = Duration::from_secs(s.keepidle.unwrap_or(7200));
+            let idle = Duration::from_secs(s.keepidle.unwrap_or(default_idle));
             let _ = ep.set_keepalive(h, Some(idle));
         }
         if let Some(ms) = s.user_timeout_ms {

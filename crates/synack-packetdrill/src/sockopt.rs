@@ -57,13 +57,14 @@ impl Runner<'_> {
                 }
             }
             "SO_KEEPALIVE" | "TCP_KEEPIDLE" => {
+                let default_idle = self.default_keepidle;
                 let s = self.sockets.get_mut(&fd).unwrap();
                 if opt == "SO_KEEPALIVE" {
                     s.keepalive = v != 0;
                 } else {
                     s.keepidle = Some(v.max(1) as u64);
                 }
-                let (on, idle) = (s.keepalive, s.keepidle.unwrap_or(7200));
+                let (on, idle) = (s.keepalive, s.keepidle.unwrap_or(default_idle));
                 if let Some(h) = conn {
                     let _ = self
                         .ep()
@@ -227,7 +228,7 @@ impl Runner<'_> {
             }
             "TCP_NODELAY" => (i64::from(s.nodelay), true),
             "SO_KEEPALIVE" => (i64::from(s.keepalive), true),
-            "TCP_KEEPIDLE" => (s.keepidle.unwrap_or(7200) as i64, true),
+            "TCP_KEEPIDLE" => (s.keepidle.unwrap_or(self.default_keepidle) as i64, true),
             "TCP_KEEPINTVL" => (self.cfg.keepalive_interval.as_secs() as i64, true),
             "TCP_KEEPCNT" => (i64::from(self.cfg.keepalive_probes), true),
             "TCP_KEEPINIT" => (self.cfg.syn_timeout.as_secs() as i64, true),

@@ -62,6 +62,22 @@ fn msg_peek_leaves_the_data_in_place() {
 }
 
 #[test]
+fn shut_rd_makes_an_empty_read_return_zero() {
+    // As in Linux: data already there (or arriving later) is still read; with nothing to
+    // read, a read returns 0 at once instead of waiting.
+    passes(&format!(
+        "{OPEN}+0 shutdown(4, SHUT_RD) = 0\n+0 read(4, ..., 1000) = 0\n\
+         +0 < P. 1:11(10) ack 1 win 65535\n+0 read(4, ..., 1000) = 10\n\
+         +0 read(4, ..., 1000) = 0\n"
+    ));
+    // Without it the same read blocks.
+    fails(
+        &format!("{OPEN}+0 read(4, ..., 1000) = 0\n"),
+        "blocking read never returned",
+    );
+}
+
+#[test]
 fn script_fd_numbers_are_mapped_not_required() {
     // A process that already has fds 3..9 open would get 10 and 11.
     passes(
@@ -334,6 +350,22 @@ fn what_the_runner_cannot_run_stops_the_script() {
     unsupported(
         "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n",
         "a socket of type",
+    );
+    unsupported(
+        &format!("{OPEN}+0 write(4, NULL, 1000) = -1 EFAULT (Bad address)\n"),
+        "a buffer pointer",
+    );
+}
+
+#[test]
+fn socket_defaults_follow_their_sysctls() {
+    passes(
+        "0 `sysctl -w net.inet.tcp.keepidle=15000`\n\
+         +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0 getsockopt(3, IPPROTO_TCP, TCP_KEEPIDLE, [15], [4]) = 0\n\
+         +0 `sysctl -w net.inet.tcp.keepinit=75000 net.inet.tcp.keepintvl=5000`\n\
+         +0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [75], [4]) = 0\n\
+         +0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINTVL, [5], [4]) = 0\n",
     );
 }
 
