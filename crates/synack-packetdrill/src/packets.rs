@@ -429,19 +429,12 @@ pub fn check_outbound(
             act.flags.letters()
         ));
     }
-    if act.flags.contains(TcpFlags::SYN) {
-        // The first SYN of a connection, or of a new incarnation of its tuple (a SYN-ACK
-        // answering a SYN in TIME-WAIT): its ISN is the script's `start`. A retransmitted
-        // SYN has the ISN already known.
-        if map.local_isn != Some(act.seq) {
-            map.local_isn = Some(act.seq);
-            map.script_local_isn = spec.start;
-        }
-        // A SYN-ACK acknowledges the remote ISN it answers; non-SYN numbers that follow are
-        // relative to it. (Its own ACK number is compared absolute, whatever this says.)
-        if act.flags.contains(TcpFlags::ACK) {
-            map.remote_isn = Some(act.ack.wrapping_sub(1));
-        }
+    // The first SYN of a connection names its ISN. As in packetdrill, a SYN-ACK that opens a
+    // new incarnation from TIME-WAIT keeps the old mapping (a retransmitted SYN has the ISN
+    // already known; a new connection or child starts from an empty map).
+    if act.flags.contains(TcpFlags::SYN) && map.local_isn.is_none() {
+        map.local_isn = Some(act.seq);
+        map.script_local_isn = spec.start;
     }
     let seq = act.script_seq(map);
     if seq != spec.start {
