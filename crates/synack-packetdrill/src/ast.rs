@@ -33,8 +33,11 @@ pub enum Opt {
         val: u32,
         ecr: u32,
     },
-    /// `FO` (TCP Fast Open cookie, RFC 7413), kept as raw bytes; synack does not do TFO.
+    /// `FO` (TCP Fast Open cookie, RFC 7413, kind 34), kept as raw bytes; synack does not do
+    /// TFO.
     FastOpen(Vec<u8>),
+    /// `FOEXP`: the experimental Fast Open option (kind 254, magic 0xF989) with its cookie.
+    FastOpenExp(Vec<u8>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -57,10 +60,25 @@ pub enum Ecn {
     Ce,
 }
 
+/// `(tos 0x..)`, `[ect0]`, `(ttl 3)`, `(flowlabel 0x..)`: what the script says of the IP
+/// header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpInfo {
+    /// The ECN codepoint alone (`[ect0]`, `[ce]`, …): checked on outbound packets.
+    pub ecn: Option<Ecn>,
+    /// The whole TOS / traffic-class byte (`tos 0x..`): checked on outbound packets.
+    pub tos: Option<u8>,
+    pub ttl: Option<u8>,
+    pub flow_label: Option<u32>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PacketSpec {
     pub dir: Dir,
     pub ecn: Option<Ecn>,
+    /// The TOS byte and TTL, where the script gives them (`(tos 0x20)`, `(ttl 4)`).
+    pub tos: Option<u8>,
+    pub ttl: Option<u8>,
     /// Flag letters as written, e.g. "S.", "P.", "-".
     pub flags: String,
     pub start: u32,
@@ -122,15 +140,41 @@ pub struct Syscall {
     pub note: Option<String>,
 }
 
+/// The TCP segment an ICMP error quotes (`[1:1001(1000)]`): local sequence numbers, relative
+/// like every non-SYN sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// An ICMP or ICMPv6 packet: `< icmp unreachable port_unreachable [1:1(0)]`,
+/// `< icmp unreachable frag_needed mtu 1200 [...]`, `< icmp packet_too_big mtu 1280`,
+/// `> icmp echo_reply`. Type and code are kept as written and resolved for the script's IP
+/// version when the packet is built or checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IcmpSpec {
+    pub dir: Dir,
+    pub ip: IpInfo,
+    pub icmp_type: String,
+    pub code: Option<String>,
+    pub mtu: Option<u32>,
+    pub id: Option<u16>,
+    /// The quoted TCP segment; without one, sequence number 0 (the local ISN) is quoted.
+    pub quoted: Option<Quoted>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Packet(PacketSpec),
+    Icmp(IcmpSpec),
     Syscall(Syscall),
     /// A backquoted shell command: reported and skipped.
     Command(String),
     /// A `%{ }%` code block: reported and skipped.
     Code(String),
-    /// A packet kind we do not run (udp, icmp): reported and skipped.
+    /// A construct the runner cannot run (a UDP or SCTP packet, an MD5 option, UDP
+    /// encapsulation, …): the script stops there with `unsupported: …`, it never passes.
     Unsupported(String),
 }
 

@@ -5,8 +5,10 @@
 //! `crates/*/tests/*.rs` and `crates/*/src/**/*.rs` whose name, doc comment or body cites an
 //! ID (`must_10`, `MUST-10`, `shld_31`, `MUST-24..29`, `must_26_29`), and every script in
 //! `tests/packetdrill/` that cites one in its comments. Ignored tests and scripts marked
-//! `KNOWN FAILING` are listed but do not count as proof. Rows without proof take their text
-//! from `explanations.tsv`; a MUST row with neither is an error.
+//! `KNOWN FAILING` are listed but do not count as proof. The scanner's own tests are not
+//! evidence either: their IDs are fixtures for the scanner (this file, and any test that
+//! calls [`cited_ids`], is skipped). Rows without proof take their text from
+//! `explanations.tsv`; a MUST row with neither is an error.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -185,6 +187,11 @@ fn rust_tests(src: &str) -> Vec<(String, bool, String)> {
     out
 }
 
+/// This generator's own source: its tests cite IDs as fixtures.
+fn is_scanner(rel: &str) -> bool {
+    Path::new(rel).ends_with("synack-packetdrill/src/conformance.rs")
+}
+
 /// Scan the repository at `root` for evidence, by requirement ID.
 pub fn scan(root: &Path) -> Result<BTreeMap<String, Vec<Evidence>>, String> {
     let mut ev: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
@@ -200,6 +207,9 @@ pub fn scan(root: &Path) -> Result<BTreeMap<String, Vec<Evidence>>, String> {
     for f in files {
         let src = fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
         let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        if is_scanner(&rel) {
+            continue;
+        }
         // A test file's `//!` header names what the whole file tests.
         if rel.contains("/tests/") {
             let header: String = src
@@ -215,6 +225,10 @@ pub fn scan(root: &Path) -> Result<BTreeMap<String, Vec<Evidence>>, String> {
             }
         }
         for (name, ignored, text) in rust_tests(&src) {
+            // A test of the scanner cites IDs as its fixtures; it proves nothing about TCP.
+            if text.contains("cited_ids(") {
+                continue;
+            }
             for id in cited_ids(&text) {
                 ev.entry(id).or_default().push(Evidence {
                     name: format!("{rel}::{name}"),
@@ -351,6 +365,27 @@ mod tests {
         assert_eq!(cited_ids("MUST-1 and MUST-10"), vec!["MUST-1", "MUST-10"]);
         assert!(cited_ids("mustard_1").is_empty());
         assert_eq!(cited_ids("(MUST-2/3)"), vec!["MUST-2", "MUST-3"]);
+    }
+
+    /// Issue 19: the scanner's fixtures (`cited_ids("fn must_10_…")`) once counted as the
+    /// evidence for MUST-1, 2, 3, 10, 24, 25, 26 and 29.
+    #[test]
+    fn the_scanners_own_tests_are_not_evidence() {
+        let ev = scan(&root()).unwrap();
+        let from_scanner: Vec<&Evidence> = ev
+            .values()
+            .flatten()
+            .filter(|e| e.name.contains("conformance.rs"))
+            .collect();
+        assert!(from_scanner.is_empty(), "{from_scanner:?}");
+        assert!(is_scanner("crates/synack-packetdrill/src/conformance.rs"));
+        assert!(!is_scanner("crates/synack-proto/tests/handshake.rs"));
+        // A test elsewhere that exercises the scanner does not count either.
+        let src =
+            "#[test]\nfn must_1_fixture() {\n    assert!(cited_ids(\"MUST-1\").len() == 1);\n}\n";
+        let tests = rust_tests(src);
+        assert_eq!(tests.len(), 1);
+        assert!(tests[0].2.contains("cited_ids("));
     }
 
     #[test]

@@ -193,6 +193,15 @@ fn number(b: &[u8]) -> Result<(Tok, usize), String> {
     while k < b.len() && b[k].is_ascii_digit() {
         k += 1;
     }
+    // Digits run into letters: a word, as flex's longest match makes it (`FO 3021b9d8` is a
+    // hex cookie, not the number 3021 and a word).
+    if !neg && b.get(k).is_some_and(|c| is_word(*c)) {
+        while k < b.len() && is_word(b[k]) {
+            k += 1;
+        }
+        let txt = String::from_utf8_lossy(&b[..k]).into_owned();
+        return Ok((Tok::Word(txt), k));
+    }
     // A fraction needs a digit after the dot (so `0...0.2` lexes as 0, ..., 0.2).
     if b.get(k) == Some(&b'.') && b.get(k + 1).is_some_and(u8::is_ascii_digit) {
         k += 1;
@@ -204,8 +213,12 @@ fn number(b: &[u8]) -> Result<(Tok, usize), String> {
         return Ok((Tok::Float(v), k));
     }
     let txt = std::str::from_utf8(&b[..k]).unwrap_or("");
-    let v: i64 = txt.parse().map_err(|e| format!("bad number {txt}: {e}"))?;
-    Ok((Tok::Int(v), k))
+    match txt.parse::<i64>() {
+        Ok(v) => Ok((Tok::Int(v), k)),
+        // Too long for a number: a hex blob such as a Fast Open cookie of digits only.
+        Err(_) if !neg => Ok((Tok::Word(txt.to_string()), k)),
+        Err(e) => Err(format!("bad number {txt}: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -252,5 +265,23 @@ mod tests {
         assert_eq!(t[1], Tok::BackQuoted("sysctl -q x=1".into()));
         assert_eq!(t[2], Tok::Code(" print(1) ".into()));
         assert_eq!(t[3], Tok::Int(0x802));
+    }
+
+    #[test]
+    fn digits_running_into_letters_are_a_word() {
+        assert_eq!(
+            toks("FO 3021b9d889017eeb,nop"),
+            vec![
+                Tok::Word("FO".into()),
+                Tok::Word("3021b9d889017eeb".into()),
+                Tok::Punct(','),
+                Tok::Word("nop".into())
+            ]
+        );
+        assert_eq!(toks("1:1001(1000)")[2], Tok::Int(1001));
+        assert_eq!(
+            toks("020304050607080910111213"),
+            vec![Tok::Word("020304050607080910111213".into())]
+        );
     }
 }

@@ -14,26 +14,53 @@
 //! ```
 
 pub mod ast;
+mod code;
+mod commands;
 pub mod conformance;
+mod icmp;
 pub mod lexer;
 mod options;
+mod outbound;
 pub mod packets;
 pub mod parser;
+pub mod preprocess;
 mod remote;
 mod runner;
 mod sockets;
+mod sockopt;
+mod tcp_info;
 
 use std::fmt;
 use std::path::Path;
 
 /// How to run a script.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Ignore window values, option order and content on outbound segments, and the initial
-    /// window size (for scripts written for another stack).
+    /// For scripts written for another stack: window values, outbound option order and
+    /// content and socket buffer sizes are not compared, and one segment may stand for
+    /// several back-to-back segments of the script covering the same bytes (see
+    /// [`packets`] and the README's "Running packetdrill scripts").
     pub relaxed: bool,
     /// Override the script's `--tolerance_usecs` (default 4000).
     pub tolerance_usecs: Option<u64>,
+    /// `--define NAME=VALUE` symbols: `#ifdef NAME` blocks are kept and the word `NAME` is
+    /// replaced by `VALUE`. The default defines `STANDARD`, so the RFC-behaviour branch of
+    /// FreeBSD's `#ifdef STANDARD … #ifdef FreeBSD` scripts is the one run.
+    pub defines: preprocess::Defines,
+    /// The script's directory, where a shell command such as `../common/defaults.sh` is
+    /// looked up (read for its `sysctl` lines, never run). `run_file` sets it.
+    pub script_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            relaxed: false,
+            tolerance_usecs: None,
+            defines: [("STANDARD".to_string(), "1".to_string())].into(),
+            script_dir: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,11 +90,18 @@ pub struct Failure {
     pub actual: Option<String>,
     /// Every segment, call and state transition up to the failure, with both sides' states.
     pub trace: Vec<String>,
+    /// The script stopped at a construct the runner cannot run (`unsupported: …`), not at
+    /// a difference in behaviour.
+    pub unsupported: bool,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "line {}: {}", self.line, self.message)?;
+        if self.unsupported {
+            writeln!(f, "line {}: unsupported: {}", self.line, self.message)?;
+        } else {
+            writeln!(f, "line {}: {}", self.line, self.message)?;
+        }
         if !self.source_line.is_empty() {
             writeln!(f, "  script:   {}", self.source_line)?;
         }
@@ -107,6 +141,11 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.failure.is_none()
     }
+
+    /// The script stopped at a construct the runner cannot run.
+    pub fn unsupported(&self) -> bool {
+        self.failure.as_ref().is_some_and(|f| f.unsupported)
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -128,7 +167,7 @@ impl fmt::Display for Outcome {
 
 /// Parse and run a script given as text.
 pub fn run_script(src: &str, opts: &RunOptions) -> Result<Outcome, String> {
-    let script = parser::parse(src)?;
+    let script = parser::parse_with(src, &opts.defines)?;
     Ok(runner::execute(src, &script, opts.clone()))
 }
 
@@ -136,5 +175,9 @@ pub fn run_script(src: &str, opts: &RunOptions) -> Result<Outcome, String> {
 /// outcome with a failure.
 pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Outcome, String> {
     let src = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    run_script(&src, opts).map_err(|e| format!("{}: {e}", path.display()))
+    let mut opts = opts.clone();
+    if opts.script_dir.is_none() {
+        opts.script_dir = path.parent().map(Path::to_path_buf);
+    }
+    run_script(&src, &opts).map_err(|e| format!("{}: {e}", path.display()))
 }

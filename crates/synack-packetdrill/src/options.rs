@@ -3,8 +3,7 @@
 //! packetdrill's own options are honoured where they mean something in a simulation
 //! (`--tolerance_usecs`, `--ip_version`, `--local_ip`, `--remote_ip`, `--tcp_ts_tick_usecs`,
 //! `--relaxed`/`--strict`); `--synack_*` options set the endpoint's [`synack_proto::Config`]
-//! for scripts written for synack. Backquoted commands never run: `sysctl` settings that
-//! have a Config equivalent are applied, everything else is reported as skipped.
+//! for scripts written for synack. Backquoted commands are the business of `commands.rs`.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -26,7 +25,7 @@ pub(crate) fn apply(r: &mut Runner<'_>, script: &Script) -> Result<(), Box<Failu
     }
     if let Some((cmd, line)) = &script.init_command {
         r.line = *line;
-        command(r, cmd);
+        r.command(cmd)?;
     }
     Ok(())
 }
@@ -100,52 +99,4 @@ fn set(r: &mut Runner<'_>, name: &str, v: &str) -> Result<(), String> {
         ),
     }
     Ok(())
-}
-
-/// A backquoted shell command: never run. `sysctl` lines with a Config equivalent are
-/// applied (before the endpoint exists); the rest are reported.
-pub(crate) fn command(r: &mut Runner<'_>, cmd: &str) {
-    let mut applied = Vec::new();
-    for part in cmd.split([';', '\n']).flat_map(|s| s.split("&&")) {
-        let words: Vec<&str> = part
-            .split_whitespace()
-            .filter(|w| !w.starts_with('-'))
-            .collect();
-        if words.first() != Some(&"sysctl") {
-            continue;
-        }
-        for kv in &words[1..] {
-            let Some((k, v)) = kv.split_once('=') else {
-                continue;
-            };
-            let k = k.replace('/', ".");
-            let field = match k.as_str() {
-                "net.ipv4.tcp_timestamps" => Some("synack_timestamps"),
-                "net.ipv4.tcp_sack" => Some("synack_sack"),
-                "net.ipv4.tcp_window_scaling" => Some("synack_window_scaling"),
-                _ => None,
-            };
-            if let (Some(f), false) = (field, r.endpoint_exists()) {
-                let v = if v.trim_matches('"') == "0" { "0" } else { "1" };
-                if set(r, f, v).is_ok() {
-                    applied.push(format!("{k}={v}"));
-                }
-            }
-        }
-    }
-    let short: String = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
-    if applied.is_empty() {
-        r.note(
-            NoteKind::Skipped,
-            format!("shell command skipped: `{short}`"),
-        );
-    } else {
-        r.note(
-            NoteKind::Applied,
-            format!(
-                "shell command not run; applied {} from `{short}`",
-                applied.join(", ")
-            ),
-        );
-    }
 }

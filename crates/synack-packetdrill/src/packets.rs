@@ -3,9 +3,12 @@
 //!
 //! Sequence numbers follow packetdrill: a SYN's sequence number is absolute (it *is* the
 //! ISN), every other sequence, ACK and SACK number is relative to the ISN of its direction.
-//! The remote ISN is whatever the script's SYN says; the local ISN is learned from the first
-//! SYN the stack sends. TS ecr values on inbound segments are mapped onto the stack's own TS
-//! clock through the first outbound TS val the script names.
+//! The remote ISN is whatever the script's SYN says, so the ACK number of a segment carrying
+//! SYN is absolute too (`< S 100:100(0)` is answered `> S. 0:0(0) ack 101`); the local ISN is
+//! learned from the first SYN the stack sends. An inbound ACK without an `ack` clause carries
+//! ACK number 0, relative (the local ISN), as packetdrill builds it. TS ecr values on inbound
+//! segments are mapped onto the stack's own TS clock through the first outbound TS val the
+//! script names.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -109,6 +112,11 @@ pub fn encode_options(opts: &[Opt], map: &SeqMap) -> Result<Vec<u8>, String> {
                 b.extend_from_slice(&[34, (2 + cookie.len()) as u8]);
                 b.extend_from_slice(cookie);
             }
+            Opt::FastOpenExp(cookie) => {
+                // RFC 7413 §4.1.1's experimental form: kind 254 with magic 0xF989.
+                b.extend_from_slice(&[254, (4 + cookie.len()) as u8, 0xf9, 0x89]);
+                b.extend_from_slice(cookie);
+            }
         }
     }
     while b.len() % 4 != 0 {
@@ -134,7 +142,12 @@ pub fn build_inbound(
         _ => Vec::new(),
     };
     let seq = spec.start.wrapping_add(map.remote_off(syn));
-    let ack = spec.ack.map_or(0, |a| a.wrapping_add(map.local_off(false)));
+    // As packetdrill: with the ACK flag the number is mapped (0 when the line has no `ack`
+    // clause); without it, whatever the line says goes on the wire as written.
+    let ack = match (flags.contains(TcpFlags::ACK), spec.ack) {
+        (true, a) => a.unwrap_or(0).wrapping_add(map.local_off(syn)),
+        (false, a) => a.unwrap_or(0),
+    };
     let hlen = 20 + opts.len();
     let mut tcp = vec![0u8; hlen + spec.len as usize];
     {
@@ -150,34 +163,64 @@ pub fn build_inbound(
         p.options_mut().copy_from_slice(&opts);
         p.fill_checksum(&src.ip(), &dst.ip());
     }
-    let ip = match (src.ip(), dst.ip()) {
+    let tos = tos_byte(spec.tos, spec.ecn);
+    ip_packet(
+        src.ip(),
+        dst.ip(),
+        synack_wire::IPPROTO_TCP,
+        tos,
+        spec.ttl,
+        &tcp,
+    )
+}
+
+/// The TOS / traffic-class byte of an inbound packet: `(tos 0x..)`, with `[ect0]`-style ECN
+/// in its low two bits.
+pub fn tos_byte(tos: Option<u8>, ecn: Option<Ecn>) -> u8 {
+    let t = tos.unwrap_or(0);
+    match ecn {
+        Some(_) => (t & !3) | ecn_bits(ecn),
+        None => t,
+    }
+}
+
+/// An IP packet around `payload` (TTL 64 unless the script names one).
+pub fn ip_packet(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    tos: u8,
+    ttl: Option<u8>,
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
+    let ip = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => IpRepr::V4(Ipv4Repr {
             src_addr: s,
             dst_addr: d,
-            protocol: synack_wire::IPPROTO_TCP,
-            payload_len: tcp.len(),
-            ttl: 64,
-            dscp: 0,
-            ecn: ecn_bits(spec.ecn),
+            protocol,
+            payload_len: payload.len(),
+            ttl: ttl.unwrap_or(64),
+            dscp: tos >> 2,
+            ecn: tos & 3,
             ident: 0,
         }),
         (IpAddr::V6(s), IpAddr::V6(d)) => IpRepr::V6(Ipv6Repr {
             src_addr: s,
             dst_addr: d,
-            next_header: synack_wire::IPPROTO_TCP,
-            payload_len: tcp.len(),
-            hop_limit: 64,
-            traffic_class: ecn_bits(spec.ecn),
+            next_header: protocol,
+            payload_len: payload.len(),
+            hop_limit: ttl.unwrap_or(64),
+            traffic_class: tos,
         }),
         _ => return Err("mixed IPv4/IPv6 addresses".into()),
     };
-    let mut buf = vec![0u8; ip.buffer_len() + tcp.len()];
+    let mut buf = vec![0u8; ip.buffer_len() + payload.len()];
     let h = ip.buffer_len();
     match ip {
         IpRepr::V4(r) => r.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..])),
         IpRepr::V6(r) => r.emit(&mut Ipv6Packet::new_unchecked(&mut buf[..])),
     }
-    buf[h..].copy_from_slice(&tcp);
+    buf[h..].copy_from_slice(payload);
     Ok(buf)
 }
 
@@ -194,6 +237,9 @@ pub struct Actual {
     pub urg: u16,
     pub len: u32,
     pub ecn: u8,
+    /// The whole TOS / traffic-class byte, ECN bits included.
+    pub tos: u8,
+    pub ttl: u8,
     /// Options in wire order, trailing EOL padding removed.
     pub options: Vec<TcpOption<'static>>,
 }
@@ -225,10 +271,11 @@ impl Actual {
         while options.last() == Some(&TcpOption::EndOfList) {
             options.pop();
         }
-        let ecn = match ip {
-            IpRepr::V4(r) => r.ecn,
-            IpRepr::V6(r) => r.traffic_class & 3,
+        let (tos, ttl) = match ip {
+            IpRepr::V4(r) => ((r.dscp << 2) | (r.ecn & 3), r.ttl),
+            IpRepr::V6(r) => (r.traffic_class, r.hop_limit),
         };
+        let ecn = tos & 3;
         Some(Actual {
             time,
             src: SocketAddr::new(ip.src_addr(), tcp.src_port),
@@ -240,6 +287,8 @@ impl Actual {
             urg: tcp.urgent_pointer,
             len: tcp.payload.len() as u32,
             ecn,
+            tos,
+            ttl,
             options,
         })
     }
@@ -256,8 +305,11 @@ impl Actual {
         self.seq.wrapping_sub(map.local_off(syn))
     }
 
+    /// Script-space ACK number: absolute on a segment carrying SYN (the remote ISN is the
+    /// script's own), relative otherwise.
     pub fn script_ack(&self, map: &SeqMap) -> u32 {
-        self.ack.wrapping_sub(map.remote_off(false))
+        let syn = self.flags.contains(TcpFlags::SYN);
+        self.ack.wrapping_sub(map.remote_off(syn))
     }
 
     /// The segment in script notation, e.g. `S. 0:0(0) ack 1 win 65535 <mss 1460,...>`.
@@ -341,6 +393,7 @@ pub fn render_spec(spec: &PacketSpec) -> String {
                     }
                     Opt::Ts { val, ecr } => format!("TS val {val} ecr {ecr}"),
                     Opt::FastOpen(_) => "FO".into(),
+                    Opt::FastOpenExp(_) => "FOEXP".into(),
                 })
                 .collect();
             out += &format!(" <{}>", v.join(","));
@@ -376,6 +429,9 @@ pub fn check_outbound(
             act.flags.letters()
         ));
     }
+    // The first SYN of a connection names its ISN. As in packetdrill, a SYN-ACK that opens a
+    // new incarnation from TIME-WAIT keeps the old mapping (a retransmitted SYN has the ISN
+    // already known; a new connection or child starts from an empty map).
     if act.flags.contains(TcpFlags::SYN) && map.local_isn.is_none() {
         map.local_isn = Some(act.seq);
         map.script_local_isn = spec.start;
@@ -406,6 +462,16 @@ pub fn check_outbound(
         };
         if !ok {
             bad.push(format!("ip ecn: expected {e:?} got {}", act.ecn));
+        }
+    }
+    if let Some(t) = spec.tos {
+        if act.tos != t {
+            bad.push(format!("ip tos: expected {t:#04x} got {:#04x}", act.tos));
+        }
+    }
+    if let Some(t) = spec.ttl {
+        if act.ttl != t {
+            bad.push(format!("ip ttl: expected {t} got {}", act.ttl));
         }
     }
     // Learn the TS anchor whatever the mode, so inbound ecr values map correctly.
@@ -497,6 +563,8 @@ fn render_spec_opt(o: &Opt) -> String {
     let spec = PacketSpec {
         dir: crate::ast::Dir::Out,
         ecn: None,
+        tos: None,
+        ttl: None,
         flags: String::new(),
         start: 0,
         end: 0,

@@ -4,17 +4,32 @@
 
 use crate::ast::*;
 use crate::lexer::{lex, Tok, Token};
+use crate::preprocess::{conditionals, substitute, Defines};
 
 /// Parse a whole script. Errors carry the line number.
 pub fn parse(src: &str) -> Result<Script, String> {
-    let toks = lex(src)?;
-    let mut p = Parser { t: toks, i: 0 };
+    parse_with(src, &Defines::new())
+}
+
+/// Parse a script with `--define` symbols: `#ifdef` blocks are resolved and defined words
+/// replaced before parsing.
+pub fn parse_with(src: &str, defines: &Defines) -> Result<Script, String> {
+    let src = conditionals(src, defines)?;
+    let mut toks = lex(&src)?;
+    substitute(&mut toks, defines);
+    let mut p = Parser {
+        t: toks,
+        i: 0,
+        unsupported: None,
+    };
     p.script()
 }
 
 struct Parser {
     t: Vec<Token>,
     i: usize,
+    /// Set by a parse step that met a construct we parse past but cannot run.
+    unsupported: Option<String>,
 }
 
 fn secs_to_usecs(v: f64) -> i64 {
@@ -168,34 +183,71 @@ impl Parser {
         Ok(if rel { Time::Rel(a) } else { Time::Abs(a) })
     }
 
+    /// The rest of the current line is on `line`.
+    fn on_line(&self, line: usize) -> bool {
+        self.t.get(self.i).is_some_and(|t| t.line == line)
+    }
+
+    /// `(tos 0x20)`, `[ect0]`, `(ttl 3)`, `[noecn]`, `(tos 0x2, flowlabel 0x1)`. `Ok(None)`
+    /// when the form is one we do not know (the caller stops the script as unsupported).
+    fn ip_info(&mut self) -> Result<Option<IpInfo>, String> {
+        let close = match self.peek() {
+            Some(Tok::Punct('(')) => ')',
+            Some(Tok::Punct('[')) => ']',
+            _ => return Ok(Some(IpInfo::default())),
+        };
+        self.i += 1;
+        let mut info = IpInfo::default();
+        loop {
+            let Some(Tok::Word(w)) = self.next() else {
+                return Ok(None);
+            };
+            match w.as_str() {
+                "noecn" => info.ecn = Some(Ecn::NotEct),
+                "ect0" => info.ecn = Some(Ecn::Ect0),
+                "ect1" => info.ecn = Some(Ecn::Ect1),
+                "ect01" => info.ecn = Some(Ecn::Ect01),
+                "ce" => info.ecn = Some(Ecn::Ce),
+                "tos" => info.tos = Some(self.int()?.clamp(0, 255) as u8),
+                "ttl" => info.ttl = Some(self.int()?.clamp(0, 255) as u8),
+                "flowlabel" => info.flow_label = Some(self.int()?.clamp(0, 0xfffff) as u32),
+                _ => return Ok(None),
+            }
+            if self.eat(close) {
+                return Ok(Some(info));
+            }
+            if !self.eat(',') {
+                return Ok(None);
+            }
+        }
+    }
+
     fn packet(&mut self, line: usize) -> Result<Action, String> {
         let dir = match self.next() {
             Some(Tok::Punct('<')) => Dir::In,
             _ => Dir::Out,
         };
-        let mut ecn = None;
-        if self.eat('[') {
-            ecn = Some(match self.next() {
-                Some(Tok::Word(w)) => match w.as_str() {
-                    "noecn" => Ecn::NotEct,
-                    "ect0" => Ecn::Ect0,
-                    "ect1" => Ecn::Ect1,
-                    "ect01" => Ecn::Ect01,
-                    "ce" => Ecn::Ce,
-                    _ => return Ok(self.skip_line(line, format!("IP info [{w} ...]"))),
-                },
-                _ => return Ok(self.skip_line(line, "IP info [...]".into())),
-            });
-            if !self.eat(']') {
-                return Ok(self.skip_line(line, "IP info [...]".into()));
+        let Some(ip) = self.ip_info()? else {
+            return Ok(self.skip_line(line, "this IP header description".into()));
+        };
+        if let Some(Tok::Word(w)) = self.peek().cloned() {
+            match w.as_str() {
+                "icmp" => {
+                    self.i += 1;
+                    return self.icmp(line, dir, ip);
+                }
+                "udp" | "sctp" | "udplite" | "gre" | "mpls" | "ipv4" | "ipv6" | "encap" => {
+                    return Ok(self.skip_line(line, format!("{w} packets")));
+                }
+                _ => {}
             }
+        }
+        if matches!(self.peek(), Some(Tok::Int(_))) && self.peek_at(1) == Some(&Tok::Punct('>')) {
+            return Ok(self.skip_line(line, "explicit port numbers on a packet".into()));
         }
         let flags = match self.next() {
             Some(Tok::Punct('.')) => ".".to_string(),
             Some(Tok::Punct('-')) => "-".to_string(),
-            Some(Tok::Word(w)) if w == "udp" || w == "icmp" || w == "sctp" || w == "udplite" => {
-                return Ok(self.skip_line(line, format!("{w} packet")));
-            }
             Some(Tok::Word(w)) => {
                 if let Some(bad) = w.chars().find(|c| !"SFRPUEWA".contains(*c)) {
                     return Err(format!("line {line}: unknown TCP flag `{bad}` in `{w}`"));
@@ -205,6 +257,9 @@ impl Parser {
                     f.push('.');
                 }
                 f
+            }
+            Some(Tok::Float(_)) => {
+                return Ok(self.skip_line(line, "AccECN flags (ACE field)".into()));
             }
             _ => {
                 self.i -= 1;
@@ -224,7 +279,9 @@ impl Parser {
         }
         let mut spec = PacketSpec {
             dir,
-            ecn,
+            ecn: ip.ecn,
+            tos: ip.tos,
+            ttl: ip.ttl,
             flags,
             start,
             end,
@@ -241,14 +298,85 @@ impl Parser {
                 spec.win = Some(self.u32()?);
             } else if self.eat_word("urg") {
                 spec.urg = Some(self.u32()?);
-            } else if self.peek() == Some(&Tok::Punct('<')) && self.t[self.i].line == line {
+            } else if self.peek() == Some(&Tok::Punct('<')) && self.on_line(line) {
                 self.i += 1;
-                spec.options = self.options(line)?;
+                spec.options = self.options()?;
+                if let Some(what) = self.unsupported.take() {
+                    return Ok(self.skip_line(line, what));
+                }
             } else {
                 break;
             }
         }
+        if self.on_line(line) && !matches!(self.peek(), Some(Tok::Code(_) | Tok::BackQuoted(_))) {
+            let what = match self.peek() {
+                Some(Tok::Punct('/')) => "UDP encapsulation (`/udp(...)`)".to_string(),
+                Some(t) => format!("`{t}` after a TCP packet"),
+                None => String::new(),
+            };
+            return Ok(self.skip_line(line, what));
+        }
         Ok(Action::Packet(spec))
+    }
+
+    /// `icmp TYPE [CODE] [mtu N] [id N] [[start:end(len)]]`, after the word `icmp`.
+    fn icmp(&mut self, line: usize, dir: Dir, ip: IpInfo) -> Result<Action, String> {
+        let icmp_type = match self.next() {
+            Some(Tok::Word(w)) => w,
+            _ => {
+                self.i -= 1;
+                return self.err("an ICMP type");
+            }
+        };
+        let mut spec = IcmpSpec {
+            dir,
+            ip,
+            icmp_type,
+            code: None,
+            mtu: None,
+            id: None,
+            quoted: None,
+        };
+        if let Some(Tok::Word(w)) = self.peek().cloned() {
+            if w != "mtu" && w != "id" && self.on_line(line) {
+                self.i += 1;
+                spec.code = Some(w);
+            }
+        }
+        if self.eat_word("mtu") {
+            spec.mtu = Some(self.u32()?);
+        }
+        if self.eat_word("id") {
+            spec.id = Some(self.int()?.clamp(0, 65535) as u16);
+        }
+        if self.on_line(line) && self.eat('[') {
+            if let Some(Tok::Word(w)) = self.peek().cloned() {
+                return Ok(self.skip_line(line, format!("an ICMP message quoting a {w} packet")));
+            }
+            let start = self.u32()?;
+            self.expect(':')?;
+            let end = self.u32()?;
+            self.expect('(')?;
+            let len = self.u32()?;
+            self.expect(')')?;
+            if end.wrapping_sub(start) != len {
+                return Err(format!(
+                    "line {line}: {start}:{end}({len}): the length does not match the range"
+                ));
+            }
+            if !self.eat(']') {
+                return Ok(self.skip_line(line, "an ICMP message quoting a UDP packet".into()));
+            }
+            spec.quoted = Some(Quoted { start, len });
+        }
+        if self.on_line(line) && !matches!(self.peek(), Some(Tok::Code(_) | Tok::BackQuoted(_))) {
+            let what = match self.peek() {
+                Some(t) => format!("`{t}` in an ICMP packet"),
+                None => String::new(),
+            };
+            return Ok(self.skip_line(line, what));
+        }
+        Ok(Action::Icmp(spec))
     }
 
     /// Skip the rest of the line: a construct we parse past but do not run.
@@ -259,7 +387,7 @@ impl Parser {
         Action::Unsupported(what)
     }
 
-    fn options(&mut self, line: usize) -> Result<Options, String> {
+    fn options(&mut self) -> Result<Options, String> {
         if self.peek() == Some(&Tok::Ellipsis) {
             self.i += 1;
             self.expect('>')?;
@@ -305,19 +433,35 @@ impl Parser {
                         ecr: self.u32()?,
                     }
                 }
-                "FO" => {
+                "FO" | "FOEXP" => {
                     let mut cookie = Vec::new();
                     if let Some(Tok::Word(w)) = self.peek().cloned() {
-                        self.i += 1;
-                        cookie = hex_bytes(&w);
+                        if !matches!(w.as_str(), "nop" | "eol" | "mss" | "sackOK" | "TS") {
+                            self.i += 1;
+                            cookie = hex_bytes(&w);
+                        }
                     } else if let Some(Tok::Int(n)) = self.peek().cloned() {
                         self.i += 1;
                         cookie = hex_bytes(&n.to_string());
                     }
-                    Opt::FastOpen(cookie)
+                    if word == "FO" {
+                        Opt::FastOpen(cookie)
+                    } else {
+                        Opt::FastOpenExp(cookie)
+                    }
+                }
+                "md5" | "ECN" => {
+                    let what = if word == "md5" {
+                        "the TCP MD5 signature option (RFC 2385)"
+                    } else {
+                        "the AccECN option"
+                    };
+                    self.unsupported = Some(what.into());
+                    return Ok(Options::Any);
                 }
                 other => {
-                    return Err(format!("line {line}: unsupported TCP option `{other}`"));
+                    self.unsupported = Some(format!("TCP option `{other}`"));
+                    return Ok(Options::Any);
                 }
             };
             v.push(opt);
@@ -445,7 +589,15 @@ impl Parser {
                         self.i += 1;
                         fields.push((Some(n), self.expr()?));
                     } else {
-                        fields.push((None, self.expr()?));
+                        let e = self.expr()?;
+                        // `msg_iov(1)=[...]`, `msg_name(...)=...`: a field named with its
+                        // length or size in parentheses.
+                        match e {
+                            Expr::Call(n, _) if self.eat('=') => {
+                                fields.push((Some(n), self.expr()?));
+                            }
+                            e => fields.push((None, e)),
+                        }
                     }
                     if self.eat('}') {
                         return Ok(Expr::Struct(fields));

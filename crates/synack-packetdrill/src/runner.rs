@@ -4,7 +4,13 @@
 //! Time only moves forward: to the next event's time, or to the endpoint's next deadline
 //! when that comes first (timers fire, segments go out and queue up with their send time).
 //! An outbound (`>`) line takes the oldest queued segment — waiting for timers up to the
-//! line's time plus the tolerance — and compares it with the script.
+//! line's time plus the tolerance — and compares it with the script (outbound.rs).
+//!
+//! The script's packets belong to the socket under test, as in packetdrill: the connection
+//! the last `connect` made, or the child a listener makes of the next inbound SYN after
+//! `listen`. Each such child gets a remote port of its own (the script never names ports),
+//! so a script that listens again while an earlier connection is still open talks to a new
+//! connection, not to the old one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +18,8 @@ use std::net::{IpAddr, SocketAddr};
 use synack_proto::{CloseReason, Config, ConnHandle, Endpoint, Event, Instant, State};
 use synack_wire::TcpFlags;
 
-use crate::ast::{Action, Dir, Event as ScriptEvent, PacketSpec, Script, Syscall, Time};
+use crate::ast::{Action, Dir, Event as ScriptEvent, IcmpSpec, PacketSpec, Script, Syscall, Time};
+use crate::icmp::IcmpActual;
 use crate::packets::{self, Actual, Check, SeqMap};
 use crate::remote::Remote;
 use crate::sockets::{CallResult, Socket};
@@ -22,6 +29,43 @@ use crate::{Failure, Note, NoteKind, Outcome, RunOptions};
 pub const DEFAULT_PORT: u16 = 8080;
 /// The scripted remote's port for passive opens.
 pub const REMOTE_PORT: u16 = 40000;
+
+/// A packet the stack sent, decoded, waiting to be matched by a `>` line.
+#[derive(Clone, Debug)]
+pub(crate) enum Sent {
+    Tcp(Actual),
+    Icmp(IcmpActual),
+    /// Neither a valid TCP segment (checksum included) nor ICMP.
+    Bad(u64, Vec<u8>),
+}
+
+impl Sent {
+    fn parse(t: u64, raw: Vec<u8>) -> Sent {
+        match Actual::parse(t, &raw) {
+            Some(a) => Sent::Tcp(a),
+            None => match IcmpActual::parse(t, &raw) {
+                Some(i) => Sent::Icmp(i),
+                None => Sent::Bad(t, raw),
+            },
+        }
+    }
+
+    pub fn time(&self) -> u64 {
+        match self {
+            Sent::Tcp(a) => a.time,
+            Sent::Icmp(i) => i.time,
+            Sent::Bad(t, _) => *t,
+        }
+    }
+
+    pub fn render(&self, map: &SeqMap) -> String {
+        match self {
+            Sent::Tcp(a) => a.render(map),
+            Sent::Icmp(i) => i.render(),
+            Sent::Bad(_, raw) => format!("invalid packet {:02x?}", &raw[..raw.len().min(60)]),
+        }
+    }
+}
 
 pub(crate) struct Blocking {
     pub line: usize,
@@ -39,24 +83,31 @@ pub(crate) struct Runner<'a> {
     pub cfg: Config,
     ep: Option<Endpoint>,
     pub now: u64,
-    out_q: VecDeque<(u64, Vec<u8>)>,
+    pub(crate) out_q: VecDeque<Sent>,
     pub map: SeqMap,
     pub sockets: BTreeMap<i64, Socket>,
     pub local_ip: IpAddr,
     pub remote_ip: IpAddr,
     /// The connection the script's packets belong to: (local, remote).
     pub cur: Option<(SocketAddr, SocketAddr)>,
-    trace: Vec<String>,
+    pub(crate) trace: Vec<String>,
     pub blocking: Option<Blocking>,
     pub closed: HashMap<ConnHandle, CloseReason>,
     pub notes: Vec<Note>,
     pub check: Check,
-    remote: Remote,
-    /// Relaxed mode: live sequence ranges the script expected in one merged segment that the
-    /// stack sent later (a smaller initial window); matching segments are absorbed.
-    debts: Vec<(u32, u32)>,
+    pub(crate) remote: Remote,
     pub line: usize,
     last_event_time: u64,
+    /// `listen` was called on the socket under test: the next inbound SYN makes a new child
+    /// connection of this listener.
+    pub new_child: Option<SocketAddr>,
+    /// Child connections made so far (each gets its own remote port).
+    children: u16,
+    /// Python variables of `%{ }%` code blocks; they live until the script ends.
+    code_vars: HashMap<String, i64>,
+    /// Keep-alive idle time (seconds) of a socket that sets none: 2 hours (MUST-28), or
+    /// the `tcp_keepalive_time` / `net.inet.tcp.keepidle` sysctl.
+    pub default_keepidle: u64,
 }
 
 impl<'a> Runner<'a> {
@@ -87,9 +138,12 @@ impl<'a> Runner<'a> {
             closed: HashMap::new(),
             notes: Vec::new(),
             remote: Remote::default(),
-            debts: Vec::new(),
             line: 0,
             last_event_time: 0,
+            new_child: None,
+            children: 0,
+            code_vars: HashMap::new(),
+            default_keepidle: 7200,
         }
     }
 
@@ -120,7 +174,14 @@ impl<'a> Runner<'a> {
         self.failure(self.line, message, None, None)
     }
 
-    fn failure(
+    /// Stop at a construct the runner cannot run: the script does not pass.
+    pub fn unsupported(&self, what: String) -> Box<Failure> {
+        let mut f = self.failure(self.line, what, None, None);
+        f.unsupported = true;
+        f
+    }
+
+    pub(crate) fn failure(
         &self,
         line: usize,
         message: String,
@@ -138,25 +199,24 @@ impl<'a> Runner<'a> {
             actual,
             trace: {
                 let mut t = self.trace.clone();
-                for (at, raw) in &self.out_q {
-                    if let Some(a) = Actual::parse(*at, raw) {
-                        let r = a.render(&self.map);
-                        t.push(format!(
-                            "{:>11} > {r}   (sent, not yet matched)",
-                            Self::secs(*at)
-                        ));
-                    }
+                for sent in &self.out_q {
+                    t.push(format!(
+                        "{:>11} > {}   (sent, not yet matched)",
+                        Self::secs(sent.time()),
+                        sent.render(&self.map)
+                    ));
                 }
                 t
             },
+            unsupported: false,
         })
     }
 
-    fn secs(t: u64) -> String {
+    pub(crate) fn secs(t: u64) -> String {
         format!("{}.{:06}", t / 1_000_000, t % 1_000_000)
     }
 
-    pub fn trace_line(&mut self, what: String) {
+    pub(crate) fn trace_line(&mut self, what: String) {
         let local = self
             .local_state()
             .map_or("-".to_string(), |s| s.name().to_string());
@@ -180,7 +240,7 @@ impl<'a> Runner<'a> {
             .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h.0))
     }
 
-    fn local_state(&self) -> Option<State> {
+    pub(crate) fn local_state(&self) -> Option<State> {
         match self.cur_conn() {
             Some(h) => self.ep.as_ref()?.state(h),
             None => {
@@ -206,7 +266,8 @@ impl<'a> Runner<'a> {
         let now = Instant::from_micros(self.now);
         let mut buf = vec![0u8; 65536];
         while let Some(n) = ep.poll_transmit(now, &mut buf) {
-            self.out_q.push_back((self.now, buf[..n].to_vec()));
+            self.out_q
+                .push_back(Sent::parse(self.now, buf[..n].to_vec()));
         }
         let mut events = Vec::new();
         while let Some(e) = ep.poll_event() {
@@ -268,7 +329,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The next time something happens on its own: an endpoint timer or a poll timeout.
-    fn next_deadline(&mut self) -> Option<u64> {
+    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         let ep = self
             .ep
             .as_mut()
@@ -281,7 +342,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn set_now(&mut self, t: u64) -> Result<(), Box<Failure>> {
+    pub(crate) fn set_now(&mut self, t: u64) -> Result<(), Box<Failure>> {
         self.now = self.now.max(t);
         let now = Instant::from_micros(self.now);
         if let Some(ep) = self.ep.as_mut() {
@@ -370,21 +431,22 @@ impl<'a> Runner<'a> {
                 });
                 self.syscall(sc, t0, end)?;
             }
+            Action::Icmp(i) if i.dir == Dir::Out => self.outbound_icmp(i, t0, t1, any)?,
+            Action::Icmp(i) => {
+                self.advance_to(t0)?;
+                self.inbound_icmp(i)?;
+            }
             Action::Command(c) => {
                 self.advance_to(t0)?;
-                crate::options::command(self, c);
+                self.command(c)?;
             }
             Action::Code(c) => {
                 self.advance_to(t0)?;
-                let first = c.trim().lines().next().unwrap_or("").to_string();
-                self.note(
-                    NoteKind::Skipped,
-                    format!("%{{ }}% code block skipped: {first}"),
-                );
+                self.code(c)?;
             }
             Action::Unsupported(what) => {
                 self.advance_to(t0)?;
-                self.note(NoteKind::Skipped, format!("{what} skipped (not supported)"));
+                return Err(self.unsupported(what.clone()));
             }
         }
         self.last_event_time = if any { self.now } else { t0 };
@@ -399,20 +461,55 @@ impl<'a> Runner<'a> {
         ))
     }
 
+    /// A remote port for a new child connection of `local`: the default one, unless a
+    /// connection (of any state) still holds that tuple.
+    fn child_port(&mut self, local: SocketAddr) -> u16 {
+        let remote_ip = self.remote_ip;
+        let ep = self.ep();
+        let taken: Vec<u16> = ep
+            .connections()
+            .filter_map(|h| ep.tuple(h))
+            .filter(|t| t.local == local && t.remote.ip() == remote_ip)
+            .map(|t| t.remote.port())
+            .collect();
+        let mut port = REMOTE_PORT.wrapping_add(self.children);
+        while taken.contains(&port) {
+            port = port.wrapping_add(1);
+        }
+        port
+    }
+
     fn inbound(&mut self, p: &PacketSpec) -> Result<(), Box<Failure>> {
-        let (local, remote) = self.tuple();
         let flags = packets::flags_from_letters(&p.flags);
-        if flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK) {
-            // A SYN that opens a new incarnation sets the remote ISN (absolute on SYN).
-            if self.cur_conn().is_none() {
+        let syn = flags.contains(TcpFlags::SYN);
+        let ack = flags.contains(TcpFlags::ACK);
+        if syn && !ack {
+            if let Some(listener) = self.new_child.take() {
+                // A new child of the listener under test, as packetdrill makes one.
+                let port = self.child_port(listener);
+                self.children = self.children.wrapping_add(1);
+                self.cur = Some((listener, SocketAddr::new(self.remote_ip, port)));
                 self.map = SeqMap::default();
+                self.remote = Remote::default();
+            } else if self
+                .cur_conn()
+                .and_then(|h| self.ep.as_ref()?.state(h))
+                .is_none_or(|s| s == State::Closed)
+            {
+                // A new incarnation of a tuple whose connection is gone.
+                self.map = SeqMap::default();
+                self.remote = Remote::default();
             }
             if self.map.remote_isn.is_none() {
                 self.map.remote_isn = Some(p.start);
             }
-        } else if flags.contains(TcpFlags::SYN) && self.map.remote_isn.is_none() {
-            self.map.remote_isn = Some(p.start);
+        } else if syn {
+            let st = self.cur_conn().and_then(|h| self.ep.as_ref()?.state(h));
+            if self.map.remote_isn.is_none() || st == Some(State::SynSent) {
+                self.map.remote_isn = Some(p.start);
+            }
         }
+        let (local, remote) = self.tuple();
         let raw = packets::build_inbound(p, &self.map, remote, local).map_err(|e| self.fail(e))?;
         self.remote.sent(flags, p.end);
         self.trace_line(format!("< {}", packets::render_spec(p)));
@@ -422,122 +519,47 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn next_outbound(&mut self, deadline: u64) -> Result<Option<Actual>, Box<Failure>> {
-        loop {
-            while let Some((t, raw)) = self.out_q.pop_front() {
-                let Some(a) = Actual::parse(t, &raw) else {
-                    // Every outbound segment must parse, checksum included (MUST-2).
-                    let msg = format!(
-                        "the stack sent a packet that is not a valid TCP segment: {:02x?}",
-                        &raw[..raw.len().min(60)]
-                    );
-                    return Err(self.fail(msg));
-                };
-                if self.absorb_debt(&a) {
-                    continue;
-                }
-                return Ok(Some(a));
-            }
-            match self.next_deadline() {
-                Some(d) if d <= deadline => self.set_now(d)?,
-                _ => return Ok(None),
-            }
-        }
-    }
-
-    fn absorb_debt(&mut self, a: &Actual) -> bool {
-        if !self.check.relaxed || a.len == 0 {
-            return false;
-        }
-        let (s, e) = (a.seq, a.seq.wrapping_add(a.len));
-        for d in &mut self.debts {
-            if s == d.0 && (d.1.wrapping_sub(e) as i32) >= 0 {
-                d.0 = e;
-                self.trace.push(format!(
-                    "{:>11}   (relaxed: {} bytes the script expected earlier)",
-                    Self::secs(a.time),
-                    a.len
-                ));
-                self.debts.retain(|d| d.0 != d.1);
-                return true;
-            }
-        }
-        false
-    }
-
-    fn outbound(
-        &mut self,
-        p: &PacketSpec,
-        t0: u64,
-        t1: u64,
-        any: bool,
-    ) -> Result<(), Box<Failure>> {
-        let tol = self.check.tolerance_usecs;
-        let deadline = if any { u64::MAX / 4 } else { t1 + tol };
-        let expected = format!("> {}", packets::render_spec(p));
-        let Some(mut a) = self.next_outbound(deadline)? else {
-            let when = if any {
-                "before the endpoint went idle".to_string()
-            } else {
-                format!("by {}", Self::secs(deadline))
-            };
-            self.advance_to(self.now.max(t0))?;
-            return Err(self.failure(
-                self.line,
-                format!("expected outbound segment not sent {when}"),
-                Some(expected),
-                Some("(nothing)".into()),
-            ));
-        };
-        // Merge back-to-back data segments into one, as a TSO/GSO super-segment would be.
-        while a.len > 0 && a.len < p.len {
-            let Some((t, raw)) = self.out_q.front() else {
-                break;
-            };
-            let Some(b) = Actual::parse(*t, raw) else {
-                break;
-            };
-            let contiguous = b.seq == a.seq.wrapping_add(a.len) && b.ack == a.ack && b.len > 0;
-            if !contiguous || b.time > a.time + tol || b.flags.contains(TcpFlags::SYN) {
-                break;
-            }
-            self.out_q.pop_front();
-            a.len += b.len;
-            a.flags |= b.flags;
-            a.win = b.win;
-        }
-        if self.check.relaxed && a.len > 0 && a.len < p.len {
-            let end = a.seq.wrapping_add(p.len);
-            self.debts.push((a.seq.wrapping_add(a.len), end));
-            a.len = p.len;
-        }
+    fn inbound_icmp(&mut self, spec: &IcmpSpec) -> Result<(), Box<Failure>> {
         let (local, remote) = self.tuple();
-        let mut bad = packets::check_outbound(p, &a, &mut self.map, self.check);
-        let wrong_ips = a.dst.ip() != remote.ip() || a.src.ip() != self.local_ip;
-        if wrong_ips || (self.cur.is_some() && (a.src != local || a.dst != remote)) {
-            bad.push(format!(
-                "addresses: expected {local} > {remote} got {} > {}",
-                a.src, a.dst
-            ));
+        let raw =
+            crate::icmp::build_inbound(spec, &self.map, local, remote).map_err(|e| self.fail(e))?;
+        let text = self
+            .src_line(self.line)
+            .trim_start_matches(|c: char| c != '<')
+            .to_string();
+        self.trace_line(text);
+        let now = Instant::from_micros(self.now);
+        self.ep().handle(now, &raw);
+        self.pump()
+    }
+
+    /// The script's text of a line.
+    pub(crate) fn src_line(&self, line: usize) -> String {
+        self.src
+            .get(line.wrapping_sub(1))
+            .map_or(String::new(), |s| s.trim().to_string())
+    }
+
+    /// A `%{ }%` block, with the `tcpi_*` fields of the socket under test.
+    fn code(&mut self, src: &str) -> Result<(), Box<Failure>> {
+        let info = self.cur_conn().and_then(|h| self.ep.as_ref()?.info(h));
+        let state = self.local_state().unwrap_or(State::Closed);
+        let source = match &info {
+            Some(i) if i.state != State::Closed => crate::tcp_info::Source::Conn(i),
+            _ => crate::tcp_info::Source::StateOnly(state),
+        };
+        let mut vars = std::mem::take(&mut self.code_vars);
+        let r = crate::code::run(src, &mut vars, &|n| crate::tcp_info::field(&source, n));
+        self.code_vars = vars;
+        match r {
+            Ok(()) => {
+                let first = src.trim().lines().next().unwrap_or("").to_string();
+                self.trace_line(format!("%{{ {first} }}% holds"));
+                Ok(())
+            }
+            Err(crate::code::CodeError::Failed(m)) => Err(self.fail(m)),
+            Err(crate::code::CodeError::Unsupported(m)) => Err(self.unsupported(m)),
         }
-        if !any && (a.time + tol < t0 || a.time > t1 + tol) {
-            bad.push(format!(
-                "time: expected {} got {} (tolerance {} us)",
-                Self::secs(t0),
-                Self::secs(a.time),
-                tol
-            ));
-        }
-        let saved = self.now;
-        self.now = self.now.max(a.time);
-        self.remote.received(a.flags, a.script_ack(&self.map));
-        let actual = format!("> {}", a.render(&self.map));
-        self.trace_line(actual.clone());
-        self.now = saved;
-        if !bad.is_empty() {
-            return Err(self.failure(self.line, bad.join("; "), Some(expected), Some(actual)));
-        }
-        Ok(())
     }
 
     fn syscall(&mut self, sc: &Syscall, t0: u64, end: Option<u64>) -> Result<(), Box<Failure>> {
@@ -624,41 +646,6 @@ impl<'a> Runner<'a> {
             Some(want),
             Some(got),
         ))
-    }
-
-    fn finish(&mut self) -> Result<(), Box<Failure>> {
-        let last = self.now;
-        if let Some(b) = &self.blocking {
-            let limit = b.end + self.check.tolerance_usecs;
-            self.advance_to(limit.max(self.now))?;
-            if let Some(b) = &self.blocking {
-                let msg = format!("blocking {} never returned", b.call.name);
-                return Err(self.failure(b.line, msg, None, None));
-            }
-        }
-        let mut unexpected = Vec::new();
-        while let Some((t, raw)) = self.out_q.pop_front() {
-            if let Some(a) = Actual::parse(t, &raw) {
-                if self.absorb_debt(&a) {
-                    continue;
-                }
-                let text = format!("> {} at {}", a.render(&self.map), Self::secs(t));
-                if t + self.check.tolerance_usecs < last && !self.check.relaxed {
-                    unexpected.push(text);
-                } else {
-                    self.note(NoteKind::Warning, format!("not in the script: {text}"));
-                }
-            }
-        }
-        if !unexpected.is_empty() {
-            return Err(self.failure(
-                self.line,
-                "the stack sent segments the script does not expect".into(),
-                Some("(nothing)".into()),
-                Some(unexpected.join("\n")),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -1,15 +1,17 @@
-//! System calls, mapped onto synack's endpoint API. File descriptors are the script's own
-//! numbers (the lowest free one from 3, as a fresh process would hand out).
+//! System calls, mapped onto synack's endpoint API. Sockets are known by the script's own
+//! file descriptor numbers: as packetdrill maps script fds to live ones, the fd a `socket`
+//! or `accept` line expects (`= 4`) is the one it gets, whatever a real process would have
+//! been handed (`= ...` takes the lowest free number from 3).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use synack_proto::{congestion::Algorithm, ConnHandle, Error, State};
+use synack_proto::{ConnHandle, Error, State};
 
 use crate::ast::{Expr, Syscall};
 use crate::runner::{Blocking, Runner, DEFAULT_PORT};
-use crate::{Failure, NoteKind};
+use crate::Failure;
 
 pub(crate) enum CallResult {
     Done(Result<i64, &'static str>),
@@ -38,6 +40,8 @@ pub(crate) struct Socket {
     pub accept_q: VecDeque<ConnHandle>,
     pub so_error: Option<&'static str>,
     pub connecting: bool,
+    /// `shutdown(SHUT_RD)` was called: reads return 0.
+    pub rd_shut: bool,
 }
 
 impl Socket {
@@ -54,6 +58,7 @@ impl Socket {
             accept_q: VecDeque::new(),
             so_error: None,
             connecting: false,
+            rd_shut: false,
         }
     }
 }
@@ -116,6 +121,9 @@ const CONSTS: &[(&str, i64)] = &[
     ("MSG_OOB", 1),
     ("MSG_PEEK", 2),
     ("MSG_DONTWAIT", 0x40),
+    ("MSG_WAITALL", 0x100),
+    ("SOL_SOCKET", 1),
+    ("SOL_TCP", 6),
     ("MSG_NOSIGNAL", 0x4000),
     ("F_GETFD", 1),
     ("F_SETFD", 2),
@@ -129,7 +137,7 @@ pub(crate) fn errno_value(name: &str) -> Option<i64> {
     ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
-fn errno_name(v: i64) -> Option<&'static str> {
+pub(crate) fn errno_name(v: i64) -> Option<&'static str> {
     ERRNOS.iter().find(|(_, n)| *n == v).map(|(s, _)| *s)
 }
 
@@ -149,6 +157,15 @@ pub(crate) fn eval_int(e: &Expr) -> Result<i64, String> {
             a.first().map_or(Err("htons()".into()), eval_int)
         }
         other => Err(format!("expected a number, found {other:?}")),
+    }
+}
+
+/// The symbolic words of a flags argument (`MSG_PEEK|MSG_DONTWAIT`); numbers are skipped.
+fn flag_words(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Word(w) => out.push(w.clone()),
+        Expr::Or(v) => v.iter().for_each(|x| flag_words(x, out)),
+        _ => {}
     }
 }
 
@@ -190,6 +207,15 @@ impl Runner<'_> {
 
     fn sock(&mut self, fd: i64) -> Option<&mut Socket> {
         self.sockets.get_mut(&fd)
+    }
+
+    /// The fd a new socket gets: the one the script's return value names (an open socket
+    /// there is forgotten, as packetdrill re-maps the script fd), else the lowest free.
+    fn new_fd(&self, sc: &Syscall) -> i64 {
+        match sc.ret {
+            Expr::Int(v) if v >= 0 => v,
+            _ => (3..).find(|f| !self.sockets.contains_key(f)).unwrap_or(3),
+        }
     }
 
     /// A sockaddr argument: `...` is the default address of that side.
@@ -237,9 +263,9 @@ impl Runner<'_> {
         if name == "socket" {
             let ty = self.arg(sc, 1)?.clone();
             if !flag_set(&ty, "SOCK_STREAM") {
-                return Err(self.fail("only SOCK_STREAM sockets are supported".into()));
+                return Err(self.unsupported(format!("a socket of type {ty:?}")));
             }
-            let fd = (3..).find(|f| !self.sockets.contains_key(f)).unwrap();
+            let fd = self.new_fd(sc);
             let mut s = Socket::new();
             s.nonblocking = flag_set(&ty, "SOCK_NONBLOCK");
             self.sockets.insert(fd, s);
@@ -247,6 +273,32 @@ impl Runner<'_> {
         }
         if name == "poll" {
             return self.poll(sc, start);
+        }
+        const KNOWN: &[&str] = &[
+            "bind",
+            "listen",
+            "accept",
+            "accept4",
+            "connect",
+            "write",
+            "send",
+            "sendto",
+            "sendmsg",
+            "read",
+            "recv",
+            "recvfrom",
+            "recvmsg",
+            "close",
+            "shutdown",
+            "setsockopt",
+            "getsockopt",
+            "fcntl",
+            "getsockname",
+            "getpeername",
+            "ioctl",
+        ];
+        if !KNOWN.contains(&name) {
+            return Err(self.unsupported(format!("the system call {name}")));
         }
         let fd = self.int_arg(sc, 0)?;
         if !self.sockets.contains_key(&fd) {
@@ -268,13 +320,8 @@ impl Runner<'_> {
                 match self.ep().listen(local, Some(backlog)) {
                     Ok(()) => {
                         self.sock(fd).unwrap().kind = Kind::Listener(local);
-                        // The script's packets go to the listener unless a connection is live.
-                        if self.cur_conn().is_none() {
-                            self.cur = Some((
-                                local,
-                                SocketAddr::new(self.remote_ip, crate::runner::REMOTE_PORT),
-                            ));
-                        }
+                        // The listener is the socket under test: the next SYN makes a child.
+                        self.new_child = Some(local);
                         Done(Ok(0))
                     }
                     Err(e) => Done(Err(errno_of(e))),
@@ -293,7 +340,7 @@ impl Runner<'_> {
                         child.accept_q.clear();
                         child.bound = None;
                         child.nonblocking = false;
-                        let nfd = (3..).find(|f| !self.sockets.contains_key(f)).unwrap();
+                        let nfd = self.new_fd(sc);
                         self.sockets.insert(nfd, child);
                         self.apply_conn_options(nfd);
                         Done(Ok(nfd))
@@ -343,13 +390,9 @@ impl Runner<'_> {
             },
             ("connect", _) => Done(Err("EINVAL")),
             ("write" | "send" | "sendto" | "sendmsg", Kind::Conn(h)) => {
-                let n = match name {
-                    "sendmsg" => 0,
-                    _ => self.int_arg(sc, 2)?.max(0) as usize,
-                };
-                let oob = name == "send" && sc.args.get(3).is_some_and(|f| flag_set(f, "MSG_OOB"));
-                let dontwait =
-                    name == "send" && sc.args.get(3).is_some_and(|f| flag_set(f, "MSG_DONTWAIT"));
+                let (n, flags) = self.io_len_and_flags(sc)?;
+                let oob = flags.is_some_and(|f| flag_set(f, "MSG_OOB"));
+                let dontwait = flags.is_some_and(|f| flag_set(f, "MSG_DONTWAIT"));
                 let data = vec![0u8; n - *progress];
                 let r = if oob {
                     self.ep().send_urgent(h, &data)
@@ -376,17 +419,22 @@ impl Runner<'_> {
                 }
             }
             ("read" | "recv" | "recvfrom" | "recvmsg", Kind::Conn(h)) => {
-                let n = match name {
-                    "recvmsg" => 65536,
-                    _ => self.int_arg(sc, 2)?.max(0) as usize,
+                let (n, flags) = self.io_len_and_flags(sc)?;
+                let dontwait = flags.is_some_and(|f| flag_set(f, "MSG_DONTWAIT"));
+                if flags.is_some_and(|f| flag_set(f, "MSG_OOB")) {
+                    return Err(self.unsupported(format!("{name} with MSG_OOB")));
+                }
+
+                let r = if flags.is_some_and(|f| flag_set(f, "MSG_PEEK")) {
+                    self.peek(h, n)
+                } else {
+                    let mut buf = vec![0u8; n];
+                    self.ep().recv(h, &mut buf)
                 };
-                let dontwait =
-                    name != "read" && sc.args.get(3).is_some_and(|f| flag_set(f, "MSG_DONTWAIT"));
-                let mut buf = vec![0u8; n];
-                let r = self.ep().recv(h, &mut buf);
                 self.pump()?;
                 match r {
                     Ok(k) => Done(Ok(k as i64)),
+                    Err(Error::WouldBlock) if self.sockets[&fd].rd_shut => Done(Ok(0)),
                     Err(Error::WouldBlock) if nonblocking || dontwait => Done(Err("EAGAIN")),
                     Err(Error::WouldBlock) => Block,
                     Err(e) => Done(Err(self.conn_errno(h, e, false))),
@@ -395,7 +443,11 @@ impl Runner<'_> {
             (
                 "write" | "send" | "sendto" | "sendmsg" | "read" | "recv" | "recvfrom" | "recvmsg",
                 _,
-            ) => Done(Err("ENOTCONN")),
+            ) => {
+                // Flags such as MSG_FASTOPEN (a TFO connect) are unsupported, not ENOTCONN.
+                self.io_len_and_flags(sc)?;
+                Done(Err("ENOTCONN"))
+            }
             ("close", _) => {
                 let s = self.sockets.remove(&fd).unwrap();
                 match s.kind {
@@ -419,6 +471,11 @@ impl Runner<'_> {
             }
             ("shutdown", Kind::Conn(h)) => {
                 let how = self.int_arg(sc, 1)?;
+                if how != 1 {
+                    // SHUT_RD: synack has no receive half-close; as in Linux, a read
+                    // with nothing to read returns 0 from now on instead of waiting.
+                    self.sock(fd).unwrap().rd_shut = true;
+                }
                 if how == 0 {
                     Done(Ok(0))
                 } else {
@@ -446,31 +503,91 @@ impl Runner<'_> {
                 }
             }
             ("getsockname" | "getpeername", _) => Done(Ok(0)),
-            ("ioctl", Kind::Conn(h)) => {
-                let info = self.ep().info(h);
-                let v = info.map_or(0, |i| i.recv_buffered as i64);
-                self.note(
-                    NoteKind::Warning,
-                    format!("ioctl reports {v} readable bytes; value not compared"),
-                );
-                Done(Ok(0))
-            }
-            _ => {
-                self.note(
-                    NoteKind::Skipped,
-                    format!("system call {name} is not supported; skipped"),
-                );
-                Done(Ok(eval_int(&sc.ret).unwrap_or(0)))
-            }
+            ("ioctl", _) => Done(self.ioctl(fd, sc)?),
+            _ => return Err(self.unsupported(format!("the system call {name}"))),
         };
         Ok(r)
     }
 
-    fn conn_state(&mut self, h: ConnHandle) -> Option<State> {
+    /// The byte count and flags of a read or write call: `write(fd, ..., n)`,
+    /// `send(fd, ..., n, flags)`, `sendmsg(fd, {msg_iov(k)=[{..., n1}, …], …}, flags)`.
+    /// Flags synack has no meaning for (MSG_FASTOPEN, MSG_MORE, MSG_ZEROCOPY, MSG_ERRQUEUE,
+    /// …) and control messages are unsupported.
+    fn io_len_and_flags<'s>(
+        &self,
+        sc: &'s Syscall,
+    ) -> Result<(usize, Option<&'s Expr>), Box<Failure>> {
+        let name = sc.name.as_str();
+        // A bad buffer pointer (`write(4, NULL, 1000) = -1 EFAULT`): no memory to fault here.
+        if matches!(sc.args.get(1), Some(Expr::Word(w)) if w == "NULL")
+            || matches!(sc.args.get(1), Some(Expr::Int(_)))
+        {
+            return Err(self.unsupported(format!("{name} with a buffer pointer")));
+        }
+        let (n, flags) = match name {
+            "read" | "write" => (self.int_arg(sc, 2)?, None),
+            "sendmsg" | "recvmsg" => {
+                let msg = self.arg(sc, 1)?;
+                if msg
+                    .field("msg_control")
+                    .is_some_and(|c| !matches!(c, Expr::Ellipsis))
+                {
+                    return Err(self.unsupported(format!("{name} with control messages")));
+                }
+                let mut n = 0;
+                if let Some(Expr::Array(iovs)) = msg.field("msg_iov") {
+                    for iov in iovs {
+                        let len = match iov {
+                            Expr::Struct(f) => f.get(1).map(|(_, e)| e),
+                            _ => None,
+                        };
+                        n += len.and_then(|e| eval_int(e).ok()).unwrap_or(0);
+                    }
+                }
+                if let Some(f) = msg.field("msg_flags") {
+                    if eval_int(f).ok().is_none_or(|v| v != 0) {
+                        return Err(self.unsupported(format!("{name} with msg_flags {f:?}")));
+                    }
+                }
+                (n, sc.args.get(2))
+            }
+            _ => (self.int_arg(sc, 2)?, sc.args.get(3)),
+        };
+        if let Some(f) = flags {
+            let known = [
+                "MSG_OOB",
+                "MSG_PEEK",
+                "MSG_DONTWAIT",
+                "MSG_NOSIGNAL",
+                "MSG_WAITALL",
+            ];
+            let mut words = Vec::new();
+            flag_words(f, &mut words);
+            if let Some(w) = words.iter().find(|w| !known.contains(&w.as_str())) {
+                return Err(self.unsupported(format!("{name} with {w}")));
+            }
+            if flag_set(f, "MSG_WAITALL") && name.starts_with("recv") {
+                return Err(self.unsupported(format!("{name} with MSG_WAITALL")));
+            }
+        }
+        Ok((n.max(0) as usize, flags))
+    }
+
+    /// `MSG_PEEK`: what a read would return, leaving the data in place.
+    fn peek(&mut self, h: ConnHandle, n: usize) -> Result<usize, Error> {
+        let info = self.ep().info(h);
+        match info {
+            Some(i) if i.recv_buffered > 0 => Ok(i.recv_buffered.min(n)),
+            // Nothing buffered: end of stream, an error, or nothing yet, as a read says.
+            _ => self.ep().recv(h, &mut []),
+        }
+    }
+
+    pub(crate) fn conn_state(&mut self, h: ConnHandle) -> Option<State> {
         self.ep().state(h)
     }
 
-    fn closed_errno(&self, h: ConnHandle) -> Option<&'static str> {
+    pub(crate) fn closed_errno(&self, h: ConnHandle) -> Option<&'static str> {
         self.closed.get(&h).and_then(|r| r.error()).map(errno_of)
     }
 
@@ -501,184 +618,18 @@ impl Runner<'_> {
     fn apply_conn_options(&mut self, fd: i64) {
         let s = self.sockets[&fd].clone();
         let Kind::Conn(h) = s.kind else { return };
+        let default_idle = self.default_keepidle;
         let ep = self.ep();
         if s.nodelay {
             let _ = ep.set_nodelay(h, true);
         }
         if s.keepalive {
-            let idle = Duration::from_secs(s.keepidle.unwrap_or(7200));
+            let idle = Duration::from_secs(s.keepidle.unwrap_or(default_idle));
             let _ = ep.set_keepalive(h, Some(idle));
         }
         if let Some(ms) = s.user_timeout_ms {
             let _ = ep.set_user_timeout(h, Some(Duration::from_millis(ms)));
         }
-    }
-
-    fn setsockopt(
-        &mut self,
-        fd: i64,
-        sc: &Syscall,
-    ) -> Result<Result<i64, &'static str>, Box<Failure>> {
-        let opt = match self.arg(sc, 2)? {
-            Expr::Word(w) => w.clone(),
-            e => return Err(self.fail(format!("setsockopt: option name expected, got {e:?}"))),
-        };
-        let val_expr = self.arg(sc, 3)?.clone();
-        let val = eval_int(&val_expr).ok();
-        let v = val.unwrap_or(0);
-        let conn = match self.sockets[&fd].kind {
-            Kind::Conn(h) => Some(h),
-            _ => None,
-        };
-        let exists = self.endpoint_exists();
-        match opt.as_str() {
-            "SO_REUSEADDR" | "SO_REUSEPORT" | "SO_OOBINLINE" | "TCP_QUICKACK" => {}
-            "TCP_NODELAY" => {
-                self.sock(fd).unwrap().nodelay = v != 0;
-                if let Some(h) = conn {
-                    let _ = self.ep().set_nodelay(h, v != 0);
-                }
-            }
-            "SO_KEEPALIVE" | "TCP_KEEPIDLE" => {
-                let s = self.sock(fd).unwrap();
-                if opt == "SO_KEEPALIVE" {
-                    s.keepalive = v != 0;
-                } else {
-                    s.keepidle = Some(v.max(1) as u64);
-                }
-                let (on, idle) = (s.keepalive, s.keepidle.unwrap_or(7200));
-                if let Some(h) = conn {
-                    let _ = self
-                        .ep()
-                        .set_keepalive(h, on.then(|| Duration::from_secs(idle)));
-                }
-            }
-            "TCP_USER_TIMEOUT" => {
-                self.sock(fd).unwrap().user_timeout_ms = Some(v.max(0) as u64);
-                if let Some(h) = conn {
-                    let t = (v > 0).then(|| Duration::from_millis(v as u64));
-                    let t = t.or(self.cfg.user_timeout);
-                    let _ = self.ep().set_user_timeout(h, t);
-                }
-            }
-            "SO_LINGER" => {
-                let on = val_expr
-                    .field("onoff")
-                    .and_then(|e| eval_int(e).ok())
-                    .unwrap_or(0);
-                let secs = val_expr
-                    .field("linger")
-                    .and_then(|e| eval_int(e).ok())
-                    .unwrap_or(0);
-                self.sock(fd).unwrap().linger0 = on != 0 && secs == 0;
-                if on != 0 && secs != 0 {
-                    self.note(
-                        NoteKind::Warning,
-                        "SO_LINGER with a timeout: close does not block".into(),
-                    );
-                }
-            }
-            "TCP_CONGESTION" => {
-                let alg = match &val_expr {
-                    Expr::Str(s) if s == "reno" || s == "newreno" => Some(Algorithm::NewReno),
-                    Expr::Str(s) if s == "cubic" => Some(Algorithm::Cubic),
-                    _ => None,
-                };
-                match (alg, conn) {
-                    (None, _) => return Ok(Err("ENOENT")),
-                    (Some(a), Some(h)) => {
-                        let _ = self.ep().set_congestion(h, a);
-                    }
-                    (Some(a), None) if !exists => self.cfg.congestion = a,
-                    (Some(_), None) => self.not_honoured(&opt),
-                }
-            }
-            "SO_RCVBUF" | "SO_SNDBUF" | "TCP_MAXSEG" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
-                if !exists =>
-            {
-                let v = v.max(1) as u64;
-                match opt.as_str() {
-                    "SO_RCVBUF" => self.cfg.recv_buffer = v as usize,
-                    "SO_SNDBUF" => {
-                        // An explicit size is not autotuned (Linux: SOCK_SNDBUF_LOCK).
-                        self.cfg.send_buffer = v as usize;
-                        self.cfg.send_buffer_max = v as usize;
-                    }
-                    "TCP_MAXSEG" => self.cfg.mss = v.min(65535) as u16,
-                    "TCP_KEEPINTVL" => self.cfg.keepalive_interval = Duration::from_secs(v),
-                    _ => self.cfg.keepalive_probes = v as u32,
-                }
-            }
-            "SO_RCVBUF" | "SO_SNDBUF" | "TCP_MAXSEG" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" => {
-                self.not_honoured(&opt)
-            }
-            other => self.note(
-                NoteKind::Skipped,
-                format!("setsockopt {other} ignored (not supported)"),
-            ),
-        }
-        Ok(Ok(0))
-    }
-
-    fn not_honoured(&mut self, opt: &str) {
-        self.note(
-            NoteKind::Warning,
-            format!(
-                "setsockopt {opt} after the endpoint exists is not honoured: synack-proto sets it \
-                 per endpoint (Config), not per connection"
-            ),
-        );
-    }
-
-    fn getsockopt(
-        &mut self,
-        fd: i64,
-        sc: &Syscall,
-    ) -> Result<Result<i64, &'static str>, Box<Failure>> {
-        let opt = match self.arg(sc, 2)? {
-            Expr::Word(w) => w.clone(),
-            e => return Err(self.fail(format!("getsockopt: option name expected, got {e:?}"))),
-        };
-        let want = self.arg(sc, 3)?.clone();
-        let s = self.sockets[&fd].clone();
-        let got = match opt.as_str() {
-            "SO_ERROR" => {
-                let e = match s.kind {
-                    Kind::Conn(h) if s.connecting => {
-                        let st = self.conn_state(h);
-                        if matches!(st, Some(State::Closed) | None) {
-                            self.sock(fd).unwrap().connecting = false;
-                            self.closed_errno(h).or(Some("ECONNREFUSED"))
-                        } else {
-                            None
-                        }
-                    }
-                    _ => s.so_error,
-                };
-                self.sock(fd).unwrap().so_error = None;
-                Some(e.and_then(errno_value).unwrap_or(0))
-            }
-            "TCP_NODELAY" => Some(i64::from(s.nodelay)),
-            "SO_KEEPALIVE" => Some(i64::from(s.keepalive)),
-            "SO_RCVBUF" => Some(self.cfg.recv_buffer as i64),
-            "SO_SNDBUF" => Some(self.cfg.send_buffer as i64),
-            _ => None,
-        };
-        match (got, eval_int(&want)) {
-            (Some(g), Ok(w))
-                if g != w
-                    && matches!(opt.as_str(), "SO_ERROR" | "TCP_NODELAY" | "SO_KEEPALIVE") =>
-            {
-                let gname = errno_name(g).map_or(g.to_string(), |n| format!("{g} ({n})"));
-                return Err(self.fail(format!("getsockopt {opt}: expected [{w}] got [{gname}]")));
-            }
-            (None, _) => self.note(
-                NoteKind::Skipped,
-                format!("getsockopt {opt}: value not compared"),
-            ),
-            _ => {}
-        }
-        Ok(Ok(0))
     }
 
     /// The time a blocked poll gives up.

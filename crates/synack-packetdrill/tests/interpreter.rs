@@ -97,32 +97,101 @@ fn relaxed_mode_ignores_window_and_options_not_sequence() {
     )
     .unwrap();
     assert!(!o.passed());
-    // A bigger initial flight than ours: the rest is matched as it comes.
+}
+
+/// Issue 19: relaxed mode may take one segment for several back-to-back lines covering the
+/// same bytes (or several for one), but never a segment shorter than the line with nothing
+/// following to make up the range.
+#[test]
+fn relaxed_mode_regroups_segments_but_never_accepts_a_short_one() {
+    let relaxed = RunOptions {
+        relaxed: true,
+        ..Default::default()
+    };
+    // synack sends 1460 + 540 (MSS 1460, Nagle off); the script's stack sent 1000 + 1000.
+    let two_lines = "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n\
+                     +0 write(4, ..., 2000) = 2000\n+0 > . 1:1001(1000) ack 1\n\
+                     +0 > P. 1001:2001(1000) ack 1\n+.1 < . 1:1(0) ack 2001 win 65535\n";
+    let o = passes(two_lines, &relaxed);
+    assert!(o.notes.is_empty(), "{o}");
+    let strict = run_script(&format!("{OPEN}{two_lines}"), &RunOptions::default()).unwrap();
+    let f = strict.failure.expect("strict mode keeps the segmentation");
+    assert!(f.message.contains("length: expected 1000 got 1460"), "{f}");
+    // Several segments for one line: merged in every mode.
     passes(
-        "+0 write(4, ..., 30000) = 30000\n+0 > . 1:30001(30000) ack 1\n\
-         +.1 < . 1:1(0) ack 30001 win 65535\n",
+        "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n\
+         +0 write(4, ..., 2000) = 2000\n+0 > P. 1:2001(2000) ack 1\n",
+        &RunOptions::default(),
+    );
+    // A bigger flight than the window allows: 1000 bytes go, nothing follows. Once hidden
+    // as "matched as it comes", now a length failure in relaxed mode too.
+    let small_window = "+0 < . 1:1(0) ack 1 win 1000\n+0 write(4, ..., 3000) = 3000\n\
+                        +0 > P. 1:3001(3000) ack 1\n+.1 < . 1:1(0) ack 3001 win 65535\n";
+    let o = run_script(&format!("{OPEN}{small_window}"), &relaxed).unwrap();
+    let f = o
+        .failure
+        .expect("a short segment must fail in relaxed mode");
+    assert!(f.message.contains("length: expected 3000 got 1000"), "{f}");
+    // The same when the rest would only come after the ACK the script sends next.
+    let o = run_script(
+        &format!(
+            "{OPEN}+0 write(4, ..., 30000) = 30000\n+0 > . 1:30001(30000) ack 1\n\
+             +.1 < . 1:1(0) ack 30001 win 65535\n"
+        ),
         &relaxed,
+    )
+    .unwrap();
+    assert!(
+        o.failure
+            .is_some_and(|f| f.message.contains("length: expected 30000 got 14600")),
+        "a larger initial window than synack's is no longer matched"
     );
 }
 
 #[test]
-fn skipped_constructs_are_reported() {
+fn shell_commands_are_applied_skipped_or_checked() {
+    // A sysctl with no synack equivalent and one after the endpoint exists are listed.
     let o = passes(
-        "+0 `sysctl -q net.ipv4.tcp_rmem=\"4096 87380 6291456\"`\n+0 %{ assert tcpi_rto == 1000000 }%\n",
+        "+0 `sysctl -q net.ipv4.tcp_rmem=\"4096 87380 6291456\" net.ipv4.tcp_frto=2 > /dev/null`\n",
         &RunOptions::default(),
     );
     let skipped: Vec<_> = o
         .notes
         .iter()
         .filter(|n| n.kind == NoteKind::Skipped)
+        .map(|n| n.text.as_str())
         .collect();
     assert_eq!(skipped.len(), 2, "{o}");
+    assert!(skipped[0].contains("tcp_rmem") && skipped[0].contains("already exists"));
+    assert!(skipped[1].contains("tcp_frto") && skipped[1].contains("no synack equivalent"));
+    // Before the endpoint exists: applied, and the SYN-ACK shows it (no TS option).
     let o = run_script(
-        "`sysctl -q net.ipv4.tcp_timestamps=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+        "`sysctl -q net.ipv4.tcp_timestamps=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n\
+         +0 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0>\n\
+         +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>\n",
         &RunOptions::default(),
     )
     .unwrap();
+    assert!(o.passed(), "{o}");
     assert!(o.notes.iter().any(|n| n.kind == NoteKind::Applied), "{o}");
+    // FreeBSD's rfc1323=0 turns off timestamps and window scaling.
+    let o = run_script(
+        "0 `sysctl -w net.inet.tcp.rfc1323=0`\n+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n\
+         +0 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>\n\
+         +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>\n",
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert!(o.passed(), "{o}");
+    // A check through grep that the runner cannot evaluate stops the script.
+    let o = run_script(
+        &format!("{OPEN}+0 `nstat | grep TcpExtOutOfWindowIcmps > /dev/null`\n"),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert!(o.unsupported(), "{o}");
 }
 
 // ---- requirements checked with hand-made packets -------------------------------------------
@@ -138,6 +207,8 @@ fn syn() -> PacketSpec {
     PacketSpec {
         dir: Dir::In,
         ecn: None,
+        tos: None,
+        ttl: None,
         flags: "S".into(),
         start: 0,
         end: 0,
