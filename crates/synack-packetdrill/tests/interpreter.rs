@@ -123,15 +123,16 @@ fn relaxed_mode_regroups_segments_but_never_accepts_a_short_one() {
          +0 write(4, ..., 2000) = 2000\n+0 > P. 1:2001(2000) ack 1\n",
         &RunOptions::default(),
     );
-    // A bigger flight than the window allows: 1000 bytes go, nothing follows. Once hidden
-    // as "matched as it comes", now a length failure in relaxed mode too.
-    let small_window = "+0 < . 1:1(0) ack 1 win 1000\n+0 write(4, ..., 3000) = 3000\n\
+    // A bigger flight than the window allows: one full segment (1460 bytes, which sender
+    // silly-window avoidance lets go, MUST-38) goes, nothing follows. Once hidden as "matched
+    // as it comes", now a length failure in relaxed mode too.
+    let small_window = "+0 < . 1:1(0) ack 1 win 1460\n+0 write(4, ..., 3000) = 3000\n\
                         +0 > P. 1:3001(3000) ack 1\n+.1 < . 1:1(0) ack 3001 win 65535\n";
     let o = run_script(&format!("{OPEN}{small_window}"), &relaxed).unwrap();
     let f = o
         .failure
         .expect("a short segment must fail in relaxed mode");
-    assert!(f.message.contains("length: expected 3000 got 1000"), "{f}");
+    assert!(f.message.contains("length: expected 3000 got 1460"), "{f}");
     // The same when the rest would only come after the ACK the script sends next.
     let o = run_script(
         &format!(
