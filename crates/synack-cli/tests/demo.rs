@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+#[path = "../../synack/tests/support/mod.rs"]
+mod support;
+
 fn synack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_synack"))
         .arg("demo")
@@ -229,7 +232,7 @@ fn tshark() -> Option<PathBuf> {
 #[test]
 fn pcap_reads_back_in_tshark() {
     let Some(tshark) = tshark() else {
-        println!("skipping: tshark not found");
+        support::skip("tshark not found");
         return;
     };
     let dir = std::env::temp_dir().join(format!("synack-demo-pcap-{}", std::process::id()));

@@ -179,7 +179,7 @@ fn conn_by_port<'a>(doc: &'a Value, port: &str) -> &'a Value {
 #[test]
 fn ss_shows_states_and_queues_and_cookies_under_a_syn_flood() {
     if let Some(why) = skip_reason(&["ip", "python3"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -335,7 +335,7 @@ time.sleep(60)
 #[test]
 fn sigint_closes_kernel_connections_with_fin() {
     if let Some(why) = skip_reason(&["ip", "python3", "ss", "kill"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -365,7 +365,7 @@ fn sigint_closes_kernel_connections_with_fin() {
 #[test]
 fn ping_scans_a_range_with_an_open_and_a_closed_kernel_port() {
     if let Some(why) = skip_reason(&["ip", "nc", "ss"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();

@@ -155,7 +155,7 @@ const FLAGS: [(&str, &str); 6] = [
 /// frames carried at least one flag (so tests can say they tested something).
 fn agree_with_tshark(file: &Path, json: &Value) -> usize {
     if !have("tshark") {
-        eprintln!("skipping the tshark comparison: tshark is not installed");
+        support::skip("the tshark comparison: tshark is not installed");
         return 0;
     }
     let mut cmd = Command::new("tshark");
@@ -228,7 +228,7 @@ fn agree_with_tshark(file: &Path, json: &Value) -> usize {
 macro_rules! skip_unless_kernel {
     () => {
         if let Some(why) = kernel_skip() {
-            eprintln!("skipping: {why}");
+            support::skip(&why);
             return;
         }
     };
@@ -399,7 +399,7 @@ fn kernel_zero_window_with_a_short_snaplen() {
 fn kernel_keep_alives_from_curl() {
     skip_unless_kernel!();
     if !have("curl") {
-        eprintln!("skipping: curl is not installed");
+        support::skip("curl is not installed");
         return;
     }
     // The server accepts and says nothing for 2.6 s; curl probes the idle connection every
@@ -587,7 +587,7 @@ fn html_page_in_headless_chromium() {
         .into_iter()
         .find(|b| have(b))
     else {
-        eprintln!("skipping: no headless Chromium installed");
+        support::skip("no headless Chromium installed");
         return;
     };
     let f = tmp("chromium.pcap");

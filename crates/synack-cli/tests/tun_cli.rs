@@ -29,7 +29,7 @@ fn curl_fetches_two_megabytes_from_synack_serve_offload() {
 
 fn curl_fetches(offload: bool, lines: usize) {
     if let Some(why) = skip_reason(&["ip", "curl"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -83,7 +83,7 @@ fn curl_fetches(offload: bool, lines: usize) {
 #[test]
 fn ping_reports_a_closed_kernel_port() {
     if let Some(why) = skip_reason(&["ip"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -149,7 +149,7 @@ fn synack_ping(ns: &Netns, target: &str) -> String {
 #[test]
 fn ping_reports_an_open_kernel_port() {
     if let Some(why) = skip_reason(&["ip", "nc", "ss"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -197,7 +197,7 @@ fn wait_listening(ns: &Netns, ports: &[&str]) {
 #[test]
 fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
     if let Some(why) = skip_reason(&["ip", "nc", "ss"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -245,7 +245,7 @@ fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
 #[test]
 fn serve_answers_kernel_ping_and_ipv6_echo() {
     if let Some(why) = skip_reason(&["ip", "nc", "ping"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -298,7 +298,7 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
 #[test]
 fn trace_ends_with_the_ladder_of_each_connection() {
     if let Some(why) = skip_reason(&["ip"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();

@@ -77,7 +77,7 @@ fn addr(port: u16) -> SocketAddr {
 #[test]
 fn curl_keeps_working_through_an_hping3_syn_flood() {
     if let Some(why) = skip_reason(&["ip", "hping3", "curl"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();
@@ -148,7 +148,7 @@ fn nmap_ports(out: &str) -> Vec<(u16, String)> {
 #[test]
 fn nmap_syn_and_connect_scans_see_open_and_closed_ports() {
     if let Some(why) = skip_reason(&["ip", "nmap"]) {
-        eprintln!("skipping: {why}");
+        support::skip(&why);
         return;
     }
     let ns = Netns::new();

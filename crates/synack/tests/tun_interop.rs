@@ -45,7 +45,7 @@ const IMPAIRED: usize = 4 << 20;
 macro_rules! skip_unless_ready {
     ($($tool:expr),*) => {
         if let Some(why) = skip_reason(&["ip" $(, $tool)*]) {
-            eprintln!("skipping: {why}");
+            support::skip(&why);
             return;
         }
     };
@@ -442,9 +442,7 @@ fn curl_gets_a_page_from_the_http_server_example() {
         .map(|d| d.join("examples").join("http_server"))
         .filter(|p| p.is_file());
     let Some(example) = example else {
-        eprintln!(
-            "skipping: the http_server example is not built (cargo test --workspace builds it)"
-        );
+        support::skip("the http_server example is not built (cargo test --workspace builds it)");
         return;
     };
     let ns = Netns::new();
@@ -935,9 +933,7 @@ fn example_binary(name: &str) -> Option<PathBuf> {
 fn curl_talks_http11_to_the_hyper_server_example() {
     skip_unless_ready!("curl");
     let Some(example) = example_binary("hyper_server") else {
-        eprintln!(
-            "skipping: the hyper_server example is not built (cargo test --workspace builds it)"
-        );
+        support::skip("the hyper_server example is not built (cargo test --workspace builds it)");
         return;
     };
     let ns = Netns::new();

@@ -39,7 +39,7 @@ const STALL: Duration = Duration::from_secs(20);
 macro_rules! skip_unless_ready {
     () => {
         if let Some(why) = skip_reason(&["ip"]) {
-            eprintln!("skipping: {why}");
+            support::skip(&why);
             return;
         }
     };

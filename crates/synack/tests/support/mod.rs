@@ -36,6 +36,16 @@ pub fn skip_reason(tools: &[&str]) -> Option<String> {
         .map(|t| format!("`{t}` is not installed"))
 }
 
+/// Say why a test cannot run and return (the caller returns next). Under CI (the `CI`
+/// environment variable set, as `.ci/run` is run) a test that cannot run is a failure, not a
+/// quiet pass: this panics instead.
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("this test cannot run here and CI is set: {why}");
+    }
+    eprintln!("skipping: {why}");
+}
+
 /// Kills the child when dropped (every exit path).
 pub struct Reaper(pub Child);
 
