@@ -90,6 +90,9 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let grace = args.tun.grace()?;
+    if matches!(mode, Mode::Http(_)) {
+        raise_open_file_limit();
+    }
     let stack = Arc::new(start_stack(&args.tun)?);
     let stopper = crate::stop::Stopper::install(stack.clone(), grace, "serve")?;
     let mut addrs = vec![args.tun.addr];
@@ -231,6 +234,23 @@ async fn serve_all(
     match failure {
         Some(e) => Err(e),
         None => Ok(accepted),
+    }
+}
+
+/// Connections cost no descriptors (they live in synack), but every response being sent holds
+/// its file open: a thousand concurrent downloads need more than the usual soft limit of
+/// 1024. Raise it to the hard limit, as servers do.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
 

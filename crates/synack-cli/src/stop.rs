@@ -166,6 +166,9 @@ fn run_shutdown(
     signal: &str,
 ) -> ShutdownReport {
     let mut first = true;
+    // A line a second at most: with thousands of connections closing, the count per state
+    // changes at every check.
+    let mut last_line = std::time::Instant::now();
     let report = stack.shutdown_with(grace, Some(abort), |p| {
         if first {
             first = false;
@@ -179,7 +182,8 @@ fn run_shutdown(
             if p.remaining() > 0 {
                 eprintln!("synack {who}: closing: {}", describe(p));
             }
-        } else if p.remaining() > 0 {
+        } else if p.remaining() > 0 && last_line.elapsed() >= Duration::from_secs(1) {
+            last_line = std::time::Instant::now();
             eprintln!(
                 "synack {who}: {:.1} s left: {}",
                 grace.saturating_sub(p.elapsed).as_secs_f64(),
