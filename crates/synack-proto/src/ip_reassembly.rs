@@ -518,3 +518,92 @@ fn assemble(key: Key, entry: Entry) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_datagrams: 8,
+        max_bytes: 1 << 20,
+        timeout: Duration::from_secs(60),
+    };
+
+    /// An IPv4 fragment of datagram `ident` (10.0.0.1 → 10.0.0.2, TCP): `len` bytes of 0xab at
+    /// `offset`.
+    fn frag(ident: u16, offset: u16, len: usize, more: bool) -> Vec<u8> {
+        let mut f = vec![0xab; 20 + len];
+        let mut p = Ipv4Packet::new_unchecked(&mut f[..]);
+        p.set_version(4);
+        p.set_header_len(20);
+        p.set_total_len((20 + len) as u16);
+        p.set_ident(ident);
+        p.set_more_frags(more);
+        p.set_frag_offset(offset);
+        p.set_ttl(64);
+        p.set_protocol(6);
+        p.set_src_addr(Ipv4Addr::new(10, 0, 0, 1));
+        p.set_dst_addr(Ipv4Addr::new(10, 0, 0, 2));
+        p.fill_checksum();
+        f
+    }
+
+    #[test]
+    fn two_different_ends_or_data_past_the_end_conflict() {
+        let mut r = Reassembler::new(LIMITS, [0; 16]);
+        let t = Instant::ZERO;
+        assert!(r.insert(t, &frag(1, 16, 8, false)).is_none()); // ends at 24
+        assert!(r.insert(t, &frag(1, 8, 8, false)).is_none()); // ends at 16: conflict
+        assert_eq!(r.stats().overlaps, 1);
+        assert!(r.insert(t, &frag(2, 16, 8, false)).is_none());
+        assert!(r.insert(t, &frag(2, 24, 8, true)).is_none()); // past the end
+        assert!(r.insert(t, &frag(3, 24, 8, true)).is_none());
+        assert!(r.insert(t, &frag(3, 8, 8, false)).is_none()); // data held past this end
+        assert_eq!(r.stats().overlaps, 3);
+        // Tombstones hold no data, and still count as datagrams until their timeout.
+        assert_eq!((r.datagrams(), r.memory()), (3, 3 * ENTRY_COST));
+        r.expire(t + LIMITS.timeout, |_| {
+            panic!("no Time Exceeded for a discarded datagram")
+        });
+        assert_eq!((r.datagrams(), r.memory(), r.stats().timeouts), (0, 0, 0));
+    }
+
+    #[test]
+    fn the_deadline_queue_stays_within_twice_the_table() {
+        let mut r = Reassembler::new(LIMITS, [0; 16]);
+        for i in 0..10_000u32 {
+            let id = i as u16;
+            let t = Instant::from_micros(u64::from(i));
+            assert!(r.insert(t, &frag(id, 8, 8, false)).is_none());
+            assert!(r.insert(t, &frag(id, 0, 8, true)).is_some());
+            assert!(
+                r.order.len() <= 2 * r.entries.len() + 17,
+                "{}",
+                r.order.len()
+            );
+        }
+        assert_eq!(r.stats().reassembled, 10_000);
+        assert_eq!(r.next_deadline(), None);
+        assert!(r.order.is_empty(), "stale items dropped on the way");
+    }
+
+    #[test]
+    fn room_is_made_by_evicting_others_never_the_datagram_growing() {
+        let limits = Limits {
+            max_bytes: 2 * ENTRY_COST + 2 * PIECE_COST + 1200,
+            ..LIMITS
+        };
+        let mut r = Reassembler::new(limits, [0; 16]);
+        r.insert(Instant::ZERO, &frag(1, 8, 400, true)); // the oldest
+        r.insert(Instant::from_secs(1), &frag(2, 8, 400, true));
+        // Datagram 1 grows: datagram 2 makes room, and 1 keeps its (earliest) deadline.
+        r.insert(Instant::from_secs(2), &frag(1, 408, 400, true));
+        assert_eq!(r.stats().evicted, 1);
+        assert_eq!(r.datagrams(), 1);
+        assert_eq!(r.next_deadline(), Some(Instant::from_secs(60)));
+        assert!(r.memory() <= limits.max_bytes);
+        // Grown past the bound on its own, it goes.
+        r.insert(Instant::from_secs(2), &frag(1, 808, 800, true));
+        assert_eq!((r.stats().evicted, r.datagrams(), r.memory()), (2, 0, 0));
+    }
+}
