@@ -57,10 +57,13 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
-/// Bookkeeping charged per datagram (its table entry and queue slot), bytes.
-pub const ENTRY_COST: usize = 192;
-/// Bookkeeping charged per fragment held (its map node share and allocation), bytes.
-pub const PIECE_COST: usize = 48;
+/// Bookkeeping charged per datagram, bytes: its table entry and up to two deadline queue
+/// items (checked by a test), rounded up.
+pub const ENTRY_COST: usize = 256;
+/// Bookkeeping charged per fragment held, bytes: its share of a B-tree node (11 pieces of
+/// 24 bytes and the node's links, at least half full) and the allocator's overhead on its
+/// data, rounded up.
+pub const PIECE_COST: usize = 80;
 /// An IPv6 Time Exceeded quotes at most this much of the first fragment (RFC 4443 §3.3: the
 /// message fits in the minimum MTU of 1280).
 const V6_QUOTE: usize = 1280 - 48;
@@ -546,6 +549,13 @@ mod tests {
         p.set_dst_addr(Ipv4Addr::new(10, 0, 0, 2));
         p.fill_checksum();
         f
+    }
+
+    #[test]
+    fn the_charge_per_datagram_covers_its_bookkeeping() {
+        let item = core::mem::size_of::<(Instant, u64, Key)>();
+        let entry = core::mem::size_of::<(Key, Entry)>() + 1; // + hashbrown's control byte
+        assert!(entry + 2 * item <= ENTRY_COST, "{entry} + 2 x {item}");
     }
 
     #[test]
