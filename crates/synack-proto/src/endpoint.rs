@@ -603,7 +603,10 @@ impl Endpoint {
     }
 
     /// A fragment: into the reassembly table; a datagram it completes goes on as if it had
-    /// arrived whole (once: it is no fragment itself).
+    /// arrived whole (once: it is no fragment itself). Kept out of line: fragments are rare,
+    /// and the per-packet path stays small.
+    #[cold]
+    #[inline(never)]
     fn fragment_arrives(&mut self, now: Instant, packet: &[u8]) {
         // The parser found a well-formed IPv4 or IPv6 header before it said "fragment".
         let (src, dst) = if packet.first().is_some_and(|b| b >> 4 == 6) {
@@ -933,11 +936,17 @@ impl Endpoint {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.sync_ready_timers();
         let time_wait = self.conns.next_time_wait().map(|(t, _)| t);
-        let live = self.poll_live_timeout().map(|(t, _)| t);
-        [live, time_wait, self.reassembly.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        let t = match (self.poll_live_timeout().map(|(t, _)| t), time_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if self.reassembly.datagrams() == 0 {
+            return t;
+        }
+        match (t, self.reassembly.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The earliest deadline of the live connections' timer heap.
@@ -958,7 +967,9 @@ impl Endpoint {
         self.last_now = self.last_now.max(now);
         self.sync_ready_timers();
         self.expire_time_wait(now);
-        self.expire_fragments(now);
+        if self.reassembly.datagrams() > 0 {
+            self.expire_fragments(now);
+        }
         while let Some((t, h)) = self.poll_live_timeout() {
             if t > now {
                 break;

@@ -196,10 +196,9 @@ impl Endpoint {
     /// reassembly time exceeded" (RFC 792, RFC 1122 §3.3.2, RFC 8200 §4.5). No rate limit
     /// beyond the table's: at most `max_reassembly_datagrams` per `reassembly_timeout`, each
     /// caused by a fragment the sender sent us, and the control queue's bound.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn expire_fragments(&mut self, now: Instant) {
-        if self.reassembly.datagrams() == 0 {
-            return;
-        }
         let mut quotes = Vec::new();
         self.reassembly.expire(now, |q| quotes.push(q.to_vec()));
         self.stats.fragments = self.reassembly.stats().clone();

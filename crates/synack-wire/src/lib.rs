@@ -266,12 +266,20 @@ fn parse_ipv4(buf: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
 /// (RFC 8200 §4) and the repr's `next_header`/`payload_len` describe what follows them.
 fn parse_ipv6(buf: &[u8]) -> Result<(Ipv6Repr, &[u8])> {
     let packet = Ipv6Packet::new_checked(buf)?;
-    let mut ip = Ipv6Repr::parse(&packet)?;
+    let ip = Ipv6Repr::parse(&packet)?;
     if let IPPROTO_TCP | IPPROTO_ICMPV6 = ip.next_header {
         let start = Ipv6Packet::<&[u8]>::HEADER_LEN;
         let end = start.saturating_add(ip.payload_len).min(buf.len());
         return Ok((ip, buf.get(start..end).unwrap_or(&[])));
     }
+    parse_ipv6_ext(buf, ip)
+}
+
+/// [`parse_ipv6`] past extension headers: out of line, so that the per-packet parser (inlined
+/// into its callers) stays as small as it was without them.
+#[cold]
+#[inline(never)]
+fn parse_ipv6_ext(buf: &[u8], mut ip: Ipv6Repr) -> Result<(Ipv6Repr, &[u8])> {
     let chain = ipv6_chain(buf)?;
     if chain.fragment.is_some() {
         return Err(Error::Fragmented);
