@@ -545,6 +545,13 @@ fn summary(doc: &Value) -> String {
         s["packets_kept"],
         s["packets_out"]
     ));
+    let f = &s["fragments"];
+    if f["received"].as_u64().unwrap_or(0) > 0 {
+        out.push_str(&format!(
+            "Fragments: {} received, {} datagrams reassembled, {} being reassembled ({} bytes), {} Time Exceeded sent\n",
+            f["received"], f["reassembled"], f["pending"], f["pending_bytes"], f["time_exceeded_sent"]
+        ));
+    }
     let drops: Vec<String> = s["drops"]
         .as_object()
         .map(|m| {
@@ -602,6 +609,28 @@ mod tests {
         assert_eq!(states_for("TIME_WAIT").unwrap(), vec!["TIME-WAIT"]);
         assert!(states_for("synchronized").unwrap().contains(&"CLOSE-WAIT"));
         assert!(states_for("bogus").is_err());
+    }
+
+    #[test]
+    fn summary_shows_fragments_once_there_are_any() {
+        let mut doc: Value = serde_json::from_str(
+            r#"{"pid":1,"program":"t","uptime_ms":0,"listeners":[],"summary":{
+                "connections":0,"time_wait":0,"receive_memory":0,"states":{},
+                "syn_cookies":{"sent":0,"validated":0,"invalid":0},"syn_queue_full":0,
+                "fragments":{"received":0,"reassembled":0,"pending":0,"pending_bytes":0,
+                "time_exceeded_sent":0},"drops":{"fragment_overlap":0}}}"#,
+        )
+        .unwrap();
+        assert!(!summary(&doc).contains("Fragments"));
+        doc["summary"]["fragments"]["received"] = 7.into();
+        doc["summary"]["fragments"]["reassembled"] = 2.into();
+        doc["summary"]["drops"]["fragment_overlap"] = 1.into();
+        let text = summary(&doc);
+        assert!(
+            text.contains("Fragments: 7 received, 2 datagrams reassembled, 0 being reassembled"),
+            "{text}"
+        );
+        assert!(text.contains("Drops: fragment_overlap 1"), "{text}");
     }
 
     #[test]

@@ -131,6 +131,20 @@ pub struct Config {
     /// 1448-byte ones no faster (a window of small kept buffers cycles through the L2 cache,
     /// where the ring path reuses one hot buffer). `usize::MAX`: never keep.
     pub keep_packets_min: usize,
+    /// IP reassembly (ip_reassembly.rs; RFC 791, RFC 8200 §4.5): at most this many datagrams
+    /// are reassembled at once. A fragment of a new datagram beyond it evicts the oldest
+    /// incomplete one (counted `fragments.evicted`). Default 1024. 0 drops every fragment.
+    pub max_reassembly_datagrams: usize,
+    /// Bytes the datagrams being reassembled may hold in all: fragment data plus a fixed
+    /// bookkeeping charge per fragment and per datagram. A fragment that would go past it
+    /// evicts the oldest incomplete datagrams; one whose datagram alone would, drops that
+    /// datagram. Default 4 MiB (Linux's `ipfrag_high_thresh`): 64 datagrams of 64 KiB.
+    pub max_reassembly_bytes: usize,
+    /// How long a datagram may take to reassemble, from its first fragment to arrive
+    /// (RFC 1122 §3.3.2: a fixed value, 60–120 s recommended; RFC 8200 §4.5: 60 s). Default
+    /// 60 s. At the timeout the fragments are dropped (counted `fragments.timeouts`) and, if
+    /// the first fragment was among them, an ICMP Time Exceeded (code 1) goes to the sender.
+    pub reassembly_timeout: Duration,
 }
 
 impl Default for Config {
@@ -175,6 +189,9 @@ impl Default for Config {
             retained_ring_storage: 64 << 20,
             syn_received_timeout: Duration::from_secs(60),
             keep_packets_min: 4096,
+            max_reassembly_datagrams: 1024,
+            max_reassembly_bytes: 4 << 20,
+            reassembly_timeout: Duration::from_secs(60),
         }
     }
 }

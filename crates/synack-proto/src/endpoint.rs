@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::connection::{ConnInfo, ConnTimers, Connection, Ctx, Outgoing};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
+use crate::ip_reassembly::{FragmentStats, Limits, Reassembler};
 use crate::isn::Secret;
 use crate::listener::Listener;
 use crate::recv_buffer::Offer;
@@ -83,6 +84,10 @@ pub struct EndpointStats {
     pub icmp_in: u64,
     pub icmp_echo_replies: u64,
     pub icmp_ignored: u64,
+    /// IP fragments and their reassembly (ip_reassembly.rs).
+    pub fragments: FragmentStats,
+    /// ICMP Time Exceeded (fragment reassembly) messages sent.
+    pub icmp_time_exceeded: u64,
 }
 
 impl EndpointStats {
@@ -134,6 +139,8 @@ pub struct Endpoint {
     spent: Vec<Vec<u8>>,
     /// Bytes the connection at the front of `ready` has sent in its current turn.
     burst: usize,
+    /// Datagrams arriving in fragments.
+    pub(crate) reassembly: Reassembler,
 }
 
 /// The largest send or receive buffer of one connection (`Config` sizes above are taken as
@@ -162,6 +169,12 @@ impl Endpoint {
         ] {
             *size = (*size).min(MAX_BUFFER);
         }
+        let limits = Limits {
+            max_datagrams: config.max_reassembly_datagrams,
+            max_bytes: config.max_reassembly_bytes,
+            timeout: config.reassembly_timeout,
+        };
+        let reassembly = Reassembler::new(limits, Secret::new(secret).subkey(b"ip reassembly"));
         Endpoint {
             cfg: config,
             conns: ConnTable::new(Secret::new(secret).demux_key()),
@@ -181,6 +194,7 @@ impl Endpoint {
             ring_storage: 0,
             spent: Vec::new(),
             burst: 0,
+            reassembly,
         }
     }
 
@@ -214,6 +228,17 @@ impl Endpoint {
     /// storage up to `Config::retained_ring_storage` in all).
     pub fn ring_storage(&self) -> usize {
         self.ring_storage
+    }
+
+    /// Datagrams being reassembled from fragments (bounded by
+    /// `Config::max_reassembly_datagrams`).
+    pub fn reassembly_datagrams(&self) -> usize {
+        self.reassembly.datagrams()
+    }
+
+    /// Bytes held by datagrams being reassembled (bounded by `Config::max_reassembly_bytes`).
+    pub fn reassembly_memory(&self) -> usize {
+        self.reassembly.memory()
     }
 
     /// Connections in TIME-WAIT (bounded by `Config::max_time_wait`).
@@ -634,11 +659,63 @@ impl Endpoint {
         // while it is copied into the receive ring.
         let parsed = match synack_wire::parse_ip_deferred(packet) {
             Ok(parsed) => parsed,
+            Err(synack_wire::Error::Fragmented) => {
+                self.fragment_arrives(now, packet);
+                return None;
+            }
             Err(e) => {
                 self.malformed(e);
                 return None;
             }
         };
+        self.datagram_arrives(now, parsed, offer)
+    }
+
+    /// A fragment: into the reassembly table; a datagram it completes goes on as if it had
+    /// arrived whole (once: it is no fragment itself). Kept out of line: fragments are rare,
+    /// and the per-packet path stays small.
+    #[cold]
+    #[inline(never)]
+    fn fragment_arrives(&mut self, now: Instant, packet: &[u8]) {
+        // The parser found a well-formed IPv4 or IPv6 header before it said "fragment".
+        let (src, dst) = if packet.first().is_some_and(|b| b >> 4 == 6) {
+            let p = synack_wire::Ipv6Packet::new_unchecked(packet);
+            (IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr()))
+        } else {
+            let p = synack_wire::Ipv4Packet::new_unchecked(packet);
+            (IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr()))
+        };
+        // Nothing is held for another host, or from or to an address that cannot be one
+        // (MUST-57, MUST-63).
+        if !self.is_ours(dst) {
+            self.stats.not_ours += 1;
+            return;
+        }
+        if !valid_unicast(dst) || !valid_unicast(src) {
+            self.stats.bad_address += 1;
+            return;
+        }
+        let whole = self.reassembly.insert(now, packet);
+        self.stats.fragments = self.reassembly.stats().clone();
+        if let Some(whole) = whole {
+            match synack_wire::parse_ip_deferred(&whole) {
+                Ok(parsed) => {
+                    self.datagram_arrives(now, parsed, None);
+                }
+                Err(e) => self.malformed(e),
+            }
+        }
+    }
+
+    /// A whole datagram, parsed: to TCP, ICMP, or counted as another protocol. (Inlined: it
+    /// is the per-packet path of `handle_offered`.)
+    #[inline(always)]
+    fn datagram_arrives(
+        &mut self,
+        now: Instant,
+        parsed: Deferred<'_>,
+        offer: Option<Offer>,
+    ) -> Option<ConnHandle> {
         match parsed {
             Deferred::Tcp(ip, tcp, pending) => {
                 return self.tcp_arrives(now, ip.src_addr(), ip.dst_addr(), tcp, pending, offer)
@@ -939,11 +1016,18 @@ impl Endpoint {
 
     // ----- time -----------------------------------------------------------------------------
 
-    /// The earliest deadline of any connection.
+    /// The earliest deadline of any connection, or of a datagram being reassembled.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.sync_ready_timers();
         let time_wait = self.conns.next_time_wait().map(|(t, _)| t);
-        match (self.poll_live_timeout().map(|(t, _)| t), time_wait) {
+        let t = match (self.poll_live_timeout().map(|(t, _)| t), time_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if self.reassembly.datagrams() == 0 {
+            return t;
+        }
+        match (t, self.reassembly.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -967,6 +1051,9 @@ impl Endpoint {
         self.last_now = self.last_now.max(now);
         self.sync_ready_timers();
         self.expire_time_wait(now);
+        if self.reassembly.datagrams() > 0 {
+            self.expire_fragments(now);
+        }
         while let Some((t, h)) = self.poll_live_timeout() {
             if t > now {
                 break;

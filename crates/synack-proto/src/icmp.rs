@@ -12,7 +12,7 @@
 use core::fmt;
 use std::net::IpAddr;
 
-use synack_wire::{Icmpv4Message, Icmpv6Message, Ipv4Repr, Ipv6Repr};
+use synack_wire::{Icmpv4Message, Icmpv6Message, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr};
 
 use crate::connection::{Connection, Ctx};
 use crate::endpoint::{valid_unicast, Endpoint};
@@ -189,6 +189,67 @@ impl Endpoint {
             _ => return,
         };
         self.icmp_error(now, error.0, error.1);
+    }
+
+    /// Datagrams whose reassembly timed out are dropped (ip_reassembly.rs); for each whose
+    /// first fragment had arrived, the sender gets an ICMP Time Exceeded, code 1 "fragment
+    /// reassembly time exceeded" (RFC 792, RFC 1122 §3.3.2, RFC 8200 §4.5). No rate limit
+    /// beyond the table's: at most `max_reassembly_datagrams` per `reassembly_timeout`, each
+    /// caused by a fragment the sender sent us, and the control queue's bound.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn expire_fragments(&mut self, now: Instant) {
+        let mut quotes = Vec::new();
+        self.reassembly.expire(now, |q| quotes.push(q.to_vec()));
+        self.stats.fragments = self.reassembly.stats().clone();
+        for q in quotes {
+            self.time_exceeded(&q);
+        }
+    }
+
+    /// Queue an ICMP Time Exceeded (code 1) quoting `original`, back to its sender.
+    fn time_exceeded(&mut self, original: &[u8]) {
+        let mut buf = vec![0u8; 48 + original.len()];
+        let n = match original.first().map(|b| b >> 4) {
+            Some(4) => {
+                let q = Ipv4Packet::new_unchecked(original);
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                let ip = Ipv4Repr {
+                    src_addr: q.dst_addr(),
+                    dst_addr: q.src_addr(),
+                    protocol: synack_wire::IPPROTO_ICMP,
+                    payload_len: 0,
+                    ttl: self.cfg.ttl,
+                    dscp: 0,
+                    ecn: 0,
+                    ident: self.ip_ident,
+                };
+                let msg = Icmpv4Message::TimeExceeded { code: 1, original };
+                synack_wire::emit_icmpv4(&ip, &msg, &mut buf)
+            }
+            Some(6) => {
+                let q = Ipv6Packet::new_unchecked(original);
+                let ip = Ipv6Repr {
+                    src_addr: q.dst_addr(),
+                    dst_addr: q.src_addr(),
+                    next_header: synack_wire::IPPROTO_ICMPV6,
+                    payload_len: 0,
+                    hop_limit: self.cfg.ttl,
+                    traffic_class: 0,
+                };
+                let msg = Icmpv6Message::TimeExceeded { code: 1, original };
+                synack_wire::emit_icmpv6(&ip, &msg, &mut buf)
+            }
+            _ => return,
+        };
+        let Ok(n) = n else { return };
+        if self.raw_out.len() >= self.cfg.max_pending_control {
+            self.stats.control_dropped += 1;
+            return;
+        }
+        buf.truncate(n);
+        self.stats.icmp_time_exceeded += 1;
+        self.raw_out.push_back(buf);
     }
 
     fn queue_raw(&mut self, packet: Vec<u8>) {

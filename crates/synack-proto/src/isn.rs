@@ -47,6 +47,21 @@ impl Secret {
         SeqNum(m.wrapping_add(f))
     }
 
+    /// A key of its own for another use of the secret (`label` names the use).
+    pub(crate) fn subkey(&self, label: &[u8]) -> [u8; 16] {
+        let half = |n: u8| {
+            let mut h = self.hasher();
+            h.write(label);
+            h.write_u8(n);
+            h.finish().to_le_bytes()
+        };
+        let (a, b) = (half(0), half(1));
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&a);
+        key[8..].copy_from_slice(&b);
+        key
+    }
+
     /// The keyed hash inside a SYN cookie (syn_cookies.rs).
     pub(crate) fn cookie_hash(
         &self,

@@ -32,6 +32,7 @@
 pub mod apps;
 pub mod check;
 pub mod fuzz_harness;
+pub mod fuzz_reassembly;
 pub mod link;
 pub mod pcap;
 pub mod rng;

@@ -2,7 +2,8 @@
 //! harness the fuzz target runs (`synack_sim::fuzz_harness`), so `cargo test` on stable covers
 //! the corpus without nightly or cargo-fuzz. A crash the fuzzer saved can be replayed the same
 //! way: `SYNACK_FUZZ_INPUT=path cargo test -p synack-sim --test fuzz_corpus -- --nocapture`
-//! (the target is taken from the path: `.../endpoint/...` or `.../connection/...`).
+//! (the target is taken from the path: `.../endpoint/...`, `.../connection/...` or
+//! `.../reassembly/...`).
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,12 @@ fn replay(target: &str, harness: fn(&[u8])) -> usize {
 fn endpoint_corpus() {
     let n = replay("endpoint", synack_sim::fuzz_harness::endpoint);
     assert!(n > 0, "empty endpoint corpus");
+}
+
+#[test]
+fn reassembly_corpus() {
+    let n = replay("reassembly", synack_sim::fuzz_reassembly::reassembly);
+    assert!(n > 0, "empty reassembly corpus");
 }
 
 #[test]
@@ -71,6 +78,8 @@ fn replay_one_input() {
     let data = std::fs::read(&path).expect("read SYNACK_FUZZ_INPUT");
     if path.contains("connection") {
         synack_sim::fuzz_harness::connection(&data);
+    } else if path.contains("reassembly") {
+        synack_sim::fuzz_reassembly::reassembly(&data);
     } else {
         synack_sim::fuzz_harness::endpoint(&data);
     }

@@ -20,7 +20,9 @@ pub enum Error {
     /// the IPv6 payload length runs past the buffer, or a datagram to emit
     /// would be longer than the length field allows.
     BadTotalLen,
-    /// MF is set or the fragment offset is non-zero (no reassembly).
+    /// A fragment: IPv4 with MF set or a non-zero offset, or IPv6 with a Fragment header that
+    /// is not atomic. Only the whole datagram can be parsed: reassemble it first (synack-proto
+    /// does, `ip_reassembly`).
     Fragmented,
     /// The IPv4 header, TCP or ICMP(v6) checksum is wrong (RFC 9293
     /// MUST-2/3).
@@ -33,6 +35,16 @@ pub enum Error {
     BadOptionLen,
     /// The TCP source or destination port is zero.
     BadPort,
+    /// An IPv6 extension header runs past the payload or is malformed, a Hop-by-Hop header
+    /// is not directly after the fixed header, or a datagram has two Fragment headers
+    /// (RFC 8200 §4).
+    BadExtHeader,
+    /// An IPv6 Hop-by-Hop or Destination option we do not know, whose type says to discard
+    /// the packet (RFC 8200 §4.2: high bits other than `00`).
+    UnknownOption,
+    /// An IPv6 Routing header with Segments Left: the packet is for another node, and a host
+    /// does not forward (RFC 8200 §4.4).
+    RoutingHeader,
 }
 
 impl fmt::Display for Error {
@@ -42,12 +54,15 @@ impl fmt::Display for Error {
             Error::BadVersion => "unexpected IP version",
             Error::BadHeaderLen => "bad IPv4 header length",
             Error::BadTotalLen => "bad IP total/payload length",
-            Error::Fragmented => "IPv4 fragment (reassembly not supported)",
+            Error::Fragmented => "IP fragment (to be reassembled first)",
             Error::BadChecksum => "checksum mismatch",
             Error::NotTcp => "IP protocol is not TCP",
             Error::BadDataOffset => "bad TCP data offset",
             Error::BadOptionLen => "bad TCP option length",
             Error::BadPort => "TCP port is zero",
+            Error::BadExtHeader => "malformed IPv6 extension header",
+            Error::UnknownOption => "unrecognised IPv6 option that discards the packet",
+            Error::RoutingHeader => "IPv6 routing header with segments left",
         };
         f.write_str(text)
     }

@@ -1,9 +1,10 @@
 //! IPv6 fixed header view ([`Ipv6Packet`]) and high-level representation
 //! ([`Ipv6Repr`]), RFC 8200 §3.
 //!
-//! Only the 40-byte fixed header is understood. Extension headers are not
-//! parsed: whatever follows the fixed header shows up as `next_header` and
-//! the bytes after it as the payload. There is no header checksum in IPv6;
+//! Only the 40-byte fixed header is understood here: whatever follows it
+//! shows up as `next_header` and the bytes after it as the payload.
+//! Extension headers are walked by [`crate::ipv6_chain`] (and so by
+//! [`crate::parse_ip`]). There is no header checksum in IPv6;
 //! upper layers cover the addresses through their pseudo header
 //! (RFC 8200 §8.1).
 
@@ -232,10 +233,13 @@ pub struct Ipv6Repr {
     pub src_addr: Ipv6Addr,
     /// Destination address.
     pub dst_addr: Ipv6Addr,
-    /// Next header: the upper-layer protocol, or the first extension header
-    /// (not parsed).
+    /// Next header: from [`Ipv6Repr::parse`], the fixed header's (the
+    /// upper-layer protocol or the first extension header); from
+    /// [`crate::parse_ip`], the upper-layer protocol after any extension
+    /// headers.
     pub next_header: u8,
-    /// Length of everything after the fixed header.
+    /// Length of everything after the fixed header ([`Ipv6Repr::parse`]), or
+    /// of the upper-layer header and data ([`crate::parse_ip`]).
     pub payload_len: usize,
     /// Hop limit.
     pub hop_limit: u8,

@@ -65,6 +65,7 @@ mod error;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6_ext;
 pub mod tcp;
 mod tcp_options;
 
@@ -72,6 +73,7 @@ pub use error::{Error, Result};
 pub use icmp::{Icmpv4Message, Icmpv6Message};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
+pub use ipv6_ext::{ipv6_chain, FragmentAt, Ipv6Chain, Ipv6FragHeader, IPPROTO_FRAGMENT};
 pub use tcp::{
     PendingChecksum, SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr,
 };
@@ -184,9 +186,12 @@ pub enum Packet<'a> {
 ///
 /// Errors: [`Error::Truncated`] for an empty buffer, [`Error::BadVersion`]
 /// if the version is neither 4 nor 6, then whatever the IP header, TCP or
-/// ICMP parser reports (IPv4 fragments stay [`Error::Fragmented`]). IPv6
-/// extension headers are not parsed: a datagram whose first next header is
-/// not TCP or ICMPv6 is `Other`. Bytes past the IP length are ignored.
+/// ICMP parser reports. Fragments are [`Error::Fragmented`] (IPv4 with MF or
+/// an offset, IPv6 with a Fragment header that is not atomic): they must be
+/// reassembled first. IPv6 extension headers are walked to the upper-layer
+/// header ([`ipv6_chain`]): the returned [`Ipv6Repr`] then names the
+/// upper-layer protocol in `next_header` and its length in `payload_len`.
+/// Bytes past the IP length are ignored.
 pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
     match parse_ip_deferred(buf)? {
         Deferred::Tcp(ip, tcp, pending) => {
@@ -257,12 +262,31 @@ fn parse_ipv4(buf: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
     Ok((ip, payload_of(buf, &packet)))
 }
 
+/// The IPv6 header and the upper-layer payload: extension headers, if any, are walked
+/// (RFC 8200 §4) and the repr's `next_header`/`payload_len` describe what follows them.
 fn parse_ipv6(buf: &[u8]) -> Result<(Ipv6Repr, &[u8])> {
     let packet = Ipv6Packet::new_checked(buf)?;
     let ip = Ipv6Repr::parse(&packet)?;
-    let start = Ipv6Packet::<&[u8]>::HEADER_LEN;
-    let end = start.saturating_add(ip.payload_len).min(buf.len());
-    Ok((ip, buf.get(start..end).unwrap_or(&[])))
+    if let IPPROTO_TCP | IPPROTO_ICMPV6 = ip.next_header {
+        let start = Ipv6Packet::<&[u8]>::HEADER_LEN;
+        let end = start.saturating_add(ip.payload_len).min(buf.len());
+        return Ok((ip, buf.get(start..end).unwrap_or(&[])));
+    }
+    parse_ipv6_ext(buf, ip)
+}
+
+/// [`parse_ipv6`] past extension headers: out of line, so that the per-packet parser (inlined
+/// into its callers) stays as small as it was without them.
+#[cold]
+#[inline(never)]
+fn parse_ipv6_ext(buf: &[u8], mut ip: Ipv6Repr) -> Result<(Ipv6Repr, &[u8])> {
+    let chain = ipv6_chain(buf)?;
+    if chain.fragment.is_some() {
+        return Err(Error::Fragmented);
+    }
+    ip.next_header = chain.upper;
+    ip.payload_len = chain.end.saturating_sub(chain.upper_at);
+    Ok((ip, buf.get(chain.upper_at..chain.end).unwrap_or(&[])))
 }
 
 fn parse_tcp<'a>(segment: &'a [u8], src: &IpAddr, dst: &IpAddr) -> Result<TcpRepr<'a>> {
@@ -278,12 +302,12 @@ fn parse_tcp_deferred<'a>(
     TcpRepr::parse_deferred(&TcpPacket::new_checked(segment)?, src, dst)
 }
 
-/// Parse a whole IPv6 datagram carrying TCP directly after the fixed
-/// header.
+/// Parse a whole IPv6 datagram carrying TCP.
 ///
-/// Errors: as [`Ipv6Packet::new_checked`], [`Error::NotTcp`] if the next
-/// header is not 6 (extension headers are not skipped), then the TCP
-/// checks of [`TcpRepr::parse`]. Bytes past the payload length are ignored.
+/// Errors: as [`Ipv6Packet::new_checked`] and [`ipv6_chain`] (extension
+/// headers are walked; a fragment is [`Error::Fragmented`]), [`Error::NotTcp`]
+/// if the upper-layer protocol is not 6, then the TCP checks of
+/// [`TcpRepr::parse`]. Bytes past the payload length are ignored.
 pub fn parse_ipv6_tcp(buf: &[u8]) -> Result<(Ipv6Repr, TcpRepr<'_>)> {
     let (ip, segment) = parse_ipv6(buf)?;
     if ip.next_header != IPPROTO_TCP {

@@ -428,6 +428,11 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         ("time_wait_compacted".to_string(), st.time_wait_compacted),
         ("icmp_ignored".to_string(), st.icmp_ignored),
         ("other_protocol".to_string(), st.other_protocol),
+        ("fragment_timeout".to_string(), st.fragments.timeouts),
+        ("fragment_overlap".to_string(), st.fragments.overlaps),
+        ("fragment_evicted".to_string(), st.fragments.evicted),
+        ("fragment_invalid".to_string(), st.fragments.invalid),
+        ("fragment_duplicate".to_string(), st.fragments.duplicates),
         ("runtime_unknown_ip".to_string(), inner.rt.other_dropped),
         ("device_send_errors".to_string(), inner.rt.send_errors),
     ];
@@ -453,7 +458,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"memory_releases\":{},\"memory_released\":{},\
 \"packets_in\":{},\"packets_out\":{},\"packets_kept\":{},\"active_opens\":{},\"passive_opens\":{},\
 \"resets_sent\":{},\"syn_cookies\":{{\"sent\":{},\"validated\":{},\"invalid\":{}}},\
-\"syn_queue_full\":{},\"drops\":{{{drops}}}}}}}\n",
+\"syn_queue_full\":{},\"fragments\":{{\"received\":{},\"reassembled\":{},\"pending\":{},\
+\"pending_bytes\":{},\"time_exceeded_sent\":{}}},\"drops\":{{{drops}}}}}}}\n",
         std::process::id(),
         js(&program()),
         ms(now.saturating_duration_since(Instant::ZERO)),
@@ -477,6 +483,11 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         st.syn_cookies_validated,
         st.syn_cookies_invalid,
         st.syn_queue_full,
+        st.fragments.received,
+        st.fragments.reassembled,
+        ep.reassembly_datagrams(),
+        ep.reassembly_memory(),
+        st.icmp_time_exceeded,
     )
 }
 

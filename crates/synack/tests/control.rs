@@ -48,6 +48,11 @@ fn control_socket_serves_the_table_and_goes_away_with_the_stack() {
     assert!(doc.contains("\"owner\":\"application\""), "{doc}");
     assert!(doc.contains("\"syn_cookies\":{\"sent\":0"), "{doc}");
     assert!(
+        doc.contains("\"fragments\":{\"received\":0,\"reassembled\":0,\"pending\":0,"),
+        "{doc}"
+    );
+    assert!(doc.contains("\"fragment_overlap\":0"), "{doc}");
+    assert!(
         doc.contains("\"local\":\"10.0.0.1:7\",\"syn_queue\":0,\"accept_queue\":0"),
         "{doc}"
     );

@@ -1,6 +1,7 @@
 //! A hostile network against synack over TUN (issue "Defend the handshake"): a SYN flood from
-//! `hping3 --flood --rand-source` while the kernel's `curl` keeps completing requests, and
-//! `nmap` SYN and connect scans that must see open ports open and closed ports closed.
+//! `hping3 --flood --rand-source` while the kernel's `curl` keeps completing requests,
+//! `nmap` SYN scans (whole and in 8-byte fragments, `-f`) and connect scans that must see open
+//! ports open and closed ports closed, and pings the kernel fragments.
 //!
 //! Root only, each test in a network namespace of its own (`synack-h-<pid>-<n>`), removed on
 //! every exit path; all traffic stays inside it (10.200.0.0/24 on the TUN device). Skipped,
@@ -25,21 +26,34 @@ use support::{skip_reason, Netns, Reaper};
 
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
+const SYNACK_IP6: &str = "fd00:5a::2";
 
 impl Netns {
     /// A stack whose thread lives in the namespace, with a small backlog so a flood fills the
     /// SYN queue at once.
     fn stack(&self) -> Stack {
+        self.stack_on(false)
+    }
+
+    /// [`Netns::stack`], with IPv6 too when `v6` (synack fd00:5a::2, the kernel fd00:5a::1).
+    fn stack_on(&self, v6: bool) -> Stack {
         let ns = self.name.clone();
+        let mut local_addrs = vec![SYNACK_IP.parse().unwrap()];
+        let mut host = vec![format!("{KERNEL_IP}/24")];
+        if v6 {
+            local_addrs.push(SYNACK_IP6.parse().unwrap());
+            host.push("fd00:5a::1/64".to_string());
+        }
         let config = Config {
-            local_addrs: vec![SYNACK_IP.parse().unwrap()],
+            local_addrs,
             ..Config::default()
         };
         Stack::builder(config)
             .spawn(move || {
                 netns::enter(&ns)?;
                 let tun = Tun::open("synack0")?;
-                tun.configure_host_addrs(&[&format!("{KERNEL_IP}/24")])?;
+                let host: Vec<&str> = host.iter().map(String::as_str).collect();
+                tun.configure_host_addrs(&host)?;
                 Ok(Box::new(tun) as Box<dyn synack::Device>)
             })
             .expect("stack on a TUN device in the namespace")
@@ -155,19 +169,21 @@ fn nmap_syn_and_connect_scans_see_open_and_closed_ports() {
     let stack = ns.stack();
     let _l80 = TcpListener::bind(&stack, addr(80)).unwrap();
     let _l8080 = TcpListener::bind(&stack, addr(8080)).unwrap();
-    for scan in ["-sS", "-sT"] {
+    // `-f`: the SYN probes in 8-byte IP fragments (RFC 791 reassembly, ip_reassembly.rs).
+    for scan in ["-sS", "-sT", "-f"] {
         let out = ns
             .exec("nmap")
             .args([
                 "-n",
                 "-Pn",
-                scan,
+                if scan == "-f" { "-sS" } else { scan },
                 "-p",
                 "79-81,8080",
                 "--max-retries",
                 "1",
                 SYNACK_IP,
             ])
+            .args((scan == "-f").then_some("-f"))
             .output()
             .unwrap();
         assert!(out.status.success(), "nmap {scan} ran");
@@ -184,4 +200,40 @@ fn nmap_syn_and_connect_scans_see_open_and_closed_ports() {
     // A connect scan completes handshakes and resets them; nothing stays half-open.
     thread::sleep(Duration::from_millis(200));
     assert!(stack.connection_count() <= 2, "no half-open leftovers");
+    let st = stack.stats();
+    assert!(st.fragments.reassembled >= 4, "{:?}", st.fragments);
+    assert_eq!(st.fragments.overlaps + st.fragments.invalid, 0);
+}
+
+/// The kernel fragments an echo request larger than the device's MTU (1500), IPv4 and
+/// IPv6 (a Fragment header): synack reassembles it and answers (with one datagram: the kernel
+/// takes it from the TUN device whatever its MTU).
+#[test]
+fn kernel_fragmented_ping_is_reassembled_and_answered() {
+    if let Some(why) = skip_reason(&["ip", "ping"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ns = Netns::new();
+    let stack = ns.stack_on(true);
+    for (family, dst) in [("-4", SYNACK_IP), ("-6", SYNACK_IP6)] {
+        let out = ns
+            .exec("ping")
+            .args([
+                family, "-n", "-c", "3", "-i", "0.2", "-W", "5", "-s", "3000",
+            ])
+            .args(["-M", "dont", dst])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{text}");
+        assert!(out.status.success(), "ping {family} answered:\n{text}");
+        assert!(text.contains("3 received"), "{text}");
+    }
+    let st = stack.stats();
+    // 3008 bytes of ICMP in 1480-byte (IPv4) or 1448-byte (IPv6) pieces: 3 fragments each.
+    assert_eq!(st.fragments.reassembled, 6, "{:?}", st.fragments);
+    assert_eq!(st.fragments.received, 18, "{:?}", st.fragments);
+    assert_eq!(st.icmp_echo_replies, 6);
+    assert_eq!(stack.stats().fragments.timeouts, 0);
 }
