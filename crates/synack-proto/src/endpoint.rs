@@ -739,6 +739,9 @@ impl Endpoint {
         self.cfg.local_addrs.is_empty() || self.cfg.local_addrs.contains(&dst)
     }
 
+    /// (Inlined into both its callers: the per-packet path, where it always was, and the cold
+    /// path of reassembled datagrams, which would otherwise make it a call of its own.)
+    #[inline(always)]
     fn tcp_arrives(
         &mut self,
         now: Instant,
@@ -1114,11 +1117,13 @@ impl Endpoint {
                     // TX_BURST bytes in a row. Consecutive segments of one connection are
                     // what a device with segmentation offload merges into one datagram, and
                     // what the receiver's stack takes in one go.
-                    self.burst += n.unwrap_or(0);
-                    if self.burst >= TX_BURST && self.ready.len() > 1 {
-                        self.burst = 0;
-                        self.ready.pop_front();
-                        self.ready.push_back(h);
+                    if self.ready.len() > 1 {
+                        self.burst += n.unwrap_or(0);
+                        if self.burst >= TX_BURST {
+                            self.burst = 0;
+                            self.ready.pop_front();
+                            self.ready.push_back(h);
+                        }
                     }
                     n
                 }

@@ -218,8 +218,10 @@ pub enum Deferred<'a> {
 /// [`parse_ip`], except that a TCP segment's checksum is left unfinished over its payload
 /// (see [`TcpRepr::parse_deferred`]): a receiver can sum the payload while it copies it
 /// into its buffer, instead of reading it once more here. Same errors as [`parse_ip`] but
-/// for a bad TCP payload checksum, which the caller detects.
-#[inline]
+/// for a bad TCP payload checksum, which the caller detects. (Always inlined: it is the
+/// per-packet parser of a receive path, whose callers keep its large result in registers and
+/// on their own stack instead of copying it out.)
+#[inline(always)]
 pub fn parse_ip_deferred(buf: &[u8]) -> Result<Deferred<'_>> {
     let first = buf.first().ok_or(Error::Truncated)?;
     match first >> 4 {

@@ -4,9 +4,9 @@
 //! The loop: wait on the device with the endpoint's next deadline as timeout, feed what
 //! arrived to the endpoint, run due timers, hand every event to whoever waits for it (blocked
 //! callers on one `Condvar`, async tasks through per-connection wakers), then drain
-//! `poll_transmit` onto the device (at most [`TX_BATCH`] datagrams a turn). User calls (in [`crate::net`] and [`crate::tokio`]) take the
-//! same lock, call the endpoint, and *kick* the thread through the device's [`Wakeup`] so what
-//! they queued goes out at once.
+//! `poll_transmit` onto the device (at most [`TX_BATCH`] datagrams a turn). User calls (in
+//! [`crate::net`] and [`crate::tokio`]) take the same lock, call the endpoint, and *kick* the
+//! thread through the device's [`Wakeup`] so what they queued goes out at once.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,7 +32,7 @@ const BATCH: usize = 32;
 /// the ACKs and SYNs waiting there would sit in the kernel's queue, or be dropped from it,
 /// for the whole burst, and the burst itself would sit in memory. A bounded turn keeps the
 /// work of each wakeup in proportion to what arrived, and the reads frequent.
-const TX_BATCH: usize = 128;
+const TX_BATCH: usize = 512;
 
 /// Which way a datagram went, for [`StackBuilder::on_packet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
