@@ -39,10 +39,11 @@ have() { command -v "$1" >/dev/null; }
 ns=synack-load-$$
 work=$(mktemp -d /tmp/synack-load.XXXXXX)
 serve_pid=
+flood=
 cleanup() {
+    [[ -n $flood ]] && kill -9 "$flood" 2>/dev/null
     [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
     [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-    pkill -f "hping3.*$ns" 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -156,12 +157,14 @@ row "1 MB, keep-alive, c1000" /1m.bin 1000 0
 
 if have hping3; then
     base=$(run_wrk "$SYNACK_URL" /small.html 50 1 | cut -d' ' -f1)
-    in_ns hping3 -q -S -p 80 --flood --rand-source 10.200.0.2 >/dev/null 2>&1 &
+    # `ip netns exec` becomes hping3 itself (exec), so $! is hping3's pid.
+    ip netns exec "$ns" hping3 -q -S -p 80 --flood --rand-source 10.200.0.2 >/dev/null 2>&1 &
     flood=$!
     sleep 1
     during=$(run_wrk "$SYNACK_URL" /small.html 50 1 | cut -d' ' -f1)
-    kill "$flood" 2>/dev/null
+    kill -9 "$flood" 2>/dev/null
     wait "$flood" 2>/dev/null || true
+    flood=
     printf "SYN flood (hping3 --flood --rand-source) during wrk c50, Connection: close:\n"
     printf "    synack %s r/s without, %s r/s during: %s\n" "$base" "$during" \
         "$(awk -v a="$during" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"

@@ -7,6 +7,7 @@ mod packetdrill;
 mod peer;
 mod ping;
 mod serve;
+mod serve_files;
 mod soak;
 mod ss;
 mod stop;

@@ -1,5 +1,5 @@
 //! `synack serve`: a TCP server on synack over a TUN device — echo, discard, or static files
-//! over HTTP/1.1 (hyper with tower-http's `ServeDir`).
+//! over HTTP/1.1 (hyper, with tower-http's `ServeDir` behind a fast path: serve_files.rs).
 //!
 //! It runs on synack's tokio sockets: one task per connection on a small tokio runtime, reaped
 //! (by a `JoinSet`) as soon as it ends. A server that has seen millions of connections holds
@@ -15,15 +15,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use clap::Args;
-use hyper::header::{HeaderValue, SERVER};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use synack::tokio::{TcpListener, TcpStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeader;
+
+use crate::serve_files::Files;
 
 use crate::tunnel::{start_stack, TunArgs};
 
@@ -169,11 +167,7 @@ async fn serve_all(
     }
     drop(tx);
     let http = match &opts.mode {
-        Mode::Http(root) => Some(SetResponseHeader::overriding(
-            ServeDir::new(root),
-            SERVER,
-            HeaderValue::from_static("synack"),
-        )),
+        Mode::Http(root) => Some(Files::new(root.clone())),
         _ => None,
     };
     let mut conns = JoinSet::new();
@@ -200,7 +194,11 @@ async fn serve_all(
                                 // writes: with Nagle the body would wait for the ACK of the
                                 // head, which a client delays (nginx's `tcp_nodelay on`).
                                 let _ = conn.inner.set_nodelay(true);
-                                let svc = TowerToHyperService::new(http.expect("http mode"));
+                                let files = http.expect("http mode");
+                                let svc = hyper::service::service_fn(move |req| {
+                                    let files = files.clone();
+                                    async move { files.handle(req).await }
+                                });
                                 hyper::server::conn::http1::Builder::new()
                                     // A client that half-closes after its request (`nc -N`,
                                     // HTTP/1.0 tools) still gets the response.
