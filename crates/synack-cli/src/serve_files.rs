@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming};
@@ -298,11 +298,19 @@ impl Body for FileBody {
             return Poll::Ready(None);
         }
         let n = (self.left as usize).min(CHUNK);
-        let mut buf = BytesMut::zeroed(n);
-        let r = self.file.read_exact(&mut buf).map(|()| {
-            self.left -= n as u64;
-            Frame::data(buf.freeze())
-        });
+        // read_to_end fills the vector's spare capacity as it is (no zeroing first).
+        let mut buf = Vec::with_capacity(n);
+        let r = match (&mut self.file).take(n as u64).read_to_end(&mut buf) {
+            Ok(got) if got == n => {
+                self.left -= n as u64;
+                Ok(Frame::data(Bytes::from(buf)))
+            }
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file got shorter while it was sent",
+            )),
+            Err(e) => Err(e),
+        };
         Poll::Ready(Some(r))
     }
 
