@@ -128,6 +128,8 @@ if [[ $MODE == million ]]; then
     grep -E "Complete requests|Failed requests|Requests per second" "$work/ab.out"
     kill -0 "$serve_pid" || { echo "synack serve died"; cat "$work/serve.log"; exit 1; }
     echo "  synack serve still running; rss $(rss_kb) kB"
+    sleep 15
+    echo "  15 s idle later (memory given back after 10 s without traffic): rss $(rss_kb) kB"
     exit 0
 fi
 
