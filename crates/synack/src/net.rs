@@ -247,7 +247,7 @@ impl StreamInner {
         }
         let deadline = self.opts().read_timeout.map(|t| Instant::now() + t);
         self.shared
-            .wait_for(deadline, |inner| self.recv_step(inner, buf))
+            .wait_for(deadline, true, |inner| self.recv_step(inner, buf))
             .map_err(would_block_on_timeout)
     }
 
@@ -257,7 +257,7 @@ impl StreamInner {
         }
         let deadline = self.opts().write_timeout.map(|t| Instant::now() + t);
         self.shared
-            .wait_for(deadline, |inner| self.send_step(inner, buf))
+            .wait_for(deadline, false, |inner| self.send_step(inner, buf))
             .map_err(would_block_on_timeout)
     }
 }
@@ -358,7 +358,7 @@ impl TcpListener {
     fn accept_deadline(&self, deadline: Option<Instant>) -> io::Result<(TcpStream, SocketAddr)> {
         let shared = &self.shared;
         shared
-            .wait_for(deadline, |inner| {
+            .wait_for(deadline, false, |inner| {
                 accept_step(shared, inner, self.local).map(Ok)
             })
             .map(|(inner, peer)| (TcpStream { inner }, peer))
@@ -429,7 +429,7 @@ impl TcpStream {
     ) -> io::Result<TcpStream> {
         let shared = &stack.shared;
         let h = connect_start(shared, addr)?;
-        match shared.wait_for(deadline, |inner| connect_step(inner, h)) {
+        match shared.wait_for(deadline, false, |inner| connect_step(inner, h)) {
             Ok(tuple) => Ok(TcpStream {
                 inner: StreamInner::new(shared.clone(), h, tuple),
             }),

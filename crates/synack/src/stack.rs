@@ -183,18 +183,24 @@ impl Shared {
 
     /// Block until `f` returns `Some`, re-running it after every batch of events; give up
     /// with `TimedOut` at `deadline`. `f` runs under the lock; the thread is kicked after each
-    /// call that did something, since it may have queued segments.
+    /// call that did something, since it may have queued segments. Once the stack has stopped
+    /// `f` runs only if `after_stop` (a read can still take what arrived, and the end of the
+    /// stream, from the stopped endpoint; a write could only queue what nobody will send).
     pub fn wait_for<T>(
         &self,
         deadline: Option<std::time::Instant>,
+        after_stop: bool,
         mut f: impl FnMut(&mut Inner) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
         let mut g = self.lock();
         loop {
-            if g.stopped {
+            if g.stopped && !after_stop {
                 return Err(g.stopped_error());
             }
             let r = f(&mut g);
+            if r.is_none() && g.stopped {
+                return Err(g.stopped_error());
+            }
             // Wake the thread only for what the call queued: segments, moved deadlines,
             // events (a read that opened no window worth announcing queued nothing).
             if g.ep.wants_poll() {

@@ -211,9 +211,8 @@ impl AsyncRead for TcpStream {
         }
         let inner = &self.inner;
         let mut g = inner.shared.lock();
-        if g.stopped {
-            return Poll::Ready(Err(g.stopped_error()));
-        }
+        // A stopped stack still gives what arrived, and the end of the stream, before it says
+        // it stopped.
         let dst = buf.initialize_unfilled();
         match inner.recv_step(&mut g, dst) {
             Some(Ok(n)) => {
@@ -226,6 +225,7 @@ impl AsyncRead for TcpStream {
                 Poll::Ready(Ok(()))
             }
             Some(Err(e)) => Poll::Ready(Err(e)),
+            None if g.stopped => Poll::Ready(Err(g.stopped_error())),
             None => {
                 if let Some(s) = g.conns.get_mut(&inner.h) {
                     s.read = Some(cx.waker().clone());

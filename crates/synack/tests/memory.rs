@@ -339,3 +339,32 @@ fn an_idle_stack_gives_its_retained_memory_back() {
     (&conn).read_exact(&mut back).unwrap();
     assert!(back == more);
 }
+
+/// A stack that stops (dropped, or shut down) still hands its sockets what had arrived: a
+/// read returns the data, then the end of the stream (the peer's FIN), and only then — and
+/// for writes at once — the "stack stopped" error.
+#[test]
+fn reads_drain_what_arrived_after_the_stack_stops() {
+    let (server, client) = pair();
+    let listener = TcpListener::bind(&server, addr("10.0.0.1:7")).unwrap();
+    let mut conn = TcpStream::connect_timeout(&client, &addr("10.0.0.1:7"), GUARD).unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    accepted.write_all(b"hello").unwrap();
+    accepted.shutdown(Shutdown::Write).unwrap();
+    // Wait (polling, guarded) until the client holds the 5 bytes and the FIN.
+    let start = std::time::Instant::now();
+    while conn.info().unwrap().state != State::CloseWait {
+        assert!(start.elapsed() < GUARD, "{:?}", conn.info());
+        thread::sleep(Duration::from_millis(5));
+    }
+    drop(client);
+    let mut buf = [0u8; 16];
+    assert_eq!(conn.read(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(conn.read(&mut buf).unwrap(), 0, "the end of the stream");
+    assert_eq!(
+        conn.write(b"x").unwrap_err().kind(),
+        ErrorKind::NotConnected,
+        "writes fail at once"
+    );
+}
