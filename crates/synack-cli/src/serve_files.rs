@@ -345,41 +345,34 @@ mod tests {
             .unwrap()
     }
 
-    async fn body(r: Response<RespBody>) -> Vec<u8> {
-        r.into_body().collect().await.unwrap().to_bytes().to_vec()
-    }
+    type Parts = (u16, Vec<(String, String)>, Vec<u8>);
 
-    /// The status, headers (but the date) and body ServeDir gives.
-    async fn serve_dir(
-        root: &Path,
-        req: Request<Empty<Bytes>>,
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        let r = ServeDir::new(root).call(req).await.unwrap();
+    /// A response as status, headers (sorted) and body.
+    async fn parts<B: Body<Data = Bytes>>(r: Response<B>) -> Parts
+    where
+        B::Error: std::fmt::Debug,
+    {
         let status = r.status().as_u16();
         let mut h: Vec<_> = r
             .headers()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
             .collect();
-        h.push(("server".into(), "synack".into()));
         h.sort();
         let b = r.into_body().collect().await.unwrap().to_bytes().to_vec();
         (status, h, b)
     }
 
-    async fn ours(
-        files: &Files,
-        req: Request<Empty<Bytes>>,
-    ) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
-        let r = files.plain(&req)?;
-        let status = r.status().as_u16();
-        let mut h: Vec<_> = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-            .collect();
-        h.sort();
-        Some((status, h, body(r).await))
+    /// What ServeDir answers (with the server header `Files::handle` adds to it).
+    async fn serve_dir(root: &Path, req: Request<Empty<Bytes>>) -> Parts {
+        let mut r = ServeDir::new(root).call(req).await.unwrap();
+        r.headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static("synack"));
+        parts(r).await
+    }
+
+    async fn ours(files: &Files, req: Request<Empty<Bytes>>) -> Option<Parts> {
+        Some(parts(files.plain(&req)?).await)
     }
 
     /// The fast path answers exactly as ServeDir does: status, every header, every byte —
