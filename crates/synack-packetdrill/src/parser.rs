@@ -96,6 +96,22 @@ impl Parser {
             _ => self.err("an integer"),
         }
     }
+    /// A sequence range `start:end(len)`, whose length must match its ends.
+    fn seq_range(&mut self, line: usize) -> Result<(u32, u32, u32), String> {
+        let start = self.u32()?;
+        self.expect(':')?;
+        let end = self.u32()?;
+        self.expect('(')?;
+        let len = self.u32()?;
+        self.expect(')')?;
+        if end.wrapping_sub(start) != len {
+            return Err(format!(
+                "line {line}: {start}:{end}({len}): the length does not match the range"
+            ));
+        }
+        Ok((start, end, len))
+    }
+
     fn u32(&mut self) -> Result<u32, String> {
         let line = self.line();
         let v = self.int()?;
@@ -266,17 +282,7 @@ impl Parser {
                 return self.err("TCP flags");
             }
         };
-        let start = self.u32()?;
-        self.expect(':')?;
-        let end = self.u32()?;
-        self.expect('(')?;
-        let len = self.u32()?;
-        self.expect(')')?;
-        if end.wrapping_sub(start) != len {
-            return Err(format!(
-                "line {line}: {start}:{end}({len}): the length does not match the range"
-            ));
-        }
+        let (start, end, len) = self.seq_range(line)?;
         let mut spec = PacketSpec {
             dir,
             ecn: ip.ecn,
@@ -353,17 +359,7 @@ impl Parser {
             if let Some(Tok::Word(w)) = self.peek().cloned() {
                 return Ok(self.skip_line(line, format!("an ICMP message quoting a {w} packet")));
             }
-            let start = self.u32()?;
-            self.expect(':')?;
-            let end = self.u32()?;
-            self.expect('(')?;
-            let len = self.u32()?;
-            self.expect(')')?;
-            if end.wrapping_sub(start) != len {
-                return Err(format!(
-                    "line {line}: {start}:{end}({len}): the length does not match the range"
-                ));
-            }
+            let (start, _, len) = self.seq_range(line)?;
             if !self.eat(']') {
                 return Ok(self.skip_line(line, "an ICMP message quoting a UDP packet".into()));
             }
