@@ -143,6 +143,23 @@ pub struct Endpoint {
     pub(crate) reassembly: Reassembler,
 }
 
+/// A connection the application holds (not released): what user calls act on. Borrows only
+/// the table, so the endpoint's counters stay free beside it.
+fn owned_in(conns: &mut ConnTable, h: ConnHandle) -> Result<&mut Connection, Error> {
+    match conns.get_mut(&h) {
+        Some(c) if c.owned && !c.released => Ok(c),
+        _ => Err(Error::InvalidHandle),
+    }
+}
+
+/// Bring an endpoint-wide byte count up to date with what one connection holds `now`, given
+/// what it reported last time (`accounted`, which then becomes `now`).
+#[inline]
+fn reaccount(total: &mut usize, now: usize, accounted: &mut u32) {
+    *total = *total - *accounted as usize + now;
+    *accounted = now as u32;
+}
+
 /// The largest send or receive buffer of one connection (`Config` sizes above are taken as
 /// this).
 const MAX_BUFFER: usize = 1 << 30;
@@ -347,32 +364,28 @@ impl Endpoint {
     // ----- user calls on a connection -------------------------------------------------------
 
     fn owned_mut(&mut self, h: ConnHandle) -> Result<&mut Connection, Error> {
-        match self.conns.get_mut(&h) {
-            Some(c) if c.owned && !c.released => Ok(c),
-            _ => Err(Error::InvalidHandle),
-        }
+        owned_in(&mut self.conns, h)
     }
 
     /// SEND: copy as much of `data` as fits into the send buffer (over the memory budget,
     /// only up to 64 KiB held: `Config::memory_budget`).
     pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
-        let pressure = self.over_budget();
-        let c = self.owned_mut(h)?;
-        c.memory_pressure = pressure;
-        let n = c.send(data)?;
-        self.account_send(h);
-        self.touch(h);
-        Ok(n)
+        self.send_with(h, data, false)
     }
 
-    /// Bring the endpoint's send memory up to date with what connection `h` holds.
-    #[inline]
-    fn account_send(&mut self, h: ConnHandle) {
-        if let Some(c) = self.conns.get_mut(&h) {
-            let m = c.send.len();
-            self.tx_memory = self.tx_memory - c.tx_accounted as usize + m;
-            c.tx_accounted = m as u32;
+    /// SEND, urgent or not: the memory budget decides how much the send buffer may take, and
+    /// what it took is accounted for.
+    fn send_with(&mut self, h: ConnHandle, data: &[u8], urgent: bool) -> Result<usize, Error> {
+        let pressure = self.over_budget();
+        let c = owned_in(&mut self.conns, h)?;
+        c.memory_pressure = pressure;
+        let n = c.send(data)?;
+        if urgent {
+            c.snd_up = Some(c.send.end());
         }
+        reaccount(&mut self.tx_memory, c.send.len(), &mut c.tx_accounted);
+        self.touch(h);
+        Ok(n)
     }
 
     /// SEND with the URGENT flag (RFC 9293 §3.8.5, MUST-30/31): the data is queued like any
@@ -380,14 +393,7 @@ impl Endpoint {
     /// sequence number of the octet after it (MUST-62). New applications should not need this
     /// (SHLD-13); it exists for the protocols that do (telnet, ftp).
     pub fn send_urgent(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, Error> {
-        let pressure = self.over_budget();
-        let c = self.owned_mut(h)?;
-        c.memory_pressure = pressure;
-        let n = c.send(data)?;
-        c.snd_up = Some(c.send.end());
-        self.account_send(h);
-        self.touch(h);
-        Ok(n)
+        self.send_with(h, data, true)
     }
 
     /// Urgent octets not yet read (MUST-33): 0 when no urgent data is pending.
@@ -409,11 +415,9 @@ impl Endpoint {
         if self.cfg.recv_buffer_max > c.recv.capacity() {
             c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max);
         }
-        let (old, m) = (c.mem_accounted as usize, c.recv_memory());
-        c.mem_accounted = m as u32;
+        reaccount(&mut self.rx_memory, c.recv_memory(), &mut c.mem_accounted);
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let ack_now = c.ack_now;
-        self.rx_memory = self.rx_memory - old + m;
         if ack_now {
             self.touch(h);
         }
@@ -930,12 +934,8 @@ impl Endpoint {
             self.time_wait_count = self.time_wait_count.saturating_sub(1);
         }
         // Receive and send memory against the global budget.
-        let m = c.recv_memory();
-        self.rx_memory = self.rx_memory - c.mem_accounted as usize + m;
-        c.mem_accounted = m as u32;
-        let m = c.send.len();
-        self.tx_memory = self.tx_memory - c.tx_accounted as usize + m;
-        c.tx_accounted = m as u32;
+        reaccount(&mut self.rx_memory, c.recv_memory(), &mut c.mem_accounted);
+        reaccount(&mut self.tx_memory, c.send.len(), &mut c.tx_accounted);
         c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let state = c.state;
         if let Some(laddr) = c.listener {

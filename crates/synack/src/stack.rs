@@ -505,7 +505,7 @@ fn run<D: Device>(
     let mut events: Vec<Event> = Vec::new();
     let mut timeout = Some(Duration::ZERO);
     // The last time a datagram went in or out, and whether memory was given back since.
-    let mut last_busy = std::time::Instant::now();
+    let mut last_busy = shared.now();
     let mut released = true;
     loop {
         // 1. Wait for datagrams (or a kick, or the next deadline), then take what else is
@@ -614,11 +614,11 @@ fn run<D: Device>(
             };
             // Idle for `idle_release`: give back what was kept for the next burst, once.
             if n_rx > 0 || !out_lens.is_empty() {
-                last_busy = std::time::Instant::now();
+                last_busy = now;
                 released = false;
             }
             if let (false, Some(after)) = (released, idle_release) {
-                let idle = last_busy.elapsed();
+                let idle = now.saturating_duration_since(last_busy);
                 if idle >= after {
                     let freed = inner.ep.release_memory();
                     tracing::debug!(freed, "idle: memory given back");
