@@ -37,14 +37,34 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 pub(crate) enum Slot {
     Free { gen: u32, next: u32 },
-    Live { gen: u32, conn: Box<Connection> },
+    Live(Live),
     TimeWait(TimeWait),
+}
+
+/// A live connection's slot: its TCB, and beside it what the endpoint keeps about the
+/// connection — where its deadline sits in the timer heap, whether it waits in the transmit
+/// queue, and the bytes it last reported to the endpoint's memory accounts. The TCB knows
+/// nothing of these: they are the endpoint's bookkeeping, written only by the endpoint.
+pub(crate) struct Live {
+    pub gen: u32,
+    /// Position of this connection's deadline in the timer heap (timers.rs), or `NONE`.
+    pub timer_pos: u32,
+    /// Queued in the endpoint's transmit (ready) queue.
+    pub in_ready: bool,
+    /// Receive memory and send-buffer bytes last reported to the endpoint's budget (u32: one
+    /// connection's buffers stay far below 4 GiB).
+    pub rx_accounted: u32,
+    pub tx_accounted: u32,
+    /// Ring storage last reported to the endpoint (`retained_ring_storage`).
+    pub rings_accounted: usize,
+    pub conn: Box<Connection>,
 }
 
 impl Slot {
     fn gen(&self) -> u32 {
         match self {
-            Slot::Free { gen, .. } | Slot::Live { gen, .. } => *gen,
+            Slot::Free { gen, .. } => *gen,
+            Slot::Live(l) => l.gen,
             Slot::TimeWait(tw) => tw.gen,
         }
     }
@@ -134,7 +154,15 @@ impl ConnTable {
     pub(crate) fn insert(&mut self, conn: Box<Connection>) {
         let h = conn.handle;
         debug_assert_eq!(h, self.vacant(), "insert takes the vacant slot");
-        let slot = Slot::Live { gen: h.gen(), conn };
+        let slot = Slot::Live(Live {
+            gen: h.gen(),
+            timer_pos: NONE,
+            in_ready: false,
+            rx_accounted: 0,
+            tx_accounted: 0,
+            rings_accounted: 0,
+            conn,
+        });
         let i = h.slot() as usize;
         if i == self.slots.len() {
             self.slots.push(slot);
@@ -149,15 +177,24 @@ impl ConnTable {
     }
 
     pub(crate) fn get(&self, h: &ConnHandle) -> Option<&Connection> {
+        self.live(h).map(|l| &*l.conn)
+    }
+
+    pub(crate) fn get_mut(&mut self, h: &ConnHandle) -> Option<&mut Connection> {
+        self.live_mut(h).map(|l| &mut *l.conn)
+    }
+
+    /// A live connection's slot: its TCB and the endpoint's bookkeeping about it.
+    pub(crate) fn live(&self, h: &ConnHandle) -> Option<&Live> {
         match self.slots.get(h.slot() as usize) {
-            Some(Slot::Live { gen, conn }) if *gen == h.gen() => Some(conn),
+            Some(Slot::Live(l)) if l.gen == h.gen() => Some(l),
             _ => None,
         }
     }
 
-    pub(crate) fn get_mut(&mut self, h: &ConnHandle) -> Option<&mut Connection> {
+    pub(crate) fn live_mut(&mut self, h: &ConnHandle) -> Option<&mut Live> {
         match self.slots.get_mut(h.slot() as usize) {
-            Some(Slot::Live { gen, conn }) if *gen == h.gen() => Some(conn),
+            Some(Slot::Live(l)) if l.gen == h.gen() => Some(l),
             _ => None,
         }
     }
@@ -182,7 +219,7 @@ impl ConnTable {
         self.set_timer(*h, None);
         self.live -= 1;
         match self.free_slot(h.slot()) {
-            Slot::Live { conn, .. } => Some(conn),
+            Slot::Live(l) => Some(l.conn),
             _ => None,
         }
     }
@@ -247,7 +284,7 @@ impl ConnTable {
     /// Handles of every live connection and visible TIME-WAIT entry.
     pub(crate) fn keys(&self) -> impl Iterator<Item = ConnHandle> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Live { gen, .. } => Some(ConnHandle::from_slot(i as u32, *gen)),
+            Slot::Live(l) => Some(ConnHandle::from_slot(i as u32, l.gen)),
             Slot::TimeWait(tw) if tw.visible() => Some(ConnHandle::from_slot(i as u32, tw.gen)),
             _ => None,
         })
@@ -293,7 +330,7 @@ impl ConnTable {
 
     fn slot_tuple(slots: &[Slot], v6: &[[Ipv6Addr; 2]], i: u32) -> Option<FourTuple> {
         match slots.get(i as usize)? {
-            Slot::Live { conn, .. } => Some(conn.tuple),
+            Slot::Live(l) => Some(l.conn.tuple),
             Slot::TimeWait(tw) => Some(tw.tuple(v6)),
             Slot::Free { .. } => None,
         }

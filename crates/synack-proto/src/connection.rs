@@ -26,6 +26,10 @@ pub(crate) struct Ctx<'a> {
     pub now: Instant,
     pub cfg: &'a Config,
     pub events: &'a mut VecDeque<Event>,
+    /// The endpoint is over its memory budget (`Config::memory_budget`): hold no
+    /// out-of-order data, do not move the window's right edge, grow no buffer, and take new
+    /// data only below [`SEND_FLOOR_UNDER_PRESSURE`].
+    pub pressure: bool,
 }
 
 /// A segment a connection wants sent; the endpoint wraps it in TCP and IP headers. The payload
@@ -264,18 +268,6 @@ pub(crate) struct Connection {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
-    /// Receive memory and send buffer bytes this connection last reported to the endpoint's
-    /// budget (u32: one connection's buffers stay far below 4 GiB, and the TCB small).
-    pub mem_accounted: u32,
-    pub tx_accounted: u32,
-    /// Ring storage this connection last reported to the endpoint (`retained_ring_storage`).
-    pub rings_accounted: usize,
-    /// The endpoint is over its memory budget: hold no out-of-order data, do not move the
-    /// window's right edge, grow no buffer, and take new data only below
-    /// [`SEND_FLOOR_UNDER_PRESSURE`].
-    pub memory_pressure: bool,
-    /// Set when a segment was not held because of memory pressure (the endpoint counts it).
-    pub dropped_for_memory: bool,
     /// RFC 5961 §7 challenge-ACK budget: the current window's start and count.
     pub challenge_window_start: Instant,
     pub challenge_count: u32,
@@ -292,11 +284,6 @@ pub(crate) struct Connection {
     pub fin_wait2_at: Option<Instant>,
     /// R2 for data (MUST-21: per connection; `None` = never give up).
     pub user_timeout: Option<Duration>,
-
-    /// This connection's position in the endpoint's timer heap (timers.rs), or NONE.
-    pub timer_pos: u32,
-    /// Queued in the endpoint's ready list.
-    pub in_ready: bool,
 
     // Statistics.
     pub retransmits: u32,
@@ -395,11 +382,6 @@ impl Connection {
             rexmit_log: VecDeque::new(),
             lost_retransmits: 0,
             timeouts: 0,
-            mem_accounted: 0,
-            tx_accounted: 0,
-            rings_accounted: 0,
-            memory_pressure: false,
-            dropped_for_memory: false,
             challenge_window_start: now,
             challenge_count: 0,
             challenge_acks: 0,
@@ -409,8 +391,6 @@ impl Connection {
             time_wait_at: None,
             fin_wait2_at: None,
             user_timeout: cfg.user_timeout,
-            timer_pos: crate::conn_table::NONE,
-            in_ready: false,
             retransmits: 0,
             bytes_sent: 0,
             bytes_acked: 0,
@@ -507,7 +487,8 @@ impl Connection {
 
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
     /// at most what the 16-bit field can say with our window shift.
-    pub(crate) fn rcv_wnd(&self) -> u32 {
+    /// `pressure`: the endpoint is over its memory budget (the edge stays where it is).
+    pub(crate) fn rcv_wnd(&self, pressure: bool) -> u32 {
         let max = self.largest_window();
         let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
         let edge = self.rcv_nxt + free;
@@ -517,7 +498,7 @@ impl Connection {
         let step = (self.recv.capacity() as u32 / 2)
             .min(u32::from(self.path_mss))
             .max(1);
-        if edge <= self.rcv_adv || edge - self.rcv_adv < step || self.memory_pressure {
+        if edge <= self.rcv_adv || edge - self.rcv_adv < step || pressure {
             promised
         } else {
             free
@@ -551,25 +532,21 @@ impl Connection {
         earliest(earliest(d, self.time_wait_at), self.fin_wait2_at)
     }
 
-    /// Report this connection's ring storage into the endpoint's `total`; past `limit`, rings
-    /// that are empty give their storage back (`Config::retained_ring_storage`).
-    pub(crate) fn account_rings(&mut self, total: &mut usize, limit: usize) {
-        let mut held = self.send.storage() + self.recv.storage();
-        *total = *total - self.rings_accounted + held;
-        if *total > limit {
-            self.send.release_if_empty();
-            self.recv.release_if_empty();
-            let kept = self.send.storage() + self.recv.storage();
-            *total = *total - held + kept;
-            held = kept;
-        }
-        self.rings_accounted = held;
+    /// Ring storage this connection holds (send and receive).
+    pub(crate) fn ring_storage(&self) -> usize {
+        self.send.storage() + self.recv.storage()
+    }
+
+    /// Give back the storage of rings that are empty.
+    pub(crate) fn release_empty_rings(&mut self) {
+        self.send.release_if_empty();
+        self.recv.release_if_empty();
     }
 
     /// How many bytes SEND may queue now: the free space of the send buffer, and under memory
-    /// pressure no more than brings it to [`SEND_FLOOR_UNDER_PRESSURE`].
-    pub(crate) fn send_room(&self) -> usize {
-        if self.memory_pressure {
+    /// pressure (`pressure`) no more than brings it to [`SEND_FLOOR_UNDER_PRESSURE`].
+    pub(crate) fn send_room(&self, pressure: bool) -> usize {
+        if pressure {
             self.send
                 .free()
                 .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.send.len()))
@@ -634,7 +611,8 @@ impl Connection {
         self.state == State::Closed && (self.released || !self.owned)
     }
 
-    pub(crate) fn info(&self) -> ConnInfo {
+    /// `pressure`: the endpoint is over its memory budget (it shapes the window reported).
+    pub(crate) fn info(&self, pressure: bool) -> ConnInfo {
         ConnInfo {
             state: self.state,
             tuple: self.tuple,
@@ -644,7 +622,7 @@ impl Connection {
             snd_nxt: self.snd_nxt,
             snd_wnd: self.snd_wnd,
             rcv_nxt: self.rcv_nxt,
-            rcv_wnd: self.rcv_wnd(),
+            rcv_wnd: self.rcv_wnd(pressure),
             mss: self.snd_mss,
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::congestion::Controller;
-use crate::conn_table::{ConnTable, OwnKeys};
+use crate::conn_table::{ConnTable, Live, OwnKeys};
 use std::net::{IpAddr, SocketAddr};
 
 use synack_wire::{
@@ -13,7 +13,7 @@ use synack_wire::{
 };
 
 use crate::config::Config;
-use crate::connection::{ConnInfo, ConnTimers, Connection, Ctx, Outgoing};
+use crate::connection::{ConnInfo, ConnTimers, Connection, Outgoing};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::ip_reassembly::{FragmentStats, Limits, Reassembler};
@@ -146,10 +146,29 @@ pub struct Endpoint {
 /// A connection the application holds (not released): what user calls act on. Borrows only
 /// the table, so the endpoint's counters stay free beside it.
 fn owned_in(conns: &mut ConnTable, h: ConnHandle) -> Result<&mut Connection, Error> {
-    match conns.get_mut(&h) {
-        Some(c) if c.owned && !c.released => Ok(c),
+    owned_live(conns, h).map(|l| &mut *l.conn)
+}
+
+/// The slot of a connection the application holds: its TCB and the endpoint's bookkeeping.
+fn owned_live(conns: &mut ConnTable, h: ConnHandle) -> Result<&mut Live, Error> {
+    match conns.live_mut(&h) {
+        Some(l) if l.conn.owned && !l.conn.released => Ok(l),
         _ => Err(Error::InvalidHandle),
     }
+}
+
+/// Bring the endpoint's ring-storage count up to date with what one connection holds; past
+/// `limit`, rings that are empty give their storage back (`Config::retained_ring_storage`).
+pub(crate) fn account_rings(total: &mut usize, limit: usize, l: &mut Live) {
+    let mut held = l.conn.ring_storage();
+    *total = *total - l.rings_accounted + held;
+    if *total > limit {
+        l.conn.release_empty_rings();
+        let kept = l.conn.ring_storage();
+        *total = *total - held + kept;
+        held = kept;
+    }
+    l.rings_accounted = held;
 }
 
 /// Bring an endpoint-wide byte count up to date with what one connection holds `now`, given
@@ -323,11 +342,7 @@ impl Endpoint {
         let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
         c.owned = true;
         c.ts_offset = ts_offset;
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now);
         c.transition(&mut ctx, State::SynSent, "OPEN (active)");
         self.stats.active_opens += 1;
         self.conns.insert(c);
@@ -377,13 +392,12 @@ impl Endpoint {
     /// what it took is accounted for.
     fn send_with(&mut self, h: ConnHandle, data: &[u8], urgent: bool) -> Result<usize, Error> {
         let pressure = self.over_budget();
-        let c = owned_in(&mut self.conns, h)?;
-        c.memory_pressure = pressure;
-        let n = c.send(data)?;
+        let l = owned_live(&mut self.conns, h)?;
+        let n = l.conn.send(data, pressure)?;
         if urgent {
-            c.snd_up = Some(c.send.end());
+            l.conn.snd_up = Some(l.conn.send.end());
         }
-        reaccount(&mut self.tx_memory, c.send.len(), &mut c.tx_accounted);
+        reaccount(&mut self.tx_memory, l.conn.send.len(), &mut l.tx_accounted);
         self.touch(h);
         Ok(n)
     }
@@ -405,19 +419,16 @@ impl Endpoint {
     /// read; errors say whether it reset (MUST-12).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
         let pressure = self.over_budget();
-        let c = match self.conns.get_mut(&h) {
-            Some(c) if c.owned && !c.released => c,
-            _ => return Err(Error::InvalidHandle),
-        };
-        c.memory_pressure = pressure;
-        let n = c.recv(buf)?;
+        let l = owned_live(&mut self.conns, h)?;
+        let c = &mut *l.conn;
+        let n = c.recv(buf, pressure)?;
         c.recv.take_spent(&mut self.spent, MAX_RECLAIMABLE);
         if self.cfg.recv_buffer_max > c.recv.capacity() {
-            c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max);
+            c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max, pressure);
         }
-        reaccount(&mut self.rx_memory, c.recv_memory(), &mut c.mem_accounted);
-        c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
         let ack_now = c.ack_now;
+        reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
+        account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         if ack_now {
             self.touch(h);
         }
@@ -427,13 +438,12 @@ impl Endpoint {
     /// Half-close: FIN after the queued data; the receive side stays open.
     pub fn shutdown(&mut self, h: ConnHandle) -> Result<(), Error> {
         let now = self.last_now;
-        let (cfg, events) = (&self.cfg, &mut self.events);
         let c = match self.conns.get_mut(&h) {
             Some(c) if c.owned && !c.released => c,
             _ => return Err(Error::InvalidHandle),
         };
         let was = c.state;
-        let mut ctx = Ctx { now, cfg, events };
+        let mut ctx = ctx!(self, now);
         let r = c.shutdown(&mut ctx);
         self.after(h, was, false);
         r
@@ -452,14 +462,13 @@ impl Endpoint {
 
     fn user_close(&mut self, h: ConnHandle, abort: bool) -> Result<(), Error> {
         let now = self.last_now;
-        let (cfg, events) = (&self.cfg, &mut self.events);
         let c = match self.conns.get_mut(&h) {
             Some(c) if !c.released => c,
             Some(_) => return Err(Error::InvalidHandle),
             None => return self.user_close_time_wait(h, abort, false),
         };
         let was = c.state;
-        let mut ctx = Ctx { now, cfg, events };
+        let mut ctx = ctx!(self, now);
         let rst = if abort {
             c.abort(&mut ctx, "ABORT")
         } else {
@@ -514,12 +523,11 @@ impl Endpoint {
     /// Sends `<SEQ=SND.NXT><CTL=RST>` where the peer holds a synchronized connection.
     pub fn reset(&mut self, h: ConnHandle) -> Result<(), Error> {
         let now = self.last_now;
-        let (cfg, events) = (&self.cfg, &mut self.events);
         let Some(c) = self.conns.get_mut(&h) else {
             return self.user_close_time_wait(h, true, true);
         };
         let was = c.state;
-        let mut ctx = Ctx { now, cfg, events };
+        let mut ctx = ctx!(self, now);
         let rst = c.abort(&mut ctx, "reset");
         let tuple = c.tuple;
         if let Some(r) = rst {
@@ -531,7 +539,7 @@ impl Endpoint {
 
     pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {
         match self.conns.get(&h) {
-            Some(c) => Some(c.info()),
+            Some(c) => Some(c.info(self.over_budget())),
             None => self.time_wait_info(h),
         }
     }
@@ -841,17 +849,11 @@ impl Endpoint {
             let floor = c.new_incarnation(&seg)?;
             Some((floor, self.find_listener(c.tuple.local)?, c.tuple))
         });
-        let pressure = self.over_budget();
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
-        c.memory_pressure = pressure;
         let was = c.state;
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now);
         if let Some((floor, laddr, tuple)) = reincarnation {
             c.close_with(
                 &mut ctx,
@@ -864,7 +866,7 @@ impl Endpoint {
             return;
         }
         let out = c.segment_arrives(&mut ctx, seg, accept_room);
-        if std::mem::take(&mut c.dropped_for_memory) {
+        if out.dropped_for_memory {
             self.stats.ooo_dropped_memory += 1;
         }
         if let Some(r) = out.reset {
@@ -898,9 +900,11 @@ impl Endpoint {
     /// Bookkeeping after anything happened to a connection: listener queues, reaping, the
     /// transmit queue and the timer heap.
     pub(crate) fn after(&mut self, h: ConnHandle, was: State, back_to_listen: bool) {
-        let Some(c) = self.conns.get_mut(&h) else {
+        let pressure = self.over_budget();
+        let Some(l) = self.conns.live_mut(&h) else {
             return;
         };
+        let c = &mut *l.conn;
         // The TIME-WAIT table is bounded: past `max_time_wait` a connection skips its 2MSL
         // wait (the Linux "time wait bucket table overflow" behaviour), counted.
         if was != State::TimeWait && c.state == State::TimeWait {
@@ -914,17 +918,13 @@ impl Endpoint {
                         ack: Some(c.rcv_nxt),
                         segment: Some((
                             TcpFlags::ACK,
-                            c.window_field(),
+                            c.window_field(pressure),
                             c.segment_options(self.last_now),
                         )),
                     };
                     push_control(&mut self.control, &mut self.stats, &self.cfg, ack);
                 }
-                let mut ctx = Ctx {
-                    now: self.last_now,
-                    cfg: &self.cfg,
-                    events: &mut self.events,
-                };
+                let mut ctx = ctx!(self, self.last_now);
                 c.close_with(&mut ctx, CloseReason::Normal, "TIME-WAIT table full");
                 self.stats.time_wait_overflow += 1;
             } else {
@@ -934,9 +934,10 @@ impl Endpoint {
             self.time_wait_count = self.time_wait_count.saturating_sub(1);
         }
         // Receive and send memory against the global budget.
-        reaccount(&mut self.rx_memory, c.recv_memory(), &mut c.mem_accounted);
-        reaccount(&mut self.tx_memory, c.send.len(), &mut c.tx_accounted);
-        c.account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage);
+        reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
+        reaccount(&mut self.tx_memory, c.send.len(), &mut l.tx_accounted);
+        account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
+        let c = &mut *l.conn;
         let state = c.state;
         if let Some(laddr) = c.listener {
             if was == State::SynReceived && state != State::SynReceived {
@@ -954,11 +955,7 @@ impl Endpoint {
             }
         }
         if back_to_listen {
-            let mut ctx = Ctx {
-                now: self.last_now,
-                cfg: &self.cfg,
-                events: &mut self.events,
-            };
+            let mut ctx = ctx!(self, self.last_now);
             c.transition(&mut ctx, State::Closed, "half-open child discarded");
         }
         if c.state == State::Closed {
@@ -976,11 +973,13 @@ impl Endpoint {
     /// A TCB is about to go (reaped, or frozen into a TIME-WAIT entry): take what it holds off
     /// the endpoint's memory accounts and out of its listener's children.
     fn let_go(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get(&h) else { return };
-        self.rx_memory -= c.mem_accounted as usize;
-        self.tx_memory -= c.tx_accounted as usize;
-        self.ring_storage -= c.rings_accounted;
-        if let Some(l) = c.listener.and_then(|a| self.listeners.get_mut(&a)) {
+        let Some(live) = self.conns.live(&h) else {
+            return;
+        };
+        self.rx_memory -= live.rx_accounted as usize;
+        self.tx_memory -= live.tx_accounted as usize;
+        self.ring_storage -= live.rings_accounted;
+        if let Some(l) = live.conn.listener.and_then(|a| self.listeners.get_mut(&a)) {
             l.children.remove(&h);
         }
     }
@@ -989,11 +988,11 @@ impl Endpoint {
     /// the queue (`poll_transmit`), or before the timer heap is read (`sync_ready_timers`):
     /// once, however many segments and calls touched it in between.
     pub(crate) fn touch(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get_mut(&h) else {
+        let Some(l) = self.conns.live_mut(&h) else {
             return;
         };
-        if !c.in_ready {
-            c.in_ready = true;
+        if !l.in_ready {
+            l.in_ready = true;
             self.ready.push_back(h);
         }
     }
@@ -1065,11 +1064,7 @@ impl Endpoint {
                 break;
             };
             let was = c.state;
-            let mut ctx = Ctx {
-                now,
-                cfg: &self.cfg,
-                events: &mut self.events,
-            };
+            let mut ctx = ctx!(self, now);
             c.handle_timeout(&mut ctx);
             self.after(h, was, false);
         }
@@ -1094,16 +1089,13 @@ impl Endpoint {
             }
         }
         while let Some(&h) = self.ready.front() {
-            let Some(c) = self.conns.get_mut(&h) else {
+            let Some(l) = self.conns.live_mut(&h) else {
                 self.burst = 0;
                 self.ready.pop_front();
                 continue;
             };
-            let mut ctx = Ctx {
-                now,
-                cfg: &self.cfg,
-                events: &mut self.events,
-            };
+            let c = &mut *l.conn;
+            let mut ctx = ctx!(self, now);
             let out = c.poll_transmit(&mut ctx);
             let result = match &out {
                 Some(out) => {
@@ -1130,12 +1122,13 @@ impl Endpoint {
                 None => {
                     self.burst = 0;
                     self.ready.pop_front();
-                    c.in_ready = false;
+                    l.in_ready = false;
                     if c.can_freeze() {
                         // TIME-WAIT with its last ACK out: the TCB gives way to a compact
                         // entry (time_wait.rs).
                         self.let_go(h);
-                        self.conns.freeze(h);
+                        self.conns
+                            .freeze(h, self.rx_memory + self.tx_memory >= self.cfg.memory_budget);
                         self.stats.time_wait_compacted += 1;
                     } else {
                         self.schedule(h); // whatever moved its deadlines while it was queued

@@ -284,11 +284,7 @@ impl Endpoint {
             return;
         }
         let was = c.state;
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now);
         c.icmp_error(&mut ctx, error);
         self.after(h, was, false);
     }

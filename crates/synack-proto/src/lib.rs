@@ -14,6 +14,21 @@
 //! No clock, no I/O, no global randomness: time is an [`Instant`] passed in and the only
 //! secret is the one given to [`Endpoint::new`], so the same inputs give the same outputs.
 
+/// The context a connection handler gets from its endpoint (`connection::Ctx`): the time, the
+/// configuration, the event queue, and whether the endpoint is over its memory budget. A
+/// macro rather than a method so that it borrows only those fields of the endpoint: the
+/// connection table stays free for the connection being handled.
+macro_rules! ctx {
+    ($ep:expr, $now:expr) => {
+        crate::connection::Ctx {
+            now: $now,
+            cfg: &$ep.cfg,
+            events: &mut $ep.events,
+            pressure: $ep.rx_memory + $ep.tx_memory >= $ep.cfg.memory_budget,
+        }
+    };
+}
+
 mod config;
 pub mod congestion;
 mod conn_table;

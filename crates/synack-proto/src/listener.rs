@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_wire::{TcpFlags, TcpOptions};
 
 use crate::conn_table::OwnKeys;
-use crate::connection::{Connection, Ctx};
+use crate::connection::Connection;
 use crate::endpoint::{push_control, Control, Endpoint, ACCEPT_ANY};
 use crate::error::Error;
 use crate::event::{ConnHandle, FourTuple};
@@ -177,11 +177,7 @@ impl Endpoint {
         let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
         c.listener = Some(laddr);
         c.state = State::Listen; // the child starts as a copy of the listener
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now);
         // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
         c.irs = seg.seq;
         c.rcv_nxt = seg.seq + 1u32;
@@ -305,11 +301,7 @@ impl Endpoint {
             timestamps: seg.options.timestamps,
             ..TcpOptions::default()
         };
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now);
         c.irs = peer_isn;
         c.rcv_nxt = seg.seq;
         c.rcv_adv = seg.seq;

@@ -342,9 +342,9 @@ impl Connection {
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the
         // edge we already promised does not move left where the buffer allows (SHLD-14).
         let field = if syn {
-            self.rcv_wnd().min(65535)
+            self.rcv_wnd(ctx.pressure).min(65535)
         } else {
-            u32::from(self.window_field())
+            u32::from(self.window_field(ctx.pressure))
         };
         if ack_flag {
             self.ack_now = false;
@@ -388,8 +388,8 @@ impl Connection {
     /// data up to the edge already promised is still taken (`rcv_adv` keeps it). Rounding up
     /// regardless moved the promise right by up to a unit on every ACK of a full buffer: a
     /// peer feeding it a few bytes at a time could grow it without bound.
-    pub(crate) fn window_field(&self) -> u16 {
-        let wnd = self.rcv_wnd();
+    pub(crate) fn window_field(&self, pressure: bool) -> u16 {
+        let wnd = self.rcv_wnd(pressure);
         let mut f = wnd >> self.rcv_shift;
         let room = self.recv.window().min(u32::MAX as usize) as u32;
         if (f << self.rcv_shift) < self.promised_window() && f << self.rcv_shift < room {

@@ -85,7 +85,8 @@ impl Connection {
 
     /// The application read `n` bytes: count them, and grow the buffer once a round trip's
     /// worth of reading shows it may be the limit (step 2).
-    pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize) {
+    /// `pressure`: the endpoint is over its memory budget (no buffer grows).
+    pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize, pressure: bool) {
         let a = &mut self.autotune;
         a.read = a.read.saturating_add(n.min(u32::MAX as usize) as u32);
         if a.rtt_us == 0 || stamp(now).wrapping_sub(a.since) < a.rtt_us {
@@ -101,7 +102,7 @@ impl Connection {
         // No larger than our window field can say.
         let limit = max.min(self.largest_window() as usize);
         let want = (2 * read as usize).min(limit);
-        if want > self.recv.capacity() && !self.memory_pressure {
+        if want > self.recv.capacity() && !pressure {
             self.recv.set_capacity(want);
         }
     }

@@ -17,11 +17,10 @@ impl Endpoint {
         let rings_before = self.ring_storage;
         let handles: Vec<_> = self.conns.keys().collect();
         for h in handles {
-            if let Some(c) = self.conns.get_mut(&h) {
-                c.send.release_if_empty();
-                c.recv.release_if_empty();
+            if let Some(l) = self.conns.live_mut(&h) {
+                l.conn.release_empty_rings();
                 // No limit: what is still held (rings with data) is only reported.
-                c.account_rings(&mut self.ring_storage, usize::MAX);
+                crate::endpoint::account_rings(&mut self.ring_storage, usize::MAX, l);
             }
         }
         let mut freed = rings_before.saturating_sub(self.ring_storage);

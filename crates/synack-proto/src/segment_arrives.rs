@@ -55,13 +55,15 @@ pub(crate) struct Outcome {
     pub reset: Option<ResetReply>,
     /// A passively opened child went back to LISTEN: forget it silently (§3.10.7.4 steps 2, 4).
     pub back_to_listen: bool,
+    /// Out-of-order text was not held: the endpoint is over its memory budget (counted).
+    pub dropped_for_memory: bool,
 }
 
 impl Outcome {
     fn rst(reply: ResetReply) -> Self {
         Outcome {
             reset: Some(reply),
-            back_to_listen: false,
+            ..Outcome::default()
         }
     }
 }
@@ -294,7 +296,7 @@ impl Connection {
         let urgent_seq = seg.seq;
 
         // First: check the sequence number (Table 6).
-        let wnd = self.rcv_wnd();
+        let wnd = self.rcv_wnd(ctx.pressure);
         let seg_len = seg.len();
         let nxt = self.rcv_nxt;
         let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
@@ -379,8 +381,8 @@ impl Connection {
                 // A new SYN on a passively opened half-open connection: back to LISTEN.
                 self.transition(ctx, State::Listen, "rcv SYN (back to LISTEN)");
                 return Outcome {
-                    reset: None,
                     back_to_listen: true,
+                    ..Outcome::default()
                 };
             }
             // RFC 5961 §4: any SYN in a synchronized state gets a challenge ACK.
@@ -506,8 +508,10 @@ impl Connection {
             self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
             return reply;
         }
-        self.text_and_fin(ctx, seg);
-        Outcome::default()
+        Outcome {
+            dropped_for_memory: self.text_and_fin(ctx, seg),
+            ..Outcome::default()
+        }
     }
 
     /// A challenge ACK (RFC 5961 §3.2, §4, §5), at most `challenge_ack_limit` per
@@ -550,8 +554,8 @@ impl Connection {
                 self.send.clear();
                 self.transition(ctx, State::Listen, "rcv RST (back to LISTEN)");
                 Outcome {
-                    reset: None,
                     back_to_listen: true,
+                    ..Outcome::default()
                 }
             }
             State::SynReceived => {
@@ -574,13 +578,13 @@ impl Connection {
         tsecr: Option<u32>,
     ) -> Option<u32> {
         let acked = ack - self.snd_una;
-        let had_room = self.send_room() > 0;
+        let had_room = self.send_room(ctx.pressure) > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
         let ctl = u32::from(self.snd_una == self.iss)
             + u32::from(self.fin_seq().is_some_and(|f| ack > f));
         self.bytes_acked += u64::from(acked.saturating_sub(ctl));
         self.send.ack_to(ack);
-        self.autotune_send(ctx.cfg);
+        self.autotune_send(ctx.cfg, ctx.pressure);
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
@@ -619,7 +623,7 @@ impl Connection {
         } else {
             Some(self.rto_deadline(ctx))
         };
-        if !had_room && self.send_room() > 0 && self.owned && !self.released {
+        if !had_room && self.send_room(ctx.pressure) > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
         }
         sample_ms
@@ -662,8 +666,9 @@ impl Connection {
         let _dropped = payload;
     }
 
-    /// Steps 7 (segment text) and 8 (FIN).
-    fn text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) {
+    /// Steps 7 (segment text) and 8 (FIN). Returns true if the text was not held because the
+    /// endpoint is over its memory budget.
+    fn text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) -> bool {
         let takes_text = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -671,12 +676,11 @@ impl Connection {
         if takes_text && !seg.payload.is_empty() {
             let before = self.rcv_nxt;
             let had_holes = self.recv.ooo_bytes() > 0;
-            if self.memory_pressure && seg.seq != self.rcv_nxt {
+            if ctx.pressure && seg.seq != self.rcv_nxt {
                 // Over the endpoint's memory budget: out-of-order text is not held (the
                 // peer will retransmit it); still tell the sender where the hole is.
                 self.owe_duplicate_ack();
-                self.dropped_for_memory = true;
-                return;
+                return true;
             }
             self.rcv_nxt =
                 self.recv
@@ -710,13 +714,13 @@ impl Connection {
                 if self.pending_fin == Some(self.rcv_nxt) {
                     self.pending_fin = None;
                     self.fin_arrives(ctx);
-                    return;
+                    return false;
                 }
             }
         }
         if seg.has(TcpFlags::FIN) {
             if matches!(self.state, State::Closed | State::Listen | State::SynSent) {
-                return; // never process a FIN in these states
+                return false; // never process a FIN in these states
             }
             let fin_seq = seg.seq + seg.payload.len();
             if fin_seq == self.rcv_nxt {
@@ -726,6 +730,7 @@ impl Connection {
                 self.pending_fin = Some(fin_seq);
             }
         }
+        false
     }
 
     /// Step 8: the FIN is next in sequence.

@@ -25,8 +25,9 @@ use crate::connection::Connection;
 impl Connection {
     /// Acknowledged data freed send buffer space: grow the buffer if a write was held back
     /// by it while the windows had room.
-    pub(crate) fn autotune_send(&mut self, cfg: &Config) {
-        if !self.send.take_blocked() || self.memory_pressure {
+    /// `pressure`: the endpoint is over its memory budget (no buffer grows).
+    pub(crate) fn autotune_send(&mut self, cfg: &Config, pressure: bool) {
+        if !self.send.take_blocked() || pressure {
             return;
         }
         let room = self.cwnd.min(self.snd_wnd).saturating_sub(self.in_flight());

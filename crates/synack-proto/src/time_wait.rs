@@ -118,8 +118,9 @@ impl TimeWait {
 
 impl ConnTable {
     /// Replace a TCB in TIME-WAIT with a compact entry (same handle, same tuple) and queue it
-    /// for expiry.
-    pub(crate) fn freeze(&mut self, h: ConnHandle) {
+    /// for expiry. `pressure`: the endpoint is over its memory budget (the window the entry
+    /// keeps advertising is then the one already promised).
+    pub(crate) fn freeze(&mut self, h: ConnHandle, pressure: bool) {
         let Some(c) = self.get(&h) else { return };
         let Some(expires) = c.time_wait_at else {
             return;
@@ -162,7 +163,7 @@ impl ConnTable {
             ts_recent: c.ts_recent,
             ports: [c.tuple.local.port(), c.tuple.remote.port()],
             expires,
-            window: c.window_field(),
+            window: c.window_field(pressure),
             ts_ok: c.ts_ok,
             flags: flags | QUEUED,
             rcv_shift: c.rcv_shift,

@@ -32,7 +32,7 @@ impl TimerHeap {
 impl ConnTable {
     fn timer_pos(&mut self, slot: u32) -> Option<&mut u32> {
         match self.slots.get_mut(slot as usize) {
-            Some(Slot::Live { conn, .. }) => Some(&mut conn.timer_pos),
+            Some(Slot::Live(l)) => Some(&mut l.timer_pos),
             _ => None,
         }
     }
@@ -124,7 +124,7 @@ impl ConnTable {
     pub(crate) fn next_timer(&self) -> Option<(Instant, ConnHandle)> {
         let &(t, slot) = self.timers.heap.first()?;
         let gen = match &self.slots[slot as usize] {
-            Slot::Live { gen, .. } => *gen,
+            Slot::Live(l) => l.gen,
             _ => return None,
         };
         Some((t, ConnHandle::from_slot(slot, gen)))
@@ -177,8 +177,8 @@ mod tests {
             assert_eq!(table.timers.len(), model.iter().flatten().count());
         }
         for (p, &(t, slot)) in table.timers.heap.iter().enumerate() {
-            let c = table.get(&handles[slot as usize]).unwrap();
-            assert_eq!((c.timer_pos as usize, Some(t)), (p, model[slot as usize]));
+            let l = table.live(&handles[slot as usize]).unwrap();
+            assert_eq!((l.timer_pos as usize, Some(t)), (p, model[slot as usize]));
         }
         // Removing a connection takes its entry out.
         let timed = 0;

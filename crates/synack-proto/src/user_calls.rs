@@ -15,7 +15,8 @@ impl Connection {
     }
 
     /// SEND (§3.10.2): queue data. Before ESTABLISHED it is held until the handshake ends.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+    /// `pressure`: the endpoint is over its memory budget.
+    pub(crate) fn send(&mut self, data: &[u8], pressure: bool) -> Result<usize, Error> {
         match self.state {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             State::Closed => return Err(self.closed_error()),
@@ -28,7 +29,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let room = self.send_room();
+        let room = self.send_room(pressure);
         match self.send.push_at_most(data, room) {
             0 => Err(Error::WouldBlock),
             n => Ok(n),
@@ -36,7 +37,8 @@ impl Connection {
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
-    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+    /// `pressure`: the endpoint is over its memory budget.
+    pub(crate) fn recv(&mut self, buf: &mut [u8], pressure: bool) -> Result<usize, Error> {
         if self.state == State::Closed
             && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
         {
@@ -52,14 +54,14 @@ impl Connection {
             if buf.is_empty() {
                 return Ok(0);
             }
-            let before = self.rcv_wnd();
+            let before = self.rcv_wnd(pressure);
             let n = self.recv.read(buf);
             // Tell the peer about the opened window once it grew by at least one MSS or half
             // the buffer (receiver silly-window avoidance, MUST-39) — at once only while the
             // window the peer knows of is down to half the largest we offer; above that the
             // peer is not held back, and the new edge rides on the next ACK (Linux's rule in
             // tcp_cleanup_rbuf). A reader draining a fast sender then adds no ACK per read.
-            let after = self.rcv_wnd();
+            let after = self.rcv_wnd(pressure);
             let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
