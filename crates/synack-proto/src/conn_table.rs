@@ -19,7 +19,7 @@ use siphasher::sip::SipHasher13;
 use crate::connection::Connection;
 use crate::event::{ConnHandle, FourTuple};
 use crate::time_wait::TimeWait;
-use crate::timers::TimerHeap;
+use crate::timer_heap::TimerHeap;
 
 /// The last tuple looked up: its hash and, once found, the slot that owns it.
 #[derive(Clone, Copy)]
@@ -47,7 +47,7 @@ pub(crate) enum Slot {
 /// nothing of these: they are the endpoint's bookkeeping, written only by the endpoint.
 pub(crate) struct Live {
     pub gen: u32,
-    /// Position of this connection's deadline in the timer heap (timers.rs), or `NONE`.
+    /// Position of this connection's deadline in the timer heap (timer_heap.rs), or `NONE`.
     pub timer_pos: u32,
     /// Queued in the endpoint's transmit (ready) queue.
     pub in_ready: bool,
@@ -110,7 +110,7 @@ pub(crate) struct ConnTable {
     /// Entries whose 2MSL wait restarted, by their new deadline (time_wait.rs).
     pub(crate) tw_restarted:
         std::collections::BinaryHeap<std::cmp::Reverse<(crate::time::Instant, u32, u32)>>,
-    /// Live connections' deadlines (timers.rs).
+    /// Live connections' deadlines (timer_heap.rs).
     pub(crate) timers: TimerHeap,
 }
 

@@ -19,6 +19,7 @@ use crate::send_buffer::SendBuffer;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
+use crate::timers::{Timer, TimerTable};
 
 /// What a connection handler needs from its endpoint: the time, the configuration and the
 /// event queue.
@@ -201,8 +202,6 @@ pub(crate) struct Connection {
     pub dsack: Option<(SeqNum, SeqNum)>,
 
     // ACK policy and the sender's segment policy.
-    /// Delayed ACK deadline (SHLD-18, MUST-40).
-    pub delack_at: Option<Instant>,
     /// In-order data bytes received since our last ACK (SHLD-19: ACK every 2·RMSS).
     pub unacked_bytes: u32,
     /// Nagle off (MUST-17).
@@ -212,7 +211,6 @@ pub(crate) struct Connection {
 
     // Keep-alive (RFC 9293 §3.8.4).
     pub keepalive: Option<Duration>,
-    pub keepalive_at: Option<Instant>,
     pub keepalive_unanswered: u32,
     pub keepalive_probe_now: bool,
     /// When a segment last arrived from the peer.
@@ -229,7 +227,6 @@ pub(crate) struct Connection {
 
     // Retransmission (RFC 6298) and a minimal congestion window (RFC 5681).
     pub rtt: Rtt,
-    pub rto_at: Option<Instant>,
     /// One segment being timed (sequence number that must be ACKed, and when it was sent).
     pub rtt_probe: Option<(SeqNum, Instant)>,
     /// Consecutive RTO expiries without progress.
@@ -279,9 +276,8 @@ pub(crate) struct Connection {
     /// Retransmissions found lost that way.
     pub lost_retransmits: u32,
 
-    // Other timers.
-    pub time_wait_at: Option<Instant>,
-    pub fin_wait2_at: Option<Instant>,
+    /// Every timer of the connection (timers.rs).
+    pub timers: TimerTable,
     /// R2 for data (MUST-21: per connection; `None` = never give up).
     pub user_timeout: Option<Duration>,
 
@@ -347,12 +343,10 @@ impl Connection {
             sack_ok: false,
             last_ooo: None,
             dsack: None,
-            delack_at: None,
             unacked_bytes: 0,
             nodelay: cfg.nodelay,
             last_send_at: now,
             keepalive: cfg.keepalive,
-            keepalive_at: None,
             keepalive_unanswered: 0,
             keepalive_probe_now: false,
             last_recv_at: now,
@@ -361,7 +355,6 @@ impl Connection {
             snd_up: None,
             rcv_up: None,
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            rto_at: None,
             rtt_probe: None,
             retries: 0,
             progress_at: now,
@@ -388,8 +381,7 @@ impl Connection {
             challenge_acks_suppressed: 0,
             flight_peak: 0,
             flight_peak_until: iss,
-            time_wait_at: None,
-            fin_wait2_at: None,
+            timers: TimerTable::default(),
             user_timeout: cfg.user_timeout,
             retransmits: 0,
             bytes_sent: 0,
@@ -425,21 +417,25 @@ impl Connection {
         match to {
             State::TimeWait => {
                 // MUST-13: linger 2·MSL; nothing else runs in TIME-WAIT.
-                self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2);
-                self.rto_at = None;
-                self.fin_wait2_at = None;
+                self.timers
+                    .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
+                self.timers.stop(Timer::Rto);
+                self.timers.stop(Timer::FinWait2);
                 self.send.clear();
             }
             State::FinWait2 => {
                 if self.released {
-                    self.fin_wait2_at = ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t);
+                    self.timers.set(
+                        Timer::FinWait2,
+                        ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t),
+                    );
                 }
-                self.rto_at = None;
+                self.timers.stop(Timer::Rto);
             }
             State::Closed => {
-                self.rto_at = None;
-                self.time_wait_at = None;
-                self.fin_wait2_at = None;
+                self.timers.stop(Timer::Rto);
+                self.timers.stop(Timer::TimeWait);
+                self.timers.stop(Timer::FinWait2);
                 self.send.clear();
                 if self.released || !self.owned {
                     self.recv.clear();
@@ -522,14 +518,15 @@ impl Connection {
 
     /// The earliest deadline of this connection: its timers and the moment R2 runs out.
     pub(crate) fn next_deadline(&self, cfg: &Config) -> Option<Instant> {
-        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        let timers = self.timers.earliest();
+        // R2 runs only beside the retransmission or persist timer.
+        if !self.timers.is_set(Timer::Rto) {
+            return timers;
+        }
+        match (timers, self.r2_deadline(cfg)) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
-        };
-        let d = earliest(self.rto_at, self.r2_deadline(cfg));
-        let d = earliest(d, self.delack_at);
-        let d = earliest(d, self.keepalive_at);
-        earliest(earliest(d, self.time_wait_at), self.fin_wait2_at)
+        }
     }
 
     /// Ring storage this connection holds (send and receive).
@@ -575,12 +572,14 @@ impl Connection {
     pub(crate) fn timers(&self, cfg: &Config) -> ConnTimers {
         ConnTimers {
             r2_at: self.r2_deadline(cfg),
-            rto_at: self.rto_at,
-            persist: self.rto_at.is_some() && self.snd_wnd == 0 && self.state.is_synchronized(),
-            delayed_ack_at: self.delack_at,
-            keepalive_at: self.keepalive_at,
-            time_wait_at: self.time_wait_at,
-            fin_wait2_at: self.fin_wait2_at,
+            rto_at: self.timers.get(Timer::Rto),
+            persist: self.timers.is_set(Timer::Rto)
+                && self.snd_wnd == 0
+                && self.state.is_synchronized(),
+            delayed_ack_at: self.timers.get(Timer::DelayedAck),
+            keepalive_at: self.timers.get(Timer::KeepAlive),
+            time_wait_at: self.timers.get(Timer::TimeWait),
+            fin_wait2_at: self.timers.get(Timer::FinWait2),
         }
     }
 
@@ -663,37 +662,32 @@ impl Connection {
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if self.time_wait_at.is_some_and(|t| t <= now) {
-            self.time_wait_at = None;
+        if self.timers.expire(Timer::TimeWait, now) {
             // 2MSL passed: delete the TCB (RFC 9293 §3.10.8).
             self.close_with(ctx, CloseReason::Normal, "2MSL timeout");
             return;
         }
-        if self.fin_wait2_at.is_some_and(|t| t <= now) {
-            self.fin_wait2_at = None;
+        if self.timers.expire(Timer::FinWait2, now) {
             self.close_with(ctx, CloseReason::TimedOut, "FIN-WAIT-2 timeout");
             return;
         }
         if self.r2_deadline(ctx.cfg).is_some_and(|t| t <= now) {
             // R2 ran out (MUST-20; MUST-23 while opening): give up, at exactly that moment
             // even between two retransmissions. §3.10.8: no RST, tell the user, CLOSED.
-            self.rto_at = None;
+            self.timers.stop(Timer::Rto);
             self.close_with(ctx, CloseReason::TimedOut, "retransmission timeout (R2)");
             return;
         }
-        if self.delack_at.is_some_and(|t| t <= now) {
-            self.delack_at = None;
+        if self.timers.expire(Timer::DelayedAck, now) {
             self.ack_now = true;
         }
-        if self.keepalive_at.is_some_and(|t| t <= now) {
-            self.keepalive_at = None;
+        if self.timers.expire(Timer::KeepAlive, now) {
             self.on_keepalive_timer(ctx);
             if self.state == State::Closed {
                 return;
             }
         }
-        if self.rto_at.is_some_and(|t| t <= now) {
-            self.rto_at = None;
+        if self.timers.expire(Timer::Rto, now) {
             self.on_rto(ctx);
         }
     }
@@ -701,12 +695,13 @@ impl Connection {
     /// (Re)arm the keep-alive timer from the last segment received (MUST-26: only after the
     /// interval passes with nothing received).
     pub(crate) fn arm_keepalive(&mut self) {
-        self.keepalive_at = match self.keepalive {
+        let at = match self.keepalive {
             Some(idle) if matches!(self.state, State::Established | State::CloseWait) => {
                 Some(self.last_recv_at + idle)
             }
             _ => None,
         };
+        self.timers.set(Timer::KeepAlive, at);
     }
 
     /// Keep-alive (RFC 9293 §3.8.4, MUST-24..29, SHLD-12).
@@ -718,11 +713,12 @@ impl Connection {
         let now = ctx.now;
         if self.snd_una != self.snd_max {
             // Outstanding data: retransmission covers liveness; look again later (MUST-26).
-            self.keepalive_at = Some(now + idle);
+            self.timers.start(Timer::KeepAlive, now + idle);
             return;
         }
         if now < self.last_recv_at + idle {
-            self.keepalive_at = Some(self.last_recv_at + idle);
+            self.timers
+                .start(Timer::KeepAlive, self.last_recv_at + idle);
             return;
         }
         if self.keepalive_unanswered >= ctx.cfg.keepalive_probes {
@@ -732,7 +728,8 @@ impl Connection {
         }
         self.keepalive_unanswered += 1;
         self.keepalive_probe_now = true;
-        self.keepalive_at = Some(now + ctx.cfg.keepalive_interval);
+        self.timers
+            .start(Timer::KeepAlive, now + ctx.cfg.keepalive_interval);
     }
 
     /// The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 9293 §3.8.3).
@@ -753,7 +750,7 @@ impl Connection {
         self.rtt_probe = None; // Karn
                                // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
         self.snd_nxt = self.snd_una;
-        self.rto_at = Some(self.rto_deadline(ctx));
+        self.timers.start(Timer::Rto, self.rto_deadline(ctx));
         if persist {
             // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
             // window. A closed window is flow control, not congestion: cwnd stays.
@@ -793,7 +790,7 @@ impl Connection {
     /// application, or progress (an ACK, an answered probe), moves it at once, and the
     /// endpoint's timer heap takes the earliest of it and the timers (`next_deadline`).
     pub(crate) fn r2_deadline(&self, cfg: &Config) -> Option<Instant> {
-        self.rto_at?;
+        self.timers.get(Timer::Rto)?;
         if self.snd_una == self.snd_max && !self.persisting() {
             return None;
         }

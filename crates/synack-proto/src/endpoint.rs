@@ -1007,7 +1007,7 @@ impl Endpoint {
         }
     }
 
-    /// Put the connection's earliest deadline in the timer heap (timers.rs).
+    /// Put the connection's earliest deadline in the timer heap (timer_heap.rs).
     pub(crate) fn schedule(&mut self, h: ConnHandle) {
         let Some(c) = self.conns.get(&h) else {
             return;

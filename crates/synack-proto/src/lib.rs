@@ -57,6 +57,7 @@ pub mod state;
 mod syn_cookies;
 pub mod time;
 mod time_wait;
+mod timer_heap;
 mod timers;
 mod user_calls;
 

@@ -9,6 +9,7 @@ use crate::connection::{Connection, Ctx, Outgoing};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
+use crate::timers::Timer;
 
 impl Connection {
     /// The next segment this connection wants to send, if any. Its payload is
@@ -173,21 +174,22 @@ impl Connection {
                 n = 1;
             }
             if n == 0 {
-                if self.snd_wnd == 0 && self.rto_at.is_none() {
+                if self.snd_wnd == 0 && !self.timers.is_set(Timer::Rto) {
                     // Data waits for a closed window and nothing is in flight to draw an ACK:
                     // start the persist timer (MUST-35, SHLD-29). R2 counts from the probe.
                     let probe_at = self.rto_deadline(ctx);
-                    self.rto_at = Some(probe_at);
+                    self.timers.start(Timer::Rto, probe_at);
                     self.progress_at = probe_at;
                 }
                 return None;
             }
             if !self.may_send_now(n, avail, max_payload, idle) {
-                if idle && self.rto_at.is_none() {
+                if idle && !self.timers.is_set(Timer::Rto) {
                     // Nothing in flight will bring an ACK to release the data: start the
                     // override timer (MUST-38 rule 4), on the retransmission timer as the
                     // persist timer is (on_rto: `sws_override_due`).
-                    self.rto_at = Some(ctx.now + self.sws_override_timeout());
+                    self.timers
+                        .start(Timer::Rto, ctx.now + self.sws_override_timeout());
                 }
                 return None;
             }
@@ -326,13 +328,13 @@ impl Connection {
                     self.rtt_probe = Some((end, ctx.now));
                 }
             }
-            if self.snd_una == self.snd_max || self.rto_at.is_none() {
-                if self.rto_at.is_none() || self.sws_override_due() {
+            if self.snd_una == self.snd_max || !self.timers.is_set(Timer::Rto) {
+                if !self.timers.is_set(Timer::Rto) || self.sws_override_due() {
                     // R2's clock starts: nothing was outstanding (the override timer of
                     // sender SWS avoidance is no retransmission timer).
                     self.progress_at = ctx.now;
                 }
-                self.rto_at = Some(self.rto_deadline(ctx));
+                self.timers.start(Timer::Rto, self.rto_deadline(ctx));
             }
             self.snd_nxt = self.snd_nxt.max(end);
             self.snd_max = self.snd_max.max(end);
@@ -348,7 +350,7 @@ impl Connection {
         };
         if ack_flag {
             self.ack_now = false;
-            self.delack_at = None;
+            self.timers.stop(Timer::DelayedAck);
             self.unacked_bytes = 0;
             self.last_ack_sent = self.rcv_nxt;
             let shift = if syn { 0 } else { self.rcv_shift };

@@ -10,6 +10,7 @@ use crate::event::Event;
 use crate::recv_buffer::Offer;
 use crate::seq::SeqNum;
 use crate::state::State;
+use crate::timers::Timer;
 
 /// An incoming segment, already parsed and checksum-verified.
 #[derive(Clone, Copy, Debug)]
@@ -321,7 +322,8 @@ impl Connection {
                     }
                     if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
                         // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
-                        self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2);
+                        self.timers
+                            .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
                     }
                 }
                 return Outcome::default();
@@ -447,22 +449,28 @@ impl Connection {
                     self.snd_nxt = self.snd_una;
                     self.rtt.reset_backoff();
                     self.retries = 0;
-                    self.rto_at = (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx));
+                    self.timers.set(
+                        Timer::Rto,
+                        (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx)),
+                    );
                 }
             }
             if self.snd_wnd == 0 {
                 // A probe was answered (MUST-37): the peer is alive, its window just shut.
                 // Probing continues as long as it answers.
-                if self.rto_at.is_none() && self.zero_window_blocked() {
+                if !self.timers.is_set(Timer::Rto) && self.zero_window_blocked() {
                     // The persist timer: first probe one RTO after the window closed (SHLD-29).
-                    self.rto_at = Some(self.rto_deadline(ctx));
+                    self.timers.start(Timer::Rto, self.rto_deadline(ctx));
                 }
                 // R2 counts from our next transmission (probe or retransmission), not from
                 // this answer: a receiver that answers every probe keeps the connection
                 // however far apart the backed-off probes are (MUST-37), and one that stops
                 // answering is given up R2 after the first probe it left unanswered (where
                 // Linux measures TCP_USER_TIMEOUT for probes from too).
-                self.progress_at = self.rto_at.map_or(ctx.now, |t| t.max(ctx.now));
+                self.progress_at = self
+                    .timers
+                    .get(Timer::Rto)
+                    .map_or(ctx.now, |t| t.max(ctx.now));
             }
         }
         // The segment passed the ACK check: now, and only now, TS.Recent may advance.
@@ -618,11 +626,8 @@ impl Connection {
         self.rtt.reset_backoff();
         self.progress_at = ctx.now;
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        self.rto_at = if self.snd_una == self.snd_max {
-            None
-        } else {
-            Some(self.rto_deadline(ctx))
-        };
+        let rto = (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx));
+        self.timers.set(Timer::Rto, rto);
         if !had_room && self.send_room(ctx.pressure) > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
         }
@@ -702,8 +707,8 @@ impl Connection {
                 let two_segments = 2 * full;
                 match ctx.cfg.delayed_ack {
                     Some(delay) if !had_holes && self.unacked_bytes < two_segments => {
-                        if self.delack_at.is_none() {
-                            self.delack_at = Some(ctx.now + delay);
+                        if !self.timers.is_set(Timer::DelayedAck) {
+                            self.timers.start(Timer::DelayedAck, ctx.now + delay);
                         }
                     }
                     _ => self.ack_now = true,
@@ -754,7 +759,9 @@ impl Connection {
                 }
             }
             State::FinWait2 => self.transition(ctx, State::TimeWait, "rcv FIN"),
-            State::TimeWait => self.time_wait_at = Some(ctx.now + ctx.cfg.msl * 2),
+            State::TimeWait => self
+                .timers
+                .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2),
             _ => {}
         }
     }

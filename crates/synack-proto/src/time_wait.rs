@@ -38,6 +38,7 @@ use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
+use crate::timers::Timer;
 
 const SACK_OK: u8 = 1;
 const V6: u8 = 2;
@@ -122,7 +123,7 @@ impl ConnTable {
     /// keeps advertising is then the one already promised).
     pub(crate) fn freeze(&mut self, h: ConnHandle, pressure: bool) {
         let Some(c) = self.get(&h) else { return };
-        let Some(expires) = c.time_wait_at else {
+        let Some(expires) = c.timers.get(Timer::TimeWait) else {
             return;
         };
         let mut flags = 0;
@@ -569,9 +570,9 @@ impl Connection {
     pub(crate) fn can_freeze(&self) -> bool {
         self.state == crate::state::State::TimeWait
             && (self.released || !self.owned)
-            && self.time_wait_at.is_some()
+            && self.timers.is_set(Timer::TimeWait)
             && !self.ack_now
-            && self.delack_at.is_none()
+            && !self.timers.is_set(Timer::DelayedAck)
             && self.dsack.is_none()
             && self.recv.readable() == 0
             && self.recv.ooo_bytes() == 0

@@ -1,193 +1,122 @@
-//! The timer heap: each live connection's earliest deadline (RTO, persist, delayed ACK,
-//! keep-alive, FIN-WAIT-2; a connection computes its own in `next_deadline`), at most one
-//! entry per connection, in a binary min-heap. Each connection knows its entry's position, so
-//! a deadline that moves or goes costs O(log n) and the heap never holds stale entries: its
-//! size is the number of connections with a timer running, whatever the clock does.
-//! TIME-WAIT entries are timed by their own queue (time_wait.rs).
+//! A connection's timers (RFC 9293 §3.8): one table indexed by one enum, so every timer is
+//! set, stopped, expired and reported the same way, and the connection's earliest deadline
+//! (what the endpoint's timer heap holds, timer_heap.rs) is a minimum over five words.
+//!
+//! R2 (the user timeout, MUST-20) is not a timer of its own: it is computed from the
+//! connection's progress whenever it is asked for (`Connection::r2_deadline`).
 
-use crate::conn_table::{ConnTable, Slot, NONE};
-use crate::event::ConnHandle;
 use crate::time::Instant;
 
-#[derive(Default)]
-pub(crate) struct TimerHeap {
-    heap: Vec<(Instant, u32)>,
+/// The timers a connection runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Retransmission (RFC 6298); also the persist timer while the peer's window is zero
+    /// (MUST-35), and the SWS override timer (MUST-38).
+    Rto,
+    /// Delayed ACK (SHLD-18, MUST-40).
+    DelayedAck,
+    /// Keep-alive (RFC 9293 §3.8.4).
+    KeepAlive,
+    /// 2·MSL in TIME-WAIT (MUST-13).
+    TimeWait,
+    /// FIN-WAIT-2 for a connection the application closed.
+    FinWait2,
 }
 
-impl TimerHeap {
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
+impl Timer {
+    pub(crate) const COUNT: usize = 5;
+}
 
-    pub(crate) fn capacity_bytes(&self) -> usize {
-        self.heap.capacity() * std::mem::size_of::<(Instant, u32)>()
-    }
+/// Not set: later than every deadline, so the earliest is a plain minimum.
+const UNSET: u64 = u64::MAX;
 
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.heap.shrink_to_fit();
+/// Deadlines in microseconds, `UNSET` where a timer is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerTable {
+    at: [u64; Timer::COUNT],
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        TimerTable {
+            at: [UNSET; Timer::COUNT],
+        }
     }
 }
 
-impl ConnTable {
-    fn timer_pos(&mut self, slot: u32) -> Option<&mut u32> {
-        match self.slots.get_mut(slot as usize) {
-            Some(Slot::Live(l)) => Some(&mut l.timer_pos),
-            _ => None,
+impl TimerTable {
+    /// The timer's deadline, if it runs.
+    #[inline]
+    pub(crate) fn get(&self, t: Timer) -> Option<Instant> {
+        match self.at[t as usize] {
+            UNSET => None,
+            us => Some(Instant::from_micros(us)),
         }
     }
 
-    /// Record that heap entry `i` now sits at position `i`.
-    fn place(&mut self, i: usize) {
-        let slot = self.timers.heap[i].1;
-        if let Some(pos) = self.timer_pos(slot) {
-            *pos = i as u32;
-        }
+    /// Start (or move) the timer, or stop it with `None`.
+    #[inline]
+    pub(crate) fn set(&mut self, t: Timer, at: Option<Instant>) {
+        // An instant at the very end of time cannot be told from "not set"; it never comes.
+        self.at[t as usize] = at.map_or(UNSET, |i| i.as_micros());
     }
 
-    fn sift_up(&mut self, mut i: usize) {
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if self.timers.heap[parent].0 <= self.timers.heap[i].0 {
-                break;
-            }
-            self.timers.heap.swap(parent, i);
-            self.place(i);
-            i = parent;
-        }
-        self.place(i);
+    #[inline]
+    pub(crate) fn start(&mut self, t: Timer, at: Instant) {
+        self.set(t, Some(at));
     }
 
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.timers.heap.len();
-        loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut min = i;
-            if l < n && self.timers.heap[l].0 < self.timers.heap[min].0 {
-                min = l;
-            }
-            if r < n && self.timers.heap[r].0 < self.timers.heap[min].0 {
-                min = r;
-            }
-            if min == i {
-                break;
-            }
-            self.timers.heap.swap(min, i);
-            self.place(i);
-            i = min;
-        }
-        self.place(i);
+    #[inline]
+    pub(crate) fn stop(&mut self, t: Timer) {
+        self.at[t as usize] = UNSET;
     }
 
-    /// Set (or with `None` clear) a live connection's deadline.
-    pub(crate) fn set_timer(&mut self, h: ConnHandle, at: Option<Instant>) {
-        let slot = h.slot();
-        let Some(&mut pos) = self.timer_pos(slot) else {
-            return;
-        };
-        if pos != NONE && Some(self.timers.heap[pos as usize].0) == at {
-            return; // unchanged: the common case, several times per segment
-        }
-        match (pos, at) {
-            (NONE, None) => {}
-            (NONE, Some(t)) => {
-                self.timers.heap.push((t, slot));
-                self.sift_up(self.timers.heap.len() - 1);
-            }
-            (p, Some(t)) => {
-                let p = p as usize;
-                let old = std::mem::replace(&mut self.timers.heap[p].0, t);
-                if t < old {
-                    self.sift_up(p);
-                } else {
-                    self.sift_down(p);
-                }
-            }
-            (p, None) => {
-                let p = p as usize;
-                if let Some(pos) = self.timer_pos(slot) {
-                    *pos = NONE;
-                }
-                let last = self.timers.heap.len() - 1;
-                self.timers.heap.swap(p, last);
-                self.timers.heap.pop();
-                if p < last {
-                    self.place(p);
-                    self.sift_down(p);
-                    self.sift_up(p);
-                }
-            }
-        }
+    #[inline]
+    pub(crate) fn is_set(&self, t: Timer) -> bool {
+        self.at[t as usize] != UNSET
     }
 
-    /// The earliest deadline and its connection.
-    pub(crate) fn next_timer(&self) -> Option<(Instant, ConnHandle)> {
-        let &(t, slot) = self.timers.heap.first()?;
-        let gen = match &self.slots[slot as usize] {
-            Slot::Live(l) => l.gen,
-            _ => return None,
-        };
-        Some((t, ConnHandle::from_slot(slot, gen)))
+    /// The timer runs and its deadline has come: it is stopped, and the caller handles it.
+    #[inline]
+    pub(crate) fn expire(&mut self, t: Timer, now: Instant) -> bool {
+        let due = self.at[t as usize] <= now.as_micros();
+        if due {
+            self.stop(t);
+        }
+        due
+    }
+
+    /// The earliest deadline of all timers.
+    #[inline]
+    pub(crate) fn earliest(&self) -> Option<Instant> {
+        match self.at.iter().copied().min().unwrap_or(UNSET) {
+            UNSET => None,
+            us => Some(Instant::from_micros(us)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::connection::Connection;
-    use crate::event::FourTuple;
-    use crate::seq::SeqNum;
 
-    /// Random sets, moves and clears against a plain map: the heap's top is always the
-    /// earliest deadline, it holds one entry per timed connection, and every position is right.
     #[test]
-    fn the_heap_tracks_a_model_through_random_updates() {
-        let cfg = Config::default();
-        let mut table = ConnTable::new([3; 16]);
-        let mut handles = Vec::new();
-        for i in 0..64u16 {
-            let h = table.vacant();
-            let tuple = FourTuple {
-                local: "10.0.0.1:80".parse().unwrap(),
-                remote: std::net::SocketAddr::new([10, 0, 0, 2].into(), 1000 + i),
-            };
-            table.insert(Box::new(Connection::new(
-                h,
-                tuple,
-                SeqNum(0),
-                &cfg,
-                Instant::ZERO,
-            )));
-            handles.push(h);
-        }
-        let mut model: Vec<Option<Instant>> = vec![None; handles.len()];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let i = (x % handles.len() as u64) as usize;
-            let at = !(x >> 32).is_multiple_of(4);
-            let t = at.then(|| Instant::from_micros((x >> 40) % 1000));
-            table.set_timer(handles[i], t);
-            model[i] = t;
-            let want = model.iter().flatten().min().copied();
-            assert_eq!(table.next_timer().map(|(t, _)| t), want);
-            assert_eq!(table.timers.len(), model.iter().flatten().count());
-        }
-        for (p, &(t, slot)) in table.timers.heap.iter().enumerate() {
-            let l = table.live(&handles[slot as usize]).unwrap();
-            assert_eq!((l.timer_pos as usize, Some(t)), (p, model[slot as usize]));
-        }
-        // Removing a connection takes its entry out.
-        let timed = 0;
-        table.set_timer(handles[timed], Some(Instant::from_micros(5)));
-        table.remove(&handles[timed]);
-        assert!(table
-            .timers
-            .heap
-            .iter()
-            .all(|&(_, s)| s != handles[timed].slot()));
+    fn set_stop_expire_and_the_earliest() {
+        let mut t = TimerTable::default();
+        assert_eq!(t.earliest(), None);
+        t.start(Timer::KeepAlive, Instant::from_secs(7200));
+        t.start(Timer::Rto, Instant::from_secs(1));
+        assert_eq!(t.earliest(), Some(Instant::from_secs(1)));
+        assert!(!t.expire(Timer::Rto, Instant::from_millis(999)));
+        assert!(t.expire(Timer::Rto, Instant::from_secs(1)));
+        assert!(!t.is_set(Timer::Rto));
+        assert!(
+            !t.expire(Timer::Rto, Instant::from_secs(2)),
+            "a stopped timer never expires"
+        );
+        assert_eq!(t.earliest(), Some(Instant::from_secs(7200)));
+        t.set(Timer::KeepAlive, None);
+        assert_eq!(t.get(Timer::KeepAlive), None);
+        assert_eq!(t.earliest(), None);
     }
 }

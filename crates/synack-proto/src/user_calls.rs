@@ -5,6 +5,7 @@ use crate::connection::{Connection, Ctx};
 use crate::error::{CloseReason, Error};
 use crate::segment_arrives::ResetReply;
 use crate::state::State;
+use crate::timers::Timer;
 
 impl Connection {
     /// The error a call on a CLOSED connection reports.
@@ -120,7 +121,10 @@ impl Connection {
                 self.close_with(ctx, CloseReason::Aborted, "CLOSE in SYN-SENT");
             }
             State::FinWait2 => {
-                self.fin_wait2_at = ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t);
+                self.timers.set(
+                    Timer::FinWait2,
+                    ctx.cfg.fin_wait2_timeout.map(|t| ctx.now + t),
+                );
             }
             _ => {
                 let _ = self.shutdown(ctx);
