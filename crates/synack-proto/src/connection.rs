@@ -13,11 +13,13 @@ use crate::config::Config;
 use crate::congestion::Controller;
 use crate::error::CloseReason;
 use crate::event::{ConnHandle, Event, FourTuple};
-use crate::recv_buffer::RecvBuffer;
-use crate::rtt::Rtt;
-use crate::send_buffer::SendBuffer;
+use crate::negotiated::Negotiated;
+use crate::recovery::Recovery;
+use crate::recv_side::RecvSide;
+use crate::send_side::SendSide;
 use crate::seq::SeqNum;
 use crate::state::State;
+use crate::stats::Stats;
 use crate::time::{Duration, Instant};
 use crate::timers::{Timer, TimerTable};
 
@@ -129,6 +131,8 @@ pub struct ConnInfo {
     pub urgent_pending: usize,
 }
 
+/// The transmission control block: a few parts, each with its own module and methods, and
+/// the state that only [`Connection::transition`] changes.
 pub(crate) struct Connection {
     pub handle: ConnHandle,
     pub tuple: FourTuple,
@@ -142,150 +146,29 @@ pub(crate) struct Connection {
     pub released: bool,
     /// Why the connection ended, once it has.
     pub close_reason: Option<CloseReason>,
-    /// The peer's FIN has been processed (RCV.NXT is past it).
-    pub fin_received: bool,
-    /// The sequence number of the peer's FIN if it arrived out of order.
-    pub(crate) pending_fin: Option<SeqNum>,
 
-    // Send sequence variables (RFC 9293 §3.3.1).
-    pub iss: SeqNum,
-    pub snd_una: SeqNum,
-    pub snd_nxt: SeqNum,
-    /// Highest sequence number sent (SND.NXT before a go-back after a timeout).
-    pub snd_max: SeqNum,
-    pub snd_wnd: u32,
-    pub snd_wl1: SeqNum,
-    pub snd_wl2: SeqNum,
-    pub max_snd_wnd: u32,
-    /// The user asked to close the send side: a FIN follows the queued data.
-    pub fin_queued: bool,
-
-    // Receive sequence variables.
-    pub irs: SeqNum,
-    pub rcv_nxt: SeqNum,
-    /// Right edge of the window we last advertised; never moves left (SHLD-14).
-    pub rcv_adv: SeqNum,
-
-    pub send: SendBuffer,
-    pub recv: RecvBuffer,
-    /// Receive buffer autotuning (recv_autotune.rs).
-    pub(crate) autotune: crate::recv_autotune::Autotune,
-
-    /// Effective MSS for sending (MUST-15, MUST-16): the peer's MSS bounded by ours, less the
-    /// timestamp option every segment carries once negotiated. This is SMSS for congestion
-    /// control.
-    pub snd_mss: u16,
-    /// The peer's MSS bounded by ours, before option overhead.
-    pub path_mss: u16,
-
-    // RFC 7323 and RFC 2018, as negotiated on the SYNs.
-    /// Shift applied to the peer's window field (its WS option), 0 without window scaling.
-    pub snd_shift: u8,
-    /// Shift applied to our window field (our WS option), 0 without window scaling.
-    pub rcv_shift: u8,
-    /// Both SYNs carried the window scale option (RFC 7323 §2.2).
-    pub ws_agreed: bool,
-    /// Timestamps agreed: every non-RST segment carries TSopt (RFC 7323 §3.2).
-    pub ts_ok: bool,
-    /// TS.Recent and when it was last updated (PAWS, RFC 7323 §5).
-    pub ts_recent: u32,
-    pub ts_recent_at: Instant,
-    /// Last.ACK.sent: the ACK field of our latest segment.
-    pub last_ack_sent: SeqNum,
-    /// Per-connection random offset of our timestamp clock (RFC 7323 §5.4).
-    pub ts_offset: u32,
-    /// SACK agreed (both SYNs carried SACK-permitted).
-    pub sack_ok: bool,
-    /// The most recent out-of-order segment received: the first SACK block reports it.
-    pub last_ooo: Option<SeqNum>,
-    /// A duplicate segment to report as D-SACK in the next ACK (RFC 2883).
-    pub dsack: Option<(SeqNum, SeqNum)>,
-
-    // ACK policy and the sender's segment policy.
-    /// In-order data bytes received since our last ACK (SHLD-19: ACK every 2·RMSS).
-    pub unacked_bytes: u32,
-    /// Nagle off (MUST-17).
-    pub nodelay: bool,
-    /// When a segment last went out (RFC 5681 §4.1 restart after idle).
-    pub last_send_at: Instant,
+    /// Send sequence space, send buffer, the sender's segment policy (send_side.rs).
+    pub snd: SendSide,
+    /// Receive sequence space, receive buffer, the ACK policy (recv_side.rs).
+    pub rcv: RecvSide,
+    /// What the SYNs agreed: MSS, window scales, timestamps, SACK (negotiated.rs).
+    pub opts: Negotiated,
+    /// RTT and retransmission, congestion window, loss recovery (recovery.rs).
+    pub rec: Recovery,
+    /// Every timer of the connection (timers.rs).
+    pub timers: TimerTable,
+    /// Counters for `info()` (stats.rs).
+    pub stats: Stats,
 
     // Keep-alive (RFC 9293 §3.8.4).
     pub keepalive: Option<Duration>,
     pub keepalive_unanswered: u32,
     pub keepalive_probe_now: bool,
-    /// When a segment last arrived from the peer.
-    pub last_recv_at: Instant,
-    /// An ACK is owed to the peer.
-    pub ack_now: bool,
-    /// Send side of the urgent mechanism (RFC 9293 §3.8.5): the sequence number just past the
-    /// last urgent octet, while it is not yet acknowledged.
-    pub snd_up: Option<SeqNum>,
-    /// Receive side: the sequence number just past the last urgent octet announced.
-    pub rcv_up: Option<SeqNum>,
-    /// Duplicate ACKs owed for out-of-order arrivals, each with the RCV.NXT of its moment.
-    pub owed_dupacks: VecDeque<SeqNum>,
-
-    // Retransmission (RFC 6298) and a minimal congestion window (RFC 5681).
-    pub rtt: Rtt,
-    /// One segment being timed (sequence number that must be ACKed, and when it was sent).
-    pub rtt_probe: Option<(SeqNum, Instant)>,
-    /// Consecutive RTO expiries without progress.
-    pub retries: u32,
-    /// When the current unacknowledged data was last making progress (R2 is measured from here).
-    pub progress_at: Instant,
-    pub syn_timed_out: bool,
-    /// Zero-window probing: the next output may send one byte beyond the window (MUST-36).
-    pub probe_now: bool,
-    pub cwnd: u32,
-    pub ssthresh: u32,
-    pub dupacks: u32,
-    /// Fast recovery (RFC 5681 §3.2, RFC 6582): the highest sequence sent when it began.
-    pub recover: Option<SeqNum>,
-    /// Retransmit the segment at SND.UNA now (fast retransmit, partial ACK).
-    pub rexmit_head: bool,
-    /// No fast recovery until SND.UNA passes this (the highest sequence sent at the last
-    /// timeout, RFC 6582 §3.2 step 1).
-    pub recover_floor: SeqNum,
-    /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18).
-    pub cc: crate::congestion::Cc,
-    /// HyStart++ in the initial slow start (congestion/hystart.rs).
-    pub hystart: crate::congestion::hystart::HyStart,
-    /// Proportional Rate Reduction's accounting for the current SACK recovery (prr.rs).
-    pub prr: crate::prr::Prr,
-    /// The SACK scoreboard (RFC 6675).
-    pub scoreboard: crate::sack::Scoreboard,
-    /// The most bytes in flight during the current window of data, and the sequence number
-    /// that ends that window: the controller grows cwnd only if the sender used it (RFC 7661).
-    pub flight_peak: u32,
-    pub flight_peak_until: SeqNum,
-    /// Times loss recovery was entered.
-    pub fast_retransmits: u32,
-    /// Zero-window probes sent (MUST-36).
-    pub zero_window_probes: u32,
-    /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
-    /// sent after one is SACKed while it is not, it was lost too.
-    pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
     /// RFC 5961 §7 challenge-ACK budget: the current window's start and count.
     pub challenge_window_start: Instant,
     pub challenge_count: u32,
-    /// Challenge ACKs sent, and those the budget suppressed.
-    pub challenge_acks: u32,
-    pub challenge_acks_suppressed: u32,
-    /// Retransmission timer expiries (not counting zero-window probes).
-    pub timeouts: u32,
-    /// Retransmissions found lost that way.
-    pub lost_retransmits: u32,
-
-    /// Every timer of the connection (timers.rs).
-    pub timers: TimerTable,
     /// R2 for data (MUST-21: per connection; `None` = never give up).
     pub user_timeout: Option<Duration>,
-
-    // Statistics.
-    pub retransmits: u32,
-    pub bytes_sent: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
 }
 
 /// Over the memory budget a connection still takes data from the application while its send
@@ -301,6 +184,11 @@ impl Connection {
         cfg: &Config,
         now: Instant,
     ) -> Self {
+        let rcv_shift = if cfg.window_scaling {
+            offered_shift(cfg)
+        } else {
+            0
+        };
         Connection {
             handle,
             tuple,
@@ -309,84 +197,18 @@ impl Connection {
             owned: false,
             released: false,
             close_reason: None,
-            fin_received: false,
-            pending_fin: None,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            snd_wl1: SeqNum(0),
-            snd_wl2: iss,
-            max_snd_wnd: 0,
-            fin_queued: false,
-            irs: SeqNum(0),
-            rcv_nxt: SeqNum(0),
-            rcv_adv: SeqNum(0),
-            send: SendBuffer::new(iss + 1u32, cfg.send_buffer),
-            recv: RecvBuffer::new(cfg.recv_buffer.clamp(1, 1 << 30)),
-            autotune: crate::recv_autotune::Autotune::new(now, cfg.recv_buffer),
-            snd_mss: default_mss(&tuple),
-            path_mss: default_mss(&tuple),
-            snd_shift: 0,
-            rcv_shift: if cfg.window_scaling {
-                offered_shift(cfg)
-            } else {
-                0
-            },
-            ws_agreed: false,
-            ts_ok: false,
-            ts_recent: 0,
-            ts_recent_at: now,
-            last_ack_sent: SeqNum(0),
-            ts_offset: 0,
-            sack_ok: false,
-            last_ooo: None,
-            dsack: None,
-            unacked_bytes: 0,
-            nodelay: cfg.nodelay,
-            last_send_at: now,
+            snd: SendSide::new(iss, cfg, now),
+            rcv: RecvSide::new(cfg, now),
+            opts: Negotiated::new(default_mss(&tuple), rcv_shift, now),
+            rec: Recovery::new(iss, cfg, now),
+            timers: TimerTable::default(),
+            stats: Stats::default(),
             keepalive: cfg.keepalive,
             keepalive_unanswered: 0,
             keepalive_probe_now: false,
-            last_recv_at: now,
-            ack_now: false,
-            owed_dupacks: VecDeque::new(),
-            snd_up: None,
-            rcv_up: None,
-            rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            rtt_probe: None,
-            retries: 0,
-            progress_at: now,
-            syn_timed_out: false,
-            probe_now: false,
-            cwnd: 0,
-            ssthresh: u32::MAX,
-            dupacks: 0,
-            recover: None,
-            rexmit_head: false,
-            recover_floor: iss,
-            cc: crate::congestion::Cc::new(cfg.congestion),
-            hystart: crate::congestion::hystart::HyStart::new(cfg.hystart),
-            prr: crate::prr::Prr::default(),
-            scoreboard: crate::sack::Scoreboard::new(),
-            fast_retransmits: 0,
-            zero_window_probes: 0,
-            rexmit_log: VecDeque::new(),
-            lost_retransmits: 0,
-            timeouts: 0,
             challenge_window_start: now,
             challenge_count: 0,
-            challenge_acks: 0,
-            challenge_acks_suppressed: 0,
-            flight_peak: 0,
-            flight_peak_until: iss,
-            timers: TimerTable::default(),
             user_timeout: cfg.user_timeout,
-            retransmits: 0,
-            bytes_sent: 0,
-            bytes_acked: 0,
-            bytes_received: 0,
         }
     }
 
@@ -421,7 +243,7 @@ impl Connection {
                     .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
                 self.timers.stop(Timer::Rto);
                 self.timers.stop(Timer::FinWait2);
-                self.send.clear();
+                self.snd.buf.clear();
             }
             State::FinWait2 => {
                 if self.released {
@@ -436,9 +258,9 @@ impl Connection {
                 self.timers.stop(Timer::Rto);
                 self.timers.stop(Timer::TimeWait);
                 self.timers.stop(Timer::FinWait2);
-                self.send.clear();
+                self.snd.buf.clear();
                 if self.released || !self.owned {
-                    self.recv.clear();
+                    self.rcv.buf.clear();
                 }
             }
             _ => {}
@@ -457,7 +279,7 @@ impl Connection {
         }
         self.close_reason.get_or_insert(reason);
         if reason != CloseReason::Normal {
-            self.send.clear();
+            self.snd.buf.clear();
         }
         self.transition(ctx, State::Closed, cause);
         ctx.events.push_back(Event::Closed {
@@ -466,19 +288,10 @@ impl Connection {
         });
     }
 
-    /// The window the peer knows of: from RCV.NXT to the right edge we last advertised.
-    pub(crate) fn promised_window(&self) -> u32 {
-        if self.rcv_adv > self.rcv_nxt {
-            self.rcv_adv - self.rcv_nxt
-        } else {
-            0
-        }
-    }
-
     /// The largest window our window field can say: 65535 shifted by our scale (at most
     /// 65535 << 14, under 2^30, RFC 7323 §2.3).
     pub(crate) fn largest_window(&self) -> u32 {
-        65535u32 << self.rcv_shift
+        65535u32 << self.opts.rcv_shift
     }
 
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
@@ -486,34 +299,19 @@ impl Connection {
     /// `pressure`: the endpoint is over its memory budget (the edge stays where it is).
     pub(crate) fn rcv_wnd(&self, pressure: bool) -> u32 {
         let max = self.largest_window();
-        let free = (self.recv.window() as u64).min(u64::from(max)) as u32;
-        let edge = self.rcv_nxt + free;
-        let promised = self.promised_window();
+        let free = (self.rcv.buf.window() as u64).min(u64::from(max)) as u32;
+        let edge = self.rcv.nxt + free;
+        let promised = self.rcv.promised_window();
         // Receiver silly-window avoidance (MUST-39): move the right edge only by at least
         // min(half the buffer, one MSS); never move it left (SHLD-14).
-        let step = (self.recv.capacity() as u32 / 2)
-            .min(u32::from(self.path_mss))
+        let step = (self.rcv.buf.capacity() as u32 / 2)
+            .min(u32::from(self.opts.path_mss))
             .max(1);
-        if edge <= self.rcv_adv || edge - self.rcv_adv < step || pressure {
+        if edge <= self.rcv.adv || edge - self.rcv.adv < step || pressure {
             promised
         } else {
             free
         }
-    }
-
-    /// Sequence number of our FIN, if one is queued (it follows the last byte of data).
-    pub(crate) fn fin_seq(&self) -> Option<SeqNum> {
-        self.fin_queued.then(|| self.send.end())
-    }
-
-    /// Our FIN has been acknowledged.
-    pub(crate) fn fin_acked(&self) -> bool {
-        self.fin_seq().is_some_and(|f| self.snd_una > f)
-    }
-
-    /// Bytes (and SYN/FIN) sent but not yet acknowledged.
-    pub(crate) fn in_flight(&self) -> u32 {
-        self.snd_max - self.snd_una
     }
 
     /// The earliest deadline of this connection: its timers and the moment R2 runs out.
@@ -531,37 +329,39 @@ impl Connection {
 
     /// Ring storage this connection holds (send and receive).
     pub(crate) fn ring_storage(&self) -> usize {
-        self.send.storage() + self.recv.storage()
+        self.snd.buf.storage() + self.rcv.buf.storage()
     }
 
     /// Give back the storage of rings that are empty.
     pub(crate) fn release_empty_rings(&mut self) {
-        self.send.release_if_empty();
-        self.recv.release_if_empty();
+        self.snd.buf.release_if_empty();
+        self.rcv.buf.release_if_empty();
     }
 
     /// How many bytes SEND may queue now: the free space of the send buffer, and under memory
     /// pressure (`pressure`) no more than brings it to [`SEND_FLOOR_UNDER_PRESSURE`].
     pub(crate) fn send_room(&self, pressure: bool) -> usize {
         if pressure {
-            self.send
+            self.snd
+                .buf
                 .free()
-                .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.send.len()))
+                .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.snd.buf.len()))
         } else {
-            self.send.free()
+            self.snd.buf.free()
         }
     }
 
     /// Bytes this connection holds for the application (in order and out of order).
     pub(crate) fn recv_memory(&self) -> usize {
-        self.recv.readable() + self.recv.ooo_bytes() + self.recv.kept_overhead()
+        self.rcv.buf.readable() + self.rcv.buf.ooo_bytes() + self.rcv.buf.kept_overhead()
     }
 
     /// Urgent octets the application has not read yet (MUST-33): from the next octet to read
     /// up to the urgent pointer.
     pub(crate) fn urgent_pending(&self) -> usize {
-        let Some(up) = self.rcv_up else { return 0 };
-        let read_seq = self.rcv_nxt - (self.recv.readable() as u32 + u32::from(self.fin_received));
+        let Some(up) = self.rcv.up else { return 0 };
+        let read_seq =
+            self.rcv.nxt - (self.rcv.buf.readable() as u32 + u32::from(self.rcv.fin_received));
         if up > read_seq {
             (up - read_seq) as usize
         } else {
@@ -574,7 +374,7 @@ impl Connection {
             r2_at: self.r2_deadline(cfg),
             rto_at: self.timers.get(Timer::Rto),
             persist: self.timers.is_set(Timer::Rto)
-                && self.snd_wnd == 0
+                && self.snd.wnd == 0
                 && self.state.is_synchronized(),
             delayed_ack_at: self.timers.get(Timer::DelayedAck),
             keepalive_at: self.timers.get(Timer::KeepAlive),
@@ -585,19 +385,19 @@ impl Connection {
 
     /// Unacknowledged, unSACKed bytes the scoreboard declares lost.
     fn lost_bytes(&self) -> u32 {
-        if !self.sack_ok || self.scoreboard.is_empty() {
+        if !self.opts.sack_ok || self.rec.scoreboard.is_empty() {
             return 0;
         }
-        let smss = u32::from(self.snd_mss);
+        let smss = u32::from(self.opts.snd_mss);
         let mut lost = 0u32;
-        let mut seq = self.snd_una;
+        let mut seq = self.snd.una;
         // Walk in SMSS steps (the scoreboard's answer is the same inside one hole), at most
         // 65536 of them so a huge window cannot make this call slow.
         let mut steps = 0u32;
-        while seq < self.snd_max && steps < 65536 {
+        while seq < self.snd.max && steps < 65536 {
             steps += 1;
-            let step = (self.snd_max - seq).min(smss.max(1));
-            if !self.scoreboard.is_sacked(seq) && self.scoreboard.is_lost(seq, smss) {
+            let step = (self.snd.max - seq).min(smss.max(1));
+            if !self.rec.scoreboard.is_sacked(seq) && self.rec.scoreboard.is_lost(seq, smss) {
                 lost += step;
             }
             seq += step;
@@ -615,44 +415,47 @@ impl Connection {
         ConnInfo {
             state: self.state,
             tuple: self.tuple,
-            iss: self.iss,
-            irs: self.irs,
-            snd_una: self.snd_una,
-            snd_nxt: self.snd_nxt,
-            snd_wnd: self.snd_wnd,
-            rcv_nxt: self.rcv_nxt,
+            iss: self.snd.iss,
+            irs: self.rcv.irs,
+            snd_una: self.snd.una,
+            snd_nxt: self.snd.nxt,
+            snd_wnd: self.snd.wnd,
+            rcv_nxt: self.rcv.nxt,
             rcv_wnd: self.rcv_wnd(pressure),
-            mss: self.snd_mss,
-            srtt: self.rtt.srtt(),
-            rttvar: self.rtt.rttvar(),
-            rto: self.rtt.rto(),
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
-            bytes_in_flight: self.in_flight(),
-            backoff: self.retries,
-            retransmits: u64::from(self.retransmits),
-            bytes_sent: self.bytes_sent,
-            bytes_acked: self.bytes_acked,
-            bytes_received: self.bytes_received,
-            send_buffered: self.send.len(),
-            recv_buffered: self.recv.readable(),
-            recv_out_of_order: self.recv.ooo_bytes(),
-            recv_buffer: self.recv.capacity(),
-            send_buffer: self.send.capacity(),
-            congestion: self.cc.algorithm(),
-            in_recovery: self.recover.is_some(),
-            fast_retransmits: u64::from(self.fast_retransmits),
-            zero_window_probes: u64::from(self.zero_window_probes),
-            timeouts: u64::from(self.timeouts),
-            lost_retransmits: u64::from(self.lost_retransmits),
-            challenge_acks: u64::from(self.challenge_acks),
-            challenge_acks_suppressed: u64::from(self.challenge_acks_suppressed),
-            sacked: self.scoreboard.sacked_bytes(),
+            mss: self.opts.snd_mss,
+            srtt: self.rec.rtt.srtt(),
+            rttvar: self.rec.rtt.rttvar(),
+            rto: self.rec.rtt.rto(),
+            cwnd: self.rec.cwnd,
+            ssthresh: self.rec.ssthresh,
+            bytes_in_flight: self.snd.in_flight(),
+            backoff: self.rec.retries,
+            retransmits: u64::from(self.stats.retransmits),
+            bytes_sent: self.stats.bytes_sent,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            send_buffered: self.snd.buf.len(),
+            recv_buffered: self.rcv.buf.readable(),
+            recv_out_of_order: self.rcv.buf.ooo_bytes(),
+            recv_buffer: self.rcv.buf.capacity(),
+            send_buffer: self.snd.buf.capacity(),
+            congestion: self.rec.cc.algorithm(),
+            in_recovery: self.rec.recover.is_some(),
+            fast_retransmits: u64::from(self.stats.fast_retransmits),
+            zero_window_probes: u64::from(self.stats.zero_window_probes),
+            timeouts: u64::from(self.stats.timeouts),
+            lost_retransmits: u64::from(self.stats.lost_retransmits),
+            challenge_acks: u64::from(self.stats.challenge_acks),
+            challenge_acks_suppressed: u64::from(self.stats.challenge_acks_suppressed),
+            sacked: self.rec.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
-            wscale: self.ws_agreed.then_some((self.rcv_shift, self.snd_shift)),
-            timestamps: self.ts_ok,
-            sack: self.sack_ok,
-            nodelay: self.nodelay,
+            wscale: self
+                .opts
+                .ws_agreed
+                .then_some((self.opts.rcv_shift, self.opts.snd_shift)),
+            timestamps: self.opts.ts_ok,
+            sack: self.opts.sack_ok,
+            nodelay: self.snd.nodelay,
             keepalive: self.keepalive,
             urgent_pending: self.urgent_pending(),
         }
@@ -679,7 +482,7 @@ impl Connection {
             return;
         }
         if self.timers.expire(Timer::DelayedAck, now) {
-            self.ack_now = true;
+            self.rcv.ack_now = true;
         }
         if self.timers.expire(Timer::KeepAlive, now) {
             self.on_keepalive_timer(ctx);
@@ -697,7 +500,7 @@ impl Connection {
     pub(crate) fn arm_keepalive(&mut self) {
         let at = match self.keepalive {
             Some(idle) if matches!(self.state, State::Established | State::CloseWait) => {
-                Some(self.last_recv_at + idle)
+                Some(self.rcv.last_recv_at + idle)
             }
             _ => None,
         };
@@ -711,14 +514,14 @@ impl Connection {
             return;
         }
         let now = ctx.now;
-        if self.snd_una != self.snd_max {
+        if self.snd.una != self.snd.max {
             // Outstanding data: retransmission covers liveness; look again later (MUST-26).
             self.timers.start(Timer::KeepAlive, now + idle);
             return;
         }
-        if now < self.last_recv_at + idle {
+        if now < self.rcv.last_recv_at + idle {
             self.timers
-                .start(Timer::KeepAlive, self.last_recv_at + idle);
+                .start(Timer::KeepAlive, self.rcv.last_recv_at + idle);
             return;
         }
         if self.keepalive_unanswered >= ctx.cfg.keepalive_probes {
@@ -737,38 +540,38 @@ impl Connection {
         if self.sws_override_due() {
             // The SWS override timer (MUST-38 rule 4): send what the window allows now. Not a
             // retransmission: no backoff, no R2, cwnd stays.
-            self.probe_now = true;
+            self.snd.probe_now = true;
             return;
         }
         let opening = matches!(self.state, State::SynSent | State::SynReceived);
         let persist = self.persisting();
-        if self.snd_una == self.snd_max && !persist {
+        if self.snd.una == self.snd.max && !persist {
             return; // nothing outstanding
         }
         // R2 has its own deadline (`r2_deadline`), checked before this in handle_timeout.
-        self.rtt.back_off(); // §5.5; the persist timer backs off the same way (SHLD-30)
-        self.rtt_probe = None; // Karn
-                               // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
-        self.snd_nxt = self.snd_una;
+        self.rec.rtt.back_off(); // §5.5; the persist timer backs off the same way (SHLD-30)
+        self.rec.rtt_probe = None; // Karn
+                                   // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
+        self.snd.nxt = self.snd.una;
         self.timers.start(Timer::Rto, self.rto_deadline(ctx));
         if persist {
             // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
             // window. A closed window is flow control, not congestion: cwnd stays.
-            self.probe_now = true;
-            self.zero_window_probes = self.zero_window_probes.saturating_add(1);
+            self.snd.probe_now = true;
+            self.stats.zero_window_probes = self.stats.zero_window_probes.saturating_add(1);
             return;
         }
-        self.retries += 1;
-        self.timeouts = self.timeouts.saturating_add(1);
-        if self.retries == ctx.cfg.r1 {
+        self.rec.retries += 1;
+        self.stats.timeouts = self.stats.timeouts.saturating_add(1);
+        if self.rec.retries == ctx.cfg.r1 {
             // SHLD-9: tell the application once R1 is reached.
             ctx.events.push_back(Event::DeliveryProblem {
                 conn: self.handle,
-                retransmits: self.retries,
+                retransmits: self.rec.retries,
             });
         }
         if opening {
-            self.syn_timed_out = true;
+            self.rec.syn_timed_out = true;
         }
         self.congestion_on_rto(ctx);
     }
@@ -777,7 +580,7 @@ impl Connection {
     /// is a deadline of its own (`r2_deadline`), so the timer is never shortened for it: a
     /// retransmission or probe goes exactly when the backed-off RTO says.
     pub(crate) fn rto_deadline(&self, ctx: &Ctx<'_>) -> Instant {
-        ctx.now + self.rtt.rto()
+        ctx.now + self.rec.rtt.rto()
     }
 
     /// The moment R2 runs out (RFC 9293 §3.8.3, MUST-20): `progress_at` plus the limit of the
@@ -791,7 +594,7 @@ impl Connection {
     /// endpoint's timer heap takes the earliest of it and the timers (`next_deadline`).
     pub(crate) fn r2_deadline(&self, cfg: &Config) -> Option<Instant> {
         self.timers.get(Timer::Rto)?;
-        if self.snd_una == self.snd_max && !self.persisting() {
+        if self.snd.una == self.snd.max && !self.persisting() {
             return None;
         }
         let opening = matches!(self.state, State::SynSent | State::SynReceived);
@@ -802,27 +605,27 @@ impl Connection {
         } else {
             self.user_timeout
         };
-        limit.map(|limit| self.progress_at + limit)
+        limit.map(|limit| self.rec.progress_at + limit)
     }
 
     /// The retransmission timer runs as the persist timer: the peer's window is closed and
     /// data waits (or its first octet is out as a probe).
     fn persisting(&self) -> bool {
-        self.snd_wnd == 0 && self.can_send_data() && self.send.end() > self.snd_una
+        self.snd.wnd == 0 && self.can_send_data() && self.snd.buf.end() > self.snd.una
     }
 
     /// The retransmission timer runs as the SWS override timer: nothing is in flight and data
     /// waits for a window that is open but too small to send it (output.rs, `may_send_now`).
     pub(crate) fn sws_override_due(&self) -> bool {
-        self.snd_una == self.snd_max
-            && self.snd_wnd > 0
-            && self.send.end() > self.snd_nxt
+        self.snd.una == self.snd.max
+            && self.snd.wnd > 0
+            && self.snd.buf.end() > self.snd.nxt
             && self.can_send_data()
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.
     pub(crate) fn zero_window_blocked(&self) -> bool {
-        self.snd_wnd == 0 && self.send.end() > self.snd_max && self.can_send_data()
+        self.snd.wnd == 0 && self.snd.buf.end() > self.snd.max && self.can_send_data()
     }
 }
 

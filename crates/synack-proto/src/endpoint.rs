@@ -341,7 +341,7 @@ impl Endpoint {
         let (iss, ts_offset) = self.secret.isn_and_ts_offset(now, tuple);
         let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
         c.owned = true;
-        c.ts_offset = ts_offset;
+        c.opts.ts_offset = ts_offset;
         let mut ctx = ctx!(self, now);
         c.transition(&mut ctx, State::SynSent, "OPEN (active)");
         self.stats.active_opens += 1;
@@ -395,9 +395,13 @@ impl Endpoint {
         let l = owned_live(&mut self.conns, h)?;
         let n = l.conn.send(data, pressure)?;
         if urgent {
-            l.conn.snd_up = Some(l.conn.send.end());
+            l.conn.snd.up = Some(l.conn.snd.buf.end());
         }
-        reaccount(&mut self.tx_memory, l.conn.send.len(), &mut l.tx_accounted);
+        reaccount(
+            &mut self.tx_memory,
+            l.conn.snd.buf.len(),
+            &mut l.tx_accounted,
+        );
         self.touch(h);
         Ok(n)
     }
@@ -422,11 +426,11 @@ impl Endpoint {
         let l = owned_live(&mut self.conns, h)?;
         let c = &mut *l.conn;
         let n = c.recv(buf, pressure)?;
-        c.recv.take_spent(&mut self.spent, MAX_RECLAIMABLE);
-        if self.cfg.recv_buffer_max > c.recv.capacity() {
+        c.rcv.buf.take_spent(&mut self.spent, MAX_RECLAIMABLE);
+        if self.cfg.recv_buffer_max > c.rcv.buf.capacity() {
             c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max, pressure);
         }
-        let ack_now = c.ack_now;
+        let ack_now = c.rcv.ack_now;
         reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
         account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         if ack_now {
@@ -553,7 +557,7 @@ impl Endpoint {
 
     /// Turn Nagle's algorithm off (`true`) or on for one connection (MUST-17).
     pub fn set_nodelay(&mut self, h: ConnHandle, nodelay: bool) -> Result<(), Error> {
-        self.owned_mut(h)?.nodelay = nodelay;
+        self.owned_mut(h)?.snd.nodelay = nodelay;
         self.touch(h);
         Ok(())
     }
@@ -565,8 +569,8 @@ impl Endpoint {
         algorithm: crate::congestion::Algorithm,
     ) -> Result<(), Error> {
         let c = self.owned_mut(h)?;
-        if c.cc.algorithm() != algorithm {
-            c.cc = crate::congestion::Cc::new(algorithm);
+        if c.rec.cc.algorithm() != algorithm {
+            c.rec.cc = crate::congestion::Cc::new(algorithm);
         }
         Ok(())
     }
@@ -637,7 +641,7 @@ impl Endpoint {
             .handle_offered(now, datagram, offer)
             .and_then(|h| self.conns.get_mut(&h));
         let back = match c {
-            Some(c) => c.recv.adopt(packet),
+            Some(c) => c.rcv.buf.adopt(packet),
             None => Some(packet),
         };
         self.stats.packets_kept += u64::from(back.is_none());
@@ -786,7 +790,7 @@ impl Endpoint {
         };
         if !valid || !self.is_ours(dst) || !valid_unicast(dst) || !valid_unicast(src) {
             if let Some(c) = found.and_then(|h| self.conns.get_mut(&h)) {
-                c.recv.unstage();
+                c.rcv.buf.unstage();
             }
             if !valid {
                 self.malformed(synack_wire::Error::BadChecksum);
@@ -911,11 +915,11 @@ impl Endpoint {
             if self.time_wait_count >= self.cfg.max_time_wait {
                 // The FIN that led here is still acknowledged (§3.10.7.4): without it the
                 // peer would sit in LAST-ACK until its retransmitted FIN met a RST.
-                if c.ack_now {
+                if c.rcv.ack_now {
                     let ack = Control {
                         tuple: c.tuple,
-                        seq: c.snd_nxt,
-                        ack: Some(c.rcv_nxt),
+                        seq: c.snd.nxt,
+                        ack: Some(c.rcv.nxt),
                         segment: Some((
                             TcpFlags::ACK,
                             c.window_field(pressure),
@@ -935,7 +939,7 @@ impl Endpoint {
         }
         // Receive and send memory against the global budget.
         reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
-        reaccount(&mut self.tx_memory, c.send.len(), &mut l.tx_accounted);
+        reaccount(&mut self.tx_memory, c.snd.buf.len(), &mut l.tx_accounted);
         account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         let c = &mut *l.conn;
         let state = c.state;
@@ -1101,7 +1105,7 @@ impl Endpoint {
                 Some(out) => {
                     let tuple = c.tuple;
                     // The payload goes from the send ring straight into the packet.
-                    let payload = c.send.slices(out.seq, out.payload_len);
+                    let payload = c.snd.buf.slices(out.seq, out.payload_len);
                     let n = emit(&self.cfg, &mut self.ip_ident, tuple, out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
                     // Round robin by bursts: a connection with more to send goes to the back

@@ -279,7 +279,7 @@ impl Endpoint {
             return;
         };
         // RFC 5927 §4.1: the quoted segment must be one we may still have outstanding.
-        if !SeqNum(seq).in_range(c.snd_una, c.snd_max.max(c.snd_una + 1u32)) {
+        if !SeqNum(seq).in_range(c.snd.una, c.snd.max.max(c.snd.una + 1u32)) {
             self.stats.icmp_ignored += 1;
             return;
         }
@@ -306,11 +306,11 @@ impl Connection {
                 .saturating_sub(header + 20)
                 .max(floor)
                 .min(u32::from(u16::MAX)) as u16;
-            if mss < self.path_mss && mtu > 0 {
-                self.path_mss = mss;
-                let ts = if self.ts_ok { 12 } else { 0 };
-                self.snd_mss = mss.saturating_sub(ts).max(32);
-                self.snd_nxt = self.snd_una; // resend what was too big
+            if mss < self.opts.path_mss && mtu > 0 {
+                self.opts.path_mss = mss;
+                let ts = self.opts.option_overhead() as u16;
+                self.opts.snd_mss = mss.saturating_sub(ts).max(32);
+                self.snd.nxt = self.snd.una; // resend what was too big
             }
         }
         ctx.events.push_back(Event::IcmpError {

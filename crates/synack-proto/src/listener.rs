@@ -179,16 +179,16 @@ impl Endpoint {
         c.state = State::Listen; // the child starts as a copy of the listener
         let mut ctx = ctx!(self, now);
         // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
-        c.irs = seg.seq;
-        c.rcv_nxt = seg.seq + 1u32;
-        c.rcv_adv = c.rcv_nxt;
+        c.rcv.irs = seg.seq;
+        c.rcv.nxt = seg.seq + 1u32;
+        c.rcv.adv = c.rcv.nxt;
         c.negotiate(&ctx, &seg.options);
-        c.last_ack_sent = c.rcv_nxt;
-        c.ts_offset = ts_offset;
-        c.snd_wnd = seg.wnd;
-        c.max_snd_wnd = seg.wnd;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = iss;
+        c.opts.last_ack_sent = c.rcv.nxt;
+        c.opts.ts_offset = ts_offset;
+        c.snd.wnd = seg.wnd;
+        c.snd.max_wnd = seg.wnd;
+        c.snd.wl1 = seg.seq;
+        c.snd.wl2 = iss;
         c.transition(&mut ctx, State::SynReceived, "rcv SYN");
         // Text on the SYN: dropped without Fast Open; the SYN-ACK acknowledges the SYN only.
         c.text_on_syn(seg.payload);
@@ -288,7 +288,7 @@ impl Endpoint {
         let mut c = Box::new(Connection::new(h, tuple, cookie, &self.cfg, now));
         c.listener = Some(laddr);
         c.state = State::Listen;
-        c.ts_offset = self.secret.ts_offset(tuple);
+        c.opts.ts_offset = self.secret.ts_offset(tuple);
         // The SYN's options as the cookie remembers them.
         let (ws, sack) = seg
             .options
@@ -302,18 +302,18 @@ impl Endpoint {
             ..TcpOptions::default()
         };
         let mut ctx = ctx!(self, now);
-        c.irs = peer_isn;
-        c.rcv_nxt = seg.seq;
-        c.rcv_adv = seg.seq;
+        c.rcv.irs = peer_isn;
+        c.rcv.nxt = seg.seq;
+        c.rcv.adv = seg.seq;
         c.negotiate(&ctx, &peer);
-        if !c.ws_agreed {
-            c.rcv_shift = 0;
+        if !c.opts.ws_agreed {
+            c.opts.rcv_shift = 0;
         }
-        c.last_ack_sent = c.rcv_nxt;
-        c.snd_nxt = cookie + 1u32;
-        c.snd_max = cookie + 1u32;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = cookie;
+        c.opts.last_ack_sent = c.rcv.nxt;
+        c.snd.nxt = cookie + 1u32;
+        c.snd.max = cookie + 1u32;
+        c.snd.wl1 = seg.seq;
+        c.snd.wl2 = cookie;
         c.transition(&mut ctx, State::SynReceived, "SYN cookie returned");
         self.stats.passive_opens += 1;
         self.conns.insert(c);

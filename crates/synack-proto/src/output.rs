@@ -16,34 +16,34 @@ impl Connection {
     /// `payload_len` bytes of the send buffer from `seq` (`SendBuffer::slices`), which the
     /// endpoint copies straight into the packet.
     pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        if let Some(ack) = self.owed_dupacks.pop_front() {
+        if let Some(ack) = self.rcv.owed_dupacks.pop_front() {
             if self.state.is_synchronized() {
                 // Unless it says everything a pending ACK would, the pending ACK still goes.
                 let still_owed =
-                    self.ack_now && !(ack == self.rcv_nxt && self.owed_dupacks.is_empty());
+                    self.rcv.ack_now && !(ack == self.rcv.nxt && self.rcv.owed_dupacks.is_empty());
                 let options = self.segment_options(ctx.now);
-                let mut out = self.sent(ctx, self.snd_max, TcpFlags::ACK, options, 0);
+                let mut out = self.sent(ctx, self.snd.max, TcpFlags::ACK, options, 0);
                 out.ack = ack;
-                self.ack_now = still_owed;
+                self.rcv.ack_now = still_owed;
                 return Some(out);
             }
-            self.owed_dupacks.clear();
+            self.rcv.owed_dupacks.clear();
         }
         match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => {
-                if self.snd_nxt != self.iss {
+                if self.snd.nxt != self.snd.iss {
                     return None;
                 }
                 // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
                 let options = self.syn_options(ctx);
-                self.ack_now = false;
-                Some(self.sent(ctx, self.iss, TcpFlags::SYN, options, 0))
+                self.rcv.ack_now = false;
+                Some(self.sent(ctx, self.snd.iss, TcpFlags::SYN, options, 0))
             }
-            State::SynReceived if self.snd_nxt == self.iss => {
+            State::SynReceived if self.snd.nxt == self.snd.iss => {
                 // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
                 let options = self.syn_options(ctx);
-                Some(self.sent(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
+                Some(self.sent(ctx, self.snd.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
             }
             State::SynReceived => self.pure_ack(ctx),
             State::TimeWait | State::FinWait2 => self.pure_ack(ctx),
@@ -53,7 +53,7 @@ impl Connection {
                     // an ACK because the octet is outside its window.
                     self.keepalive_probe_now = false;
                     let options = self.segment_options(ctx.now);
-                    return Some(self.sent(ctx, self.snd_max - 1, TcpFlags::ACK, options, 0));
+                    return Some(self.sent(ctx, self.snd.max - 1, TcpFlags::ACK, options, 0));
                 }
                 self.data_or_fin(ctx).or_else(|| self.pure_ack(ctx))
             }
@@ -74,112 +74,113 @@ impl Connection {
     /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
     /// all the signal it needs).
     pub(crate) fn owe_duplicate_ack(&mut self) {
-        if self.owed_dupacks.len() < 8 {
-            self.owed_dupacks.push_back(self.rcv_nxt);
+        if self.rcv.owed_dupacks.len() < 8 {
+            self.rcv.owed_dupacks.push_back(self.rcv.nxt);
         }
     }
 
     fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        if !self.ack_now {
+        if !self.rcv.ack_now {
             return None;
         }
         // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where the RFC's SND.NXT is the highest
         // sequence sent (our snd_max): after a go-back retransmission a pure ACK with the
         // rewound snd_nxt would fall left of the peer's window and be dropped unread.
         let options = self.segment_options(ctx.now);
-        Some(self.sent(ctx, self.snd_max, TcpFlags::ACK, options, 0))
+        Some(self.sent(ctx, self.snd.max, TcpFlags::ACK, options, 0))
     }
 
     /// Largest payload that fits one segment with these options (MUST-16: the sender
     /// subtracts the option bytes it actually sends).
     fn max_payload(&self, options: &TcpOptions) -> usize {
-        usize::from(self.path_mss)
+        usize::from(self.opts.path_mss)
             .saturating_sub(options.buffer_len())
             .max(1)
     }
 
     fn data_or_fin(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        let data_end = self.send.end();
+        let data_end = self.snd.buf.end();
         // Most calls find nothing to send (the endpoint asks each connection it touched until
         // it says so): answer those before building any options.
-        let fin_due = self.fin_seq() == Some(self.snd_nxt)
+        let fin_due = self.snd.fin_seq() == Some(self.snd.nxt)
             && self.state != State::Established
             && self.state != State::CloseWait;
-        let something = self.snd_nxt < data_end
+        let something = self.snd.nxt < data_end
             || fin_due
-            || (self.rexmit_head && self.snd_una < self.snd_max)
-            || (self.sack_ok && self.recover.is_some());
+            || (self.rec.rexmit_head && self.snd.una < self.snd.max)
+            || (self.opts.sack_ok && self.rec.recover.is_some());
         if !something {
-            self.rexmit_head = false;
+            self.rec.rexmit_head = false;
             return None;
         }
         let options = self.segment_options(ctx.now);
         let max_payload = self.max_payload(&options);
         let mut flags = TcpFlags::ACK;
         let mut len = 0usize;
-        if self.rexmit_head && self.snd_una < self.snd_max {
+        if self.rec.rexmit_head && self.snd.una < self.snd.max {
             // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
-            self.rexmit_head = false;
-            let seq = self.snd_una;
+            self.rec.rexmit_head = false;
+            let seq = self.snd.una;
             let n = ((data_end - seq) as usize).min(max_payload);
             let len = if seq < data_end {
-                self.send.len_from(seq, n)
+                self.snd.buf.len_from(seq, n)
             } else {
                 0
             };
-            if self.fin_seq() == Some(seq + len) {
+            if self.snd.fin_seq() == Some(seq + len) {
                 flags |= TcpFlags::FIN;
             }
             if len > 0 || flags.contains(TcpFlags::FIN) {
-                if self.sack_ok && self.recover.is_some() {
-                    self.scoreboard.mark_retransmitted(seq, len as u32);
+                if self.opts.sack_ok && self.rec.recover.is_some() {
+                    self.rec.scoreboard.mark_retransmitted(seq, len as u32);
                     self.log_retransmission(seq);
                 }
                 return Some(self.sent(ctx, seq, flags, options, len));
             }
         }
-        self.rexmit_head = false;
-        if self.sack_ok && self.recover.is_some() {
+        self.rec.rexmit_head = false;
+        if self.opts.sack_ok && self.rec.recover.is_some() {
             if let Some(out) = self.sack_recovery_segment(ctx, options, max_payload) {
                 return out;
             }
         }
-        if self.snd_nxt < data_end {
-            let idle = self.snd_una == self.snd_max;
-            if idle && ctx.now.saturating_duration_since(self.last_send_at) > self.rtt.rto() {
+        if self.snd.nxt < data_end {
+            let idle = self.snd.una == self.snd.max;
+            if idle && ctx.now.saturating_duration_since(self.snd.last_send_at) > self.rec.rtt.rto()
+            {
                 // RFC 5681 §4.1: restart after idle with at most the initial window.
-                let iw = crate::congestion::initial_window(u32::from(self.snd_mss));
-                self.cwnd = self.cwnd.min(iw).max(u32::from(self.snd_mss));
-                self.cc.on_idle_restart(ctx.now);
+                let iw = crate::congestion::initial_window(u32::from(self.opts.snd_mss));
+                self.rec.cwnd = self.rec.cwnd.min(iw).max(u32::from(self.opts.snd_mss));
+                self.rec.cc.on_idle_restart(ctx.now);
             }
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
             // when the peer shrank its window (MUST-34): then nothing new goes out. Limited
             // Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out
             // beyond cwnd, so a small window still draws the third.
-            let limited = if self.recover.is_none() && self.snd_nxt == self.snd_max {
-                self.dupacks.min(2) * u32::from(self.snd_mss)
+            let limited = if self.rec.recover.is_none() && self.snd.nxt == self.snd.max {
+                self.rec.dupacks.min(2) * u32::from(self.opts.snd_mss)
             } else {
                 0
             };
-            let limit = self.snd_una + self.snd_wnd.min(self.cwnd.saturating_add(limited));
-            let usable = if limit > self.snd_nxt {
-                limit - self.snd_nxt
+            let limit = self.snd.una + self.snd.wnd.min(self.rec.cwnd.saturating_add(limited));
+            let usable = if limit > self.snd.nxt {
+                limit - self.snd.nxt
             } else {
                 0
             };
-            let avail = data_end - self.snd_nxt;
+            let avail = data_end - self.snd.nxt;
             let mut n = avail.min(usable).min(max_payload as u32);
-            if n == 0 && self.probe_now {
+            if n == 0 && self.snd.probe_now {
                 // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
                 n = 1;
             }
             if n == 0 {
-                if self.snd_wnd == 0 && !self.timers.is_set(Timer::Rto) {
+                if self.snd.wnd == 0 && !self.timers.is_set(Timer::Rto) {
                     // Data waits for a closed window and nothing is in flight to draw an ACK:
                     // start the persist timer (MUST-35, SHLD-29). R2 counts from the probe.
                     let probe_at = self.rto_deadline(ctx);
                     self.timers.start(Timer::Rto, probe_at);
-                    self.progress_at = probe_at;
+                    self.rec.progress_at = probe_at;
                 }
                 return None;
             }
@@ -193,15 +194,15 @@ impl Connection {
                 }
                 return None;
             }
-            self.probe_now = false;
-            len = self.send.len_from(self.snd_nxt, n as usize);
-            if self.snd_nxt + len == data_end {
+            self.snd.probe_now = false;
+            len = self.snd.buf.len_from(self.snd.nxt, n as usize);
+            if self.snd.nxt + len == data_end {
                 // PSH on the last segment of what the application wrote (MUST-61).
                 flags |= TcpFlags::PSH;
             }
         }
-        if let Some(fin) = self.fin_seq() {
-            if self.snd_nxt + len == fin
+        if let Some(fin) = self.snd.fin_seq() {
+            if self.snd.nxt + len == fin
                 && self.state != State::Established
                 && self.state != State::CloseWait
             {
@@ -211,7 +212,7 @@ impl Connection {
         if len == 0 && !flags.contains(TcpFlags::FIN) {
             return None;
         }
-        Some(self.sent(ctx, self.snd_nxt, flags, options, len))
+        Some(self.sent(ctx, self.snd.nxt, flags, options, len))
     }
 
     /// Sender silly-window avoidance (MUST-38, RFC 9293 §3.8.6.2.1) with Nagle (SHLD-7): may
@@ -231,10 +232,10 @@ impl Connection {
     fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
         let full = n as usize >= max_payload;
         let all = n == avail;
-        let nagle_ok = idle || self.nodelay || self.fin_queued;
-        let big = self.max_snd_wnd > 0 && n >= self.max_snd_wnd / 2;
-        let retransmission = self.snd_nxt < self.snd_max;
-        full || (all && nagle_ok) || big || self.probe_now || retransmission
+        let nagle_ok = idle || self.snd.nodelay || self.snd.fin_queued;
+        let big = self.snd.max_wnd > 0 && n >= self.snd.max_wnd / 2;
+        let retransmission = self.snd.nxt < self.snd.max;
+        full || (all && nagle_ok) || big || self.snd.probe_now || retransmission
     }
 
     /// The override timeout of sender SWS avoidance (MUST-38 rule 4): the RFC's range is
@@ -243,7 +244,7 @@ impl Connection {
     /// to read and announce a larger window, and 1 s bounds the wait (the default minimum
     /// RTO is 1 s, so that is the usual value).
     pub(crate) fn sws_override_timeout(&self) -> crate::time::Duration {
-        self.rtt.rto().clamp(
+        self.rec.rtt.rto().clamp(
             crate::time::Duration::from_millis(100),
             crate::time::Duration::from_secs(1),
         )
@@ -258,16 +259,16 @@ impl Connection {
         options: TcpOptions,
         max_payload: usize,
     ) -> Option<Option<Outgoing>> {
-        let smss = u32::from(self.snd_mss);
-        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, smss);
-        if self.cwnd.saturating_sub(pipe) < smss {
+        let smss = u32::from(self.opts.snd_mss);
+        let pipe = self.rec.scoreboard.pipe(self.snd.una, self.snd.max, smss);
+        if self.rec.cwnd.saturating_sub(pipe) < smss {
             return Some(None);
         }
-        let data_end = self.send.end();
-        let send_limit = self.snd_una + self.snd_wnd;
-        let (seq, len, rexmit) = self.scoreboard.next_seg(
-            self.snd_una,
-            self.snd_max,
+        let data_end = self.snd.buf.end();
+        let send_limit = self.snd.una + self.snd.wnd;
+        let (seq, len, rexmit) = self.rec.scoreboard.next_seg(
+            self.snd.una,
+            self.snd.max,
             data_end,
             send_limit,
             max_payload as u32,
@@ -275,19 +276,19 @@ impl Connection {
         if seq >= data_end {
             return None; // only the FIN is left: the ordinary path sends it
         }
-        let n = self.send.len_from(seq, (len as usize).min(max_payload));
+        let n = self.snd.buf.len_from(seq, (len as usize).min(max_payload));
         if n == 0 {
             return None;
         }
         let mut flags = TcpFlags::ACK;
         if seq + n == data_end {
             flags |= TcpFlags::PSH;
-            if self.fin_seq() == Some(data_end) && self.can_send_fin() {
+            if self.snd.fin_seq() == Some(data_end) && self.can_send_fin() {
                 flags |= TcpFlags::FIN;
             }
         }
         if rexmit {
-            self.scoreboard.mark_retransmitted(seq, n as u32);
+            self.rec.scoreboard.mark_retransmitted(seq, n as u32);
             self.log_retransmission(seq);
         }
         Some(Some(self.sent(ctx, seq, flags, options, n)))
@@ -312,34 +313,35 @@ impl Connection {
         let ctl = usize::from(syn) + usize::from(flags.contains(TcpFlags::FIN));
         let seg_len = len + ctl;
         let ack_flag = flags.contains(TcpFlags::ACK);
-        if len > 0 && self.sack_ok && self.recover.is_some() {
-            self.prr.sent(len as u32); // prr_out (RFC 6937 §3)
+        if len > 0 && self.opts.sack_ok && self.rec.recover.is_some() {
+            self.rec.prr.sent(len as u32); // prr_out (RFC 6937 §3)
         }
         if seg_len > 0 {
             let end = seq + seg_len;
-            if seq < self.snd_max {
-                if !(len == 1 && self.snd_wnd == 0) {
-                    self.retransmits = self.retransmits.saturating_add(1); // a repeated zero-window probe is not one
+            if seq < self.snd.max {
+                if !(len == 1 && self.snd.wnd == 0) {
+                    self.stats.retransmits = self.stats.retransmits.saturating_add(1);
+                    // a repeated zero-window probe is not one
                 }
-                self.rtt_probe = None; // Karn: anything in flight may now be ambiguous
+                self.rec.rtt_probe = None; // Karn: anything in flight may now be ambiguous
             } else {
-                self.bytes_sent += len as u64;
-                if self.rtt_probe.is_none() {
-                    self.rtt_probe = Some((end, ctx.now));
+                self.stats.bytes_sent += len as u64;
+                if self.rec.rtt_probe.is_none() {
+                    self.rec.rtt_probe = Some((end, ctx.now));
                 }
             }
-            if self.snd_una == self.snd_max || !self.timers.is_set(Timer::Rto) {
+            if self.snd.una == self.snd.max || !self.timers.is_set(Timer::Rto) {
                 if !self.timers.is_set(Timer::Rto) || self.sws_override_due() {
                     // R2's clock starts: nothing was outstanding (the override timer of
                     // sender SWS avoidance is no retransmission timer).
-                    self.progress_at = ctx.now;
+                    self.rec.progress_at = ctx.now;
                 }
                 self.timers.start(Timer::Rto, self.rto_deadline(ctx));
             }
-            self.snd_nxt = self.snd_nxt.max(end);
-            self.snd_max = self.snd_max.max(end);
-            self.last_send_at = ctx.now;
-            self.flight_peak = self.flight_peak.max(self.in_flight());
+            self.snd.nxt = self.snd.nxt.max(end);
+            self.snd.max = self.snd.max.max(end);
+            self.snd.last_send_at = ctx.now;
+            self.rec.flight_peak = self.rec.flight_peak.max(self.snd.in_flight());
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the
         // edge we already promised does not move left where the buffer allows (SHLD-14).
@@ -349,23 +351,23 @@ impl Connection {
             u32::from(self.window_field(ctx.pressure))
         };
         if ack_flag {
-            self.ack_now = false;
+            self.rcv.ack_now = false;
             self.timers.stop(Timer::DelayedAck);
-            self.unacked_bytes = 0;
-            self.last_ack_sent = self.rcv_nxt;
-            let shift = if syn { 0 } else { self.rcv_shift };
-            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
+            self.rcv.unacked_bytes = 0;
+            self.opts.last_ack_sent = self.rcv.nxt;
+            let shift = if syn { 0 } else { self.opts.rcv_shift };
+            self.rcv.adv = self.rcv.adv.max(self.rcv.nxt + (field << shift));
             if !options.sack_blocks.is_empty() {
-                self.dsack = None; // reported once (RFC 2883)
+                self.rcv.dsack = None; // reported once (RFC 2883)
             }
         }
         // Urgent data (MUST-62): every segment before the urgent pointer carries URG and the
         // offset to the octet after the urgent data.
         let mut flags = flags;
         let mut urgent = 0u16;
-        if let Some(up) = self.snd_up {
-            if self.snd_una >= up {
-                self.snd_up = None;
+        if let Some(up) = self.snd.up {
+            if self.snd.una >= up {
+                self.snd.up = None;
             } else if seq < up && !syn {
                 flags |= TcpFlags::URG;
                 urgent = (up - seq).min(65535) as u16;
@@ -373,7 +375,7 @@ impl Connection {
         }
         Outgoing {
             seq,
-            ack: if ack_flag { self.rcv_nxt } else { SeqNum(0) },
+            ack: if ack_flag { self.rcv.nxt } else { SeqNum(0) },
             flags,
             window: field as u16,
             options,
@@ -392,9 +394,11 @@ impl Connection {
     /// peer feeding it a few bytes at a time could grow it without bound.
     pub(crate) fn window_field(&self, pressure: bool) -> u16 {
         let wnd = self.rcv_wnd(pressure);
-        let mut f = wnd >> self.rcv_shift;
-        let room = self.recv.window().min(u32::MAX as usize) as u32;
-        if (f << self.rcv_shift) < self.promised_window() && f << self.rcv_shift < room {
+        let mut f = wnd >> self.opts.rcv_shift;
+        let room = self.rcv.buf.window().min(u32::MAX as usize) as u32;
+        if (f << self.opts.rcv_shift) < self.rcv.promised_window()
+            && f << self.opts.rcv_shift < room
+        {
             f += 1;
         }
         f.min(65535) as u16
@@ -404,7 +408,7 @@ impl Connection {
 
     /// Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
     pub(crate) fn ts_now(&self, now: Instant) -> u32 {
-        crate::isn::ts_clock(now, self.ts_offset)
+        crate::isn::ts_clock(now, self.opts.ts_offset)
     }
 
     /// Options on our SYN or SYN-ACK: MSS always (MAY-3); window scale, SACK-permitted and
@@ -412,28 +416,28 @@ impl Connection {
     fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
         let answering = self.state == State::SynReceived;
         let ws = if answering {
-            self.ws_agreed
+            self.opts.ws_agreed
         } else {
             ctx.cfg.window_scaling
         };
         let ts = if answering {
-            self.ts_ok
+            self.opts.ts_ok
         } else {
             ctx.cfg.timestamps
         };
         let sack = if answering {
-            self.sack_ok
+            self.opts.sack_ok
         } else {
             ctx.cfg.sack
         };
         TcpOptions {
             mss: Some(self.our_mss(ctx.cfg)),
-            window_scale: ws.then_some(self.rcv_shift),
+            window_scale: ws.then_some(self.opts.rcv_shift),
             sack_permitted: sack,
             timestamps: ts.then(|| {
                 (
                     self.ts_now(ctx.now),
-                    if answering { self.ts_recent } else { 0 },
+                    if answering { self.opts.ts_recent } else { 0 },
                 )
             }),
             ..TcpOptions::default()
@@ -444,10 +448,10 @@ impl Connection {
     /// segment), and SACK blocks while we hold out-of-order data or owe a D-SACK.
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
-        if self.ts_ok {
-            o.timestamps = Some((self.ts_now(now), self.ts_recent));
+        if self.opts.ts_ok {
+            o.timestamps = Some((self.ts_now(now), self.opts.ts_recent));
         }
-        if self.sack_ok {
+        if self.opts.sack_ok {
             o.sack_blocks = self.sack_blocks();
         }
         o
@@ -457,13 +461,14 @@ impl Connection {
     /// the duplicate being reported), then the other held ranges. At most 3 blocks beside
     /// timestamps, 4 without.
     fn sack_blocks(&self) -> SackBlocks {
-        let max = if self.ts_ok { 3 } else { 4 };
+        let max = if self.opts.ts_ok { 3 } else { 4 };
         let mut blocks = SackBlocks::new();
-        if let Some((l, r)) = self.dsack {
+        if let Some((l, r)) = self.rcv.dsack {
             blocks.push(l.get(), r.get());
         }
-        let ranges = self.recv.ooo_ranges();
+        let ranges = self.rcv.buf.ooo_ranges();
         let recent = self
+            .rcv
             .last_ooo
             .and_then(|seq| ranges.iter().position(|(l, r)| seq.in_range(*l, *r)));
         if let Some(i) = recent {

@@ -67,8 +67,8 @@ impl Autotune {
 impl Connection {
     /// In-order text arrived: time the window edge (step 1).
     pub(crate) fn autotune_text_arrived(&mut self, now: Instant) {
-        let a = &mut self.autotune;
-        if a.timing && self.rcv_nxt >= a.edge {
+        let a = &mut self.rcv.autotune;
+        if a.timing && self.rcv.nxt >= a.edge {
             let sample = stamp(now).wrapping_sub(a.edge_at).max(1);
             // The smallest sample wins, and an old estimate fades (an eighth per sample).
             a.rtt_us = if a.rtt_us == 0 || sample < a.rtt_us {
@@ -78,8 +78,8 @@ impl Connection {
             };
             a.timing = false;
         }
-        if !a.timing && self.rcv_adv > self.rcv_nxt {
-            (a.edge, a.edge_at, a.timing) = (self.rcv_adv, stamp(now), true);
+        if !a.timing && self.rcv.adv > self.rcv.nxt {
+            (a.edge, a.edge_at, a.timing) = (self.rcv.adv, stamp(now), true);
         }
     }
 
@@ -87,7 +87,7 @@ impl Connection {
     /// worth of reading shows it may be the limit (step 2).
     /// `pressure`: the endpoint is over its memory budget (no buffer grows).
     pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize, pressure: bool) {
-        let a = &mut self.autotune;
+        let a = &mut self.rcv.autotune;
         a.read = a.read.saturating_add(n.min(u32::MAX as usize) as u32);
         if a.rtt_us == 0 || stamp(now).wrapping_sub(a.since) < a.rtt_us {
             return;
@@ -102,8 +102,8 @@ impl Connection {
         // No larger than our window field can say.
         let limit = max.min(self.largest_window() as usize);
         let want = (2 * read as usize).min(limit);
-        if want > self.recv.capacity() && !pressure {
-            self.recv.set_capacity(want);
+        if want > self.rcv.buf.capacity() && !pressure {
+            self.rcv.buf.set_capacity(want);
         }
     }
 }

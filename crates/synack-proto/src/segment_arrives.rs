@@ -77,8 +77,8 @@ impl Connection {
     /// and a bad ACK in SYN-RECEIVED or SYN-SENT (no timestamps agreed there yet).
     pub(crate) fn reset_reply(&self, now: crate::time::Instant, seq: SeqNum) -> ResetReply {
         let mut options = TcpOptions::default();
-        if self.ts_ok {
-            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        if self.opts.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.opts.ts_recent));
         }
         ResetReply { seq, options }
     }
@@ -92,40 +92,40 @@ impl Connection {
         let send_mss = peer
             .mss
             .unwrap_or(crate::connection::default_mss(&self.tuple));
-        self.path_mss = send_mss.min(self.our_mss(ctx.cfg)).max(64);
-        self.ws_agreed = ctx.cfg.window_scaling && peer.window_scale.is_some();
-        if self.ws_agreed {
+        self.opts.path_mss = send_mss.min(self.our_mss(ctx.cfg)).max(64);
+        self.opts.ws_agreed = ctx.cfg.window_scaling && peer.window_scale.is_some();
+        if self.opts.ws_agreed {
             // RFC 7323 §2.3: a shift above 14 is treated as 14.
-            self.snd_shift = peer.window_scale.unwrap_or(0).min(14);
+            self.opts.snd_shift = peer.window_scale.unwrap_or(0).min(14);
         } else {
-            self.snd_shift = 0;
-            self.rcv_shift = 0;
+            self.opts.snd_shift = 0;
+            self.opts.rcv_shift = 0;
         }
-        self.ts_ok = ctx.cfg.timestamps && peer.timestamps.is_some();
+        self.opts.ts_ok = ctx.cfg.timestamps && peer.timestamps.is_some();
         if let Some((tsval, _)) = peer.timestamps {
-            self.ts_recent = tsval;
-            self.ts_recent_at = ctx.now;
+            self.opts.ts_recent = tsval;
+            self.opts.ts_recent_at = ctx.now;
         }
-        self.sack_ok = ctx.cfg.sack && peer.sack_permitted;
-        let ts_overhead = if self.ts_ok { 12 } else { 0 };
-        self.snd_mss = self.path_mss.saturating_sub(ts_overhead).max(32);
+        self.opts.sack_ok = ctx.cfg.sack && peer.sack_permitted;
+        let overhead = self.opts.option_overhead() as u16;
+        self.opts.snd_mss = self.opts.path_mss.saturating_sub(overhead).max(32);
     }
 
     /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
     /// duplicate: ACK and drop. Once timestamps are agreed, a non-RST segment without them is
     /// dropped (§3.2). Returns true if the segment must be dropped.
     fn paws_rejects(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) -> bool {
-        if !self.ts_ok || seg.has(TcpFlags::RST) {
+        if !self.opts.ts_ok || seg.has(TcpFlags::RST) {
             return false;
         }
         let Some((tsval, _)) = seg.options.timestamps else {
             return true;
         };
         // TS.Recent older than 24 days is invalid and not used (§5.5).
-        let stale = ctx.now.saturating_duration_since(self.ts_recent_at)
+        let stale = ctx.now.saturating_duration_since(self.opts.ts_recent_at)
             > crate::time::Duration::from_secs(24 * 24 * 3600);
-        if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
-            self.ack_now = true;
+        if (tsval.wrapping_sub(self.opts.ts_recent) as i32) < 0 && !stale {
+            self.rcv.ack_now = true;
             return true;
         }
         false
@@ -140,10 +140,12 @@ impl Connection {
     /// corrupt segment that is then dropped must not move TS.Recent, or PAWS would drop the
     /// peer's genuine segments from then on.
     fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
-        if let (true, Some((tsval, _))) = (self.ts_ok, options.timestamps) {
-            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq <= self.last_ack_sent {
-                self.ts_recent = tsval;
-                self.ts_recent_at = ctx.now;
+        if let (true, Some((tsval, _))) = (self.opts.ts_ok, options.timestamps) {
+            if (tsval.wrapping_sub(self.opts.ts_recent) as i32) >= 0
+                && seq <= self.opts.last_ack_sent
+            {
+                self.opts.ts_recent = tsval;
+                self.opts.ts_recent_at = ctx.now;
             }
         }
     }
@@ -162,7 +164,7 @@ impl Connection {
             _ => self.synchronizing_arrives(ctx, seg, accept_room),
         };
         // Text staged and not taken (the segment was not acceptable) is forgotten.
-        self.recv.unstage();
+        self.rcv.buf.unstage();
         out
     }
 
@@ -178,13 +180,13 @@ impl Connection {
         );
         if !takes_text
             || text.is_empty()
-            || seq != self.rcv_nxt
+            || seq != self.rcv.nxt
             || flags.contains(TcpFlags::SYN)
             || flags.contains(TcpFlags::RST)
         {
             return None;
         }
-        self.recv.stage(seq, text)
+        self.rcv.buf.stage(seq, text)
     }
 
     /// §3.10.7.3: SYN-SENT.
@@ -192,7 +194,7 @@ impl Connection {
         // First: check the ACK bit.
         let mut ack_ok = false;
         if seg.has(TcpFlags::ACK) {
-            if seg.ack <= self.iss || seg.ack > self.snd_max {
+            if seg.ack <= self.snd.iss || seg.ack > self.snd.max {
                 // <SEQ=SEG.ACK><CTL=RST>, unless the segment is itself a RST.
                 if seg.has(TcpFlags::RST) {
                     return Outcome::default();
@@ -201,7 +203,7 @@ impl Connection {
             }
             // Acceptable iff SND.UNA < SEG.ACK =< SND.NXT (not "= SND.NXT": the peer may ACK
             // only part of what rode on our SYN).
-            ack_ok = self.snd_una < seg.ack && seg.ack <= self.snd_max;
+            ack_ok = self.snd.una < seg.ack && seg.ack <= self.snd.max;
         }
         // Second: the RST bit.
         if seg.has(TcpFlags::RST) {
@@ -217,23 +219,23 @@ impl Connection {
         if !seg.has(TcpFlags::SYN) {
             return Outcome::default(); // fifth: neither SYN nor RST — drop
         }
-        self.irs = seg.seq;
-        self.rcv_nxt = seg.seq + 1u32;
-        self.rcv_adv = self.rcv_nxt;
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.irs = seg.seq;
+        self.rcv.nxt = seg.seq + 1u32;
+        self.rcv.adv = self.rcv.nxt;
+        self.opts.last_ack_sent = self.rcv.nxt;
         self.negotiate(ctx, &seg.options);
-        self.last_recv_at = ctx.now;
+        self.rcv.last_recv_at = ctx.now;
         if ack_ok {
             let tsecr = seg.options.timestamps.map(|t| t.1);
             let _ = self.ack_arrived(ctx, seg.ack, tsecr);
         }
-        if self.snd_una > self.iss {
+        if self.snd.una > self.snd.iss {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
-            self.snd_wnd = seg.wnd;
-            self.max_snd_wnd = seg.wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
-            self.ack_now = true;
+            self.snd.wnd = seg.wnd;
+            self.snd.max_wnd = seg.wnd;
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = seg.ack;
+            self.rcv.ack_now = true;
             self.transition(ctx, State::Established, "rcv SYN-ACK");
             self.on_established(ctx);
             // Data or FIN on the SYN-ACK: continue at step 6 (URG) with the SYN stripped.
@@ -245,12 +247,12 @@ impl Connection {
             self.text_and_fin(ctx, rest);
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
-            self.snd_wnd = seg.wnd;
-            self.max_snd_wnd = seg.wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = self.snd_una;
-            self.snd_nxt = self.iss; // the output path re-sends our SYN, now with ACK
-            self.rtt_probe = None;
+            self.snd.wnd = seg.wnd;
+            self.snd.max_wnd = seg.wnd;
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = self.snd.una;
+            self.snd.nxt = self.snd.iss; // the output path re-sends our SYN, now with ACK
+            self.rec.rtt_probe = None;
             self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
             self.text_on_syn(seg.payload);
         }
@@ -264,11 +266,11 @@ impl Connection {
         mut seg: Segment<'_>,
         accept_room: bool,
     ) -> Outcome {
-        if self.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.irs {
+        if self.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs {
             if !seg.has(TcpFlags::ACK) {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
-                self.snd_nxt = self.iss;
-                self.rtt_probe = None;
+                self.snd.nxt = self.snd.iss;
+                self.rec.rtt_probe = None;
                 return Outcome::default();
             }
             // Simultaneous open: the peer's SYN-ACK repeats the SYN we already have. Strip it
@@ -279,7 +281,7 @@ impl Connection {
 
         // The window of a non-SYN segment is scaled (RFC 7323 §2.2); MUST-1: unsigned.
         if !seg.has(TcpFlags::SYN) {
-            seg.wnd <<= self.snd_shift;
+            seg.wnd <<= self.opts.snd_shift;
         }
         if self.paws_rejects(ctx, &seg) {
             return Outcome::default();
@@ -299,7 +301,7 @@ impl Connection {
         // First: check the sequence number (Table 6).
         let wnd = self.rcv_wnd(ctx.pressure);
         let seg_len = seg.len();
-        let nxt = self.rcv_nxt;
+        let nxt = self.rcv.nxt;
         let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
         let acceptable = match (seg_len, wnd) {
             (0, 0) => seg.seq == nxt,
@@ -314,11 +316,11 @@ impl Connection {
             if !zero_window_ack {
                 if !seg.has(TcpFlags::RST) {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-                    self.ack_now = true;
-                    if self.sack_ok && !seg.payload.is_empty() && seg.seq < nxt {
+                    self.rcv.ack_now = true;
+                    if self.opts.sack_ok && !seg.payload.is_empty() && seg.seq < nxt {
                         // A duplicate: report it as D-SACK (RFC 2883).
                         let end = seg.seq + seg.payload.len();
-                        self.dsack = Some((seg.seq, end.min(nxt)));
+                        self.rcv.dsack = Some((seg.seq, end.min(nxt)));
                     }
                     if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
                         // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
@@ -330,21 +332,21 @@ impl Connection {
             }
             // The text is not acceptable, so it is answered with an ACK (a zero-window
             // probe gets its reply here), but the ACK field is still processed.
-            self.ack_now = !seg.has(TcpFlags::RST);
+            self.rcv.ack_now = !seg.has(TcpFlags::RST);
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
         // An acceptable segment: the peer is alive (keep-alive). TS.Recent waits for the ACK
         // check (step 5).
-        self.last_recv_at = ctx.now;
+        self.rcv.last_recv_at = ctx.now;
         self.keepalive_unanswered = 0;
         if self.keepalive.is_some() {
             self.arm_keepalive();
         }
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
-            if self.sack_ok && !seg.payload.is_empty() {
-                self.dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
+            if self.opts.sack_ok && !seg.payload.is_empty() {
+                self.rcv.dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
             }
             let skip = (nxt - seg.seq) as usize;
             if skip <= seg.payload.len() {
@@ -397,16 +399,16 @@ impl Connection {
             return Outcome::default();
         }
         if self.state == State::SynReceived {
-            if self.snd_una < seg.ack && seg.ack <= self.snd_max {
+            if self.snd.una < seg.ack && seg.ack <= self.snd.max {
                 if self.listener.is_some() && !accept_room {
                     // The accept queue is full: ignore the ACK; our SYN-ACK retransmission
                     // will draw another one once the application has accepted.
                     return Outcome::default();
                 }
-                self.snd_wnd = seg.wnd;
-                self.max_snd_wnd = self.max_snd_wnd.max(seg.wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
+                self.snd.wnd = seg.wnd;
+                self.snd.max_wnd = self.snd.max_wnd.max(seg.wnd);
+                self.snd.wl1 = seg.seq;
+                self.snd.wl2 = seg.ack;
                 self.transition(ctx, State::Established, "rcv ACK of SYN");
                 let _ = self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
                 self.on_established(ctx);
@@ -416,16 +418,16 @@ impl Connection {
             }
         } else {
             // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
-            if seg.ack > self.snd_max || seg.ack < self.snd_una - self.max_snd_wnd {
+            if seg.ack > self.snd.max || seg.ack < self.snd.una - self.snd.max_wnd {
                 self.challenge_ack(ctx);
                 return Outcome::default();
             }
-            let dup_candidate = seg.ack == self.snd_una
+            let dup_candidate = seg.ack == self.snd.una
                 && seg.payload.is_empty()
                 && !seg.has(TcpFlags::FIN)
-                && seg.wnd == self.snd_wnd
+                && seg.wnd == self.snd.wnd
                 && seg.wnd != 0 // replies to zero-window probes are not loss signals
-                && self.snd_una != self.snd_max;
+                && self.snd.una != self.snd.max;
             self.process_ack(
                 ctx,
                 crate::recovery::AckInfo {
@@ -436,26 +438,26 @@ impl Connection {
                 },
             );
             // Window update (WL1/WL2 rule).
-            if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
-                let was_zero = self.snd_wnd == 0;
-                self.snd_wnd = seg.wnd;
-                self.max_snd_wnd = self.max_snd_wnd.max(seg.wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
+            if self.snd.wl1 < seg.seq || (self.snd.wl1 == seg.seq && self.snd.wl2 <= seg.ack) {
+                let was_zero = self.snd.wnd == 0;
+                self.snd.wnd = seg.wnd;
+                self.snd.max_wnd = self.snd.max_wnd.max(seg.wnd);
+                self.snd.wl1 = seg.seq;
+                self.snd.wl2 = seg.ack;
                 if was_zero && seg.wnd > 0 {
                     // The window opened: stop probing and send at once. The probe octet past
                     // the old window was most likely dropped, so go back to SND.UNA.
-                    self.probe_now = false;
-                    self.snd_nxt = self.snd_una;
-                    self.rtt.reset_backoff();
-                    self.retries = 0;
+                    self.snd.probe_now = false;
+                    self.snd.nxt = self.snd.una;
+                    self.rec.rtt.reset_backoff();
+                    self.rec.retries = 0;
                     self.timers.set(
                         Timer::Rto,
-                        (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx)),
+                        (self.snd.una != self.snd.max).then(|| self.rto_deadline(ctx)),
                     );
                 }
             }
-            if self.snd_wnd == 0 {
+            if self.snd.wnd == 0 {
                 // A probe was answered (MUST-37): the peer is alive, its window just shut.
                 // Probing continues as long as it answers.
                 if !self.timers.is_set(Timer::Rto) && self.zero_window_blocked() {
@@ -467,7 +469,7 @@ impl Connection {
                 // however far apart the backed-off probes are (MUST-37), and one that stops
                 // answering is given up R2 after the first probe it left unanswered (where
                 // Linux measures TCP_USER_TIMEOUT for probes from too).
-                self.progress_at = self
+                self.rec.progress_at = self
                     .timers
                     .get(Timer::Rto)
                     .map_or(ctx.now, |t| t.max(ctx.now));
@@ -476,13 +478,13 @@ impl Connection {
         // The segment passed the ACK check: now, and only now, TS.Recent may advance.
         self.update_ts_recent(ctx, urgent_seq, &seg.options);
         match self.state {
-            State::FinWait1 if self.fin_acked() => {
+            State::FinWait1 if self.snd.fin_acked() => {
                 self.transition(ctx, State::FinWait2, "rcv ACK of FIN");
             }
-            State::Closing if self.fin_acked() => {
+            State::Closing if self.snd.fin_acked() => {
                 self.transition(ctx, State::TimeWait, "rcv ACK of FIN");
             }
-            State::LastAck if self.fin_acked() => {
+            State::LastAck if self.snd.fin_acked() => {
                 self.close_with(ctx, CloseReason::Normal, "rcv ACK of FIN");
                 return Outcome::default();
             }
@@ -499,8 +501,8 @@ impl Connection {
             )
         {
             let up = urgent_seq + u32::from(seg.urgent);
-            if self.rcv_up.is_none_or(|cur| up > cur) {
-                self.rcv_up = Some(up);
+            if self.rcv.up.is_none_or(|cur| up > cur) {
+                self.rcv.up = Some(up);
                 if self.owned {
                     ctx.events.push_back(Event::Urgent { conn: self.handle });
                 }
@@ -512,7 +514,7 @@ impl Connection {
             && matches!(self.state, State::FinWait1 | State::FinWait2)
         {
             // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
-            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd_max));
+            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd.max));
             self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
             return reply;
         }
@@ -532,10 +534,11 @@ impl Connection {
         }
         if self.challenge_count < ctx.cfg.challenge_ack_limit {
             self.challenge_count += 1;
-            self.challenge_acks = self.challenge_acks.saturating_add(1);
-            self.ack_now = true;
+            self.stats.challenge_acks = self.stats.challenge_acks.saturating_add(1);
+            self.rcv.ack_now = true;
         } else {
-            self.challenge_acks_suppressed = self.challenge_acks_suppressed.saturating_add(1);
+            self.stats.challenge_acks_suppressed =
+                self.stats.challenge_acks_suppressed.saturating_add(1);
         }
     }
 
@@ -547,11 +550,11 @@ impl Connection {
         if self.state != State::TimeWait || !syn_only {
             return None;
         }
-        let newer = match (self.ts_ok, seg.options.timestamps) {
-            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
-            _ => seg.seq > self.rcv_nxt,
+        let newer = match (self.opts.ts_ok, seg.options.timestamps) {
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.opts.ts_recent) as i32) > 0,
+            _ => seg.seq > self.rcv.nxt,
         };
-        newer.then(|| self.snd_max + 65535u32 + 2u32)
+        newer.then(|| self.snd.max + 65535u32 + 2u32)
     }
 
     /// Step 2 for an exact-match RST, by state.
@@ -559,7 +562,7 @@ impl Connection {
         match self.state {
             State::SynReceived if self.listener.is_some() => {
                 // Passive OPEN: return to LISTEN, the user is not told.
-                self.send.clear();
+                self.snd.buf.clear();
                 self.transition(ctx, State::Listen, "rcv RST (back to LISTEN)");
                 Outcome {
                     back_to_listen: true,
@@ -585,48 +588,49 @@ impl Connection {
         ack: SeqNum,
         tsecr: Option<u32>,
     ) -> Option<u32> {
-        let acked = ack - self.snd_una;
+        let acked = ack - self.snd.una;
         let had_room = self.send_room(ctx.pressure) > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
-        let ctl = u32::from(self.snd_una == self.iss)
-            + u32::from(self.fin_seq().is_some_and(|f| ack > f));
-        self.bytes_acked += u64::from(acked.saturating_sub(ctl));
-        self.send.ack_to(ack);
+        let ctl = u32::from(self.snd.una == self.snd.iss)
+            + u32::from(self.snd.fin_seq().is_some_and(|f| ack > f));
+        self.stats.bytes_acked += u64::from(acked.saturating_sub(ctl));
+        self.snd.buf.ack_to(ack);
         self.autotune_send(ctx.cfg, ctx.pressure);
-        self.snd_una = ack;
-        if self.snd_nxt < ack {
-            self.snd_nxt = ack;
+        self.snd.una = ack;
+        if self.snd.nxt < ack {
+            self.snd.nxt = ack;
         }
         // RTT sample: from the echoed timestamp when agreed (RFC 7323 §4, valid even for
         // retransmissions), else from the one timed segment (Karn: the probe is cleared
         // whenever anything is retransmitted).
         let mut sample_ms = None;
         match tsecr {
-            Some(ecr) if self.ts_ok && ecr != 0 => {
+            Some(ecr) if self.opts.ts_ok && ecr != 0 => {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 if ms < 3_600_000 {
-                    self.rtt
+                    self.rec
+                        .rtt
                         .sample(crate::time::Duration::from_millis(u64::from(ms)));
                     sample_ms = Some(ms);
                 }
-                self.rtt_probe = None;
+                self.rec.rtt_probe = None;
             }
             _ => {
-                if let Some((seq, sent)) = self.rtt_probe {
+                if let Some((seq, sent)) = self.rec.rtt_probe {
                     if seq <= ack {
                         let rtt = ctx.now.saturating_duration_since(sent);
-                        self.rtt.sample(rtt);
+                        self.rec.rtt.sample(rtt);
                         sample_ms = Some(rtt.as_millis().min(u128::from(u32::MAX)) as u32);
-                        self.rtt_probe = None;
+                        self.rec.rtt_probe = None;
                     }
                 }
             }
         }
-        self.retries = 0;
-        self.rtt.reset_backoff();
-        self.progress_at = ctx.now;
+        self.rec.retries = 0;
+        self.rec.rtt.reset_backoff();
+        self.rec.progress_at = ctx.now;
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        let rto = (self.snd_una != self.snd_max).then(|| self.rto_deadline(ctx));
+        let rto = (self.snd.una != self.snd.max).then(|| self.rto_deadline(ctx));
         self.timers.set(Timer::Rto, rto);
         if !had_room && self.send_room(ctx.pressure) > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });
@@ -637,9 +641,9 @@ impl Connection {
     /// Entering ESTABLISHED: initial window, the RFC 6298 §5.7 rule, notify the user, and
     /// run a CLOSE that was queued in SYN-RECEIVED.
     pub(crate) fn on_established(&mut self, ctx: &mut Ctx<'_>) {
-        let smss = u32::from(self.snd_mss);
-        self.cwnd = if self.syn_timed_out {
-            self.rtt.syn_timed_out_reset();
+        let smss = u32::from(self.opts.snd_mss);
+        self.rec.cwnd = if self.rec.syn_timed_out {
+            self.rec.rtt.syn_timed_out_reset();
             smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK
         } else {
             crate::congestion::initial_window(smss)
@@ -647,11 +651,11 @@ impl Connection {
         if self.listener.is_none() {
             ctx.events.push_back(Event::Connected { conn: self.handle });
         }
-        if self.recv.readable() > 0 {
+        if self.rcv.buf.readable() > 0 {
             ctx.events.push_back(Event::Readable { conn: self.handle });
         }
         self.arm_keepalive();
-        if self.fin_queued {
+        if self.snd.fin_queued {
             self.transition(ctx, State::FinWait1, "CLOSE (queued in SYN-RECEIVED)");
         }
     }
@@ -679,45 +683,47 @@ impl Connection {
             State::Established | State::FinWait1 | State::FinWait2
         );
         if takes_text && !seg.payload.is_empty() {
-            let before = self.rcv_nxt;
-            let had_holes = self.recv.ooo_bytes() > 0;
-            if ctx.pressure && seg.seq != self.rcv_nxt {
+            let before = self.rcv.nxt;
+            let had_holes = self.rcv.buf.ooo_bytes() > 0;
+            if ctx.pressure && seg.seq != self.rcv.nxt {
                 // Over the endpoint's memory budget: out-of-order text is not held (the
                 // peer will retransmit it); still tell the sender where the hole is.
                 self.owe_duplicate_ack();
                 return true;
             }
-            self.rcv_nxt =
-                self.recv
-                    .insert_offered(self.rcv_nxt, seg.seq, seg.payload, seg.offer.copied());
-            self.bytes_received += u64::from(self.rcv_nxt - before);
+            self.rcv.nxt =
+                self.rcv
+                    .buf
+                    .insert_offered(self.rcv.nxt, seg.seq, seg.payload, seg.offer.copied());
+            self.stats.bytes_received += u64::from(self.rcv.nxt - before);
             // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text
             // gets an immediate duplicate ACK each time (RFC 5681 §4.2): these are not
             // aggregated, the sender counts them to detect loss.
-            if self.rcv_nxt == before {
-                self.last_ooo = Some(seg.seq);
+            if self.rcv.nxt == before {
+                self.rcv.last_ooo = Some(seg.seq);
                 self.owe_duplicate_ack();
             } else {
                 // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
                 // or two full segments' worth is unacknowledged (SHLD-19).
-                self.unacked_bytes = self.unacked_bytes.saturating_add(self.rcv_nxt - before);
+                self.rcv.unacked_bytes =
+                    self.rcv.unacked_bytes.saturating_add(self.rcv.nxt - before);
                 self.autotune_text_arrived(ctx.now);
                 // A full-sized segment from the peer carries our MSS less its options.
-                let full = u32::from(self.our_mss(ctx.cfg)) - if self.ts_ok { 12 } else { 0 };
+                let full = u32::from(self.our_mss(ctx.cfg)) - self.opts.option_overhead();
                 let two_segments = 2 * full;
                 match ctx.cfg.delayed_ack {
-                    Some(delay) if !had_holes && self.unacked_bytes < two_segments => {
+                    Some(delay) if !had_holes && self.rcv.unacked_bytes < two_segments => {
                         if !self.timers.is_set(Timer::DelayedAck) {
                             self.timers.start(Timer::DelayedAck, ctx.now + delay);
                         }
                     }
-                    _ => self.ack_now = true,
+                    _ => self.rcv.ack_now = true,
                 }
                 if self.owned {
                     ctx.events.push_back(Event::Readable { conn: self.handle });
                 }
-                if self.pending_fin == Some(self.rcv_nxt) {
-                    self.pending_fin = None;
+                if self.rcv.pending_fin == Some(self.rcv.nxt) {
+                    self.rcv.pending_fin = None;
                     self.fin_arrives(ctx);
                     return false;
                 }
@@ -728,11 +734,11 @@ impl Connection {
                 return false; // never process a FIN in these states
             }
             let fin_seq = seg.seq + seg.payload.len();
-            if fin_seq == self.rcv_nxt {
+            if fin_seq == self.rcv.nxt {
                 self.fin_arrives(ctx);
-            } else if fin_seq > self.rcv_nxt {
+            } else if fin_seq > self.rcv.nxt {
                 // The FIN came before the data preceding it: handle it in sequence order.
-                self.pending_fin = Some(fin_seq);
+                self.rcv.pending_fin = Some(fin_seq);
             }
         }
         false
@@ -740,9 +746,9 @@ impl Connection {
 
     /// Step 8: the FIN is next in sequence.
     fn fin_arrives(&mut self, ctx: &mut Ctx<'_>) {
-        self.rcv_nxt += 1u32;
-        self.fin_received = true;
-        self.ack_now = true;
+        self.rcv.nxt += 1u32;
+        self.rcv.fin_received = true;
+        self.rcv.ack_now = true;
         if self.owned {
             ctx.events
                 .push_back(Event::PeerClosed { conn: self.handle });
@@ -752,7 +758,7 @@ impl Connection {
                 self.transition(ctx, State::CloseWait, "rcv FIN");
             }
             State::FinWait1 => {
-                if self.fin_acked() {
+                if self.snd.fin_acked() {
                     self.transition(ctx, State::TimeWait, "rcv FIN");
                 } else {
                     self.transition(ctx, State::Closing, "rcv FIN (simultaneous close)");

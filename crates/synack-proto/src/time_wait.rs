@@ -147,7 +147,7 @@ impl ConnTable {
         };
         let c = self.get(&h).expect("checked above");
         for (on, f) in [
-            (c.sack_ok, SACK_OK),
+            (c.opts.sack_ok, SACK_OK),
             (c.owned, OWNED),
             (c.released, RELEASED),
         ] {
@@ -159,15 +159,15 @@ impl ConnTable {
             gen: h.gen(),
             next: NONE,
             addrs,
-            snd_nxt: c.snd_max,
-            rcv_nxt: c.rcv_nxt,
-            ts_recent: c.ts_recent,
+            snd_nxt: c.snd.max,
+            rcv_nxt: c.rcv.nxt,
+            ts_recent: c.opts.ts_recent,
             ports: [c.tuple.local.port(), c.tuple.remote.port()],
             expires,
             window: c.window_field(pressure),
-            ts_ok: c.ts_ok,
+            ts_ok: c.opts.ts_ok,
             flags: flags | QUEUED,
-            rcv_shift: c.rcv_shift,
+            rcv_shift: c.opts.rcv_shift,
             challenges: 0,
             challenge_epoch: 0,
         };
@@ -571,10 +571,10 @@ impl Connection {
         self.state == crate::state::State::TimeWait
             && (self.released || !self.owned)
             && self.timers.is_set(Timer::TimeWait)
-            && !self.ack_now
+            && !self.rcv.ack_now
             && !self.timers.is_set(Timer::DelayedAck)
-            && self.dsack.is_none()
-            && self.recv.readable() == 0
-            && self.recv.ooo_bytes() == 0
+            && self.rcv.dsack.is_none()
+            && self.rcv.buf.readable() == 0
+            && self.rcv.buf.ooo_bytes() == 0
     }
 }

@@ -24,14 +24,14 @@ impl Connection {
             State::Listen => return Err(Error::NotConnected),
             _ => return Err(Error::Closing),
         }
-        if self.fin_queued {
+        if self.snd.fin_queued {
             return Err(Error::Closing);
         }
         if data.is_empty() {
             return Ok(0);
         }
         let room = self.send_room(pressure);
-        match self.send.push_at_most(data, room) {
+        match self.snd.buf.push_at_most(data, room) {
             0 => Err(Error::WouldBlock),
             n => Ok(n),
         }
@@ -51,29 +51,29 @@ impl Connection {
         ) {
             return Err(Error::WouldBlock);
         }
-        if self.recv.readable() > 0 {
+        if self.rcv.buf.readable() > 0 {
             if buf.is_empty() {
                 return Ok(0);
             }
             let before = self.rcv_wnd(pressure);
-            let n = self.recv.read(buf);
+            let n = self.rcv.buf.read(buf);
             // Tell the peer about the opened window once it grew by at least one MSS or half
             // the buffer (receiver silly-window avoidance, MUST-39) — at once only while the
             // window the peer knows of is down to half the largest we offer; above that the
             // peer is not held back, and the new edge rides on the next ACK (Linux's rule in
             // tcp_cleanup_rbuf). A reader draining a fast sender then adds no ACK per read.
             let after = self.rcv_wnd(pressure);
-            let threshold = u32::from(self.snd_mss).min(self.recv.capacity() as u32 / 2);
+            let threshold = u32::from(self.opts.snd_mss).min(self.rcv.buf.capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
-            let largest = self.largest_window().min(self.recv.capacity() as u32);
-            let held_back = self.promised_window() <= largest / 2;
-            if opened && held_back && !self.fin_received && self.state.is_synchronized() {
-                self.ack_now = true;
+            let largest = self.largest_window().min(self.rcv.buf.capacity() as u32);
+            let held_back = self.rcv.promised_window() <= largest / 2;
+            if opened && held_back && !self.rcv.fin_received && self.state.is_synchronized() {
+                self.rcv.ack_now = true;
             }
             return Ok(n);
         }
-        if self.fin_received {
+        if self.rcv.fin_received {
             return Ok(0);
         }
         match self.state {
@@ -88,16 +88,16 @@ impl Connection {
         match self.state {
             State::SynSent | State::SynReceived => {
                 // Queued until ESTABLISHED (§3.10.4 lets SYN-RECEIVED defer the FIN).
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 Ok(())
             }
             State::Established => {
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 self.transition(ctx, State::FinWait1, "CLOSE");
                 Ok(())
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 self.transition(ctx, State::LastAck, "CLOSE");
                 Ok(())
             }
@@ -112,7 +112,7 @@ impl Connection {
     /// data turns the close into a reset (SHLD-3). Returns a RST to send, if any.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<ResetReply> {
         self.released = true;
-        if self.recv.readable() > 0 && self.state.is_synchronized() {
+        if self.rcv.buf.readable() > 0 && self.state.is_synchronized() {
             return self.abort(ctx, "CLOSE with unread data (RST)");
         }
         match self.state {
@@ -142,10 +142,10 @@ impl Connection {
             | State::Established
             | State::FinWait1
             | State::FinWait2
-            | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd_max)),
+            | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd.max)),
             _ => None,
         };
-        self.recv.clear();
+        self.rcv.buf.clear();
         self.close_with(ctx, CloseReason::Aborted, cause);
         reply
     }

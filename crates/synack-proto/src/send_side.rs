@@ -1,0 +1,88 @@
+//! The send side of a connection (RFC 9293 §3.3.1, send sequence variables): where the
+//! sequence space stands, the send buffer the data waits in until it is acknowledged, and the
+//! sender's segment policy (Nagle, zero-window probes, the urgent pointer).
+//!
+//! ```text
+//!      1         2          3          4
+//! ----------|----------|----------|----------
+//!        SND.UNA    SND.NXT    SND.UNA
+//!                             +SND.WND
+//! 1 - acknowledged  2 - sent, not acknowledged  3 - may be sent  4 - not yet allowed
+//! ```
+
+use crate::config::Config;
+use crate::send_buffer::SendBuffer;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+
+pub(crate) struct SendSide {
+    /// Initial send sequence number (RFC 6528, isn.rs).
+    pub iss: SeqNum,
+    /// SND.UNA: oldest unacknowledged sequence number.
+    pub una: SeqNum,
+    /// SND.NXT: next sequence number to send (goes back to SND.UNA after a timeout).
+    pub nxt: SeqNum,
+    /// Highest sequence number sent (SND.NXT before a go-back after a timeout).
+    pub max: SeqNum,
+    /// SND.WND, the peer's window, scaled (MUST-1: unsigned).
+    pub wnd: u32,
+    /// SND.WL1 / SND.WL2: the segment sequence and acknowledgment numbers of the last window
+    /// update (§3.10.7.4 step 5).
+    pub wl1: SeqNum,
+    pub wl2: SeqNum,
+    /// The largest window the peer has offered (the sender's SWS rules, MUST-38).
+    pub max_wnd: u32,
+    /// The user asked to close the send side: a FIN follows the queued data.
+    pub fin_queued: bool,
+    /// Data from SND.UNA on: sent and unacknowledged, then queued.
+    pub buf: SendBuffer,
+    /// The sequence number just past the last urgent octet, while it is not yet acknowledged
+    /// (RFC 9293 §3.8.5).
+    pub up: Option<SeqNum>,
+    /// Nagle off (MUST-17).
+    pub nodelay: bool,
+    /// When a segment last went out (RFC 5681 §4.1 restart after idle).
+    pub last_send_at: Instant,
+    /// The next output may send beyond the window: a zero-window probe (MUST-36) or what the
+    /// SWS override timer releases (MUST-38).
+    pub probe_now: bool,
+}
+
+impl SendSide {
+    pub(crate) fn new(iss: SeqNum, cfg: &Config, now: Instant) -> SendSide {
+        SendSide {
+            iss,
+            una: iss,
+            nxt: iss,
+            max: iss,
+            wnd: 0,
+            wl1: SeqNum(0),
+            wl2: iss,
+            max_wnd: 0,
+            fin_queued: false,
+            buf: SendBuffer::new(iss + 1u32, cfg.send_buffer),
+            up: None,
+            nodelay: cfg.nodelay,
+            last_send_at: now,
+            probe_now: false,
+        }
+    }
+
+    /// Bytes (and SYN/FIN) sent but not yet acknowledged.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.max - self.una
+    }
+
+    /// Sequence number of our FIN, if one is queued (it follows the last byte of data).
+    #[inline]
+    pub(crate) fn fin_seq(&self) -> Option<SeqNum> {
+        self.fin_queued.then(|| self.buf.end())
+    }
+
+    /// Our FIN has been acknowledged.
+    #[inline]
+    pub(crate) fn fin_acked(&self) -> bool {
+        self.fin_seq().is_some_and(|f| self.una > f)
+    }
+}
