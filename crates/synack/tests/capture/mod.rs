@@ -11,9 +11,12 @@ use std::time::Duration;
 use synack::{Device, Direction, Wakeup};
 use synack_wire::{Error, Packet, TcpFlags};
 
-/// Datagrams in the order they were seen, with their direction.
+/// A datagram and the way it went.
+pub type Seen = (Direction, Vec<u8>);
+
+/// Datagrams in the order they were seen.
 #[derive(Clone, Default)]
-pub struct Log(pub Arc<Mutex<Vec<(Direction, Vec<u8>)>>>);
+pub struct Log(pub Arc<Mutex<Vec<Seen>>>);
 
 impl Log {
     /// A `StackBuilder::on_packet` hook that copies every datagram into this log.
@@ -99,16 +102,18 @@ impl Sink {
     }
 }
 
-/// The records of a capture that went to (`In`) or came from (`Out`) `local`.
+/// The records of a capture that came from (`Out`) `local` or not (`In`).
 pub fn by_direction(records: &[Vec<u8>], local: IpAddr, dir: Direction) -> Vec<Vec<u8>> {
     records
         .iter()
         .filter(|p| {
-            let dst = match synack_wire::parse_ip(p) {
-                Ok(Packet::Tcp(ip, _)) => ip.dst_addr(),
-                other => panic!("a non-TCP datagram in the capture: {other:?}"),
+            let src = match synack_wire::parse_ip(p) {
+                Ok(Packet::Tcp(ip, _) | Packet::Other(ip)) => ip.src_addr(),
+                Ok(Packet::Icmpv4(ip, _)) => ip.src_addr.into(),
+                Ok(Packet::Icmpv6(ip, _)) => ip.src_addr.into(),
+                Err(e) => panic!("an invalid datagram in the capture: {e:?}"),
             };
-            (dst == local) == (dir == Direction::In)
+            (src == local) == (dir == Direction::Out)
         })
         .cloned()
         .collect()
@@ -120,7 +125,7 @@ pub fn assert_same_datagrams(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
         if g != w {
             let at = g.iter().zip(w).position(|(a, b)| a != b);
             panic!(
-                "{what}: datagram {i} differs ({} bytes seen, {} sent; first differing byte {at:?})",
+                "{what}: datagram {i} differs ({} bytes against {}; first differing byte {at:?})",
                 g.len(),
                 w.len()
             );
@@ -139,10 +144,9 @@ pub struct Stream {
     pub largest: usize,
 }
 
-/// Every datagram of the flow from port `src_port` to port `dst_port` parses with valid IP
-/// and TCP checksums (RFC 9293 MUST-2/3), and the text of every segment is `want` at its
-/// sequence number (ISN from the flow's SYN); the segments cover all of `want` and the FIN
-/// follows it. Datagrams of other flows are checked for their checksums only.
+/// Every datagram parses with valid checksums (IP, TCP: RFC 9293 MUST-2/3, ICMP), and the text
+/// of every segment from port `src_port` to port `dst_port` is `want` at its sequence number
+/// (ISN from the flow's SYN); the segments cover all of `want` and the FIN follows it.
 pub fn check_stream(datagrams: &[Vec<u8>], src_port: u16, dst_port: u16, want: &[u8]) -> Stream {
     let mut isn = None;
     let mut ranges = Vec::new();
@@ -151,8 +155,9 @@ pub fn check_stream(datagrams: &[Vec<u8>], src_port: u16, dst_port: u16, want: &
     for (i, p) in datagrams.iter().enumerate() {
         let tcp = match synack_wire::parse_ip(p) {
             Ok(Packet::Tcp(_, tcp)) => tcp,
+            Ok(_) => continue, // ICMP (the kernel's router solicitations, ...)
             Err(Error::BadChecksum) => panic!("datagram {i}: bad checksum"),
-            other => panic!("datagram {i}: not a valid TCP segment: {other:?}"),
+            Err(e) => panic!("datagram {i}: invalid: {e:?}"),
         };
         if (tcp.src_port, tcp.dst_port) != (src_port, dst_port) {
             continue;
