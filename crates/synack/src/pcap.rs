@@ -60,13 +60,14 @@ impl<D: Device> PcapWriter<D> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
         let caplen = packet.len().min(SNAPLEN as usize);
-        let mut rec = Vec::with_capacity(16 + caplen);
-        rec.extend_from_slice(&(ts.as_secs() as u32).to_le_bytes());
-        rec.extend_from_slice(&ts.subsec_micros().to_le_bytes());
-        rec.extend_from_slice(&(caplen as u32).to_le_bytes());
-        rec.extend_from_slice(&(packet.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&packet[..caplen]);
-        if let Err(e) = self.out.write_all(&rec) {
+        let mut hdr = [0u8; 16];
+        hdr[0..4].copy_from_slice(&(ts.as_secs() as u32).to_le_bytes());
+        hdr[4..8].copy_from_slice(&ts.subsec_micros().to_le_bytes());
+        hdr[8..12].copy_from_slice(&(caplen as u32).to_le_bytes());
+        hdr[12..16].copy_from_slice(&(packet.len() as u32).to_le_bytes());
+        // Straight into the writer: no record assembled first (a copy of up to 64 KiB).
+        let written = self.out.write_all(&hdr);
+        if let Err(e) = written.and_then(|()| self.out.write_all(&packet[..caplen])) {
             tracing::warn!(error = %e, "pcap write failed; recording stopped");
             self.failed = true;
         }
@@ -95,6 +96,20 @@ impl<D: Device> Device for PcapWriter<D> {
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         self.record(packet);
         self.inner.send(packet)
+    }
+
+    /// Records each datagram, then hands the whole batch to the inner device, which may merge
+    /// segments (TUN transmit offloads); the capture holds the segments the stack sent.
+    fn send_batch(&mut self, buf: &[u8], lens: &[usize]) -> usize {
+        let mut off = 0;
+        for &len in lens {
+            let Some(p) = buf.get(off..off + len) else {
+                break;
+            };
+            self.record(p);
+            off += len;
+        }
+        self.inner.send_batch(buf, lens)
     }
 
     fn mtu(&self) -> usize {
@@ -147,5 +162,56 @@ mod tests {
         assert_eq!(bytes.len(), 24 + 16 + 3 + 16 + 2);
         assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
         assert_eq!(&bytes[24 + 16..24 + 19], &[0x45, 1, 2]);
+    }
+
+    /// A device that says which send call it got.
+    #[derive(Default)]
+    struct Batches {
+        singles: Vec<Vec<u8>>,
+        batches: Vec<(Vec<u8>, Vec<usize>)>,
+    }
+
+    impl Device for Batches {
+        fn recv(&mut self, _: &mut [u8], _: Option<Duration>) -> io::Result<Option<usize>> {
+            Ok(None)
+        }
+        fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+            self.singles.push(packet.to_vec());
+            Ok(())
+        }
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn send_batch(&mut self, buf: &[u8], lens: &[usize]) -> usize {
+            self.batches.push((buf.to_vec(), lens.to_vec()));
+            0
+        }
+        fn wakeup(&self) -> Wakeup {
+            Wakeup::new(|| {})
+        }
+    }
+
+    /// A batch reaches the inner device as one (a TUN device with offloads merges its
+    /// segments), and each of its datagrams is a record of its own.
+    #[test]
+    fn a_batch_goes_through_whole_and_each_datagram_is_recorded() {
+        let sink = Shared::default();
+        let mut w = PcapWriter::new(Batches::default(), sink.clone()).unwrap();
+        let buf = [0x45, 1, 2, 0x45, 3, 0x60, 4, 5, 6];
+        assert_eq!(w.send_batch(&buf, &[3, 2, 4]), 0);
+        assert!(w.get_ref().singles.is_empty());
+        assert_eq!(w.get_ref().batches, [(buf.to_vec(), vec![3, 2, 4])]);
+        let bytes = sink.0.lock().unwrap().clone();
+        let mut at = 24;
+        for want in [&buf[..3], &buf[3..5], &buf[5..]] {
+            let len = want.len() as u32;
+            assert_eq!(
+                &bytes[at + 8..at + 16],
+                [len.to_le_bytes(), len.to_le_bytes()].concat()
+            );
+            assert_eq!(&bytes[at + 16..at + 16 + want.len()], want);
+            at += 16 + want.len();
+        }
+        assert_eq!(at, bytes.len());
     }
 }

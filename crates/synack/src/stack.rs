@@ -535,7 +535,8 @@ fn run<D: Device>(
         }
         shared.kicked.store(false, Ordering::Release);
 
-        // The hook sees each datagram before the endpoint may keep its buffer.
+        // The hook sees each datagram before the endpoint may keep its buffer: after
+        // `handle_owned` the slot holds another buffer (tests/packet_hooks.rs).
         let now = shared.now();
         if let Some(f) = on_packet.as_mut() {
             for (buf, &len) in rx.iter().zip(&rx_len).take(n_rx) {

@@ -21,10 +21,13 @@ use std::thread;
 use std::time::Duration;
 
 use synack::net::{TcpListener, TcpStream};
+use synack::pcap::PcapWriter;
 use synack::tun::{netns, OffloadStats, Tun};
-use synack::{Config, Stack};
+use synack::{Config, Device, Direction, Stack};
 
+mod capture;
 mod support;
+use capture::{assert_same_datagrams, by_direction, check_stream, Log, Sink};
 use support::{skip_reason, Netns};
 
 const SYNACK_IP: &str = "10.200.0.2";
@@ -48,14 +51,26 @@ macro_rules! skip_unless_ready {
 impl Netns {
     /// A stack on an offloading TUN device in the namespace, and the device's counters.
     fn stack(&self, mtu: usize) -> (Stack, OffloadStats) {
+        self.stack_watched(mtu, None)
+    }
+
+    /// [`Netns::stack`], with `watch`: a hook logging every datagram and a pcap tee over
+    /// the device.
+    fn stack_watched(&self, mtu: usize, watch: Option<(Log, Sink)>) -> (Stack, OffloadStats) {
         let ns = self.name.clone();
         let config = Config {
             local_addrs: vec![SYNACK_IP.parse().unwrap(), SYNACK_IP6.parse().unwrap()],
             ..Config::default()
         };
         let (tx, rx) = mpsc::channel();
-        let stack = Stack::builder(config)
-            .spawn(move || {
+        let mut builder = Stack::builder(config);
+        let mut pcap = None;
+        if let Some((log, sink)) = watch {
+            builder = builder.on_packet(log.hook());
+            pcap = Some(sink);
+        }
+        let stack = builder
+            .spawn(move || -> std::io::Result<Box<dyn Device>> {
                 netns::enter(&ns)?;
                 let mut tun = Tun::open_offload("synack0")?;
                 assert!(tun.offload());
@@ -66,7 +81,10 @@ impl Netns {
                 let addrs: &[&str] = if mtu >= 1280 { &[&v4, &v6] } else { &[&v4] };
                 tun.configure_host_addrs(addrs)?;
                 let _ = tx.send(tun.offload_stats());
-                Ok(tun)
+                Ok(match pcap {
+                    Some(sink) => Box::new(PcapWriter::new(tun, sink)?),
+                    None => Box::new(tun),
+                })
             })
             .expect("stack on an offloading TUN device in the namespace");
         (stack, rx.recv().unwrap())
@@ -130,16 +148,10 @@ fn assert_same(what: &str, got: &[u8], want: &[u8]) {
     }
 }
 
-/// synack sends BULK bytes to a kernel listener, then the kernel sends BULK bytes back on a
-/// second connection to a synack listener; both checked byte for byte.
-fn both_ways(ip_synack: &str, ip_kernel: &str, mtu: usize) {
-    let ns = Netns::new();
-    let (stack, stats) = ns.stack(mtu);
+/// synack sends `out` to a kernel listener and closes; the kernel's side reads it all,
+/// checked byte for byte. Returns synack's port.
+fn synack_to_kernel(ns: &Netns, stack: &Stack, ip_kernel: &str, out: &[u8]) -> u16 {
     let kernel_addr = SocketAddr::new(ip_kernel.parse::<IpAddr>().unwrap(), 5001);
-    let synack_addr = SocketAddr::new(ip_synack.parse::<IpAddr>().unwrap(), 5002);
-
-    // synack -> kernel.
-    let out = pattern(BULK, 1);
     let (ready_tx, ready_rx) = mpsc::channel();
     let sink = ns.kernel(move || {
         let l = std::net::TcpListener::bind(kernel_addr).unwrap();
@@ -149,22 +161,20 @@ fn both_ways(ip_synack: &str, ip_kernel: &str, mtu: usize) {
         read_all(s)
     });
     ready_rx.recv().unwrap();
-    let mut c = TcpStream::connect_timeout(&stack, &kernel_addr, STALL).unwrap();
+    let mut c = TcpStream::connect_timeout(stack, &kernel_addr, STALL).unwrap();
     c.set_write_timeout(Some(STALL)).unwrap();
-    c.write_all(&out).unwrap();
+    c.write_all(out).unwrap();
     c.shutdown(Shutdown::Write).unwrap();
-    assert_same("synack -> kernel", &sink.join().unwrap(), &out);
-    drop(c);
-    let after_out = stats.get();
-    assert!(
-        after_out.merged_writes > 0 && after_out.merged_segments > 2 * after_out.merged_writes,
-        "synack's segments went out merged: {after_out:?}"
-    );
+    assert_same("synack -> kernel", &sink.join().unwrap(), out);
+    c.local_addr().unwrap().port()
+}
 
-    // kernel -> synack.
-    let back = pattern(BULK, 2);
-    let listener = TcpListener::bind(&stack, synack_addr).unwrap();
-    let src = back.clone();
+/// The kernel sends `back` to a synack listener and closes; synack reads it all, checked
+/// byte for byte. Returns the kernel's port.
+fn kernel_to_synack(ns: &Netns, stack: &Stack, ip_synack: &str, back: &[u8]) -> u16 {
+    let synack_addr = SocketAddr::new(ip_synack.parse::<IpAddr>().unwrap(), 5002);
+    let listener = TcpListener::bind(stack, synack_addr).unwrap();
+    let src = back.to_vec();
     let source = ns.kernel(move || {
         let mut s = std::net::TcpStream::connect_timeout(&synack_addr, STALL).unwrap();
         s.set_write_timeout(Some(STALL)).unwrap();
@@ -175,12 +185,28 @@ fn both_ways(ip_synack: &str, ip_kernel: &str, mtu: usize) {
         s.set_read_timeout(Some(STALL)).unwrap();
         let _ = s.read_to_end(&mut rest);
     });
-    let (s, _) = listener.accept_timeout(STALL).unwrap();
+    let (s, peer) = listener.accept_timeout(STALL).unwrap();
     s.set_read_timeout(Some(STALL)).unwrap();
     let got = read_all(s);
     source.join().unwrap();
-    assert_same("kernel -> synack", &got, &back);
+    assert_same("kernel -> synack", &got, back);
+    peer.port()
+}
 
+/// synack sends BULK bytes to a kernel listener, then the kernel sends BULK bytes back on a
+/// second connection to a synack listener; both checked byte for byte.
+fn both_ways(ip_synack: &str, ip_kernel: &str, mtu: usize) {
+    let ns = Netns::new();
+    let (stack, stats) = ns.stack(mtu);
+
+    synack_to_kernel(&ns, &stack, ip_kernel, &pattern(BULK, 1));
+    let after_out = stats.get();
+    assert!(
+        after_out.merged_writes > 0 && after_out.merged_segments > 2 * after_out.merged_writes,
+        "synack's segments went out merged: {after_out:?}"
+    );
+
+    kernel_to_synack(&ns, &stack, ip_synack, &pattern(BULK, 2));
     let st = stats.get();
     eprintln!("{ip_synack} MTU {mtu}: {st:?}");
     assert!(
@@ -206,6 +232,47 @@ fn both_ways(ip_synack: &str, ip_kernel: &str, mtu: usize) {
     drop(stack);
 }
 
+/// With a hook (`--trace`) and a pcap tee (`--pcap`) on, every datagram they see is the one
+/// on the wire: the kernel's unsplit datagrams, which the endpoint keeps whole, arrive in the
+/// hook and the capture with their checksums completed and the text the kernel sent at each
+/// sequence number; synack's segments likewise. The tee hands transmit batches on whole, so
+/// the device still merges segments under it.
+fn watched_both_ways(ip_synack: &str, ip_kernel: &str) {
+    const LEN: usize = 4 << 20;
+    let ns = Netns::new();
+    let (log, pcap) = (Log::default(), Sink::default());
+    let (stack, stats) = ns.stack_watched(1500, Some((log.clone(), pcap.clone())));
+    let out = pattern(LEN, 3);
+    let synack_port = synack_to_kernel(&ns, &stack, ip_kernel, &out);
+    let back = pattern(LEN, 4);
+    let kernel_port = kernel_to_synack(&ns, &stack, ip_synack, &back);
+    let kept = stack.stats().packets_kept;
+    // Stopping the stack joins its thread: the hook and the tee have seen everything.
+    drop(stack);
+
+    let st = stats.get();
+    assert!(st.merged_writes > 0, "merged writes under the tee: {st:?}");
+    assert!(st.unsplit_reads > 0, "unsplit datagrams: {st:?}");
+    assert!(kept > 0, "no datagram was kept whole");
+    let ip: IpAddr = ip_synack.parse().unwrap();
+    let records = pcap.records();
+    let (seen_in, seen_out) = (log.only(Direction::In), log.only(Direction::Out));
+    let pcap_in = by_direction(&records, ip, Direction::In);
+    assert_same_datagrams("hook vs pcap, in", &seen_in, &pcap_in);
+    assert_same_datagrams(
+        "hook vs pcap, out",
+        &seen_out,
+        &by_direction(&records, ip, Direction::Out),
+    );
+    let sent = check_stream(&seen_out, synack_port, 5001, &out);
+    let got = check_stream(&seen_in, kernel_port, 5002, &back);
+    eprintln!("{ip_synack}: sent {sent:?}, received {got:?}, {kept} kept, {st:?}");
+    assert!(
+        got.largest > 1500,
+        "unsplit datagrams reached the hook: {got:?}"
+    );
+}
+
 #[test]
 fn bulk_both_ways_with_offloads_ipv4() {
     skip_unless_ready!();
@@ -224,4 +291,16 @@ fn bulk_both_ways_with_offloads_ipv6() {
 fn bulk_both_ways_with_offloads_mtu_576() {
     skip_unless_ready!();
     both_ways(SYNACK_IP, KERNEL_IP, 576);
+}
+
+#[test]
+fn hook_and_pcap_see_unsplit_datagrams_as_they_arrived_ipv4() {
+    skip_unless_ready!();
+    watched_both_ways(SYNACK_IP, KERNEL_IP);
+}
+
+#[test]
+fn hook_and_pcap_see_unsplit_datagrams_as_they_arrived_ipv6() {
+    skip_unless_ready!();
+    watched_both_ways(SYNACK_IP6, KERNEL_IP6);
 }
