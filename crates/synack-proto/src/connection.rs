@@ -136,7 +136,8 @@ pub struct ConnInfo {
 pub(crate) struct Connection {
     pub handle: ConnHandle,
     pub tuple: FourTuple,
-    pub state: State,
+    /// Private: read with `state()`, changed only by `transition()`.
+    state: State,
     /// Set for a connection created by a listener's passive OPEN (MUST-11): the listener's
     /// address. SYN-RECEIVED returns to LISTEN on RST only for these.
     pub listener: Option<SocketAddr>,
@@ -210,6 +211,28 @@ impl Connection {
             challenge_count: 0,
             user_timeout: cfg.user_timeout,
         }
+    }
+
+    /// A child of a listener (passive OPEN, MUST-11): it starts as a copy of the listener, in
+    /// LISTEN, and leaves it by taking the peer's SYN (`accept_syn`).
+    pub(crate) fn new_child(
+        handle: ConnHandle,
+        tuple: FourTuple,
+        iss: SeqNum,
+        cfg: &Config,
+        now: Instant,
+        listener: SocketAddr,
+    ) -> Self {
+        let mut c = Connection::new(handle, tuple, iss, cfg, now);
+        c.state = State::Listen;
+        c.listener = Some(listener);
+        c
+    }
+
+    /// The connection's state (RFC 9293 §3.3.2). Only [`Connection::transition`] changes it.
+    #[inline]
+    pub(crate) fn state(&self) -> State {
+        self.state
     }
 
     /// The single place a connection changes state: checks the edge against RFC 9293's

@@ -446,7 +446,7 @@ impl Endpoint {
             Some(c) if c.owned && !c.released => c,
             _ => return Err(Error::InvalidHandle),
         };
-        let was = c.state;
+        let was = c.state();
         let mut ctx = ctx!(self, now);
         let r = c.shutdown(&mut ctx);
         self.after(h, was, false);
@@ -471,7 +471,7 @@ impl Endpoint {
             Some(_) => return Err(Error::InvalidHandle),
             None => return self.user_close_time_wait(h, abort, false),
         };
-        let was = c.state;
+        let was = c.state();
         let mut ctx = ctx!(self, now);
         let rst = if abort {
             c.abort(&mut ctx, "ABORT")
@@ -488,7 +488,7 @@ impl Endpoint {
 
     pub fn state(&self, h: ConnHandle) -> Option<State> {
         match self.conns.get(&h) {
-            Some(c) => Some(c.state),
+            Some(c) => Some(c.state()),
             None => Some(self.conns.time_wait(h)?.state()),
         }
     }
@@ -530,7 +530,7 @@ impl Endpoint {
         let Some(c) = self.conns.get_mut(&h) else {
             return self.user_close_time_wait(h, true, true);
         };
-        let was = c.state;
+        let was = c.state();
         let mut ctx = ctx!(self, now);
         let rst = c.abort(&mut ctx, "reset");
         let tuple = c.tuple;
@@ -839,7 +839,7 @@ impl Endpoint {
         let accept_room = {
             let Some(c) = self.conns.get(&h) else { return };
             // Only SYN-RECEIVED asks (the ACK that would complete the handshake).
-            match c.listener.filter(|_| c.state == State::SynReceived) {
+            match c.listener.filter(|_| c.state() == State::SynReceived) {
                 Some(l) => self
                     .listeners
                     .get(&l)
@@ -856,7 +856,7 @@ impl Endpoint {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
-        let was = c.state;
+        let was = c.state();
         let mut ctx = ctx!(self, now);
         if let Some((floor, laddr, tuple)) = reincarnation {
             c.close_with(
@@ -911,7 +911,7 @@ impl Endpoint {
         let c = &mut *l.conn;
         // The TIME-WAIT table is bounded: past `max_time_wait` a connection skips its 2MSL
         // wait (the Linux "time wait bucket table overflow" behaviour), counted.
-        if was != State::TimeWait && c.state == State::TimeWait {
+        if was != State::TimeWait && c.state() == State::TimeWait {
             if self.time_wait_count >= self.cfg.max_time_wait {
                 // The FIN that led here is still acknowledged (§3.10.7.4): without it the
                 // peer would sit in LAST-ACK until its retransmitted FIN met a RST.
@@ -934,7 +934,7 @@ impl Endpoint {
             } else {
                 self.time_wait_count += 1;
             }
-        } else if was == State::TimeWait && c.state != State::TimeWait {
+        } else if was == State::TimeWait && c.state() != State::TimeWait {
             self.time_wait_count = self.time_wait_count.saturating_sub(1);
         }
         // Receive and send memory against the global budget.
@@ -942,7 +942,7 @@ impl Endpoint {
         reaccount(&mut self.tx_memory, c.snd.buf.len(), &mut l.tx_accounted);
         account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         let c = &mut *l.conn;
-        let state = c.state;
+        let state = c.state();
         if let Some(laddr) = c.listener {
             if was == State::SynReceived && state != State::SynReceived {
                 let established = state.is_synchronized();
@@ -962,7 +962,7 @@ impl Endpoint {
             let mut ctx = ctx!(self, self.last_now);
             c.transition(&mut ctx, State::Closed, "half-open child discarded");
         }
-        if c.state == State::Closed {
+        if c.state() == State::Closed {
             let (reapable, tuple) = (c.is_reapable(), c.tuple);
             self.conns.unbind(&tuple, h);
             if reapable {
@@ -1067,7 +1067,7 @@ impl Endpoint {
             let Some(c) = self.conns.get_mut(&h) else {
                 break;
             };
-            let was = c.state;
+            let was = c.state();
             let mut ctx = ctx!(self, now);
             c.handle_timeout(&mut ctx);
             self.after(h, was, false);

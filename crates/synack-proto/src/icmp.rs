@@ -283,7 +283,7 @@ impl Endpoint {
             self.stats.icmp_ignored += 1;
             return;
         }
-        let was = c.state;
+        let was = c.state();
         let mut ctx = ctx!(self, now);
         c.icmp_error(&mut ctx, error);
         self.after(h, was, false);
@@ -320,7 +320,7 @@ impl Connection {
         // A hard error aborts a connection attempt (SHLD-26); once synchronized, and for soft
         // errors always, the connection continues (MUST-56) — the application was told
         // (MUST-47, SHLD-25).
-        if error.is_hard() && self.state == State::SynSent {
+        if error.is_hard() && self.state() == State::SynSent {
             self.close_with(ctx, CloseReason::Refused, "ICMP unreachable");
         }
     }

@@ -174,16 +174,10 @@ impl Endpoint {
         if let Some(floor) = iss_floor {
             iss = iss.max(floor);
         }
-        let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
-        c.listener = Some(laddr);
-        c.state = State::Listen; // the child starts as a copy of the listener
+        let mut c = Box::new(Connection::new_child(h, tuple, iss, &self.cfg, now, laddr));
         let mut ctx = ctx!(self, now);
         // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
-        c.rcv.irs = seg.seq;
-        c.rcv.nxt = seg.seq + 1u32;
-        c.rcv.adv = c.rcv.nxt;
-        c.negotiate(&ctx, &seg.options);
-        c.opts.last_ack_sent = c.rcv.nxt;
+        c.accept_syn(&ctx, seg.seq, &seg.options);
         c.opts.ts_offset = ts_offset;
         c.snd.wnd = seg.wnd;
         c.snd.max_wnd = seg.wnd;
@@ -285,9 +279,9 @@ impl Endpoint {
         self.stats.syn_cookies_validated += 1;
         let h = self.conns.vacant();
         l.children.insert(h);
-        let mut c = Box::new(Connection::new(h, tuple, cookie, &self.cfg, now));
-        c.listener = Some(laddr);
-        c.state = State::Listen;
+        let mut c = Box::new(Connection::new_child(
+            h, tuple, cookie, &self.cfg, now, laddr,
+        ));
         c.opts.ts_offset = self.secret.ts_offset(tuple);
         // The SYN's options as the cookie remembers them.
         let (ws, sack) = seg
@@ -302,14 +296,7 @@ impl Endpoint {
             ..TcpOptions::default()
         };
         let mut ctx = ctx!(self, now);
-        c.rcv.irs = peer_isn;
-        c.rcv.nxt = seg.seq;
-        c.rcv.adv = seg.seq;
-        c.negotiate(&ctx, &peer);
-        if !c.opts.ws_agreed {
-            c.opts.rcv_shift = 0;
-        }
-        c.opts.last_ack_sent = c.rcv.nxt;
+        c.accept_syn(&ctx, peer_isn, &peer);
         c.snd.nxt = cookie + 1u32;
         c.snd.max = cookie + 1u32;
         c.snd.wl1 = seg.seq;

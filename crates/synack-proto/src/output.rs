@@ -17,7 +17,7 @@ impl Connection {
     /// endpoint copies straight into the packet.
     pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
         if let Some(ack) = self.rcv.owed_dupacks.pop_front() {
-            if self.state.is_synchronized() {
+            if self.state().is_synchronized() {
                 // Unless it says everything a pending ACK would, the pending ACK still goes.
                 let still_owed =
                     self.rcv.ack_now && !(ack == self.rcv.nxt && self.rcv.owed_dupacks.is_empty());
@@ -29,7 +29,7 @@ impl Connection {
             }
             self.rcv.owed_dupacks.clear();
         }
-        match self.state {
+        match self.state() {
             State::Closed | State::Listen => None,
             State::SynSent => {
                 if self.snd.nxt != self.snd.iss {
@@ -62,7 +62,7 @@ impl Connection {
 
     pub(crate) fn can_send_data(&self) -> bool {
         matches!(
-            self.state,
+            self.state(),
             State::Established
                 | State::CloseWait
                 | State::FinWait1
@@ -103,8 +103,8 @@ impl Connection {
         // Most calls find nothing to send (the endpoint asks each connection it touched until
         // it says so): answer those before building any options.
         let fin_due = self.snd.fin_seq() == Some(self.snd.nxt)
-            && self.state != State::Established
-            && self.state != State::CloseWait;
+            && self.state() != State::Established
+            && self.state() != State::CloseWait;
         let something = self.snd.nxt < data_end
             || fin_due
             || (self.rec.rexmit_head && self.snd.una < self.snd.max)
@@ -203,8 +203,8 @@ impl Connection {
         }
         if let Some(fin) = self.snd.fin_seq() {
             if self.snd.nxt + len == fin
-                && self.state != State::Established
-                && self.state != State::CloseWait
+                && self.state() != State::Established
+                && self.state() != State::CloseWait
             {
                 flags |= TcpFlags::FIN;
             }
@@ -295,7 +295,7 @@ impl Connection {
     }
 
     fn can_send_fin(&self) -> bool {
-        self.state != State::Established && self.state != State::CloseWait
+        self.state() != State::Established && self.state() != State::CloseWait
     }
 
     /// Bookkeeping for a segment about to go out: advance SND.NXT, start the RTO timer
@@ -414,7 +414,7 @@ impl Connection {
     /// Options on our SYN or SYN-ACK: MSS always (MAY-3); window scale, SACK-permitted and
     /// timestamps as configured on a SYN, or as agreed on a SYN-ACK.
     fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
-        let answering = self.state == State::SynReceived;
+        let answering = self.state() == State::SynReceived;
         let ws = if answering {
             self.opts.ws_agreed
         } else {

@@ -111,6 +111,18 @@ impl Connection {
         self.opts.snd_mss = self.opts.path_mss.saturating_sub(overhead).max(32);
     }
 
+    /// Take the peer's SYN — the one routine for a listener's child (§3.10.7.2), SYN-SENT
+    /// (§3.10.7.3, a SYN-ACK or a simultaneous open) and a returned SYN cookie: IRS = the
+    /// SYN's sequence number, RCV.NXT just past it, the window edge there, the options both
+    /// SYNs agreed, and Last.ACK.sent = RCV.NXT (the ACK our next segment carries).
+    pub(crate) fn accept_syn(&mut self, ctx: &Ctx<'_>, irs: SeqNum, options: &TcpOptions) {
+        self.rcv.irs = irs;
+        self.rcv.nxt = irs + 1u32;
+        self.rcv.adv = self.rcv.nxt;
+        self.negotiate(ctx, options);
+        self.opts.last_ack_sent = self.rcv.nxt;
+    }
+
     /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
     /// duplicate: ACK and drop. Once timestamps are agreed, a non-RST segment without them is
     /// dropped (§3.2). Returns true if the segment must be dropped.
@@ -158,7 +170,7 @@ impl Connection {
         seg: Segment<'_>,
         accept_room: bool,
     ) -> Outcome {
-        let out = match self.state {
+        let out = match self.state() {
             State::Closed | State::Listen => Outcome::default(),
             State::SynSent => self.syn_sent_arrives(ctx, seg),
             _ => self.synchronizing_arrives(ctx, seg, accept_room),
@@ -175,7 +187,7 @@ impl Connection {
     /// accepted, it is forgotten. `None`: nothing staged, the caller sums the text itself.
     pub(crate) fn stage_text(&mut self, seq: SeqNum, flags: TcpFlags, text: &[u8]) -> Option<u32> {
         let takes_text = matches!(
-            self.state,
+            self.state(),
             State::Established | State::FinWait1 | State::FinWait2
         );
         if !takes_text
@@ -219,11 +231,7 @@ impl Connection {
         if !seg.has(TcpFlags::SYN) {
             return Outcome::default(); // fifth: neither SYN nor RST — drop
         }
-        self.rcv.irs = seg.seq;
-        self.rcv.nxt = seg.seq + 1u32;
-        self.rcv.adv = self.rcv.nxt;
-        self.opts.last_ack_sent = self.rcv.nxt;
-        self.negotiate(ctx, &seg.options);
+        self.accept_syn(ctx, seg.seq, &seg.options);
         self.rcv.last_recv_at = ctx.now;
         if ack_ok {
             let tsecr = seg.options.timestamps.map(|t| t.1);
@@ -244,7 +252,11 @@ impl Connection {
                 flags: TcpFlags(seg.flags.bits() & !(TcpFlags::SYN.bits() | TcpFlags::ACK.bits())),
                 ..seg
             };
-            self.text_and_fin(ctx, rest);
+            let dropped_for_memory = self.text_and_fin(ctx, rest);
+            return Outcome {
+                dropped_for_memory,
+                ..Outcome::default()
+            };
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
             self.snd.wnd = seg.wnd;
@@ -266,7 +278,7 @@ impl Connection {
         mut seg: Segment<'_>,
         accept_room: bool,
     ) -> Outcome {
-        if self.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs {
+        if self.state() == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs {
             if !seg.has(TcpFlags::ACK) {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
                 self.snd.nxt = self.snd.iss;
@@ -289,7 +301,7 @@ impl Connection {
         // RFC 5961 §4.2: in a synchronized state a SYN gets a challenge ACK whatever its
         // sequence number — so an out-of-window SYN is answered from the same rate-limited
         // budget rather than with a step-1 ACK per spoofed segment.
-        if self.state.is_synchronized() && seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::RST) {
+        if self.state().is_synchronized() && seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::RST) {
             self.challenge_ack(ctx);
             return Outcome::default();
         }
@@ -322,7 +334,7 @@ impl Connection {
                         let end = seg.seq + seg.payload.len();
                         self.rcv.dsack = Some((seg.seq, end.min(nxt)));
                     }
-                    if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
+                    if self.state() == State::TimeWait && seg.has(TcpFlags::FIN) {
                         // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
                         self.timers
                             .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
@@ -365,7 +377,7 @@ impl Connection {
 
         // Second: the RST bit (RFC 5961 §3.2: only an exact match resets).
         if seg.has(TcpFlags::RST) {
-            if self.state == State::TimeWait && ctx.cfg.rfc1337 {
+            if self.state() == State::TimeWait && ctx.cfg.rfc1337 {
                 // RFC 1337: a RST must not assassinate TIME-WAIT; the 2MSL wait protects the
                 // next incarnation from this one's old duplicates. Ignored.
                 return Outcome::default();
@@ -381,7 +393,7 @@ impl Connection {
 
         // Fourth: the SYN bit.
         if seg.has(TcpFlags::SYN) {
-            if self.state == State::SynReceived && self.listener.is_some() {
+            if self.state() == State::SynReceived && self.listener.is_some() {
                 // A new SYN on a passively opened half-open connection: back to LISTEN.
                 self.transition(ctx, State::Listen, "rcv SYN (back to LISTEN)");
                 return Outcome {
@@ -398,7 +410,7 @@ impl Connection {
         if !seg.has(TcpFlags::ACK) {
             return Outcome::default();
         }
-        if self.state == State::SynReceived {
+        if self.state() == State::SynReceived {
             if self.snd.una < seg.ack && seg.ack <= self.snd.max {
                 if self.listener.is_some() && !accept_room {
                     // The accept queue is full: ignore the ACK; our SYN-ACK retransmission
@@ -477,7 +489,7 @@ impl Connection {
         }
         // The segment passed the ACK check: now, and only now, TS.Recent may advance.
         self.update_ts_recent(ctx, urgent_seq, &seg.options);
-        match self.state {
+        match self.state() {
             State::FinWait1 if self.snd.fin_acked() => {
                 self.transition(ctx, State::FinWait2, "rcv ACK of FIN");
             }
@@ -496,7 +508,7 @@ impl Connection {
         // moves on. Processed even with a zero window (MUST-66).
         if seg.has(TcpFlags::URG)
             && matches!(
-                self.state,
+                self.state(),
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
@@ -511,7 +523,7 @@ impl Connection {
         // Seventh and eighth: text and FIN.
         if self.released
             && !seg.payload.is_empty()
-            && matches!(self.state, State::FinWait1 | State::FinWait2)
+            && matches!(self.state(), State::FinWait1 | State::FinWait2)
         {
             // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
             let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd.max));
@@ -547,7 +559,7 @@ impl Connection {
     /// Returns the floor for our new ISS: past everything the old incarnation used.
     pub(crate) fn new_incarnation(&self, seg: &Segment<'_>) -> Option<SeqNum> {
         let syn_only = seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::ACK) && !seg.has(TcpFlags::RST);
-        if self.state != State::TimeWait || !syn_only {
+        if self.state() != State::TimeWait || !syn_only {
             return None;
         }
         let newer = match (self.opts.ts_ok, seg.options.timestamps) {
@@ -559,7 +571,7 @@ impl Connection {
 
     /// Step 2 for an exact-match RST, by state.
     fn reset_arrives(&mut self, ctx: &mut Ctx<'_>) -> Outcome {
-        match self.state {
+        match self.state() {
             State::SynReceived if self.listener.is_some() => {
                 // Passive OPEN: return to LISTEN, the user is not told.
                 self.snd.buf.clear();
@@ -679,7 +691,7 @@ impl Connection {
     /// endpoint is over its memory budget.
     fn text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: Segment<'_>) -> bool {
         let takes_text = matches!(
-            self.state,
+            self.state(),
             State::Established | State::FinWait1 | State::FinWait2
         );
         if takes_text && !seg.payload.is_empty() {
@@ -730,7 +742,7 @@ impl Connection {
             }
         }
         if seg.has(TcpFlags::FIN) {
-            if matches!(self.state, State::Closed | State::Listen | State::SynSent) {
+            if matches!(self.state(), State::Closed | State::Listen | State::SynSent) {
                 return false; // never process a FIN in these states
             }
             let fin_seq = seg.seq + seg.payload.len();
@@ -753,7 +765,7 @@ impl Connection {
             ctx.events
                 .push_back(Event::PeerClosed { conn: self.handle });
         }
-        match self.state {
+        match self.state() {
             State::SynReceived | State::Established => {
                 self.transition(ctx, State::CloseWait, "rcv FIN");
             }

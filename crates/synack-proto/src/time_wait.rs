@@ -568,7 +568,7 @@ impl Connection {
     /// left to send, and the application has closed it (while it holds the handle, `info()`
     /// keeps reporting the connection's whole life, and unread data stays readable).
     pub(crate) fn can_freeze(&self) -> bool {
-        self.state == crate::state::State::TimeWait
+        self.state() == crate::state::State::TimeWait
             && (self.released || !self.owned)
             && self.timers.is_set(Timer::TimeWait)
             && !self.rcv.ack_now

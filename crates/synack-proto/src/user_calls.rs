@@ -18,7 +18,7 @@ impl Connection {
     /// SEND (§3.10.2): queue data. Before ESTABLISHED it is held until the handshake ends.
     /// `pressure`: the endpoint is over its memory budget.
     pub(crate) fn send(&mut self, data: &[u8], pressure: bool) -> Result<usize, Error> {
-        match self.state {
+        match self.state() {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             State::Closed => return Err(self.closed_error()),
             State::Listen => return Err(Error::NotConnected),
@@ -40,13 +40,13 @@ impl Connection {
     /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
     /// `pressure`: the endpoint is over its memory budget.
     pub(crate) fn recv(&mut self, buf: &mut [u8], pressure: bool) -> Result<usize, Error> {
-        if self.state == State::Closed
+        if self.state() == State::Closed
             && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
         {
             return Err(self.closed_error());
         }
         if matches!(
-            self.state,
+            self.state(),
             State::SynSent | State::SynReceived | State::Listen
         ) {
             return Err(Error::WouldBlock);
@@ -68,7 +68,7 @@ impl Connection {
                 || (before < threshold && after >= threshold);
             let largest = self.largest_window().min(self.rcv.buf.capacity() as u32);
             let held_back = self.rcv.promised_window() <= largest / 2;
-            if opened && held_back && !self.rcv.fin_received && self.state.is_synchronized() {
+            if opened && held_back && !self.rcv.fin_received && self.state().is_synchronized() {
                 self.rcv.ack_now = true;
             }
             return Ok(n);
@@ -76,7 +76,7 @@ impl Connection {
         if self.rcv.fin_received {
             return Ok(0);
         }
-        match self.state {
+        match self.state() {
             State::Closed => Ok(0),
             _ => Err(Error::WouldBlock),
         }
@@ -85,7 +85,7 @@ impl Connection {
     /// CLOSE of the send side (§3.10.4): a FIN follows the queued data. The receive side
     /// stays open (half-close).
     pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
-        match self.state {
+        match self.state() {
             State::SynSent | State::SynReceived => {
                 // Queued until ESTABLISHED (§3.10.4 lets SYN-RECEIVED defer the FIN).
                 self.snd.fin_queued = true;
@@ -112,10 +112,10 @@ impl Connection {
     /// data turns the close into a reset (SHLD-3). Returns a RST to send, if any.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<ResetReply> {
         self.released = true;
-        if self.rcv.buf.readable() > 0 && self.state.is_synchronized() {
+        if self.rcv.buf.readable() > 0 && self.state().is_synchronized() {
             return self.abort(ctx, "CLOSE with unread data (RST)");
         }
-        match self.state {
+        match self.state() {
             State::SynSent => {
                 // §3.10.4: delete the TCB.
                 self.close_with(ctx, CloseReason::Aborted, "CLOSE in SYN-SENT");
@@ -137,7 +137,7 @@ impl Connection {
     /// then CLOSED.
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) -> Option<ResetReply> {
         self.released = true;
-        let reply = match self.state {
+        let reply = match self.state() {
             State::SynReceived
             | State::Established
             | State::FinWait1
