@@ -847,28 +847,15 @@ impl Endpoint {
                 None => true,
             }
         };
-        // MAY-2 / RFC 6191: a SYN that can only be from a new incarnation ends TIME-WAIT early
-        // and goes to the listener, with our ISS above the old sequence space.
-        let reincarnation = self.conns.get(&h).and_then(|c| {
-            let floor = c.new_incarnation(&seg)?;
-            Some((floor, self.find_listener(c.tuple.local)?, c.tuple))
-        });
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
         let was = c.state();
-        let mut ctx = ctx!(self, now);
-        if let Some((floor, laddr, tuple)) = reincarnation {
-            c.close_with(
-                &mut ctx,
-                CloseReason::Normal,
-                "new SYN in TIME-WAIT (MAY-2)",
-            );
-            self.after(h, was, false);
-            let seg = Segment { offer: None, ..seg };
-            self.listen_arrives(now, laddr, tuple, seg, Some(floor));
-            return;
+        if was == State::TimeWait {
+            // The TIME-WAIT rules, shared with the compact entry (time_wait_rules.rs).
+            return self.time_wait_tcb_arrives(now, h, seg);
         }
+        let mut ctx = ctx!(self, now);
         let out = c.segment_arrives(&mut ctx, seg, accept_room);
         if out.dropped_for_memory {
             self.stats.ooo_dropped_memory += 1;

@@ -61,6 +61,7 @@ mod stats;
 mod syn_cookies;
 pub mod time;
 mod time_wait;
+mod time_wait_rules;
 mod timer_heap;
 mod timers;
 mod user_calls;

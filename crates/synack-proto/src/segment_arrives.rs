@@ -171,7 +171,9 @@ impl Connection {
         accept_room: bool,
     ) -> Outcome {
         let out = match self.state() {
-            State::Closed | State::Listen => Outcome::default(),
+            // TIME-WAIT has rules of its own (time_wait_rules.rs), shared with the compact
+            // entry; the endpoint applies them before a segment would reach this.
+            State::Closed | State::Listen | State::TimeWait => Outcome::default(),
             State::SynSent => self.syn_sent_arrives(ctx, seg),
             _ => self.synchronizing_arrives(ctx, seg, accept_room),
         };
@@ -334,11 +336,6 @@ impl Connection {
                         let end = seg.seq + seg.payload.len();
                         self.rcv.dsack = Some((seg.seq, end.min(nxt)));
                     }
-                    if self.state() == State::TimeWait && seg.has(TcpFlags::FIN) {
-                        // A retransmitted FIN in TIME-WAIT: ACK it and restart 2MSL (step 8).
-                        self.timers
-                            .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
-                    }
                 }
                 return Outcome::default();
             }
@@ -377,11 +374,6 @@ impl Connection {
 
         // Second: the RST bit (RFC 5961 §3.2: only an exact match resets).
         if seg.has(TcpFlags::RST) {
-            if self.state() == State::TimeWait && ctx.cfg.rfc1337 {
-                // RFC 1337: a RST must not assassinate TIME-WAIT; the 2MSL wait protects the
-                // next incarnation from this one's old duplicates. Ignored.
-                return Outcome::default();
-            }
             if seg.seq != nxt {
                 self.challenge_ack(ctx);
                 return Outcome::default();
@@ -552,21 +544,6 @@ impl Connection {
             self.stats.challenge_acks_suppressed =
                 self.stats.challenge_acks_suppressed.saturating_add(1);
         }
-    }
-
-    /// A SYN in TIME-WAIT that may open a new incarnation (MAY-2): with timestamps, its TSval
-    /// is newer than TS.Recent (RFC 6191); without, its sequence number lies beyond RCV.NXT.
-    /// Returns the floor for our new ISS: past everything the old incarnation used.
-    pub(crate) fn new_incarnation(&self, seg: &Segment<'_>) -> Option<SeqNum> {
-        let syn_only = seg.has(TcpFlags::SYN) && !seg.has(TcpFlags::ACK) && !seg.has(TcpFlags::RST);
-        if self.state() != State::TimeWait || !syn_only {
-            return None;
-        }
-        let newer = match (self.opts.ts_ok, seg.options.timestamps) {
-            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.opts.ts_recent) as i32) > 0,
-            _ => seg.seq > self.rcv.nxt,
-        };
-        newer.then(|| self.snd.max + 65535u32 + 2u32)
     }
 
     /// Step 2 for an exact-match RST, by state.
@@ -777,9 +754,7 @@ impl Connection {
                 }
             }
             State::FinWait2 => self.transition(ctx, State::TimeWait, "rcv FIN"),
-            State::TimeWait => self
-                .timers
-                .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2),
+            // TIME-WAIT never gets here: its rules are time_wait_rules.rs.
             _ => {}
         }
     }

@@ -16,7 +16,8 @@
 //! Entries that end early (RST, a new incarnation, ABORT) stay in the queue as hidden zombies
 //! until they reach the head, so the queue never needs unlinking from the middle.
 //!
-//! What the entry does not keep, and the difference it makes:
+//! The rules a segment meets in TIME-WAIT are time_wait_rules.rs, shared with a full TCB in
+//! TIME-WAIT. What the entry does not keep, and the difference it makes:
 //! - TS.Recent's age: TS.Recent is treated as fresh (it is at most 2·MSL old unless MSL is set
 //!   above 12 days; RFC 7323 §5.5's 24-day rule cannot apply).
 //! - MAX.SND.WND: an ACK below SND.UNA is ignored rather than challenged (MAY-12's lower
@@ -38,6 +39,7 @@ use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
+use crate::time_wait_rules as rules;
 use crate::timers::Timer;
 
 const SACK_OK: u8 = 1;
@@ -339,125 +341,58 @@ impl Endpoint {
         Ok(())
     }
 
-    /// SEGMENT ARRIVES for a compact TIME-WAIT entry: §3.10.7.4 for TIME-WAIT, in the RFC's
-    /// order, as `Connection::segment_arrives` does it for a full TCB.
+    /// SEGMENT ARRIVES for a compact TIME-WAIT entry: the verdict of the TIME-WAIT rules
+    /// (time_wait_rules.rs, the same a full TCB in TIME-WAIT follows), carried out on the
+    /// entry.
     pub(crate) fn time_wait_arrives(&mut self, now: Instant, h: ConnHandle, seg: Segment<'_>) {
         let i = h.slot();
         let tuple = match self.conns.time_wait(h) {
             Some(tw) if !tw.has(CLOSED) => tw.tuple(&self.conns.v6),
             _ => return,
         };
-        let has = |f: TcpFlags| seg.flags.contains(f);
-        let tw = self.conns.tw_at(i);
-        let (ts_ok, ts_recent, sack, owned) =
-            (tw.ts_ok, tw.ts_recent, tw.has(SACK_OK), tw.has(OWNED));
-        let (snd_nxt, nxt, wnd) = (tw.snd_nxt, tw.rcv_nxt, tw.rcv_wnd());
-        // MAY-2 / RFC 6191: a SYN from a new incarnation (newer timestamp, or a sequence number
-        // beyond RCV.NXT) ends TIME-WAIT and goes to the listener, our ISS above the old space.
-        if has(TcpFlags::SYN) && !has(TcpFlags::ACK) && !has(TcpFlags::RST) {
-            let newer = match (ts_ok, seg.options.timestamps) {
-                (true, Some((tsval, _))) => (tsval.wrapping_sub(ts_recent) as i32) > 0,
-                _ => seg.seq > nxt,
-            };
-            if let (true, Some(laddr)) = (newer, self.find_listener(tuple.local)) {
-                self.close_time_wait(h, CloseReason::Normal, "new SYN in TIME-WAIT (MAY-2)");
-                let floor = snd_nxt + 65535u32 + 2u32;
-                self.listen_arrives(now, laddr, tuple, seg, Some(floor));
-                return;
-            }
-        }
-        // RFC 7323 §5.3 R1 (PAWS): once timestamps are agreed a non-RST segment without one is
-        // dropped, and one older than TS.Recent is an old duplicate: ACK and drop.
-        if ts_ok && !has(TcpFlags::RST) {
-            match seg.options.timestamps {
-                None => return,
-                Some((tsval, _)) if (tsval.wrapping_sub(ts_recent) as i32) < 0 => {
-                    return self.time_wait_ack(now, h, None);
-                }
-                Some(_) => {}
-            }
-        }
-        // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
-        if has(TcpFlags::SYN) && !has(TcpFlags::RST) {
-            return self.time_wait_challenge(now, h);
-        }
-        // First: the sequence number (Table 6), against the window our ACKs offer.
-        let seg_len = seg.len();
-        let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
-        let acceptable = match (seg_len, wnd) {
-            (0, 0) => seg.seq == nxt,
-            (0, _) => in_window(seg.seq),
-            (_, 0) => false,
-            _ => in_window(seg.seq) || in_window(seg.seq + (seg_len - 1)),
+        let listener = if rules::syn_only(&seg) {
+            self.find_listener(tuple.local)
+        } else {
+            None
         };
-        let mut fin = has(TcpFlags::FIN);
-        let mut ack_owed = false;
-        let mut dsack = None;
-        if !acceptable {
-            let zero_window_ack = wnd == 0 && seg.seq == nxt;
-            if !zero_window_ack {
-                if has(TcpFlags::RST) {
-                    return;
-                }
-                if sack && !seg.payload.is_empty() && seg.seq < nxt {
-                    // A duplicate: report it as D-SACK (RFC 2883).
-                    dsack = Some((seg.seq, (seg.seq + seg.payload.len()).min(nxt)));
-                }
-                if fin {
-                    // A retransmitted FIN: ACK it and restart the 2MSL wait (step 8).
-                    self.conns.restart(i, now + self.cfg.msl * 2);
-                }
-                return self.time_wait_ack(now, h, dsack);
-            }
-            // MUST-66: the ACK field of a segment at RCV.NXT is still processed.
-            ack_owed = !has(TcpFlags::RST);
-            fin = false;
+        let tw = self.conns.tw_at(i);
+        let owned = tw.has(OWNED);
+        let view = rules::View {
+            snd_nxt: tw.snd_nxt,
+            rcv_nxt: tw.rcv_nxt,
+            // Our last ACK acknowledged everything.
+            last_ack_sent: tw.rcv_nxt,
+            wnd: tw.rcv_wnd(),
+            ts_ok: tw.ts_ok,
+            ts_recent: tw.ts_recent,
+            ts_recent_stale: false,
+            sack_ok: tw.has(SACK_OK),
+            ack_floor: None,
+            listener: listener.is_some(),
+        };
+        let v = rules::rules(&view, &seg, &self.cfg);
+        if let Some(ts) = v.ts_recent {
+            tw.ts_recent = ts;
         }
-        if acceptable && sack && seg.seq < nxt && !seg.payload.is_empty() {
-            dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
-        }
-        // Second: the RST bit. RFC 1337: a RST must not assassinate TIME-WAIT; without it,
-        // only an exact match resets (RFC 5961 §3.2).
-        if has(TcpFlags::RST) {
-            if self.cfg.rfc1337 {
-                return;
-            }
-            if seg.seq != nxt {
-                return self.time_wait_challenge(now, h);
-            }
-            return self.close_time_wait(h, CloseReason::Reset, "rcv RST");
-        }
-        // Fifth: the ACK field. MAY-12 (RFC 5961 §5): an ACK of data never sent is challenged.
-        if !has(TcpFlags::ACK) {
-            if ack_owed {
-                self.time_wait_ack(now, h, dsack);
-            }
-            return;
-        }
-        if seg.ack > snd_nxt {
-            return self.time_wait_challenge(now, h);
-        }
-        // RFC 7323 §4.3: TS.Recent from a segment at or before Last.ACK.sent (RCV.NXT: our
-        // last ACK acknowledged everything) — only now that it passed the window, RST, SYN and
-        // ACK checks, as for a full TCB: a segment that is dropped must not move it.
-        if let (true, Some((tsval, _))) = (ts_ok, seg.options.timestamps) {
-            if (tsval.wrapping_sub(ts_recent) as i32) >= 0 && seg.seq <= nxt {
-                self.conns.tw_at(i).ts_recent = tsval;
-            }
-        }
-        // Seventh: text is ignored in TIME-WAIT. Eighth: a FIN at RCV.NXT (the peer's FIN is
-        // behind RCV.NXT already, so only a bogus one lands here) is acknowledged and
-        // restarts the wait, as for a full TCB.
-        if fin && seg.seq + seg.payload.len() == nxt {
-            self.conns.tw_at(i).rcv_nxt += 1u32;
-            self.conns.restart(i, now + self.cfg.msl * 2);
+        if v.fin {
+            tw.rcv_nxt += 1u32;
             if owned {
                 self.events.push_back(Event::PeerClosed { conn: h });
             }
-            ack_owed = true;
         }
-        if ack_owed {
-            self.time_wait_ack(now, h, dsack);
+        if v.restart {
+            self.conns.restart(i, now + self.cfg.msl * 2);
+        }
+        match (v.action, listener) {
+            (rules::Action::Drop, _) => {}
+            (rules::Action::Ack, _) => self.time_wait_ack(now, h, v.dsack),
+            (rules::Action::Challenge, _) => self.time_wait_challenge(now, h),
+            (rules::Action::Reset, _) => self.close_time_wait(h, CloseReason::Reset, "rcv RST"),
+            (rules::Action::Reincarnate { iss_floor }, Some(laddr)) => {
+                self.close_time_wait(h, CloseReason::Normal, "new SYN in TIME-WAIT (MAY-2)");
+                self.listen_arrives(now, laddr, tuple, seg, Some(iss_floor));
+            }
+            (rules::Action::Reincarnate { .. }, None) => {}
         }
     }
 

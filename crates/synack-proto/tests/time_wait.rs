@@ -369,3 +369,127 @@ fn a_full_time_wait_table_still_acks_the_fin() {
     assert_eq!(p.b.state(s), None, "B left LAST-ACK for CLOSED");
     assert_eq!((p.a.connection_count(), p.a.time_wait_count()), (0, 0));
 }
+
+/// One set of TIME-WAIT rules (time_wait_rules.rs): a connection the application still holds
+/// keeps its full TCB in TIME-WAIT, one it closed becomes a compact entry, and each answers
+/// every probe with the same segment (flags, seq, ack, window, options) and ends in the same
+/// state — PAWS, RFC 1337 and RFC 5961 (RST and SYN), a retransmitted FIN, duplicate and
+/// partly duplicate data (D-SACK), an ACK of data never sent, a bogus FIN at RCV.NXT.
+#[test]
+fn the_full_tcb_and_the_compact_entry_answer_every_probe_alike() {
+    #[derive(Clone, Copy, Debug)]
+    enum Probe {
+        RetransmittedFin,
+        OldTimestamp,
+        NoTimestamp,
+        ExactRst,
+        InexactRst,
+        OldSyn,
+        DuplicateData,
+        PartlyDuplicateData,
+        AckOfUnsent,
+        BogusFinAtRcvNxt,
+        PlainAck,
+    }
+    let probes = [
+        Probe::RetransmittedFin,
+        Probe::OldTimestamp,
+        Probe::NoTimestamp,
+        Probe::ExactRst,
+        Probe::InexactRst,
+        Probe::OldSyn,
+        Probe::DuplicateData,
+        Probe::PartlyDuplicateData,
+        Probe::AckOfUnsent,
+        Probe::BogusFinAtRcvNxt,
+        Probe::PlainAck,
+    ];
+    // What A sends in answer and A's state after, for one holder.
+    let run = |modern: bool, rfc1337: bool, hold: bool, probe: Probe| {
+        let base = if modern {
+            modern_config(A_IP)
+        } else {
+            config(A_IP)
+        };
+        let a = Config { rfc1337, ..base };
+        let b = if modern {
+            modern_config(B_IP)
+        } else {
+            config(B_IP)
+        };
+        let mut p = Pair::with_configs(a, b);
+        let (c, s) = p.establish();
+        if hold {
+            p.a.shutdown(c).unwrap();
+        } else {
+            p.a.close(c).unwrap();
+        }
+        p.exchange();
+        p.b.close(s).unwrap();
+        let fin_b = p.one(Side::B);
+        p.deliver(Side::A, &fin_b.raw);
+        let last = p.one(Side::A);
+        p.deliver(Side::B, &last.raw);
+        assert_eq!(p.a.state(c), Some(State::TimeWait));
+        assert_eq!(
+            p.a.stats().time_wait_compacted,
+            u64::from(!hold),
+            "held: TCB; closed: compact entry"
+        );
+        p.advance(Duration::from_secs(1));
+        let ts = |delta: u32| TcpOptions {
+            timestamps: fin_b
+                .options
+                .timestamps
+                .map(|(v, _)| (v.wrapping_add(delta), 0)),
+            ..TcpOptions::default()
+        };
+        let (nxt, una) = (last.ack, last.seq);
+        let ack = TcpFlags::ACK;
+        let raw = match probe {
+            Probe::RetransmittedFin => fin_b.raw.clone(),
+            Probe::OldTimestamp => from_peer(&p.a, c, ack, nxt, una, 1000, ts(u32::MAX - 4), b""),
+            Probe::NoTimestamp => {
+                from_peer(&p.a, c, ack, nxt, una, 1000, TcpOptions::default(), b"")
+            }
+            Probe::ExactRst => from_peer(&p.a, c, TcpFlags::RST, nxt, 0, 0, ts(1), b""),
+            Probe::InexactRst => from_peer(&p.a, c, TcpFlags::RST, nxt + 10, 0, 0, ts(1), b""),
+            Probe::OldSyn => from_peer(&p.a, c, TcpFlags::SYN, nxt - 100, 0, 1000, ts(1), b""),
+            Probe::DuplicateData => {
+                from_peer(&p.a, c, ack, nxt - 11, una, 1000, ts(1), b"0123456789")
+            }
+            Probe::PartlyDuplicateData => {
+                from_peer(&p.a, c, ack, nxt - 5, una, 1000, ts(1), b"0123456789")
+            }
+            Probe::AckOfUnsent => from_peer(&p.a, c, ack, nxt, una + 1000, 1000, ts(1), b""),
+            Probe::BogusFinAtRcvNxt => {
+                from_peer(&p.a, c, ack | TcpFlags::FIN, nxt, una, 1000, ts(1), b"")
+            }
+            Probe::PlainAck => from_peer(&p.a, c, ack, nxt, una, 1000, ts(1), b""),
+        };
+        p.deliver(Side::A, &raw);
+        let out: Vec<_> = p
+            .out(Side::A)
+            .into_iter()
+            .map(|s| (s.flags(), s.seq, s.ack, s.wnd, s.options))
+            .collect();
+        // A CLOSED connection the application still holds stays visible (Closed), a closed
+        // one is gone: the state is compared as "what is left of TIME-WAIT".
+        let state = p.a.state(c).unwrap_or(State::Closed);
+        let timers = (state == State::TimeWait).then(|| p.a.timers(c).map(|t| t.time_wait_at));
+        (out, state, timers)
+    };
+    for modern in [false, true] {
+        for rfc1337 in [true, false] {
+            for probe in probes {
+                let tcb = run(modern, rfc1337, true, probe);
+                let entry = run(modern, rfc1337, false, probe);
+                assert_eq!(
+                    tcb, entry,
+                    "{probe:?} (timestamps and SACK: {modern}, RFC 1337: {rfc1337}): \
+                     the TCB (left) and the compact entry (right) differ"
+                );
+            }
+        }
+    }
+}
