@@ -522,7 +522,7 @@ impl Flow {
             "final_cwnd": i.map(|i| i.cwnd),
             "mss": i.map(|i| i.mss),
             "srtt_us": i.and_then(|i| i.srtt).map(|d| d.as_micros() as u64),
-            "congestion": i.map(|i| i.congestion.name()),
+            "congestion": i.map(|i| i.controller),
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct Config {
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
+    /// A congestion controller of your own for new connections, in place of `congestion`
+    /// (see [`crate::congestion::Controller`]). `None`: the built-in one `congestion` names.
+    pub controller: Option<crate::congestion::ControllerFactory>,
     /// Delayed ACK (SHLD-18): how long an ACK for in-order data may wait. RFC 9293 allows up to
     /// 0.5 s (MUST-40); we take 40 ms, as Linux does at most times, so interactive traffic
     /// stays snappy. A second full-sized segment is always ACKed at once (SHLD-19). `None`
@@ -163,6 +166,7 @@ impl Default for Config {
             hystart: true,
             prr: true,
             congestion: crate::congestion::Algorithm::default(),
+            controller: None,
             delayed_ack: Some(Duration::from_millis(40)),
             nodelay: false,
             keepalive: None,

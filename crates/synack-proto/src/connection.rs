@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use synack_wire::{TcpFlags, TcpOptions};
 
 use crate::config::Config;
-use crate::congestion::Controller;
 use crate::error::CloseReason;
 use crate::event::{ConnHandle, Event, FourTuple};
 use crate::negotiated::Negotiated;
@@ -102,8 +101,11 @@ pub struct ConnInfo {
     /// The send buffer's size: `Config::send_buffer`, grown by autotuning (at most to
     /// `Config::send_buffer_max`) while it, not the congestion window, limits the sender.
     pub send_buffer: usize,
-    /// The congestion controller in use.
-    pub congestion: crate::congestion::Algorithm,
+    /// The built-in congestion controller in use; `None` for one plugged in through
+    /// `Config::controller`.
+    pub congestion: Option<crate::congestion::Algorithm>,
+    /// The congestion controller's name (`"cubic"`, `"newreno"`, or a plug-in's own).
+    pub controller: &'static str,
     /// In loss recovery (fast recovery / SACK recovery) now.
     pub in_recovery: bool,
     /// Times loss recovery was entered.
@@ -449,8 +451,8 @@ impl Connection {
             srtt: self.rec.rtt.srtt(),
             rttvar: self.rec.rtt.rttvar(),
             rto: self.rec.rtt.rto(),
-            cwnd: self.rec.cwnd,
-            ssthresh: self.rec.ssthresh,
+            cwnd: self.rec.cwnd(),
+            ssthresh: self.rec.ssthresh(),
             bytes_in_flight: self.snd.in_flight(),
             backoff: self.rec.retries,
             retransmits: u64::from(self.stats.retransmits),
@@ -463,6 +465,7 @@ impl Connection {
             recv_buffer: self.rcv.buf.capacity(),
             send_buffer: self.snd.buf.capacity(),
             congestion: self.rec.cc.algorithm(),
+            controller: crate::congestion::Controller::name(&self.rec.cc),
             in_recovery: self.rec.recover.is_some(),
             fast_retransmits: u64::from(self.stats.fast_retransmits),
             zero_window_probes: u64::from(self.stats.zero_window_probes),

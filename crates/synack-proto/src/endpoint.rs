@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::congestion::Controller;
 use crate::conn_table::{ConnTable, Live, OwnKeys};
 use std::net::{IpAddr, SocketAddr};
 
@@ -569,8 +568,11 @@ impl Endpoint {
         algorithm: crate::congestion::Algorithm,
     ) -> Result<(), Error> {
         let c = self.owned_mut(h)?;
-        if c.rec.cc.algorithm() != algorithm {
+        if c.rec.cc.algorithm() != Some(algorithm) {
+            let (cwnd, ssthresh) = (c.rec.cwnd(), c.rec.ssthresh());
             c.rec.cc = crate::congestion::Cc::new(algorithm);
+            c.rec.set_cwnd(cwnd);
+            crate::congestion::Controller::set_ssthresh(&mut c.rec.cc, ssthresh);
         }
         Ok(())
     }

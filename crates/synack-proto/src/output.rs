@@ -150,7 +150,8 @@ impl Connection {
             {
                 // RFC 5681 §4.1: restart after idle with at most the initial window.
                 let iw = crate::congestion::initial_window(u32::from(self.opts.snd_mss));
-                self.rec.cwnd = self.rec.cwnd.min(iw).max(u32::from(self.opts.snd_mss));
+                self.rec
+                    .set_cwnd(self.rec.cwnd().min(iw).max(u32::from(self.opts.snd_mss)));
                 self.rec.cc.on_idle_restart(ctx.now);
             }
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
@@ -162,7 +163,7 @@ impl Connection {
             } else {
                 0
             };
-            let limit = self.snd.una + self.snd.wnd.min(self.rec.cwnd.saturating_add(limited));
+            let limit = self.snd.una + self.snd.wnd.min(self.rec.cwnd().saturating_add(limited));
             let usable = if limit > self.snd.nxt {
                 limit - self.snd.nxt
             } else {
@@ -261,7 +262,7 @@ impl Connection {
     ) -> Option<Option<Outgoing>> {
         let smss = u32::from(self.opts.snd_mss);
         let pipe = self.rec.scoreboard.pipe(self.snd.una, self.snd.max, smss);
-        if self.rec.cwnd.saturating_sub(pipe) < smss {
+        if self.rec.cwnd().saturating_sub(pipe) < smss {
             return Some(None);
         }
         let data_end = self.snd.buf.end();

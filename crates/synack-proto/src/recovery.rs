@@ -31,8 +31,6 @@ pub(crate) struct Recovery {
     /// When the current unacknowledged data was last making progress (R2 is measured from here).
     pub progress_at: Instant,
     pub syn_timed_out: bool,
-    pub cwnd: u32,
-    pub ssthresh: u32,
     pub dupacks: u32,
     /// Fast recovery (RFC 5681 §3.2, RFC 6582): the highest sequence sent when it began.
     pub recover: Option<SeqNum>,
@@ -41,7 +39,8 @@ pub(crate) struct Recovery {
     /// No fast recovery until SND.UNA passes this (the highest sequence sent at the last
     /// timeout, RFC 6582 §3.2 step 1).
     pub recover_floor: SeqNum,
-    /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18).
+    /// The congestion controller (RFC 5681 NewReno or RFC 9438 CUBIC, MAY-18, or one plugged
+    /// in through `Config::controller`): it owns cwnd and ssthresh.
     pub cc: Cc,
     /// HyStart++ in the initial slow start (congestion/hystart.rs).
     pub hystart: HyStart,
@@ -59,6 +58,23 @@ pub(crate) struct Recovery {
 }
 
 impl Recovery {
+    /// The congestion window, bytes (the controller's).
+    #[inline]
+    pub(crate) fn cwnd(&self) -> u32 {
+        self.cc.window()
+    }
+
+    /// The slow-start threshold, bytes (the controller's).
+    #[inline]
+    pub(crate) fn ssthresh(&self) -> u32 {
+        self.cc.ssthresh()
+    }
+
+    #[inline]
+    pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
+        self.cc.set_window(cwnd);
+    }
+
     pub(crate) fn new(iss: SeqNum, cfg: &Config, now: Instant) -> Recovery {
         Recovery {
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
@@ -66,13 +82,11 @@ impl Recovery {
             retries: 0,
             progress_at: now,
             syn_timed_out: false,
-            cwnd: 0,
-            ssthresh: u32::MAX,
             dupacks: 0,
             recover: None,
             rexmit_head: false,
             recover_floor: iss,
-            cc: Cc::new(cfg.congestion),
+            cc: Cc::from_config(cfg),
             hystart: HyStart::new(cfg.hystart),
             prr: Prr::default(),
             scoreboard: Scoreboard::new(),
@@ -118,36 +132,33 @@ impl Connection {
                     // Full ACK: recovery is over (RFC 6582 §3.2 step 3, RFC 6675 §5).
                     self.rec.recover = None;
                     self.rec.rexmit_log.clear();
-                    self.rec.cwnd = if self.opts.sack_ok {
+                    self.rec.set_cwnd(if self.opts.sack_ok {
                         // RFC 6675 set cwnd = ssthresh on entry and the pipe, not cwnd,
                         // paced recovery: cwnd stays.
-                        self.rec.ssthresh.max(mss)
+                        self.rec.ssthresh().max(mss)
                     } else {
                         // RFC 6582 §3.2 step 3 option 1: deflate the inflated window without
                         // allowing a burst.
                         self.rec
-                            .ssthresh
+                            .ssthresh()
                             .min(self.snd.in_flight().max(mss) + mss)
                             .max(mss)
-                    };
+                    });
                 }
                 Some(_) => {
                     if !self.opts.sack_ok {
                         // NewReno partial ACK: retransmit the next hole at once and deflate
                         // by what was acknowledged, adding back one SMSS (RFC 6582 §3.2 step 3).
                         self.rec.rexmit_head = true;
-                        self.rec.cwnd = self
-                            .rec
-                            .cwnd
-                            .saturating_sub(acked)
-                            .saturating_add(mss)
-                            .max(mss);
+                        let cwnd = self.rec.cwnd();
+                        self.rec
+                            .set_cwnd(cwnd.saturating_sub(acked).saturating_add(mss).max(mss));
                     }
                 }
                 None => {
                     // Not cwnd-limited if the most in flight over the last window stayed
                     // under half of cwnd (RFC 7661's spirit; Linux's tcp_is_cwnd_limited).
-                    let app_limited = self.rec.flight_peak.saturating_mul(2) < self.rec.cwnd;
+                    let app_limited = self.rec.flight_peak.saturating_mul(2) < self.rec.cwnd();
                     // A round ends when the ACK passes what was sent when it began.
                     let new_round = self.snd.una >= self.rec.flight_peak_until;
                     if new_round {
@@ -157,23 +168,16 @@ impl Connection {
                     // The initial slow start (no loss yet) goes through HyStart++ (RFC 9406),
                     // which may slow its growth or end it.
                     let mut credit = acked;
-                    if self.rec.ssthresh == u32::MAX {
+                    if self.rec.ssthresh() == u32::MAX {
                         let step = self.rec.hystart.on_ack(new_round, acked, mss, rtt_ms);
                         credit = step.credit;
                         if step.end_slow_start {
-                            self.rec.ssthresh = self.rec.cwnd;
+                            let cwnd = self.rec.cwnd();
+                            self.rec.cc.set_ssthresh(cwnd);
                         }
                     }
                     let srtt = self.rec.rtt.srtt();
-                    self.rec.cwnd = self.rec.cc.on_ack(
-                        ctx.now,
-                        self.rec.cwnd,
-                        self.rec.ssthresh,
-                        credit,
-                        mss,
-                        srtt,
-                        app_limited,
-                    );
+                    self.rec.cc.on_ack(ctx.now, credit, mss, srtt, app_limited);
                 }
             }
         } else if info.duplicate && (!self.opts.sack_ok || newly_sacked > 0) {
@@ -182,7 +186,8 @@ impl Connection {
             // had, as after a timeout's go-back-N resend) says nothing about loss.
             self.rec.dupacks = self.rec.dupacks.saturating_add(1);
             if self.rec.recover.is_some() && !self.opts.sack_ok {
-                self.rec.cwnd = self.rec.cwnd.saturating_add(mss); // NewReno inflation
+                // NewReno inflation.
+                self.rec.set_cwnd(self.rec.cwnd().saturating_add(mss));
             }
         }
         // Enter recovery on the third duplicate ACK, or when the scoreboard declares the
@@ -214,11 +219,11 @@ impl Connection {
             if let Some(cwnd) = self
                 .rec
                 .prr
-                .on_ack(delivered, pipe, self.rec.ssthresh, mss, safe)
+                .on_ack(delivered, pipe, self.rec.ssthresh(), mss, safe)
             {
                 // At least a segment: with nothing in the pipe no ACK would come to clock
                 // the next one.
-                self.rec.cwnd = cwnd.max(mss);
+                self.rec.set_cwnd(cwnd.max(mss));
             }
         }
     }
@@ -262,17 +267,18 @@ impl Connection {
 
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.opts.snd_mss);
-        self.rec.ssthresh =
-            self.rec
-                .cc
-                .on_congestion_event(ctx.now, self.rec.cwnd, self.snd.in_flight(), mss);
+        let in_flight = self.snd.in_flight();
+        self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
         self.rec.recover = Some(self.snd.max);
         self.stats.fast_retransmits = self.stats.fast_retransmits.saturating_add(1);
         if self.opts.sack_ok {
-            self.rec.cwnd = self.rec.ssthresh; // RFC 6675 §5 step 4 (pipe does the rest)
+            // RFC 6675 §5 step 4 (pipe does the rest).
+            self.rec.set_cwnd(self.rec.ssthresh());
             self.rec.scoreboard.reset_recovery(self.snd.una);
         } else {
-            self.rec.cwnd = self.rec.ssthresh.saturating_add(3 * mss); // RFC 5681 §3.2 step 3
+            // RFC 5681 §3.2 step 3.
+            self.rec
+                .set_cwnd(self.rec.ssthresh().saturating_add(3 * mss));
         }
         // Retransmit the first unacknowledged segment now, whatever the window says.
         self.rec.rexmit_head = true;
@@ -286,12 +292,10 @@ impl Connection {
         let mss = u32::from(self.opts.snd_mss);
         if self.snd.una != self.snd.max && self.rec.retries <= 1 {
             // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).
-            self.rec.ssthresh =
-                self.rec
-                    .cc
-                    .on_rto(ctx.now, self.rec.cwnd, self.snd.in_flight(), mss);
+            let in_flight = self.snd.in_flight();
+            self.rec.cc.on_rto(ctx.now, in_flight, mss);
         }
-        self.rec.cwnd = mss;
+        self.rec.set_cwnd(mss);
         self.rec.dupacks = 0;
         self.rec.recover = None;
         self.rec.recover_floor = self.snd.max;

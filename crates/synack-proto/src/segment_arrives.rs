@@ -631,12 +631,13 @@ impl Connection {
     /// run a CLOSE that was queued in SYN-RECEIVED.
     pub(crate) fn on_established(&mut self, ctx: &mut Ctx<'_>) {
         let smss = u32::from(self.opts.snd_mss);
-        self.rec.cwnd = if self.rec.syn_timed_out {
+        let iw = if self.rec.syn_timed_out {
             self.rec.rtt.syn_timed_out_reset();
             smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK
         } else {
             crate::congestion::initial_window(smss)
         };
+        self.rec.set_cwnd(iw);
         if self.listener.is_none() {
             ctx.events.push_back(Event::Connected { conn: self.handle });
         }

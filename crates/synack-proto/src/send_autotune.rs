@@ -32,7 +32,7 @@ impl Connection {
         }
         let room = self
             .rec
-            .cwnd
+            .cwnd()
             .min(self.snd.wnd)
             .saturating_sub(self.snd.in_flight());
         let unsent = self.snd.buf.len_from(self.snd.max, usize::MAX);
@@ -40,7 +40,7 @@ impl Connection {
             return; // enough queued to fill the windows: they are the limit
         }
         let smss = u32::from(self.opts.snd_mss);
-        let window = self.rec.cwnd.max(crate::congestion::initial_window(smss));
+        let window = self.rec.cwnd().max(crate::congestion::initial_window(smss));
         self.snd
             .buf
             .set_capacity((2 * window as usize).min(cfg.send_buffer_max));

@@ -470,7 +470,12 @@ impl Endpoint {
             recv_out_of_order: 0,
             recv_buffer: 0,
             send_buffer: 0,
-            congestion: self.cfg.congestion,
+            // The entry keeps no controller: what the configuration gives new connections.
+            congestion: self.cfg.controller.is_none().then_some(self.cfg.congestion),
+            controller: match self.cfg.controller {
+                None => self.cfg.congestion.name(),
+                Some(_) => "custom",
+            },
             in_recovery: false,
             fast_retransmits: 0,
             zero_window_probes: 0,

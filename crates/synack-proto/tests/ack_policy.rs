@@ -167,7 +167,8 @@ fn initial_window_is_ten_segments_rfc6928() {
     let (c, _s) = p.establish();
     let info = p.a.info(c).unwrap();
     assert_eq!(info.cwnd, 10 * 1448);
-    assert_eq!(info.congestion, Algorithm::Cubic, "the default");
+    assert_eq!(info.congestion, Some(Algorithm::Cubic), "the default");
+    assert_eq!(info.controller, "cubic");
     p.a.send(c, &vec![0u8; 100_000]).unwrap();
     assert_eq!(p.out(Side::A).len(), 10, "exactly IW leaves before any ACK");
 }

@@ -378,7 +378,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.recv_out_of_order,
             ci.recv_buffer,
             ci.send_buffer,
-            js(&format!("{:?}", ci.congestion).to_lowercase()),
+            js(ci.controller),
             ci.in_recovery,
             ci.wscale
                 .map(|(a, b)| format!("[{a},{b}]"))

@@ -5,7 +5,7 @@
 //! the next ACK so that slow per-ACK growth is not lost to rounding. `f64` arithmetic is
 //! deterministic for identical inputs on one platform, which is all the simulator needs.
 
-use super::{floor_cwnd, floor_ssthresh, slow_start, Algorithm, Controller};
+use super::{floor_cwnd, floor_ssthresh, slow_start, Algorithm, Arithmetic};
 use crate::time::{Duration, Instant};
 
 /// C, RFC 9438 §5.1: scaling constant of the cubic function, segments / s³.
@@ -71,7 +71,7 @@ impl Cubic {
     /// return ssthresh = max(cwnd·β_cubic, 2·SMSS).
     ///
     /// RFC 9438 §4.6 writes `flight_size · β_cubic` and allows cwnd instead provided cwnd
-    /// cannot grow while application-limited; [`Controller::on_ack`]'s `app_limited` rule
+    /// cannot grow while application-limited; [`Arithmetic::on_ack`]'s `app_limited` rule
     /// provides that, and cwnd is what Linux and Windows use.
     fn reduce(&mut self, cwnd: u32, mss: u32) -> u32 {
         let cwnd = floor_cwnd(cwnd, mss);
@@ -115,7 +115,7 @@ impl Cubic {
     }
 }
 
-impl Controller for Cubic {
+impl Arithmetic for Cubic {
     fn algorithm(&self) -> Algorithm {
         Algorithm::Cubic
     }

@@ -1,9 +1,10 @@
-//! Congestion control behind one trait: window arithmetic only.
+//! Congestion control behind one trait: a [`Controller`] owns the congestion window and the
+//! slow-start threshold (bytes); a user can plug in their own ([`ControllerFactory`]).
 //!
-//! The connection owns `cwnd` and `ssthresh` (bytes) and everything about *detecting* loss:
+//! The connection owns everything about *detecting* loss:
 //! duplicate-ACK counting and fast retransmit (RFC 5681 §3.2), NewReno partial ACKs and the
 //! `recover` point (RFC 6582), the SACK scoreboard and pipe (RFC 6675), window inflation and
-//! deflation during fast recovery. It asks a [`Controller`] only three questions:
+//! deflation during fast recovery. It asks the controller three questions:
 //!
 //! * an ACK of new data arrived outside recovery: what is the new cwnd? ([`Controller::on_ack`])
 //! * a congestion event (fast retransmit, at most once per window): what is the new ssthresh?
@@ -21,8 +22,8 @@ mod cubic;
 pub(crate) mod hystart;
 mod newreno;
 
-pub use cubic::Cubic;
-pub use newreno::NewReno;
+pub(crate) use cubic::Cubic;
+pub(crate) use newreno::NewReno;
 
 use crate::time::{Duration, Instant};
 
@@ -64,22 +65,94 @@ impl core::fmt::Display for Algorithm {
     }
 }
 
-/// A congestion controller: window arithmetic only.
+/// A congestion controller: it owns the congestion window and the slow-start threshold and
+/// decides how they grow and shrink.
 ///
-/// Loss detection and recovery bookkeeping (dup ACK counting, NewReno partial ACKs, SACK pipe)
-/// stay in the connection, which owns the `cwnd`/`ssthresh` fields and passes them in. All
-/// windows are in bytes; `mss` is the sender's SMSS.
+/// The connection keeps everything about *detecting* loss (duplicate ACKs, the SACK
+/// scoreboard, NewReno partial ACKs, the `recover` point) and the recovery bookkeeping that
+/// RFC 5681, 6582, 6675 and 6937 prescribe for the window while it lasts (inflation and
+/// deflation, PRR, the initial window, restart after idle): those it sets through
+/// [`Controller::set_window`]. Everything else — growth on ACKs, the reduction on a
+/// congestion event or a timeout — is the controller's.
+///
+/// Implement it to plug in a controller of your own: [`crate::Config::controller`] takes a
+/// [`ControllerFactory`] that makes one per connection. All windows are in bytes; `mss` is
+/// the sender's SMSS. The built-in ones are [`new_controller`]`(Algorithm::…)`.
 pub trait Controller: Send + core::fmt::Debug {
-    /// Which algorithm this is.
-    fn algorithm(&self) -> Algorithm;
+    /// A short name for `info()` and logs (`"cubic"`, `"newreno"`, or the plug-in's own).
+    fn name(&self) -> &'static str;
 
-    /// New data cumulatively acknowledged while NOT in loss recovery. Returns the new cwnd.
+    /// The congestion window (cwnd), bytes.
+    fn window(&self) -> u32;
+
+    /// The slow-start threshold, bytes (`u32::MAX` until the first reduction).
+    fn ssthresh(&self) -> u32;
+
+    /// Set cwnd outright (the initial window, recovery's inflation and deflation, PRR, restart
+    /// after idle).
+    fn set_window(&mut self, cwnd: u32);
+
+    /// Set ssthresh outright (HyStart++ ending slow start at the current window).
+    fn set_ssthresh(&mut self, ssthresh: u32);
+
+    /// New data cumulatively acknowledged while NOT in loss recovery: grow the window.
     ///
     /// `acked`: bytes newly acknowledged; `srtt`: smoothed RTT if known; `app_limited`: the
-    /// sender was application-limited before this ACK. By convention the connection sets it
-    /// when cwnd >= 2 × the bytes in flight before the ACK; the controller then returns cwnd
-    /// unchanged, so cwnd never grows beyond what was actually used (RFC 7661 spirit; RFC 9438
-    /// §5.8 also requires this because CUBIC computes ssthresh from cwnd, §4.6).
+    /// sender did not use the window it had (the most in flight over the last round stayed
+    /// under half of cwnd) — then the window should not grow (RFC 7661; RFC 9438 §5.8).
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        acked: u32,
+        mss: u32,
+        srtt: Option<Duration>,
+        app_limited: bool,
+    );
+
+    /// A congestion event detected by duplicate ACKs or SACK (entering fast recovery), at
+    /// most once per window: set ssthresh (RFC 5681 eq. 4; CUBIC RFC 9438 §4.6). The
+    /// connection then sets the recovery window from it.
+    fn on_congestion_event(&mut self, now: Instant, in_flight: u32, mss: u32);
+
+    /// The retransmission timer expired (the first expiry for a segment only, RFC 5681
+    /// §3.1): set ssthresh. The connection then sets cwnd to one SMSS.
+    fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32);
+
+    /// The previous RTO was spurious (RFC 9438 §4.9 undo; optional).
+    fn on_spurious_rto(&mut self) {}
+
+    /// The connection restarts after idle (RFC 5681 §4.1, RFC 9438 §5.8): reset any epoch.
+    fn on_idle_restart(&mut self, now: Instant) {
+        let _ = now;
+    }
+}
+
+/// Makes a [`Controller`] for each new connection: what [`crate::Config::controller`] holds
+/// to plug in a controller of your own.
+#[derive(Clone)]
+pub struct ControllerFactory(std::sync::Arc<dyn Fn() -> Box<dyn Controller> + Send + Sync>);
+
+impl ControllerFactory {
+    /// A factory from a function that builds a fresh controller.
+    pub fn new(make: impl Fn() -> Box<dyn Controller> + Send + Sync + 'static) -> Self {
+        ControllerFactory(std::sync::Arc::new(make))
+    }
+
+    /// A fresh controller.
+    pub fn make(&self) -> Box<dyn Controller> {
+        (self.0)()
+    }
+}
+
+impl core::fmt::Debug for ControllerFactory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ControllerFactory({})", self.make().name())
+    }
+}
+
+/// The window arithmetic of the built-in algorithms: given cwnd and ssthresh, the next ones.
+pub(crate) trait Arithmetic: Send + core::fmt::Debug {
+    fn algorithm(&self) -> Algorithm;
     #[allow(clippy::too_many_arguments)]
     fn on_ack(
         &mut self,
@@ -91,92 +164,203 @@ pub trait Controller: Send + core::fmt::Debug {
         srtt: Option<Duration>,
         app_limited: bool,
     ) -> u32;
-
-    /// A congestion event detected by duplicate ACKs/SACK (entering fast recovery), at most
-    /// once per window. Returns the new ssthresh (RFC 5681 eq. 4: max(FlightSize/2, 2·SMSS);
-    /// CUBIC: max(cwnd·β_cubic, 2·SMSS), RFC 9438 §4.6, with W_max / fast-convergence
-    /// bookkeeping, §4.7).
     fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
-
-    /// The retransmission timer expired. Returns the new ssthresh; the connection sets
-    /// cwnd = 1 SMSS (RFC 5681 §3.1). CUBIC per RFC 9438 §4.8. Per RFC 5681 §3.1 the connection
-    /// should call this only for the first expiry of a given segment, not on each backoff.
     fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
-
-    /// The previous RTO was spurious (RFC 9438 §4.9 undo; optional, default no-op).
     fn on_spurious_rto(&mut self) {}
-
-    /// The connection restarts after idle (RFC 5681 §4.1, RFC 9438 §5.8): reset the epoch.
     fn on_idle_restart(&mut self, now: Instant) {
         let _ = now;
     }
 }
 
-/// The controller a connection holds: one of ours, inline (no allocation per connection, no
-/// indirect call per ACK).
+/// A built-in algorithm with the window it owns.
+#[derive(Debug)]
+pub(crate) struct Owned<A> {
+    cwnd: u32,
+    ssthresh: u32,
+    rules: A,
+}
+
+impl<A> Owned<A> {
+    fn new(rules: A) -> Self {
+        Owned {
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            rules,
+        }
+    }
+}
+
+impl<A: Arithmetic> Controller for Owned<A> {
+    fn name(&self) -> &'static str {
+        self.rules.algorithm().name()
+    }
+    #[inline]
+    fn window(&self) -> u32 {
+        self.cwnd
+    }
+    #[inline]
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+    #[inline]
+    fn set_window(&mut self, cwnd: u32) {
+        self.cwnd = cwnd;
+    }
+    fn set_ssthresh(&mut self, ssthresh: u32) {
+        self.ssthresh = ssthresh;
+    }
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        acked: u32,
+        mss: u32,
+        srtt: Option<Duration>,
+        app_limited: bool,
+    ) {
+        self.cwnd = self
+            .rules
+            .on_ack(now, self.cwnd, self.ssthresh, acked, mss, srtt, app_limited);
+    }
+    fn on_congestion_event(&mut self, now: Instant, in_flight: u32, mss: u32) {
+        self.ssthresh = self
+            .rules
+            .on_congestion_event(now, self.cwnd, in_flight, mss);
+    }
+    fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
+        self.ssthresh = self.rules.on_rto(now, self.cwnd, in_flight, mss);
+    }
+    fn on_spurious_rto(&mut self) {
+        self.rules.on_spurious_rto()
+    }
+    fn on_idle_restart(&mut self, now: Instant) {
+        self.rules.on_idle_restart(now)
+    }
+}
+
+/// The controller a connection holds: ours inline (no allocation per connection, no indirect
+/// call per ACK), or one plugged in through [`crate::Config::controller`].
 #[derive(Debug)]
 pub(crate) enum Cc {
-    NewReno(NewReno),
-    Cubic(Cubic),
+    NewReno(Owned<NewReno>),
+    Cubic(Owned<Cubic>),
+    Custom(Box<dyn Controller>),
 }
 
 impl Cc {
     pub(crate) fn new(algorithm: Algorithm) -> Cc {
         match algorithm {
-            Algorithm::NewReno => Cc::NewReno(NewReno::new()),
-            Algorithm::Cubic => Cc::Cubic(Cubic::new()),
+            Algorithm::NewReno => Cc::NewReno(Owned::new(NewReno::new())),
+            Algorithm::Cubic => Cc::Cubic(Owned::new(Cubic::new())),
         }
     }
 
-    fn inner(&mut self) -> &mut dyn Controller {
+    /// The controller the configuration asks for: the plugged-in one if there is one.
+    pub(crate) fn from_config(cfg: &crate::Config) -> Cc {
+        match &cfg.controller {
+            Some(factory) => Cc::Custom(factory.make()),
+            None => Cc::new(cfg.congestion),
+        }
+    }
+
+    /// The built-in algorithm in use, `None` for a plugged-in controller.
+    pub(crate) fn algorithm(&self) -> Option<Algorithm> {
+        match self {
+            Cc::NewReno(_) => Some(Algorithm::NewReno),
+            Cc::Cubic(_) => Some(Algorithm::Cubic),
+            Cc::Custom(_) => None,
+        }
+    }
+
+    #[inline]
+    fn inner(&self) -> &dyn Controller {
         match self {
             Cc::NewReno(c) => c,
             Cc::Cubic(c) => c,
+            Cc::Custom(c) => &**c,
+        }
+    }
+
+    #[inline]
+    fn inner_mut(&mut self) -> &mut dyn Controller {
+        match self {
+            Cc::NewReno(c) => c,
+            Cc::Cubic(c) => c,
+            Cc::Custom(c) => &mut **c,
         }
     }
 }
 
 impl Controller for Cc {
-    fn algorithm(&self) -> Algorithm {
+    fn name(&self) -> &'static str {
+        self.inner().name()
+    }
+    #[inline]
+    fn window(&self) -> u32 {
         match self {
-            Cc::NewReno(_) => Algorithm::NewReno,
-            Cc::Cubic(_) => Algorithm::Cubic,
+            Cc::NewReno(c) => c.cwnd,
+            Cc::Cubic(c) => c.cwnd,
+            Cc::Custom(c) => c.window(),
         }
     }
-
+    #[inline]
+    fn ssthresh(&self) -> u32 {
+        match self {
+            Cc::NewReno(c) => c.ssthresh,
+            Cc::Cubic(c) => c.ssthresh,
+            Cc::Custom(c) => c.ssthresh(),
+        }
+    }
+    #[inline]
+    fn set_window(&mut self, cwnd: u32) {
+        match self {
+            Cc::NewReno(c) => c.cwnd = cwnd,
+            Cc::Cubic(c) => c.cwnd = cwnd,
+            Cc::Custom(c) => c.set_window(cwnd),
+        }
+    }
+    fn set_ssthresh(&mut self, ssthresh: u32) {
+        self.inner_mut().set_ssthresh(ssthresh)
+    }
     fn on_ack(
         &mut self,
         now: Instant,
-        cwnd: u32,
-        ssthresh: u32,
         acked: u32,
         mss: u32,
         srtt: Option<Duration>,
         app_limited: bool,
-    ) -> u32 {
-        self.inner()
-            .on_ack(now, cwnd, ssthresh, acked, mss, srtt, app_limited)
+    ) {
+        match self {
+            Cc::NewReno(c) => c.on_ack(now, acked, mss, srtt, app_limited),
+            Cc::Cubic(c) => c.on_ack(now, acked, mss, srtt, app_limited),
+            Cc::Custom(c) => c.on_ack(now, acked, mss, srtt, app_limited),
+        }
     }
-
-    fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32 {
-        self.inner().on_congestion_event(now, cwnd, in_flight, mss)
+    fn on_congestion_event(&mut self, now: Instant, in_flight: u32, mss: u32) {
+        self.inner_mut().on_congestion_event(now, in_flight, mss)
     }
-
-    fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32 {
-        self.inner().on_rto(now, cwnd, in_flight, mss)
+    fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
+        self.inner_mut().on_rto(now, in_flight, mss)
     }
-
     fn on_spurious_rto(&mut self) {
-        self.inner().on_spurious_rto()
+        self.inner_mut().on_spurious_rto()
     }
-
     fn on_idle_restart(&mut self, now: Instant) {
-        self.inner().on_idle_restart(now)
+        self.inner_mut().on_idle_restart(now)
     }
 }
 
-/// A fresh controller for `algorithm`.
+/// A fresh built-in controller for `algorithm`, owning its window (cwnd 0, ssthresh
+/// `u32::MAX` until the connection sets the initial window).
 pub fn new_controller(algorithm: Algorithm) -> Box<dyn Controller> {
+    match algorithm {
+        Algorithm::NewReno => Box::new(Owned::new(NewReno::new())),
+        Algorithm::Cubic => Box::new(Owned::new(Cubic::new())),
+    }
+}
+
+/// The bare window arithmetic of a built-in algorithm (its tests).
+#[cfg(test)]
+fn new_arithmetic(algorithm: Algorithm) -> Box<dyn Arithmetic> {
     match algorithm {
         Algorithm::NewReno => Box::new(NewReno::new()),
         Algorithm::Cubic => Box::new(Cubic::new()),
@@ -232,7 +416,8 @@ mod tests {
         for a in [Algorithm::NewReno, Algorithm::Cubic] {
             assert_eq!(Algorithm::from_name(a.name()), Some(a));
             assert_eq!(a.to_string(), a.name());
-            assert_eq!(new_controller(a).algorithm(), a);
+            assert_eq!(new_controller(a).name(), a.name());
+            assert_eq!(new_arithmetic(a).algorithm(), a);
         }
         assert_eq!(Algorithm::from_name("Reno"), Some(Algorithm::NewReno));
         assert_eq!(Algorithm::from_name("NEWRENO"), Some(Algorithm::NewReno));
@@ -284,7 +469,7 @@ mod tests {
             ssthresh0 in any::<u32>(),
             ops in proptest::collection::vec(op(), 1..64),
         ) {
-            let mut cc = new_controller(if cubic { Algorithm::Cubic } else { Algorithm::NewReno });
+            let mut cc = new_arithmetic(if cubic { Algorithm::Cubic } else { Algorithm::NewReno });
             let (mut now, mut cwnd, mut ssthresh) = (Instant::ZERO, cwnd0, ssthresh0);
             for op in ops {
                 match op {

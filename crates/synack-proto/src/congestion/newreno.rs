@@ -1,9 +1,9 @@
 //! NewReno window arithmetic: RFC 5681 §3.1 slow start and congestion avoidance, with
 //! RFC 3465 appropriate byte counting. The recovery half of NewReno (RFC 6582: `recover`,
 //! partial ACKs, window deflation) lives in the connection, which calls
-//! [`Controller::on_congestion_event`] once when it enters fast recovery.
+//! [`Arithmetic::on_congestion_event`] once when it enters fast recovery.
 
-use super::{floor_cwnd, floor_ssthresh, slow_start, Algorithm, Controller};
+use super::{floor_cwnd, floor_ssthresh, slow_start, Algorithm, Arithmetic};
 use crate::time::{Duration, Instant};
 
 /// NewReno (RFC 5681 / RFC 6582).
@@ -27,7 +27,7 @@ impl NewReno {
     }
 }
 
-impl Controller for NewReno {
+impl Arithmetic for NewReno {
     fn algorithm(&self) -> Algorithm {
         Algorithm::NewReno
     }
