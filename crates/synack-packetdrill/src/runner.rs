@@ -121,10 +121,7 @@ impl<'a> Runner<'a> {
                 tolerance_usecs: opts.tolerance_usecs.unwrap_or(4000),
             },
             opts,
-            cfg: Config {
-                local_addrs: vec![local_ip],
-                ..Config::default()
-            },
+            cfg: Config::default().with_local_addrs(vec![local_ip]),
             ep: None,
             now: 0,
             out_q: VecDeque::new(),
