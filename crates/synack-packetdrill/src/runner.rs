@@ -234,7 +234,7 @@ impl<'a> Runner<'a> {
             .filter(|&h| ep.tuple(h).is_some_and(|t| t.local == l && t.remote == r))
             // At most one connection owns a tuple; an older one the application still holds
             // is CLOSED.
-            .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h.0))
+            .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h))
     }
 
     pub(crate) fn local_state(&self) -> Option<State> {
