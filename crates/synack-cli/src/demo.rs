@@ -434,6 +434,7 @@ fn header(args: &DemoArgs, setup: &Setup) -> String {
     let cc = match args.cc {
         Algorithm::NewReno => "NewReno (RFC 5681/6582)",
         Algorithm::Cubic => "CUBIC (RFC 9438)",
+        other => other.name(),
     };
     let text = format!(
         "synack demo: two simulated hosts, client {CLIENT_ADDR} and server {SERVER_ADDR}, on a \
