@@ -290,6 +290,7 @@ pub fn sim_goodput(cc: Algorithm, bytes: u64, seeds: &[u64]) -> Row {
             match cc {
                 Algorithm::NewReno => "NewReno",
                 Algorithm::Cubic => "CUBIC",
+                other => other.name(),
             }
         ),
         unit: "bytes/s",

@@ -43,11 +43,9 @@ impl Queue {
 /// The synack configuration the benches use: `mtu` sets the MSS, everything else is the
 /// default (window scaling, timestamps, SACK, CUBIC, delayed ACK 40 ms, Nagle on).
 pub fn synack_config(mtu: usize, local: Option<Ipv4Addr>) -> Config {
-    Config {
-        local_addrs: local.map(IpAddr::V4).into_iter().collect(),
-        mss: (mtu - 40).min(65495) as u16,
-        ..Config::default()
-    }
+    Config::default()
+        .with_local_addrs(local.map(IpAddr::V4).into_iter().collect())
+        .with_mss((mtu - 40).min(65495) as u16)
 }
 
 /// Two synack endpoints joined by the in-memory link.

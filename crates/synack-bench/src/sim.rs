@@ -194,12 +194,12 @@ impl Host for SynHost {
 pub fn synack_goodput(cc: Algorithm, total: u64, seeds: &[u64]) -> Option<f64> {
     let mut sum = 0.0;
     for &seed in seeds {
-        let cfg = |ip| Config {
-            local_addrs: vec![std::net::IpAddr::V4(ip)],
-            send_buffer: BUFFER,
-            recv_buffer: BUFFER,
-            congestion: cc,
-            ..Config::default()
+        let cfg = |ip| {
+            Config::default()
+                .with_local_addrs(vec![std::net::IpAddr::V4(ip)])
+                .with_send_buffer(BUFFER)
+                .with_recv_buffer(BUFFER)
+                .with_congestion(cc)
         };
         let mut server = Endpoint::new(cfg(B_IP), [2; 16]);
         server.listen(sa(B_IP, 80), None).unwrap();

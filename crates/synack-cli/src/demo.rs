@@ -155,16 +155,14 @@ fn config(args: &DemoArgs) -> Config {
         let d = Config::default();
         (d.send_buffer, d.recv_buffer)
     };
-    Config {
-        msl: Duration::from_secs(args.msl),
-        congestion: args.cc,
-        send_buffer,
-        recv_buffer,
+    Config::default()
+        .with_msl(Duration::from_secs(args.msl))
+        .with_congestion(args.cc)
+        .with_send_buffer(send_buffer)
+        .with_recv_buffer(recv_buffer)
         // Virtual time is free: on a very lossy link, keep trying rather than give up.
-        syn_timeout: PATIENCE,
-        user_timeout: Some(PATIENCE),
-        ..Config::default()
-    }
+        .with_syn_timeout(PATIENCE)
+        .with_user_timeout(Some(PATIENCE))
 }
 
 fn build(args: &DemoArgs) -> Setup {
@@ -436,6 +434,7 @@ fn header(args: &DemoArgs, setup: &Setup) -> String {
     let cc = match args.cc {
         Algorithm::NewReno => "NewReno (RFC 5681/6582)",
         Algorithm::Cubic => "CUBIC (RFC 9438)",
+        other => other.name(),
     };
     let text = format!(
         "synack demo: two simulated hosts, client {CLIENT_ADDR} and server {SERVER_ADDR}, on a \

@@ -88,10 +88,7 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
     if !args.no_ipv6 {
         local_addrs.push(args.addr6);
     }
-    let config = Config {
-        local_addrs,
-        ..Config::default()
-    };
+    let config = Config::default().with_local_addrs(local_addrs);
     let mut builder = Stack::builder(config);
     if !args.no_control {
         builder = builder.control_socket(

@@ -121,10 +121,7 @@ impl<'a> Runner<'a> {
                 tolerance_usecs: opts.tolerance_usecs.unwrap_or(4000),
             },
             opts,
-            cfg: Config {
-                local_addrs: vec![local_ip],
-                ..Config::default()
-            },
+            cfg: Config::default().with_local_addrs(vec![local_ip]),
             ep: None,
             now: 0,
             out_q: VecDeque::new(),
@@ -237,7 +234,7 @@ impl<'a> Runner<'a> {
             .filter(|&h| ep.tuple(h).is_some_and(|t| t.local == l && t.remote == r))
             // At most one connection owns a tuple; an older one the application still holds
             // is CLOSED.
-            .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h.0))
+            .max_by_key(|&h| (ep.state(h) != Some(State::Closed), h))
     }
 
     pub(crate) fn local_state(&self) -> Option<State> {

@@ -223,11 +223,9 @@ fn syn() -> PacketSpec {
 
 fn listener(ttl: u8) -> Endpoint {
     let (local, _) = addrs();
-    let cfg = Config {
-        local_addrs: vec![local.ip()],
-        ttl,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_local_addrs(vec![local.ip()])
+        .with_ttl(ttl);
     let mut ep = Endpoint::new(cfg, [1; 16]);
     ep.listen(local, None).unwrap();
     ep

@@ -5,7 +5,28 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// Configuration of an [`crate::Endpoint`].
+///
+/// `#[non_exhaustive]`, so that settings can be added without breaking users: outside this
+/// crate it is built from [`Config::default()`], not with a struct literal. Either assign
+/// fields of a default, or chain the `with_*` methods (one per field, each setting that field
+/// and returning the configuration) to keep it one expression:
+///
+/// ```
+/// use std::time::Duration;
+/// use synack_proto::Config;
+///
+/// let mut a = Config::default();
+/// a.mss = 1400;
+/// a.delayed_ack = None;
+///
+/// let b = Config::default()
+///     .with_mss(1400)
+///     .with_delayed_ack(None)
+///     .with_keepalive(Some(Duration::from_secs(60)));
+/// assert_eq!((a.mss, a.delayed_ack), (b.mss, b.delayed_ack));
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// Addresses this endpoint owns. Packets to other addresses are dropped. Empty: accept
     /// packets to any address (what a tun2socks-style application wants).
@@ -198,4 +219,72 @@ impl Default for Config {
             reassembly_timeout: Duration::from_secs(60),
         }
     }
+}
+
+/// One `with_<field>` method per field: sets it and returns the configuration, so a
+/// configuration that differs from the defaults in a few fields is one expression.
+macro_rules! with_methods {
+    ($($with:ident => $field:ident: $ty:ty;)*) => {
+        impl Config {
+            $(
+                #[doc = concat!("Sets [`Config::", stringify!($field), "`].")]
+                #[must_use]
+                pub fn $with(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+
+        // Every field has its method: this pattern names them all, so a field added to
+        // `Config` but not to the list below does not compile.
+        const _: fn(Config) = |c| {
+            let Config { $($field: _),* } = c;
+        };
+    };
+}
+
+with_methods! {
+    with_local_addrs => local_addrs: Vec<IpAddr>;
+    with_mss => mss: u16;
+    with_msl => msl: Duration;
+    with_send_buffer => send_buffer: usize;
+    with_send_buffer_max => send_buffer_max: usize;
+    with_recv_buffer => recv_buffer: usize;
+    with_recv_buffer_max => recv_buffer_max: usize;
+    with_window_scaling => window_scaling: bool;
+    with_timestamps => timestamps: bool;
+    with_sack => sack: bool;
+    with_hystart => hystart: bool;
+    with_prr => prr: bool;
+    with_congestion => congestion: crate::congestion::Algorithm;
+    with_delayed_ack => delayed_ack: Option<Duration>;
+    with_nodelay => nodelay: bool;
+    with_keepalive => keepalive: Option<Duration>;
+    with_keepalive_interval => keepalive_interval: Duration;
+    with_keepalive_probes => keepalive_probes: u32;
+    with_initial_rto => initial_rto: Duration;
+    with_min_rto => min_rto: Duration;
+    with_max_rto => max_rto: Duration;
+    with_r1 => r1: u32;
+    with_syn_timeout => syn_timeout: Duration;
+    with_user_timeout => user_timeout: Option<Duration>;
+    with_fin_wait2_timeout => fin_wait2_timeout: Option<Duration>;
+    with_backlog => backlog: usize;
+    with_ttl => ttl: u8;
+    with_ephemeral_ports => ephemeral_ports: (u16, u16);
+    with_max_pending_control => max_pending_control: usize;
+    with_challenge_ack_limit => challenge_ack_limit: u32;
+    with_challenge_ack_window => challenge_ack_window: Duration;
+    with_syn_cookies => syn_cookies: bool;
+    with_max_connections => max_connections: usize;
+    with_max_time_wait => max_time_wait: usize;
+    with_memory_budget => memory_budget: usize;
+    with_retained_ring_storage => retained_ring_storage: usize;
+    with_syn_received_timeout => syn_received_timeout: Duration;
+    with_rfc1337 => rfc1337: bool;
+    with_keep_packets_min => keep_packets_min: usize;
+    with_max_reassembly_datagrams => max_reassembly_datagrams: usize;
+    with_max_reassembly_bytes => max_reassembly_bytes: usize;
+    with_reassembly_timeout => reassembly_timeout: Duration;
 }

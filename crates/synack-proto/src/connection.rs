@@ -50,6 +50,7 @@ pub(crate) struct Outgoing {
 
 /// A connection's pending timers (absolute deadlines), for tools like `synack ss`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnTimers {
     /// Retransmission timer — or, with `persist`, the zero-window persist timer.
     pub rto_at: Option<Instant>,
@@ -66,6 +67,7 @@ pub struct ConnTimers {
 
 /// A snapshot of a connection, like Linux's `tcp_info`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnInfo {
     pub state: State,
     pub tuple: FourTuple,

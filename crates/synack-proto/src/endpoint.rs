@@ -30,6 +30,7 @@ pub const ACCEPT_ANY: SocketAddr = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr
 
 /// A listener's queues, as `Endpoint::listeners` reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerInfo {
     pub backlog: usize,
     /// Children in SYN-RECEIVED.
@@ -40,6 +41,7 @@ pub struct ListenerInfo {
 
 /// Counters kept by an endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndpointStats {
     pub packets_in: u64,
     pub packets_out: u64,

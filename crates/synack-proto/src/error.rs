@@ -78,6 +78,7 @@ impl From<Error> for std::io::Error {
 /// How a connection ended, as reported in [`crate::Event::Closed`] (MUST-12: the application
 /// always learns whether the peer closed with FIN or aborted with RST).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// Both FINs exchanged and acknowledged (includes the end of TIME-WAIT).
     Normal,

@@ -7,8 +7,20 @@ use crate::error::CloseReason;
 use crate::state::State;
 
 /// A connection's handle: stable for the connection's whole life, never reused by an endpoint.
+///
+/// Only an [`crate::Endpoint`] makes handles (there is no constructor from an integer, so a
+/// handle always names a connection the endpoint created); keep the one it gave you. Handles
+/// compare, order and hash, for use as map keys; the order is arbitrary but fixed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnHandle(pub u64);
+pub struct ConnHandle(pub(crate) u64);
+
+impl ConnHandle {
+    /// The handle as a number, for logs and machine-readable output (the control socket's
+    /// `"id"`). Read-only: nothing turns the number back into a handle.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
 
 /// `#3` for the first connection in the table's third slot, `#3.2` for the third to use it (a
 /// handle is the slot and a generation; see conn_table.rs).

@@ -24,6 +24,7 @@ use crate::time::Instant;
 
 /// An ICMP error reported to a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IcmpError {
     NetUnreachable,
     HostUnreachable,

@@ -70,6 +70,7 @@ const V6_QUOTE: usize = 1280 - 48;
 
 /// What the reassembler did, counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FragmentStats {
     /// Fragments handed to the reassembler.
     pub received: u64,

@@ -193,12 +193,12 @@ fn slow_start_grows_by_one_smss_per_ack() {
 }
 
 fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool, prr: bool) -> (u32, u32, u32) {
-    let cfg = |ip| synack_proto::Config {
-        congestion: alg,
-        sack,
-        prr,
-        delayed_ack: None,
-        ..modern_config(ip)
+    let cfg = |ip| {
+        modern_config(ip)
+            .with_congestion(alg)
+            .with_sack(sack)
+            .with_prr(prr)
+            .with_delayed_ack(None)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -266,12 +266,12 @@ fn fast_retransmit_cubic_keeps_seventy_percent_rfc9438_4_6() {
 /// about one segment per two ACKs from the start (ssthresh / RecoverFS of what each ACK
 /// delivers), so the sending rate falls gradually and never bursts.
 fn recovery_sends_per_ack(prr: bool) -> Vec<usize> {
-    let cfg = |ip| synack_proto::Config {
-        congestion: Algorithm::NewReno,
-        prr,
-        hystart: false,
-        delayed_ack: None,
-        ..modern_config(ip)
+    let cfg = |ip| {
+        modern_config(ip)
+            .with_congestion(Algorithm::NewReno)
+            .with_prr(prr)
+            .with_hystart(false)
+            .with_delayed_ack(None)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -347,14 +347,8 @@ fn rto_collapses_cwnd_to_one_segment_rfc5681_3_1() {
 #[test]
 fn sack_recovery_resends_exactly_the_three_holes_without_a_timer() {
     let mut p = Pair::with_configs(
-        synack_proto::Config {
-            delayed_ack: None,
-            ..modern_config(A_IP)
-        },
-        synack_proto::Config {
-            delayed_ack: None,
-            ..modern_config(B_IP)
-        },
+        modern_config(A_IP).with_delayed_ack(None),
+        modern_config(B_IP).with_delayed_ack(None),
     );
     let (c, s) = p.establish();
     let data: Vec<u8> = (0..1448 * 10).map(|i| (i % 253) as u8).collect();

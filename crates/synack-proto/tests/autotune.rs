@@ -5,23 +5,19 @@
 
 mod util;
 
-use synack_proto::{Config, ConnHandle, Error};
+use synack_proto::{ConnHandle, Error};
 use util::*;
 
 const KIB: usize = 1024;
 
 fn pair(b_buffer: usize, b_max: usize, scaling: bool) -> Pair {
-    let a = Config {
-        send_buffer: 8 << 20,
-        window_scaling: scaling,
-        ..modern_config(A_IP)
-    };
-    let b = Config {
-        recv_buffer: b_buffer,
-        recv_buffer_max: b_max,
-        window_scaling: scaling,
-        ..modern_config(B_IP)
-    };
+    let a = modern_config(A_IP)
+        .with_send_buffer(8 << 20)
+        .with_window_scaling(scaling);
+    let b = modern_config(B_IP)
+        .with_recv_buffer(b_buffer)
+        .with_recv_buffer_max(b_max)
+        .with_window_scaling(scaling);
     Pair::with_configs(a, b)
 }
 
@@ -132,16 +128,11 @@ fn a_max_at_the_buffer_size_turns_autotuning_off_and_keeps_the_old_scale() {
 fn no_growth_over_the_memory_budget() {
     // The endpoint's receive memory budget (50 KB) is below what one window holds, so each
     // read starts under memory pressure: the buffer must not grow, however fast the reader.
-    let a = Config {
-        send_buffer: 8 << 20,
-        ..modern_config(A_IP)
-    };
-    let b = Config {
-        recv_buffer: 64 * KIB,
-        recv_buffer_max: 1 << 20,
-        memory_budget: 50_000,
-        ..modern_config(B_IP)
-    };
+    let a = modern_config(A_IP).with_send_buffer(8 << 20);
+    let b = modern_config(B_IP)
+        .with_recv_buffer(64 * KIB)
+        .with_recv_buffer_max(1 << 20)
+        .with_memory_budget(50_000);
     let mut p = Pair::with_configs(a, b);
     let (c, s) = p.establish();
     for _ in 0..8 {

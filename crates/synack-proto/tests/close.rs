@@ -255,10 +255,7 @@ fn rst_in_each_synchronized_state_closes() {
         State::TimeWait,
     ] {
         // RFC 9293 alone: a RST closes TIME-WAIT too (RFC 1337's protection is tested below).
-        let plain = |ip| synack_proto::Config {
-            rfc1337: false,
-            ..config(ip)
-        };
+        let plain = |ip| config(ip).with_rfc1337(false);
         let mut p = Pair::with_configs(plain(A_IP), plain(B_IP));
         let (c, s) = p.establish();
         match target {

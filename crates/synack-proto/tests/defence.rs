@@ -3,15 +3,12 @@
 
 mod util;
 
-use synack_proto::{Config, Duration, Error, State};
+use synack_proto::{Duration, Error, State};
 use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
 fn backlog_one(cookies: bool) -> Pair {
-    let b = Config {
-        syn_cookies: cookies,
-        ..modern_config(B_IP)
-    };
+    let b = modern_config(B_IP).with_syn_cookies(cookies);
     let mut p = Pair::with_configs(modern_config(A_IP), b);
     p.b.listen(addr(B_IP, 80), Some(1)).unwrap();
     p
@@ -248,10 +245,7 @@ fn a_half_open_child_lives_60_s_not_3_minutes() {
 
 #[test]
 fn connect_fails_cleanly_at_the_connection_limit() {
-    let a = Config {
-        max_connections: 2,
-        ..modern_config(A_IP)
-    };
+    let a = modern_config(A_IP).with_max_connections(2);
     let mut p = Pair::with_configs(a, modern_config(B_IP));
     p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
     p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
@@ -329,10 +323,7 @@ fn an_old_syn_in_time_wait_gets_a_challenge_ack_instead() {
 
 #[test]
 fn the_time_wait_table_is_bounded() {
-    let a = Config {
-        max_time_wait: 1,
-        ..modern_config(A_IP)
-    };
+    let a = modern_config(A_IP).with_max_time_wait(1);
     let mut p = Pair::with_configs(a, modern_config(B_IP));
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let c1 = p.a.connect(p.now, addr(A_IP, 0), addr(B_IP, 80)).unwrap();
@@ -358,11 +349,9 @@ fn the_time_wait_table_is_bounded() {
 
 #[test]
 fn over_the_memory_budget_out_of_order_data_is_not_held() {
-    let b = Config {
-        memory_budget: 10_000,
-        delayed_ack: None,
-        ..modern_config(B_IP)
-    };
+    let b = modern_config(B_IP)
+        .with_memory_budget(10_000)
+        .with_delayed_ack(None);
     let mut p = Pair::with_configs(modern_config(A_IP), b);
     let (c, s) = p.establish();
     p.a.set_nodelay(c, true).unwrap();
@@ -393,10 +382,7 @@ fn over_the_memory_budget_out_of_order_data_is_not_held() {
 /// peer's ACKs free the room.
 #[test]
 fn over_the_memory_budget_send_buffers_take_at_most_64_kib() {
-    let a = Config {
-        memory_budget: 100_000,
-        ..modern_config(A_IP)
-    };
+    let a = modern_config(A_IP).with_memory_budget(100_000);
     let mut p = Pair::with_configs(a, modern_config(B_IP));
     p.b.listen(addr(B_IP, 80), None).unwrap();
     let c1 =

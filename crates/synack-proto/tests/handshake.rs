@@ -433,10 +433,7 @@ fn isns_differ_per_tuple_and_follow_the_clock_must_8_must_9() {
 
 #[test]
 fn accept_any_takes_connections_to_every_destination() {
-    let b = synack_proto::Config {
-        local_addrs: Vec::new(), // every address is ours
-        ..config(B_IP)
-    };
+    let b = config(B_IP).with_local_addrs(Vec::new()); // every address is ours
     let mut p = Pair::with_configs(config(A_IP), b);
     p.b.listen_any(None).unwrap();
     let far = addr(std::net::Ipv4Addr::new(93, 184, 216, 34), 443);

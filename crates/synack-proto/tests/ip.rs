@@ -16,10 +16,7 @@ fn v6(ip: Ipv6Addr, port: u16) -> SocketAddr {
 }
 
 fn dual(v4: Ipv4Addr, v6: Ipv6Addr) -> Config {
-    Config {
-        local_addrs: vec![IpAddr::V4(v4), IpAddr::V6(v6)],
-        ..Config::default()
-    }
+    Config::default().with_local_addrs(vec![IpAddr::V4(v4), IpAddr::V6(v6)])
 }
 
 #[test]

@@ -24,10 +24,7 @@ fn cfg4() -> Config {
 }
 
 fn cfg6() -> Config {
-    Config {
-        local_addrs: vec![IpAddr::V6(B6)],
-        ..config(B_IP)
-    }
+    config(B_IP).with_local_addrs(vec![IpAddr::V6(B6)])
 }
 
 fn ends(v6: bool) -> (SocketAddr, SocketAddr) {
@@ -409,11 +406,9 @@ fn ipv6_reassembly_timeout_sends_icmpv6_time_exceeded_rfc8200() {
 #[test]
 fn table_bound_evicts_the_oldest_datagram_and_memory_stays_bounded() {
     let mut ep = Endpoint::new(
-        Config {
-            max_reassembly_datagrams: 4,
-            max_reassembly_bytes: 8 * 1024,
-            ..cfg4()
-        },
+        cfg4()
+            .with_max_reassembly_datagrams(4)
+            .with_max_reassembly_bytes(8 * 1024),
         [3; 16],
     );
     ep.listen(addr(B_IP, 80), None).unwrap();

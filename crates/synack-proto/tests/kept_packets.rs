@@ -4,7 +4,7 @@
 
 mod util;
 
-use synack_proto::{Config, Duration};
+use synack_proto::Duration;
 use util::*;
 
 /// What one transfer put on the wire, what B's application read, and B's counters.
@@ -19,11 +19,11 @@ struct Run {
 /// window closes and opens), with every 23rd data segment A sends lost (so text arrives out
 /// of order while packets are kept).
 fn transfer(keep: usize) -> Run {
-    let cfg = |ip| Config {
-        mss: 8000,
-        recv_buffer: 40_000,
-        keep_packets_min: keep,
-        ..modern_config(ip)
+    let cfg = |ip| {
+        modern_config(ip)
+            .with_mss(8000)
+            .with_recv_buffer(40_000)
+            .with_keep_packets_min(keep)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, s) = p.establish();
@@ -90,10 +90,10 @@ fn keeping_packets_changes_nothing_on_the_wire() {
 
 #[test]
 fn kept_buffers_come_back_through_reclaim_once_read() {
-    let cfg = |ip| Config {
-        mss: 16_000,
-        keep_packets_min: 4096,
-        ..modern_config(ip)
+    let cfg = |ip| {
+        modern_config(ip)
+            .with_mss(16_000)
+            .with_keep_packets_min(4096)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, s) = p.establish();

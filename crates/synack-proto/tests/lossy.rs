@@ -42,14 +42,14 @@ fn lossy_transfer(
     let mut rng = Rng(seed);
     // At 30% loss, eight losses in a row happen often enough across many seeds; R2 is the
     // user's choice (MUST-21), and these tests choose to never give up.
-    let patient = |ip| synack_proto::Config {
-        user_timeout: None,
-        syn_timeout: std::time::Duration::from_secs(24 * 3600),
-        ..if modern {
+    let patient = |ip| {
+        let base = if modern {
             modern_config(ip)
         } else {
             config(ip)
-        }
+        };
+        base.with_user_timeout(None)
+            .with_syn_timeout(std::time::Duration::from_secs(24 * 3600))
     };
     let mut p = Pair::with_configs(patient(A_IP), patient(B_IP));
     p.b.listen(addr(B_IP, 80), None).unwrap();

@@ -4,16 +4,12 @@
 
 mod util;
 
-use synack_proto::Config;
 use util::*;
 
 /// A sends 200 kB, B reads it all and everything is acknowledged. Returns the ring storage each
 /// endpoint holds afterwards.
 fn transfer_and_drain(retain: usize) -> (usize, usize) {
-    let cfg = |ip| Config {
-        retained_ring_storage: retain,
-        ..config(ip)
-    };
+    let cfg = |ip| config(ip).with_retained_ring_storage(retain);
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, s) = p.establish();
     let data = vec![7u8; 200_000];

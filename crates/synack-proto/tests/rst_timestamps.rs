@@ -6,15 +6,12 @@
 
 mod util;
 
-use synack_proto::{CloseReason, Config, ConnHandle, Duration, Event, State};
+use synack_proto::{CloseReason, ConnHandle, Duration, Event, State};
 use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
 fn pair() -> Pair {
-    let cfg = |ip| Config {
-        delayed_ack: None,
-        ..modern_config(ip)
-    };
+    let cfg = |ip| modern_config(ip).with_delayed_ack(None);
     Pair::with_configs(cfg(A_IP), cfg(B_IP))
 }
 

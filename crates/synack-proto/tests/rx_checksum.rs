@@ -20,11 +20,9 @@ fn bad_checksums(ep: &Endpoint) -> u64 {
 /// Segments long enough that their checksum is finished while they are copied; kept in
 /// their packets from `keep` bytes of text up.
 fn long_segments(ip: std::net::Ipv4Addr, keep: usize) -> synack_proto::Config {
-    synack_proto::Config {
-        mss: 16_000,
-        keep_packets_min: keep,
-        ..modern_config(ip)
-    }
+    modern_config(ip)
+        .with_mss(16_000)
+        .with_keep_packets_min(keep)
 }
 
 /// Copied into the ring (summed on the way), or kept in the packet (summed in place).
@@ -113,11 +111,11 @@ fn in_order_bulk_kept_in_packets_and_read_in_odd_pieces_is_byte_exact() {
 fn in_order_bulk_is_byte_exact(keep: usize) {
     // A small receive buffer that the application drains in odd amounts, so that text is
     // staged across the end of the ring again and again (or packets are read in pieces).
-    let cfg = |ip| synack_proto::Config {
-        recv_buffer: 10_000,
-        mss: 4000,
-        keep_packets_min: keep,
-        ..modern_config(ip)
+    let cfg = |ip| {
+        modern_config(ip)
+            .with_recv_buffer(10_000)
+            .with_mss(4000)
+            .with_keep_packets_min(keep)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, s) = p.establish();

@@ -5,7 +5,7 @@
 
 mod util;
 
-use synack_proto::{Config, ConnHandle, Error};
+use synack_proto::{ConnHandle, Error};
 use util::*;
 
 const KIB: usize = 1024;
@@ -13,18 +13,14 @@ const KIB: usize = 1024;
 /// A sends with a buffer of `a_buffer` that may grow to `a_max`, and no Nagle (so a round
 /// sends all it holds); B's window is `b_window` (fixed).
 fn pair(a_buffer: usize, a_max: usize, b_window: usize, a_budget: usize) -> Pair {
-    let a = Config {
-        send_buffer: a_buffer,
-        send_buffer_max: a_max,
-        memory_budget: a_budget,
-        nodelay: true,
-        ..modern_config(A_IP)
-    };
-    let b = Config {
-        recv_buffer: b_window,
-        recv_buffer_max: b_window,
-        ..modern_config(B_IP)
-    };
+    let a = modern_config(A_IP)
+        .with_send_buffer(a_buffer)
+        .with_send_buffer_max(a_max)
+        .with_memory_budget(a_budget)
+        .with_nodelay(true);
+    let b = modern_config(B_IP)
+        .with_recv_buffer(b_window)
+        .with_recv_buffer_max(b_window);
     Pair::with_configs(a, b)
 }
 

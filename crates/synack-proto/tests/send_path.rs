@@ -9,12 +9,10 @@ use synack_proto::{Config, Error};
 use util::*;
 
 fn small_ring(ip: std::net::Ipv4Addr) -> Config {
-    Config {
-        mss: 1000,
-        send_buffer: 3000,
-        recv_buffer: 8000,
-        ..modern_config(ip)
-    }
+    modern_config(ip)
+        .with_mss(1000)
+        .with_send_buffer(3000)
+        .with_recv_buffer(8000)
 }
 
 #[test]

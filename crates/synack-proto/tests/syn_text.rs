@@ -6,7 +6,7 @@
 
 mod util;
 
-use synack_proto::{Config, State};
+use synack_proto::State;
 use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
@@ -87,10 +87,7 @@ fn a_listener_acknowledges_the_syn_only_and_takes_the_text_when_sent_again() {
 
 #[test]
 fn a_syn_cookie_acknowledges_the_syn_only() {
-    let b = Config {
-        syn_cookies: true,
-        ..config(B_IP)
-    };
+    let b = config(B_IP).with_syn_cookies(true);
     let mut p = Pair::with_configs(config(A_IP), b);
     let to = addr(B_IP, 80);
     p.b.listen(to, Some(1)).unwrap();

@@ -4,7 +4,7 @@
 
 mod util;
 
-use synack_proto::{CloseReason, Config, Duration, Error, Event, State};
+use synack_proto::{CloseReason, Duration, Error, Event, State};
 use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
@@ -145,10 +145,7 @@ fn a_rst_does_not_assassinate_time_wait_rfc1337() {
 
 #[test]
 fn without_rfc1337_an_exact_rst_ends_time_wait_and_an_inexact_one_is_challenged_rfc5961() {
-    let a = Config {
-        rfc1337: false,
-        ..config(A_IP)
-    };
+    let a = config(A_IP).with_rfc1337(false);
     let mut p = Pair::with_configs(a, config(B_IP));
     let (c, _, last) = close_into_time_wait(&mut p, false);
     assert_eq!(p.a.stats().time_wait_compacted, 1);
@@ -304,14 +301,8 @@ fn ipv6_time_wait_entries_keep_their_addresses() {
         Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
     );
     let mut p = Pair::with_configs(
-        Config {
-            local_addrs: vec![a6],
-            ..config(A_IP)
-        },
-        Config {
-            local_addrs: vec![b6],
-            ..config(B_IP)
-        },
+        config(A_IP).with_local_addrs(vec![a6]),
+        config(B_IP).with_local_addrs(vec![b6]),
     );
     p.b.listen(SocketAddr::new(b6, 80), None).unwrap();
     let mut handles = Vec::new();
@@ -344,10 +335,7 @@ fn ipv6_time_wait_entries_keep_their_addresses() {
 /// until a RST answered it.
 #[test]
 fn a_full_time_wait_table_still_acks_the_fin() {
-    let a = Config {
-        max_time_wait: 0,
-        ..modern_config(A_IP)
-    };
+    let a = modern_config(A_IP).with_max_time_wait(0);
     let mut p = Pair::with_configs(a, modern_config(B_IP));
     let (c, s) = p.establish();
     p.a.close(c).unwrap();
@@ -411,7 +399,7 @@ fn the_full_tcb_and_the_compact_entry_answer_every_probe_alike() {
         } else {
             config(A_IP)
         };
-        let a = Config { rfc1337, ..base };
+        let a = base.with_rfc1337(rfc1337);
         let b = if modern {
             modern_config(B_IP)
         } else {

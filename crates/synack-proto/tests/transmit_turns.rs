@@ -9,13 +9,11 @@ use synack_proto::Config;
 use util::*;
 
 fn roomy(ip: std::net::Ipv4Addr) -> Config {
-    Config {
-        send_buffer: 4 << 20,
-        send_buffer_max: 4 << 20,
-        recv_buffer: 4 << 20,
-        mss: 1460,
-        ..modern_config(ip)
-    }
+    modern_config(ip)
+        .with_send_buffer(4 << 20)
+        .with_send_buffer_max(4 << 20)
+        .with_recv_buffer(4 << 20)
+        .with_mss(1460)
 }
 
 #[test]

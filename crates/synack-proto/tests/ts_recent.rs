@@ -9,7 +9,7 @@
 
 mod util;
 
-use synack_proto::{Config, ConnHandle, State};
+use synack_proto::{ConnHandle, State};
 use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
@@ -22,10 +22,7 @@ fn ts(tsval: u32, tsecr: u32) -> TcpOptions {
 
 /// Timestamps, window scaling and SACK agreed; every segment ACKed at once.
 fn pair() -> Pair {
-    let cfg = |ip| Config {
-        delayed_ack: None,
-        ..modern_config(ip)
-    };
+    let cfg = |ip| modern_config(ip).with_delayed_ack(None);
     Pair::with_configs(cfg(A_IP), cfg(B_IP))
 }
 

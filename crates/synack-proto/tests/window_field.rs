@@ -6,7 +6,6 @@
 
 mod util;
 
-use synack_proto::Config;
 use synack_wire::TcpOptions;
 use util::*;
 
@@ -15,11 +14,9 @@ use util::*;
 /// until the window is the limit. Returns the last round: (relative seq, len) of each
 /// segment, and SND.UNA (relative) when it was sent.
 fn fill_window(mss: u16, shift: Option<u8>, field: u16) -> (Vec<(u32, u32)>, u32, u32) {
-    let a = Config {
-        window_scaling: shift.is_some(),
-        send_buffer: 1 << 20,
-        ..config(A_IP)
-    };
+    let a = config(A_IP)
+        .with_window_scaling(shift.is_some())
+        .with_send_buffer(1 << 20);
     let mut p = Pair::with_configs(a, config(B_IP));
     let opts = TcpOptions {
         mss: Some(mss),

@@ -8,10 +8,7 @@ use synack_wire::{TcpFlags, TcpOptions};
 use util::*;
 
 fn small_receiver(buffer: usize) -> Pair {
-    let b = synack_proto::Config {
-        recv_buffer: buffer,
-        ..config(B_IP)
-    };
+    let b = config(B_IP).with_recv_buffer(buffer);
     Pair::with_configs(config(A_IP), b)
 }
 
@@ -95,11 +92,11 @@ fn a_read_announces_the_window_at_once_only_when_the_peer_is_held_back_must_39()
 /// time, must not push the edge (and the buffer) on by a unit of the scale per ACK.
 #[test]
 fn a_full_buffer_stops_the_scaled_edge_from_creeping_shld_14() {
-    let scaled = |ip, recv_buffer| synack_proto::Config {
-        window_scaling: true,
-        recv_buffer,
-        recv_buffer_max: 4 << 20, // shift 7 on a 10 KB buffer: units of 128 bytes
-        ..config(ip)
+    let scaled = |ip, recv_buffer| {
+        config(ip)
+            .with_window_scaling(true)
+            .with_recv_buffer(recv_buffer)
+            .with_recv_buffer_max(4 << 20) // shift 7 on a 10 KB buffer: units of 128 bytes
     };
     let mut p = Pair::with_configs(scaled(A_IP, 256 * 1024), scaled(B_IP, 10_000));
     let (c, s) = p.establish();

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use synack_proto::{Instant, State};
+use synack_proto::{ConnHandle, Instant, State};
 
 use crate::apps::{AppOutcome, ConnOutcome};
 use crate::sim::{HostId, Sim, SimStats, TransitionRecord};
@@ -95,7 +95,7 @@ pub fn check_transitions(
 ) -> Vec<String> {
     let name = |h: HostId| names.get(h.0).cloned().unwrap_or_else(|| h.to_string());
     let mut v = Vec::new();
-    let mut last: BTreeMap<(HostId, u64), State> = BTreeMap::new();
+    let mut last: BTreeMap<(HostId, ConnHandle), State> = BTreeMap::new();
     for t in transitions {
         let who = format!("{} conn {} ({})", name(t.host), t.conn, t.tuple);
         if !t.from.can_transition(t.to) {
@@ -104,7 +104,7 @@ pub fn check_transitions(
                 t.from, t.to, t.at, t.cause
             ));
         }
-        match last.insert((t.host, t.conn.0), t.to) {
+        match last.insert((t.host, t.conn), t.to) {
             Some(prev) if prev != t.from => v.push(format!(
                 "{who}: transition {} -> {} at {} ({}) but the connection was in {prev}",
                 t.from, t.to, t.at, t.cause
@@ -120,7 +120,7 @@ pub fn check_transitions(
         for ((host, conn), state) in &last {
             if !matches!(state, State::Closed | State::Listen) {
                 v.push(format!(
-                    "{} conn #{conn}: ended in {state}, not CLOSED",
+                    "{} conn {conn}: ended in {state}, not CLOSED",
                     name(*host)
                 ));
             }
@@ -246,7 +246,7 @@ pub(crate) fn check(sim: &Sim, hit_limit: bool) -> RunReport {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
-    use synack_proto::{CloseReason, ConnHandle, FourTuple};
+    use synack_proto::{CloseReason, Config, Endpoint, FourTuple};
 
     fn tuple(a: u16, b: u16) -> FourTuple {
         FourTuple {
@@ -255,11 +255,27 @@ mod tests {
         }
     }
 
-    fn tr(conn: u64, from: State, to: State) -> TransitionRecord {
+    /// Distinct handles, `handle(n)` for n in 1..=3: only an endpoint makes handles, so these
+    /// are those of three connections it opened.
+    fn handle(n: usize) -> ConnHandle {
+        let mut ep = Endpoint::new(
+            Config::default().with_local_addrs(vec![[10, 0, 0, 1].into()]),
+            [0; 16],
+        );
+        let mut h = Vec::new();
+        for port in 1..=3 {
+            let local = SocketAddr::from(([10, 0, 0, 1], port));
+            let remote = SocketAddr::from(([10, 0, 0, 2], 80));
+            h.push(ep.connect(Instant::ZERO, local, remote).expect("connect"));
+        }
+        h[n - 1]
+    }
+
+    fn tr(conn: usize, from: State, to: State) -> TransitionRecord {
         TransitionRecord {
             at: Instant::ZERO,
             host: HostId(0),
-            conn: ConnHandle(conn),
+            conn: handle(conn),
             tuple: tuple(1, 2),
             from,
             to,
@@ -308,7 +324,7 @@ mod tests {
             bytes_received: received,
             eof,
             closed: Some(CloseReason::Normal),
-            ..ConnOutcome::new(ConnHandle(1), Some(t), Instant::ZERO)
+            ..ConnOutcome::new(handle(1), Some(t), Instant::ZERO)
         }
     }
 

@@ -71,14 +71,12 @@ const MAX_OPS: usize = 256;
 /// The configuration both harness endpoints use: defaults, small buffers and queues so limits
 /// are reached quickly.
 pub fn config(addr: Ipv4Addr) -> Config {
-    Config {
-        local_addrs: vec![IpAddr::V4(addr)],
-        send_buffer: 16 * 1024,
-        recv_buffer: 16 * 1024,
-        backlog: BACKLOG,
-        max_pending_control: 64,
-        ..Config::default()
-    }
+    Config::default()
+        .with_local_addrs(vec![IpAddr::V4(addr)])
+        .with_send_buffer(16 * 1024)
+        .with_recv_buffer(16 * 1024)
+        .with_backlog(BACKLOG)
+        .with_max_pending_control(64)
 }
 
 /// Build an IPv4/TCP packet with a correct checksum (urgent pointer 0).
@@ -159,10 +157,7 @@ impl Pair {
         let client = Endpoint::new(config(CLIENT), [seed; 16]);
         // The server is handed its packets (`handle_owned`) and keeps any in-order text in
         // them: the kept-packet receive path is fuzzed there, the ring path on the client.
-        let server_config = Config {
-            keep_packets_min: 1,
-            ..config(SERVER)
-        };
+        let server_config = config(SERVER).with_keep_packets_min(1);
         let mut server = Endpoint::new(server_config, [seed ^ 0xA5; 16]);
         server
             .listen(SocketAddr::from((SERVER, PORT)), None)

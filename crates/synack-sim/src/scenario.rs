@@ -151,13 +151,11 @@ impl Scenario {
     /// free). With the default 60 s FIN-WAIT-2 timeout, a peer FIN lost five times in a row
     /// legitimately ends the closer's connection with `TimedOut`.
     pub fn config() -> Config {
-        Config {
-            syn_timeout: Duration::from_secs(3600),
-            syn_received_timeout: Duration::from_secs(3600),
-            user_timeout: Some(Duration::from_secs(3600)),
-            fin_wait2_timeout: Some(Duration::from_secs(3600)),
-            ..Config::default()
-        }
+        Config::default()
+            .with_syn_timeout(Duration::from_secs(3600))
+            .with_syn_received_timeout(Duration::from_secs(3600))
+            .with_user_timeout(Some(Duration::from_secs(3600)))
+            .with_fin_wait2_timeout(Some(Duration::from_secs(3600)))
     }
 
     /// Bytes the client expects back.

@@ -180,10 +180,7 @@ fn without_syn_cookies_the_bounded_queue_protects_established_connections() {
     const BYTES: u64 = 300_000;
     const BOUND_CONNS: usize = CONNS + 2 * BACKLOG;
 
-    let config = Config {
-        syn_cookies: false,
-        ..Config::default()
-    };
+    let config = Config::default().with_syn_cookies(false);
     let mut sim = Sim::new(4988);
     sim.set_capture(false);
     let s = sim.add_host("server", SERVER, config.clone());

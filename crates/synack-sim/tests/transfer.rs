@@ -50,12 +50,10 @@ fn fast_link(p: f64) -> LinkConfig {
 /// Buffers big enough that flow control never limits the sender (the receiver's 4 MiB window
 /// needs window scaling, which both sides offer by default).
 fn big_buffers(cc: Algorithm) -> Config {
-    Config {
-        recv_buffer: 4 * MIB,
-        send_buffer: 4 * MIB,
-        congestion: cc,
-        ..Config::default()
-    }
+    Config::default()
+        .with_recv_buffer(4 * MIB)
+        .with_send_buffer(4 * MIB)
+        .with_congestion(cc)
 }
 
 /// One client → server bulk transfer, measured.
@@ -153,13 +151,10 @@ enum Acks {
 /// Runs the 10 MB transfers; returns (aggregate goodput, Mathis bound with C = 1.22).
 fn bulk_goodput(cc: Algorithm, acks: Acks) -> (f64, f64) {
     let (mut bytes, mut seconds, mut mss) = (0u64, 0f64, 0u16);
-    let receiver = Config {
-        delayed_ack: match acks {
-            Acks::EverySegment => None,
-            Acks::Delayed => Config::default().delayed_ack,
-        },
-        ..big_buffers(cc)
-    };
+    let receiver = big_buffers(cc).with_delayed_ack(match acks {
+        Acks::EverySegment => None,
+        Acks::Delayed => Config::default().delayed_ack,
+    });
     for seed in SEEDS {
         let (mut sim, c, s) = build(
             seed,
@@ -313,10 +308,7 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
     let default = Config::default();
     let fixed = long_fat(
         2.0,
-        Config {
-            send_buffer_max: default.send_buffer,
-            ..Config::default()
-        },
+        Config::default().with_send_buffer_max(default.send_buffer),
     );
     let tuned = long_fat(2.0, Config::default());
     assert_eq!(fixed.send_buffer, 256 * 1024);
@@ -348,21 +340,8 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
 /// the next test.)
 #[test]
 fn hystart_leaves_slow_start_before_the_queue_overflows_rfc9406() {
-    let plain = long_fat(
-        1.0,
-        Config {
-            hystart: false,
-            prr: false,
-            ..Config::default()
-        },
-    );
-    let hystart = long_fat(
-        1.0,
-        Config {
-            prr: false,
-            ..Config::default()
-        },
-    );
+    let plain = long_fat(1.0, Config::default().with_hystart(false).with_prr(false));
+    let hystart = long_fat(1.0, Config::default().with_prr(false));
     assert_avoids_the_timeout(&hystart, &plain, 1.5, "HyStart++, one BDP");
     assert!(
         hystart.queue_drops < plain.queue_drops,
@@ -394,17 +373,8 @@ fn assert_avoids_the_timeout(better: &LongFat, worse: &LongFat, factor: f64, cas
 #[test]
 fn prr_recovers_a_slow_start_overshoot_without_a_timeout_rfc6937() {
     for queue in [0.25, 1.0] {
-        let plain = Config {
-            hystart: false,
-            ..Config::default()
-        };
-        let rfc6675 = long_fat(
-            queue,
-            Config {
-                prr: false,
-                ..plain.clone()
-            },
-        );
+        let plain = Config::default().with_hystart(false);
+        let rfc6675 = long_fat(queue, plain.clone().with_prr(false));
         let prr = long_fat(queue, plain);
         assert_avoids_the_timeout(&prr, &rfc6675, 1.6, &format!("PRR, {queue} BDP"));
     }
@@ -493,11 +463,9 @@ fn parse(p: &PacketRecord) -> Parsed {
 /// Runs the burst-loss transfer; returns (the sender's info, when the first duplicate ACK for
 /// the first dropped segment reached the sender, the retransmissions of the three).
 fn burst_loss(sack: bool) -> (ConnInfo, Instant, Vec<(u32, Instant)>) {
-    let cfg = Config {
-        sack,
-        congestion: Algorithm::NewReno,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_sack(sack)
+        .with_congestion(Algorithm::NewReno);
     // 100 Mbit/s, 10 ms each way, no random loss: only the three drops.
     let (mut sim, c, s) = build(5, 1_000_000, cfg.clone(), cfg, fast_link(0.0));
     let dropped = drop_burst(&mut sim, c);
@@ -852,12 +820,10 @@ fn window_update_restarts_the_sender_at_once() {
 #[test]
 fn thirty_percent_loss_delivers_every_byte() {
     const BYTES: u64 = 100_000;
-    let cfg = Config {
+    let cfg = Config::default()
         // R2 is the user's choice (MUST-21): never give up on this link.
-        user_timeout: None,
-        syn_timeout: Duration::from_secs(24 * 3600),
-        ..Config::default()
-    };
+        .with_user_timeout(None)
+        .with_syn_timeout(Duration::from_secs(24 * 3600));
     for seed in 1..=6 {
         let (mut sim, c, s) = build(seed, BYTES, cfg.clone(), cfg.clone(), fast_link(0.3));
         let t = finish(&mut sim, c, s, Instant::from_secs(24 * 3600));

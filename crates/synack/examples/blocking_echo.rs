@@ -14,10 +14,8 @@ use synack::{Config, Stack};
 
 fn main() -> std::io::Result<()> {
     let (a, b) = MemoryPair::new();
-    let config = |ip: &str| Config {
-        local_addrs: vec![ip.parse().expect("an IP address")],
-        ..Config::default()
-    };
+    let config =
+        |ip: &str| Config::default().with_local_addrs(vec![ip.parse().expect("an IP address")]);
     let server = Stack::new(a, config("10.0.0.1"))?;
     let client = Stack::new(b, config("10.0.0.2"))?;
 

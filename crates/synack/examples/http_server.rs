@@ -30,10 +30,7 @@ async fn main() -> std::io::Result<()> {
 
     let device = Tun::open(&tun)?;
     device.configure_host(Some(&host))?;
-    let config = Config {
-        local_addrs: vec![ip],
-        ..Config::default()
-    };
+    let config = Config::default().with_local_addrs(vec![ip]);
     let stack = Stack::new(device, config)?;
     let listener = TcpListener::bind(&stack, SocketAddr::new(ip, port))?;
     println!("serving http://{ip}:{port}/ on {tun} (kernel side {host})");

@@ -344,7 +344,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"backoff\":{},\"bytes_sent\":{},\
 \"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
 \"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{}}}",
-            h.0,
+            h.id(),
             js(ci.state.name()),
             js(&ci.tuple.local.to_string()),
             js(&ci.tuple.remote.to_string()),

@@ -11,7 +11,7 @@
 //! use synack::{memory::MemoryPair, net::{TcpListener, TcpStream}, Config, Stack};
 //!
 //! let (a, b) = MemoryPair::new();
-//! let cfg = |ip: &str| Config { local_addrs: vec![ip.parse().unwrap()], ..Config::default() };
+//! let cfg = |ip: &str| Config::default().with_local_addrs(vec![ip.parse().unwrap()]);
 //! let server = Stack::new(a, cfg("10.0.0.1"))?;
 //! let client = Stack::new(b, cfg("10.0.0.2"))?;
 //! let listener = TcpListener::bind(&server, "10.0.0.1:7".parse().unwrap())?;

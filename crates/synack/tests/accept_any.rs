@@ -18,10 +18,10 @@ fn pair() -> (Stack, Stack) {
     let server = Stack::new(a, Config::default()).unwrap();
     let client = Stack::new(
         b,
-        Config {
-            local_addrs: vec!["10.0.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
-            ..Config::default()
-        },
+        Config::default().with_local_addrs(vec![
+            "10.0.0.2".parse().unwrap(),
+            "fd00::2".parse().unwrap(),
+        ]),
     )
     .unwrap();
     (server, client)

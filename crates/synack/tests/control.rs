@@ -11,10 +11,7 @@ use synack::{Config, Stack};
 const GUARD: Duration = Duration::from_secs(30);
 
 fn cfg(ip: &str) -> Config {
-    Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        ..Config::default()
-    }
+    Config::default().with_local_addrs(vec![ip.parse().unwrap()])
 }
 
 fn addr(s: &str) -> SocketAddr {

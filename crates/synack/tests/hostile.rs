@@ -44,10 +44,7 @@ impl Netns {
             local_addrs.push(SYNACK_IP6.parse().unwrap());
             host.push("fd00:5a::1/64".to_string());
         }
-        let config = Config {
-            local_addrs,
-            ..Config::default()
-        };
+        let config = Config::default().with_local_addrs(local_addrs);
         Stack::builder(config)
             .spawn(move || {
                 netns::enter(&ns)?;

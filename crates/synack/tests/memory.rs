@@ -14,10 +14,7 @@ const GUARD: Duration = Duration::from_secs(30);
 
 fn pair() -> (Stack, Stack) {
     let (a, b) = MemoryPair::new();
-    let cfg = |ip: &str| Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        ..Config::default()
-    };
+    let cfg = |ip: &str| Config::default().with_local_addrs(vec![ip.parse().unwrap()]);
     (
         Stack::new(a, cfg("10.0.0.1")).unwrap(),
         Stack::new(b, cfg("10.0.0.2")).unwrap(),
@@ -168,10 +165,7 @@ fn connect_timeout_when_nobody_answers() {
     let (a, _b) = MemoryPair::new();
     let stack = Stack::new(
         a,
-        Config {
-            local_addrs: vec!["10.0.0.2".parse().unwrap()],
-            ..Config::default()
-        },
+        Config::default().with_local_addrs(vec!["10.0.0.2".parse().unwrap()]),
     )
     .unwrap();
     let err = TcpStream::connect_timeout(&stack, &addr("10.0.0.1:80"), Duration::from_millis(100))
@@ -255,11 +249,11 @@ fn transfer_survives_loss_and_reordering() {
             },
         )
     };
-    let cfg = |ip: &str| Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        initial_rto: Duration::from_millis(50),
-        min_rto: Duration::from_millis(50),
-        ..Config::default()
+    let cfg = |ip: &str| {
+        Config::default()
+            .with_local_addrs(vec![ip.parse().unwrap()])
+            .with_initial_rto(Duration::from_millis(50))
+            .with_min_rto(Duration::from_millis(50))
     };
     let server = Stack::new(impaired(a, 1), cfg("10.0.0.1")).unwrap();
     let client = Stack::new(impaired(b, 2), cfg("10.0.0.2")).unwrap();
@@ -292,10 +286,7 @@ fn transfer_survives_loss_and_reordering() {
 #[test]
 fn an_idle_stack_gives_its_retained_memory_back() {
     let (a, b) = MemoryPair::new();
-    let cfg = |ip: &str| Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        ..Config::default()
-    };
+    let cfg = |ip: &str| Config::default().with_local_addrs(vec![ip.parse().unwrap()]);
     let idle = Some(Duration::from_millis(200));
     let server = Stack::builder(cfg("10.0.0.1"))
         .idle_release(idle)

@@ -34,11 +34,11 @@ fn pattern(len: usize) -> Vec<u8> {
 /// The client sends `len` bytes and closes; the server reads them all. Every view of the
 /// server's received datagrams equals what its device delivered and what the client sent.
 fn hooks_see_what_arrived(client_ip: &str, server_ip: &str, mtu: usize, len: usize) {
-    let cfg = |ip: &str| Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        // As large as the MTU allows (the stack lowers it to fit, MUST-67).
-        mss: u16::MAX,
-        ..Config::default()
+    let cfg = |ip: &str| {
+        Config::default()
+            .with_local_addrs(vec![ip.parse().unwrap()])
+            // As large as the MTU allows (the stack lowers it to fit, MUST-67).
+            .with_mss(u16::MAX)
     };
     let (a, b) = MemoryPair::with_mtu(mtu);
     // The client: its hook and its capture see what it sent.

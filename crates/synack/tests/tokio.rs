@@ -14,10 +14,7 @@ const GUARD: Duration = Duration::from_secs(30);
 
 fn pair() -> (Stack, Stack) {
     let (a, b) = MemoryPair::new();
-    let cfg = |ip: &str| Config {
-        local_addrs: vec![ip.parse().unwrap()],
-        ..Config::default()
-    };
+    let cfg = |ip: &str| Config::default().with_local_addrs(vec![ip.parse().unwrap()]);
     (
         Stack::new(a, cfg("10.0.0.1")).unwrap(),
         Stack::new(b, cfg("10.0.0.2")).unwrap(),
@@ -114,10 +111,7 @@ async fn cancelled_connect_leaves_nothing_behind() {
     let (a, _b) = MemoryPair::new();
     let stack = Stack::new(
         a,
-        Config {
-            local_addrs: vec!["10.0.0.2".parse().unwrap()],
-            ..Config::default()
-        },
+        Config::default().with_local_addrs(vec!["10.0.0.2".parse().unwrap()]),
     )
     .unwrap();
     let r = timeout(

@@ -105,10 +105,10 @@ impl Netns {
     /// Like [`Netns::stack`], the device wrapped by `wrap` (impairment, pcap).
     fn stack_on(&self, wrap: impl FnOnce(Tun) -> Box<dyn Device> + Send + 'static) -> Stack {
         let ns = self.name.clone();
-        let config = Config {
-            local_addrs: vec![SYNACK_IP.parse().unwrap(), SYNACK_IP6.parse().unwrap()],
-            ..Config::default()
-        };
+        let config = Config::default().with_local_addrs(vec![
+            SYNACK_IP.parse().unwrap(),
+            SYNACK_IP6.parse().unwrap(),
+        ]);
         Stack::builder(config)
             .spawn(move || {
                 netns::enter(&ns)?;

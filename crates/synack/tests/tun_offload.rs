@@ -58,10 +58,10 @@ impl Netns {
     /// the device.
     fn stack_watched(&self, mtu: usize, watch: Option<(Log, Sink)>) -> (Stack, OffloadStats) {
         let ns = self.name.clone();
-        let config = Config {
-            local_addrs: vec![SYNACK_IP.parse().unwrap(), SYNACK_IP6.parse().unwrap()],
-            ..Config::default()
-        };
+        let config = Config::default().with_local_addrs(vec![
+            SYNACK_IP.parse().unwrap(),
+            SYNACK_IP6.parse().unwrap(),
+        ]);
         let (tx, rx) = mpsc::channel();
         let mut builder = Stack::builder(config);
         let mut pcap = None;

@@ -30,6 +30,7 @@ use crate::time::{Duration, Instant};
 /// Which algorithm a connection uses (chosen per connection by the application; CUBIC is the
 /// default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// RFC 5681 slow start and congestion avoidance, RFC 6582 recovery (in the connection).
     NewReno,

@@ -134,25 +134,21 @@ pub fn peer_rst(ep: &Endpoint, h: ConnHandle, seq: u32) -> Vec<u8> {
 /// RFC 9293 alone: no window scaling, timestamps or SACK, every segment ACKed at once. The
 /// scenario tests of the core use it so each segment on the wire is exactly the RFC's.
 pub fn config(ip: Ipv4Addr) -> Config {
-    Config {
-        local_addrs: vec![IpAddr::V4(ip)],
-        window_scaling: false,
-        timestamps: false,
-        sack: false,
-        delayed_ack: None,
-        ..Config::default()
-    }
+    Config::default()
+        .with_local_addrs(vec![IpAddr::V4(ip)])
+        .with_window_scaling(false)
+        .with_timestamps(false)
+        .with_sack(false)
+        .with_delayed_ack(None)
 }
 
 /// The defaults: window scaling, timestamps, SACK, delayed ACK; and every in-order segment
 /// kept in its packet ([`Pair::deliver`] hands packets over with `handle_owned`), which
 /// changes nothing on the wire.
 pub fn modern_config(ip: Ipv4Addr) -> Config {
-    Config {
-        local_addrs: vec![IpAddr::V4(ip)],
-        keep_packets_min: 1,
-        ..Config::default()
-    }
+    Config::default()
+        .with_local_addrs(vec![IpAddr::V4(ip)])
+        .with_keep_packets_min(1)
 }
 
 /// Side selector.
