@@ -258,6 +258,7 @@ with_methods! {
     with_hystart => hystart: bool;
     with_prr => prr: bool;
     with_congestion => congestion: crate::congestion::Algorithm;
+    with_controller => controller: Option<crate::congestion::ControllerFactory>;
     with_delayed_ack => delayed_ack: Option<Duration>;
     with_nodelay => nodelay: bool;
     with_keepalive => keepalive: Option<Duration>;

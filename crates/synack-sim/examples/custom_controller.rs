@@ -91,16 +91,13 @@ fn transfer(client: Config, bytes: u64, seed: u64) -> (f64, synack_proto::ConnIn
 
 fn main() {
     let bytes = 2_000_000;
-    let aimd = Config {
-        controller: Some(ControllerFactory::new(|| {
-            Box::new(Aimd {
-                cwnd: 0,
-                ssthresh: u32::MAX,
-                acked: 0,
-            })
-        })),
-        ..Config::default()
-    };
+    let aimd = Config::default().with_controller(Some(ControllerFactory::new(|| {
+        Box::new(Aimd {
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            acked: 0,
+        })
+    })));
     for (config, label) in [(aimd, "plugged in"), (Config::default(), "built in")] {
         let (seconds, info) = transfer(config, bytes, 1);
         println!(

@@ -61,16 +61,13 @@ fn a_plugged_in_controller_owns_the_window_the_sender_uses() {
     const MSS: u32 = 1448; // 1460 less the timestamp option
     let calls = Arc::new(Mutex::new(Calls::default()));
     let log = calls.clone();
-    let client = Config {
-        controller: Some(ControllerFactory::new(move || {
-            Box::new(TwoSegments {
-                mss: MSS,
-                cwnd: 0,
-                calls: log.clone(),
-            })
-        })),
-        ..Config::default()
-    };
+    let client = Config::default().with_controller(Some(ControllerFactory::new(move || {
+        Box::new(TwoSegments {
+            mss: MSS,
+            cwnd: 0,
+            calls: log.clone(),
+        })
+    })));
     let mut sim = Sim::new(7);
     sim.set_replay_hint("cargo test -p synack-sim --test custom_controller (seed 7)".to_string());
     // 10 ms each way, no loss, fast enough that only the window limits the sender.
