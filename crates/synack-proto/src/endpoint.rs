@@ -12,9 +12,10 @@ use synack_wire::{
 };
 
 use crate::config::Config;
-use crate::connection::{ConnInfo, ConnTimers, Connection, Outgoing};
+use crate::connection::{Connection, Outgoing};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
+use crate::info::{ConnInfo, ConnTimers};
 use crate::ip_reassembly::{FragmentStats, Limits, Reassembler};
 use crate::isn::Secret;
 use crate::listener::Listener;

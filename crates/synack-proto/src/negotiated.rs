@@ -2,8 +2,22 @@
 //! scaling, timestamps with the PAWS state they carry, and SACK. Set when the handshake
 //! negotiates (`Connection::negotiate`); read by everything that builds or checks a segment.
 
+use synack_wire::{TcpFlags, TcpOptions};
+
+use crate::config::Config;
+use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
+
+/// What PAWS (RFC 7323 §5.3 R1) says of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Paws {
+    Pass,
+    /// Timestamps are agreed and the segment has none (§3.2): drop it.
+    Drop,
+    /// Its TSval is older than TS.Recent: an old duplicate; ACK and drop it.
+    AckAndDrop,
+}
 
 pub(crate) struct Negotiated {
     /// Effective MSS for sending (MUST-15, MUST-16): the peer's MSS bounded by ours, less the
@@ -47,6 +61,77 @@ impl Negotiated {
             ts_recent_at: now,
             last_ack_sent: SeqNum(0),
             ts_offset: 0,
+        }
+    }
+
+    /// Agree on options from the peer's SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
+    /// `ours`: the MSS we advertise on this tuple; `default`: the send MSS when the peer
+    /// sends none (MUST-15).
+    ///
+    /// MSS (MUST-14, MUST-15, MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where
+    /// MMS_S − 20 is our own MSS, less the timestamp option every segment then carries.
+    /// Window scaling, timestamps and SACK apply only when both SYNs carry them.
+    pub(crate) fn negotiate(
+        &mut self,
+        cfg: &Config,
+        peer: &TcpOptions,
+        ours: u16,
+        default: u16,
+        now: Instant,
+    ) {
+        self.path_mss = peer.mss.unwrap_or(default).min(ours).max(64);
+        self.ws_agreed = cfg.window_scaling && peer.window_scale.is_some();
+        if self.ws_agreed {
+            // RFC 7323 §2.3: a shift above 14 is treated as 14.
+            self.snd_shift = peer.window_scale.unwrap_or(0).min(14);
+        } else {
+            self.snd_shift = 0;
+            self.rcv_shift = 0;
+        }
+        self.ts_ok = cfg.timestamps && peer.timestamps.is_some();
+        if let Some((tsval, _)) = peer.timestamps {
+            self.ts_recent = tsval;
+            self.ts_recent_at = now;
+        }
+        self.sack_ok = cfg.sack && peer.sack_permitted;
+        let overhead = self.option_overhead() as u16;
+        self.snd_mss = self.path_mss.saturating_sub(overhead).max(32);
+    }
+
+    /// TS.Recent is older than 24 days: invalid, not used for PAWS (RFC 7323 §5.5).
+    pub(crate) fn ts_recent_stale(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.ts_recent_at) > Duration::from_secs(24 * 24 * 3600)
+    }
+
+    /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
+    /// duplicate; once timestamps are agreed, a non-RST segment without them is dropped (§3.2).
+    pub(crate) fn paws(&self, seg: &Segment<'_>, now: Instant) -> Paws {
+        if !self.ts_ok || seg.flags.contains(TcpFlags::RST) {
+            return Paws::Pass;
+        }
+        let Some((tsval, _)) = seg.options.timestamps else {
+            return Paws::Drop;
+        };
+        if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !self.ts_recent_stale(now) {
+            return Paws::AckAndDrop;
+        }
+        Paws::Pass
+    }
+
+    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from a segment that starts at or before the
+    /// last ACK we sent (`seq`: its sequence number as it arrived, before trimming). Called
+    /// only once the segment has passed every check that could discard it — the window
+    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5). RFC 7323 Appendix D
+    /// updates it in step 5 once the ACK bit is seen on; we wait for the ACK's range checks
+    /// too (SEG.ACK > SND.NXT, MAY-12's lower bound), as Linux does (tcp_ack): one forged or
+    /// corrupt segment that is then dropped must not move TS.Recent, or PAWS would drop the
+    /// peer's genuine segments from then on.
+    pub(crate) fn update_ts_recent(&mut self, seq: SeqNum, options: &TcpOptions, now: Instant) {
+        if let (true, Some((tsval, _))) = (self.ts_ok, options.timestamps) {
+            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq <= self.last_ack_sent {
+                self.ts_recent = tsval;
+                self.ts_recent_at = now;
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use synack_wire::{TcpFlags, TcpOptions};
 use crate::connection::{Connection, Ctx};
 use crate::error::CloseReason;
 use crate::event::Event;
+use crate::negotiated::Paws;
 use crate::recv_buffer::Offer;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -83,34 +84,6 @@ impl Connection {
         ResetReply { seq, options }
     }
 
-    /// Agree on options from the peer's SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
-    ///
-    /// MSS (MUST-14, MUST-15, MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) − 20, where
-    /// MMS_S − 20 is our own MSS, less the timestamp option every segment then carries.
-    /// Window scaling, timestamps and SACK apply only when both SYNs carry them.
-    pub(crate) fn negotiate(&mut self, ctx: &Ctx<'_>, peer: &TcpOptions) {
-        let send_mss = peer
-            .mss
-            .unwrap_or(crate::connection::default_mss(&self.tuple));
-        self.opts.path_mss = send_mss.min(self.our_mss(ctx.cfg)).max(64);
-        self.opts.ws_agreed = ctx.cfg.window_scaling && peer.window_scale.is_some();
-        if self.opts.ws_agreed {
-            // RFC 7323 §2.3: a shift above 14 is treated as 14.
-            self.opts.snd_shift = peer.window_scale.unwrap_or(0).min(14);
-        } else {
-            self.opts.snd_shift = 0;
-            self.opts.rcv_shift = 0;
-        }
-        self.opts.ts_ok = ctx.cfg.timestamps && peer.timestamps.is_some();
-        if let Some((tsval, _)) = peer.timestamps {
-            self.opts.ts_recent = tsval;
-            self.opts.ts_recent_at = ctx.now;
-        }
-        self.opts.sack_ok = ctx.cfg.sack && peer.sack_permitted;
-        let overhead = self.opts.option_overhead() as u16;
-        self.opts.snd_mss = self.opts.path_mss.saturating_sub(overhead).max(32);
-    }
-
     /// Take the peer's SYN — the one routine for a listener's child (§3.10.7.2), SYN-SENT
     /// (§3.10.7.3, a SYN-ACK or a simultaneous open) and a returned SYN cookie: IRS = the
     /// SYN's sequence number, RCV.NXT just past it, the window edge there, the options both
@@ -119,47 +92,13 @@ impl Connection {
         self.rcv.irs = irs;
         self.rcv.nxt = irs + 1u32;
         self.rcv.adv = self.rcv.nxt;
-        self.negotiate(ctx, options);
+        let (ours, default) = (
+            self.our_mss(ctx.cfg),
+            crate::connection::default_mss(&self.tuple),
+        );
+        self.opts
+            .negotiate(ctx.cfg, options, ours, default, ctx.now);
         self.opts.last_ack_sent = self.rcv.nxt;
-    }
-
-    /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
-    /// duplicate: ACK and drop. Once timestamps are agreed, a non-RST segment without them is
-    /// dropped (§3.2). Returns true if the segment must be dropped.
-    fn paws_rejects(&mut self, ctx: &Ctx<'_>, seg: &Segment<'_>) -> bool {
-        if !self.opts.ts_ok || seg.has(TcpFlags::RST) {
-            return false;
-        }
-        let Some((tsval, _)) = seg.options.timestamps else {
-            return true;
-        };
-        // TS.Recent older than 24 days is invalid and not used (§5.5).
-        let stale = ctx.now.saturating_duration_since(self.opts.ts_recent_at)
-            > crate::time::Duration::from_secs(24 * 24 * 3600);
-        if (tsval.wrapping_sub(self.opts.ts_recent) as i32) < 0 && !stale {
-            self.rcv.ack_now = true;
-            return true;
-        }
-        false
-    }
-
-    /// RFC 7323 §4.3 / §5.3 R3: take TS.Recent from a segment that starts at or before the
-    /// last ACK we sent (`seq`: its sequence number as it arrived, before trimming). Called
-    /// only once the segment has passed every check that could discard it — the window
-    /// (step 1), RST (step 2), SYN (step 4) and the ACK field (step 5). RFC 7323 Appendix D
-    /// updates it in step 5 once the ACK bit is seen on; we wait for the ACK's range checks
-    /// too (SEG.ACK > SND.NXT, MAY-12's lower bound), as Linux does (tcp_ack): one forged or
-    /// corrupt segment that is then dropped must not move TS.Recent, or PAWS would drop the
-    /// peer's genuine segments from then on.
-    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
-        if let (true, Some((tsval, _))) = (self.opts.ts_ok, options.timestamps) {
-            if (tsval.wrapping_sub(self.opts.ts_recent) as i32) >= 0
-                && seq <= self.opts.last_ack_sent
-            {
-                self.opts.ts_recent = tsval;
-                self.opts.ts_recent_at = ctx.now;
-            }
-        }
     }
 
     /// Handle one segment. `accept_room`: for a passive child, whether its listener's accept
@@ -297,8 +236,14 @@ impl Connection {
         if !seg.has(TcpFlags::SYN) {
             seg.wnd <<= self.opts.snd_shift;
         }
-        if self.paws_rejects(ctx, &seg) {
-            return Outcome::default();
+        // RFC 7323 §5.3 R1: PAWS.
+        match self.opts.paws(&seg, ctx.now) {
+            Paws::Pass => {}
+            Paws::Drop => return Outcome::default(),
+            Paws::AckAndDrop => {
+                self.rcv.ack_now = true;
+                return Outcome::default();
+            }
         }
         // RFC 5961 §4.2: in a synchronized state a SYN gets a challenge ACK whatever its
         // sequence number — so an out-of-window SYN is answered from the same rate-limited
@@ -480,7 +425,8 @@ impl Connection {
             }
         }
         // The segment passed the ACK check: now, and only now, TS.Recent may advance.
-        self.update_ts_recent(ctx, urgent_seq, &seg.options);
+        self.opts
+            .update_ts_recent(urgent_seq, &seg.options, ctx.now);
         match self.state() {
             State::FinWait1 if self.snd.fin_acked() => {
                 self.transition(ctx, State::FinWait2, "rcv ACK of FIN");

@@ -31,10 +31,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_wire::{SackBlocks, TcpFlags, TcpOptions};
 
 use crate::conn_table::{ConnTable, Slot, NONE};
-use crate::connection::{ConnInfo, ConnTimers, Connection};
+use crate::connection::Connection;
 use crate::endpoint::{push_control, Control, Endpoint};
 use crate::error::{CloseReason, Error};
 use crate::event::{ConnHandle, Event, FourTuple};
+use crate::info::{ConnInfo, ConnTimers};
 use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;

@@ -17,7 +17,7 @@ use crate::event::{ConnHandle, Event};
 use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::timers::Timer;
 
 /// What TIME-WAIT knows of the connection, whichever way it is held.
@@ -201,8 +201,7 @@ impl crate::connection::Connection {
             wnd: self.rcv_wnd(pressure),
             ts_ok: self.opts.ts_ok,
             ts_recent: self.opts.ts_recent,
-            ts_recent_stale: now.saturating_duration_since(self.opts.ts_recent_at)
-                > Duration::from_secs(24 * 24 * 3600),
+            ts_recent_stale: self.opts.ts_recent_stale(now),
             sack_ok: self.opts.sack_ok,
             ack_floor: Some(self.snd.una - self.snd.max_wnd),
             listener,
