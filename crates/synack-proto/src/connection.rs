@@ -95,10 +95,13 @@ pub(crate) struct Connection {
 pub(crate) const SEND_FLOOR_UNDER_PRESSURE: usize = 64 * 1024;
 
 impl Connection {
+    /// A connection in CLOSED with our ISS and timestamp offset (both from isn.rs's keyed
+    /// hash, RFC 6528 and RFC 7323 §5.4).
     pub(crate) fn new(
         handle: ConnHandle,
         tuple: FourTuple,
         iss: SeqNum,
+        ts_offset: u32,
         cfg: &Config,
         now: Instant,
     ) -> Self {
@@ -117,7 +120,7 @@ impl Connection {
             close_reason: None,
             snd: SendSide::new(iss, cfg, now),
             rcv: RecvSide::new(cfg, now),
-            opts: Negotiated::new(default_mss(&tuple), rcv_shift, now),
+            opts: Negotiated::new(default_mss(&tuple), rcv_shift, ts_offset, now),
             rec: Recovery::new(iss, cfg, now),
             timers: TimerTable::default(),
             stats: Stats::default(),
@@ -132,15 +135,17 @@ impl Connection {
 
     /// A child of a listener (passive OPEN, MUST-11): it starts as a copy of the listener, in
     /// LISTEN, and leaves it by taking the peer's SYN (`accept_syn`).
+    #[inline]
     pub(crate) fn new_child(
         handle: ConnHandle,
         tuple: FourTuple,
         iss: SeqNum,
+        ts_offset: u32,
         cfg: &Config,
         now: Instant,
         listener: SocketAddr,
     ) -> Self {
-        let mut c = Connection::new(handle, tuple, iss, cfg, now);
+        let mut c = Connection::new(handle, tuple, iss, ts_offset, cfg, now);
         c.state = State::Listen;
         c.listener = Some(listener);
         c

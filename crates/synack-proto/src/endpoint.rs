@@ -341,9 +341,8 @@ impl Endpoint {
         self.last_now = self.last_now.max(now);
         let h = self.new_handle();
         let (iss, ts_offset) = self.secret.isn_and_ts_offset(now, tuple);
-        let mut c = Box::new(Connection::new(h, tuple, iss, &self.cfg, now));
+        let mut c = Box::new(Connection::new(h, tuple, iss, ts_offset, &self.cfg, now));
         c.owned = true;
-        c.opts.ts_offset = ts_offset;
         let mut ctx = ctx!(self, now);
         c.transition(&mut ctx, State::SynSent, "OPEN (active)");
         self.stats.active_opens += 1;
@@ -395,10 +394,7 @@ impl Endpoint {
     fn send_with(&mut self, h: ConnHandle, data: &[u8], urgent: bool) -> Result<usize, Error> {
         let pressure = self.over_budget();
         let l = owned_live(&mut self.conns, h)?;
-        let n = l.conn.send(data, pressure)?;
-        if urgent {
-            l.conn.snd.up = Some(l.conn.snd.buf.end());
-        }
+        let n = l.conn.send(data, pressure, urgent)?;
         reaccount(
             &mut self.tx_memory,
             l.conn.snd.buf.len(),
@@ -570,13 +566,7 @@ impl Endpoint {
         h: ConnHandle,
         algorithm: crate::congestion::Algorithm,
     ) -> Result<(), Error> {
-        let c = self.owned_mut(h)?;
-        if c.rec.cc.algorithm() != Some(algorithm) {
-            let (cwnd, ssthresh) = (c.rec.cwnd(), c.rec.ssthresh());
-            c.rec.cc = crate::congestion::Cc::new(algorithm);
-            c.rec.set_cwnd(cwnd);
-            crate::congestion::Controller::set_ssthresh(&mut c.rec.cc, ssthresh);
-        }
+        self.owned_mut(h)?.rec.switch_controller(algorithm);
         Ok(())
     }
 

@@ -174,15 +174,13 @@ impl Endpoint {
         if let Some(floor) = iss_floor {
             iss = iss.max(floor);
         }
-        let mut c = Box::new(Connection::new_child(h, tuple, iss, &self.cfg, now, laddr));
+        let mut c = Box::new(Connection::new_child(
+            h, tuple, iss, ts_offset, &self.cfg, now, laddr,
+        ));
         let mut ctx = ctx!(self, now);
         // RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; the window of a SYN is never scaled.
         c.accept_syn(&ctx, seg.seq, &seg.options);
-        c.opts.ts_offset = ts_offset;
-        c.snd.wnd = seg.wnd;
-        c.snd.max_wnd = seg.wnd;
-        c.snd.wl1 = seg.seq;
-        c.snd.wl2 = iss;
+        c.snd.update_window(seg.wnd, seg.seq, iss);
         c.transition(&mut ctx, State::SynReceived, "rcv SYN");
         // Text on the SYN: dropped without Fast Open; the SYN-ACK acknowledges the SYN only.
         c.text_on_syn(seg.payload);
@@ -279,10 +277,10 @@ impl Endpoint {
         self.stats.syn_cookies_validated += 1;
         let h = self.conns.vacant();
         l.children.insert(h);
+        let ts_offset = self.secret.ts_offset(tuple);
         let mut c = Box::new(Connection::new_child(
-            h, tuple, cookie, &self.cfg, now, laddr,
+            h, tuple, cookie, ts_offset, &self.cfg, now, laddr,
         ));
-        c.opts.ts_offset = self.secret.ts_offset(tuple);
         // The SYN's options as the cookie remembers them.
         let (ws, sack) = seg
             .options
@@ -297,10 +295,9 @@ impl Endpoint {
         };
         let mut ctx = ctx!(self, now);
         c.accept_syn(&ctx, peer_isn, &peer);
-        c.snd.nxt = cookie + 1u32;
-        c.snd.max = cookie + 1u32;
-        c.snd.wl1 = seg.seq;
-        c.snd.wl2 = cookie;
+        // Our SYN-ACK (the cookie) went out; the window comes with this ACK (step 5).
+        c.snd.syn_sent();
+        c.snd.update_window(0, seg.seq, cookie);
         c.transition(&mut ctx, State::SynReceived, "SYN cookie returned");
         self.stats.passive_opens += 1;
         self.conns.insert(c);

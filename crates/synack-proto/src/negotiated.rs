@@ -48,7 +48,8 @@ pub(crate) struct Negotiated {
 impl Negotiated {
     /// Before the handshake: the default send MSS of the address family (MUST-15) and the
     /// window shift we will offer (`rcv_shift`, 0 without window scaling).
-    pub(crate) fn new(default_mss: u16, rcv_shift: u8, now: Instant) -> Negotiated {
+    #[inline]
+    pub(crate) fn new(default_mss: u16, rcv_shift: u8, ts_offset: u32, now: Instant) -> Negotiated {
         Negotiated {
             snd_mss: default_mss,
             path_mss: default_mss,
@@ -60,7 +61,7 @@ impl Negotiated {
             ts_recent: 0,
             ts_recent_at: now,
             last_ack_sent: SeqNum(0),
-            ts_offset: 0,
+            ts_offset,
         }
     }
 

@@ -75,6 +75,18 @@ impl Recovery {
         self.cc.set_window(cwnd);
     }
 
+    #[inline]
+    /// Change to the built-in controller `algorithm` (MAY-18); the window and threshold carry
+    /// over.
+    pub(crate) fn switch_controller(&mut self, algorithm: crate::congestion::Algorithm) {
+        if self.cc.algorithm() != Some(algorithm) {
+            let (cwnd, ssthresh) = (self.cwnd(), self.ssthresh());
+            self.cc = Cc::new(algorithm);
+            self.cc.set_window(cwnd);
+            self.cc.set_ssthresh(ssthresh);
+        }
+    }
+
     pub(crate) fn new(iss: SeqNum, cfg: &Config, now: Instant) -> Recovery {
         Recovery {
             rtt: Rtt::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),

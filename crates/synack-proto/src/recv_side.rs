@@ -51,6 +51,7 @@ pub(crate) struct RecvSide {
 }
 
 impl RecvSide {
+    #[inline]
     pub(crate) fn new(cfg: &Config, now: Instant) -> RecvSide {
         RecvSide {
             irs: SeqNum(0),

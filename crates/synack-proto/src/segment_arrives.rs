@@ -180,10 +180,7 @@ impl Connection {
         }
         if self.snd.una > self.snd.iss {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
-            self.snd.wnd = seg.wnd;
-            self.snd.max_wnd = seg.wnd;
-            self.snd.wl1 = seg.seq;
-            self.snd.wl2 = seg.ack;
+            self.snd.update_window(seg.wnd, seg.seq, seg.ack);
             self.rcv.ack_now = true;
             self.transition(ctx, State::Established, "rcv SYN-ACK");
             self.on_established(ctx);
@@ -200,10 +197,7 @@ impl Connection {
             };
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
-            self.snd.wnd = seg.wnd;
-            self.snd.max_wnd = seg.wnd;
-            self.snd.wl1 = seg.seq;
-            self.snd.wl2 = self.snd.una;
+            self.snd.update_window(seg.wnd, seg.seq, self.snd.una);
             self.snd.nxt = self.snd.iss; // the output path re-sends our SYN, now with ACK
             self.rec.rtt_probe = None;
             self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
@@ -354,10 +348,7 @@ impl Connection {
                     // will draw another one once the application has accepted.
                     return Outcome::default();
                 }
-                self.snd.wnd = seg.wnd;
-                self.snd.max_wnd = self.snd.max_wnd.max(seg.wnd);
-                self.snd.wl1 = seg.seq;
-                self.snd.wl2 = seg.ack;
+                self.snd.update_window(seg.wnd, seg.seq, seg.ack);
                 self.transition(ctx, State::Established, "rcv ACK of SYN");
                 let _ = self.ack_arrived(ctx, seg.ack, seg.options.timestamps.map(|t| t.1));
                 self.on_established(ctx);
@@ -387,12 +378,9 @@ impl Connection {
                 },
             );
             // Window update (WL1/WL2 rule).
-            if self.snd.wl1 < seg.seq || (self.snd.wl1 == seg.seq && self.snd.wl2 <= seg.ack) {
+            if self.snd.window_update_allowed(seg.seq, seg.ack) {
                 let was_zero = self.snd.wnd == 0;
-                self.snd.wnd = seg.wnd;
-                self.snd.max_wnd = self.snd.max_wnd.max(seg.wnd);
-                self.snd.wl1 = seg.seq;
-                self.snd.wl2 = seg.ack;
+                self.snd.update_window(seg.wnd, seg.seq, seg.ack);
                 if was_zero && seg.wnd > 0 {
                     // The window opened: stop probing and send at once. The probe octet past
                     // the old window was most likely dropped, so go back to SND.UNA.

@@ -49,6 +49,7 @@ pub(crate) struct SendSide {
 }
 
 impl SendSide {
+    #[inline]
     pub(crate) fn new(iss: SeqNum, cfg: &Config, now: Instant) -> SendSide {
         SendSide {
             iss,
@@ -66,6 +67,30 @@ impl SendSide {
             last_send_at: now,
             probe_now: false,
         }
+    }
+
+    /// Take the peer's window from a segment (§3.10.7.4 step 5): SND.WND ← SEG.WND,
+    /// SND.WL1 ← SEG.SEQ, SND.WL2 ← SEG.ACK, and remember the largest window offered.
+    #[inline]
+    pub(crate) fn update_window(&mut self, wnd: u32, seq: SeqNum, ack: SeqNum) {
+        self.wnd = wnd;
+        self.max_wnd = self.max_wnd.max(wnd);
+        self.wl1 = seq;
+        self.wl2 = ack;
+    }
+
+    /// The WL1/WL2 rule: a segment may update the window if it is newer than the one that
+    /// last did (SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
+    #[inline]
+    pub(crate) fn window_update_allowed(&self, seq: SeqNum, ack: SeqNum) -> bool {
+        self.wl1 < seq || (self.wl1 == seq && self.wl2 <= ack)
+    }
+
+    /// Our SYN went out (a SYN cookie's SYN-ACK, sent before this TCB existed): SND.NXT and
+    /// the highest sequence number sent are past it.
+    pub(crate) fn syn_sent(&mut self) {
+        self.nxt = self.iss + 1u32;
+        self.max = self.max.max(self.nxt);
     }
 
     /// Bytes (and SYN/FIN) sent but not yet acknowledged.

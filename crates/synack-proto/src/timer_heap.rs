@@ -156,6 +156,7 @@ mod tests {
                 h,
                 tuple,
                 SeqNum(0),
+                0,
                 &cfg,
                 Instant::ZERO,
             )));

@@ -16,8 +16,14 @@ impl Connection {
     }
 
     /// SEND (§3.10.2): queue data. Before ESTABLISHED it is held until the handshake ends.
-    /// `pressure`: the endpoint is over its memory budget.
-    pub(crate) fn send(&mut self, data: &[u8], pressure: bool) -> Result<usize, Error> {
+    /// `pressure`: the endpoint is over its memory budget. `urgent`: SEND with the URGENT flag
+    /// (MUST-30/31): every segment up to the end of this data carries the urgent pointer.
+    pub(crate) fn send(
+        &mut self,
+        data: &[u8],
+        pressure: bool,
+        urgent: bool,
+    ) -> Result<usize, Error> {
         match self.state() {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             State::Closed => return Err(self.closed_error()),
@@ -33,7 +39,12 @@ impl Connection {
         let room = self.send_room(pressure);
         match self.snd.buf.push_at_most(data, room) {
             0 => Err(Error::WouldBlock),
-            n => Ok(n),
+            n => {
+                if urgent {
+                    self.snd.up = Some(self.snd.buf.end());
+                }
+                Ok(n)
+            }
         }
     }
 
