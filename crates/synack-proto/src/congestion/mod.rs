@@ -12,7 +12,7 @@
 //! * the retransmission timer expired: what is the new ssthresh? ([`Controller::on_rto`]; the
 //!   connection sets cwnd = LW = 1 SMSS itself, RFC 5681 §3.1)
 //!
-//! Two algorithms: [`NewReno`] (RFC 5681 with RFC 3465 byte counting) and [`Cubic`] (RFC 9438,
+//! Two algorithms: NewReno (RFC 5681 with RFC 3465 byte counting) and CUBIC (RFC 9438,
 //! the default, as in Linux, Windows and Apple stacks).
 //!
 //! All arithmetic saturates; no input (cwnd 0, MSS 0, `u32::MAX`, far-future instants) panics,
