@@ -897,16 +897,12 @@ impl Endpoint {
             if self.time_wait_count >= self.cfg.max_time_wait {
                 // The FIN that led here is still acknowledged (§3.10.7.4): without it the
                 // peer would sit in LAST-ACK until its retransmitted FIN met a RST.
-                if c.rcv.ack_now {
+                if let Some((seq, ack, window, options)) = c.owed_ack(self.last_now, pressure) {
                     let ack = Control {
                         tuple: c.tuple,
-                        seq: c.snd.nxt,
-                        ack: Some(c.rcv.nxt),
-                        segment: Some((
-                            TcpFlags::ACK,
-                            c.window_field(pressure),
-                            c.segment_options(self.last_now),
-                        )),
+                        seq,
+                        ack: Some(ack),
+                        segment: Some((TcpFlags::ACK, window, options)),
                     };
                     push_control(&mut self.control, &mut self.stats, &self.cfg, ack);
                 }

@@ -385,6 +385,23 @@ impl Connection {
         }
     }
 
+    /// The ACK owed to the peer, if one is, as a bare segment the endpoint can send on the
+    /// connection's behalf: `(SEQ, ACK, window field, options)`.
+    pub(crate) fn owed_ack(
+        &self,
+        now: Instant,
+        pressure: bool,
+    ) -> Option<(SeqNum, SeqNum, u16, TcpOptions)> {
+        self.rcv.ack_now.then(|| {
+            (
+                self.snd.nxt,
+                self.rcv.nxt,
+                self.window_field(pressure),
+                self.segment_options(now),
+            )
+        })
+    }
+
     /// The window field of a non-SYN segment: the window shifted, rounded up when needed so
     /// the edge we already promised does not move left (SHLD-14) — while the buffer has room
     /// beyond the rounded-down window, so the rounded-up edge passes the buffer's end by less
