@@ -54,6 +54,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod event;
+mod handshake;
 mod icmp;
 mod info;
 pub mod ip_reassembly;
