@@ -61,6 +61,7 @@ pub mod ip_reassembly;
 mod isn;
 mod listener;
 mod log;
+mod loss;
 mod negotiated;
 mod output;
 mod prr;

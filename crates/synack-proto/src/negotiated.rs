@@ -5,7 +5,6 @@
 use synack_wire::{TcpFlags, TcpOptions};
 
 use crate::config::Config;
-use crate::segment_arrives::Segment;
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -106,11 +105,17 @@ impl Negotiated {
 
     /// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than TS.Recent is an old
     /// duplicate; once timestamps are agreed, a non-RST segment without them is dropped (§3.2).
-    pub(crate) fn paws(&self, seg: &Segment<'_>, now: Instant) -> Paws {
-        if !self.ts_ok || seg.flags.contains(TcpFlags::RST) {
+    /// `flags` and `timestamps`: the segment's.
+    pub(crate) fn paws(
+        &self,
+        flags: TcpFlags,
+        timestamps: Option<(u32, u32)>,
+        now: Instant,
+    ) -> Paws {
+        if !self.ts_ok || flags.contains(TcpFlags::RST) {
             return Paws::Pass;
         }
-        let Some((tsval, _)) = seg.options.timestamps else {
+        let Some((tsval, _)) = timestamps else {
             return Paws::Drop;
         };
         if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !self.ts_recent_stale(now) {

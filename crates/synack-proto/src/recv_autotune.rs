@@ -22,7 +22,6 @@
 //! by `recv_buffer_max` and over all connections by `memory_budget` (no growth under memory
 //! pressure). The ring's storage follows lazily (recv_buffer.rs), as it always does.
 
-use crate::connection::Connection;
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
@@ -64,46 +63,47 @@ impl Autotune {
     }
 }
 
-impl Connection {
-    /// In-order text arrived: time the window edge (step 1).
-    pub(crate) fn autotune_text_arrived(&mut self, now: Instant) {
-        let a = &mut self.rcv.autotune;
-        if a.timing && self.rcv.nxt >= a.edge {
-            let sample = stamp(now).wrapping_sub(a.edge_at).max(1);
+impl Autotune {
+    /// In-order text arrived and RCV.NXT is now `rcv_nxt`; `rcv_adv` is the right edge we
+    /// last advertised: time the window edge (step 1).
+    pub(crate) fn text_arrived(&mut self, rcv_nxt: SeqNum, rcv_adv: SeqNum, now: Instant) {
+        if self.timing && rcv_nxt >= self.edge {
+            let sample = stamp(now).wrapping_sub(self.edge_at).max(1);
             // The smallest sample wins, and an old estimate fades (an eighth per sample).
-            a.rtt_us = if a.rtt_us == 0 || sample < a.rtt_us {
+            self.rtt_us = if self.rtt_us == 0 || sample < self.rtt_us {
                 sample
             } else {
-                a.rtt_us - a.rtt_us / 8 + sample / 8
+                self.rtt_us - self.rtt_us / 8 + sample / 8
             };
-            a.timing = false;
+            self.timing = false;
         }
-        if !a.timing && self.rcv.adv > self.rcv.nxt {
-            (a.edge, a.edge_at, a.timing) = (self.rcv.adv, stamp(now), true);
+        if !self.timing && rcv_adv > rcv_nxt {
+            (self.edge, self.edge_at, self.timing) = (rcv_adv, stamp(now), true);
         }
     }
 
-    /// The application read `n` bytes: count them, and grow the buffer once a round trip's
-    /// worth of reading shows it may be the limit (step 2).
-    /// `pressure`: the endpoint is over its memory budget (no buffer grows).
-    pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize, pressure: bool) {
-        let a = &mut self.rcv.autotune;
-        a.read = a.read.saturating_add(n.min(u32::MAX as usize) as u32);
-        if a.rtt_us == 0 || stamp(now).wrapping_sub(a.since) < a.rtt_us {
-            return;
+    /// The application read `n` bytes: count them, and once a round trip's worth of reading
+    /// shows the buffer (`capacity`) may be the limit, return the size it should grow to
+    /// (step 2): twice what was read, at most `max` (and what our window field can say).
+    pub(crate) fn read(
+        &mut self,
+        now: Instant,
+        n: usize,
+        capacity: usize,
+        max: usize,
+    ) -> Option<usize> {
+        self.read = self.read.saturating_add(n.min(u32::MAX as usize) as u32);
+        if self.rtt_us == 0 || stamp(now).wrapping_sub(self.since) < self.rtt_us {
+            return None;
         }
-        let read = a.read;
-        a.read = 0;
-        a.since = stamp(now);
-        if read <= a.space {
-            return;
+        let read = self.read;
+        self.read = 0;
+        self.since = stamp(now);
+        if read <= self.space {
+            return None;
         }
-        a.space = read;
-        // No larger than our window field can say.
-        let limit = max.min(self.largest_window() as usize);
-        let want = (2 * read as usize).min(limit);
-        if want > self.rcv.buf.capacity() && !pressure {
-            self.rcv.buf.set_capacity(want);
-        }
+        self.space = read;
+        let want = (2 * read as usize).min(max);
+        (want > capacity).then_some(want)
     }
 }

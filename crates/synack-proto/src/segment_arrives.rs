@@ -149,7 +149,7 @@ impl Connection {
             seg.wnd <<= self.opts.snd_shift;
         }
         // RFC 7323 §5.3 R1: PAWS.
-        match self.opts.paws(&seg, ctx.now) {
+        match self.opts.paws(seg.flags, seg.options.timestamps, ctx.now) {
             Paws::Pass => {}
             Paws::Drop => return Outcome::default(),
             Paws::AckAndDrop => {
@@ -288,7 +288,7 @@ impl Connection {
                 && self.snd.una != self.snd.max;
             self.process_ack(
                 ctx,
-                crate::recovery::AckInfo {
+                crate::loss::AckInfo {
                     ack: seg.ack,
                     duplicate: dup_candidate,
                     sack_blocks: seg.options.sack_blocks.as_slice(),
@@ -510,7 +510,8 @@ impl Connection {
                 // or two full segments' worth is unacknowledged (SHLD-19).
                 self.rcv.unacked_bytes =
                     self.rcv.unacked_bytes.saturating_add(self.rcv.nxt - before);
-                self.autotune_text_arrived(ctx.now);
+                let (nxt, adv) = (self.rcv.nxt, self.rcv.adv);
+                self.rcv.autotune.text_arrived(nxt, adv, ctx.now);
                 // A full-sized segment from the peer carries our MSS less its options.
                 let full = u32::from(self.our_mss(ctx.cfg)) - self.opts.option_overhead();
                 let two_segments = 2 * full;

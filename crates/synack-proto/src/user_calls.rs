@@ -5,6 +5,7 @@ use crate::connection::{Connection, Ctx};
 use crate::error::{CloseReason, Error};
 use crate::segment_arrives::ResetReply;
 use crate::state::State;
+use crate::time::Instant;
 use crate::timers::Timer;
 
 impl Connection {
@@ -159,5 +160,18 @@ impl Connection {
         self.rcv.buf.clear();
         self.close_with(ctx, CloseReason::Aborted, cause);
         reply
+    }
+
+    /// Receive buffer autotuning after the application read `n` bytes (recv_autotune.rs):
+    /// grow the buffer, up to `max` and what our window field can say — unless the endpoint
+    /// is over its memory budget (`pressure`).
+    pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize, pressure: bool) {
+        let limit = max.min(self.largest_window() as usize);
+        let capacity = self.rcv.buf.capacity();
+        if let Some(want) = self.rcv.autotune.read(now, n, capacity, limit) {
+            if !pressure {
+                self.rcv.buf.set_capacity(want);
+            }
+        }
     }
 }
