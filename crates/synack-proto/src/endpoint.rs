@@ -614,8 +614,8 @@ impl Endpoint {
     /// [`Endpoint::handle`] for a datagram in `packet[..len]` of a buffer the caller gives up.
     /// The endpoint may keep the buffer: a large in-order segment then stays in it until the
     /// application reads it, and its text is copied once, packet to application, instead of
-    /// into the receive ring and out again (recv_buffer.rs). Returns the buffer when it was
-    /// not kept; a kept one comes back through [`Endpoint::reclaim`] once read. Behaves as
+    /// into the receive ring and out again (recv_buffer/kept.rs). Returns the buffer when it
+    /// was not kept; a kept one comes back through [`Endpoint::reclaim`] once read. Behaves as
     /// `handle` in every other respect.
     #[inline]
     pub fn handle_owned(&mut self, now: Instant, packet: Vec<u8>, len: usize) -> Option<Vec<u8>> {
@@ -628,7 +628,10 @@ impl Endpoint {
         self.handle_offering(now, packet, len)
     }
 
-    /// [`Endpoint::handle_owned`] for a datagram long enough to be kept.
+    /// [`Endpoint::handle_owned`] for a datagram long enough to be kept. The segment borrows
+    /// the datagram while it is processed: a receive buffer that keeps its text notes where
+    /// it lies (by offsets, [`Offer`]), and is handed the buffer itself afterwards (`adopt`),
+    /// which gives it back if nothing was kept.
     fn handle_offering(&mut self, now: Instant, packet: Vec<u8>, len: usize) -> Option<Vec<u8>> {
         let datagram = &packet[..len];
         let offer = Offer::new(datagram, packet.capacity(), self.cfg.keep_packets_min);
@@ -774,7 +777,7 @@ impl Endpoint {
         // (Short segments were verified whole by the parser.)
         // (Text long enough to be kept in its packet, if one is on offer, is verified by a
         // read-only sum instead.)
-        let offer = offer.filter(|o| o.wants(tcp.payload.len()));
+        let offer = offer.and_then(|o| o.text(SeqNum(tcp.seq_number), tcp.payload.len()));
         let staged = found
             .filter(|_| pending.is_deferred() && offer.is_none())
             .and_then(|h| self.conns.get_mut(&h))

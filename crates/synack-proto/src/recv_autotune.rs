@@ -20,7 +20,7 @@
 //! The buffer only grows (the right edge never moves left, SHLD-14). A slow reader reads less
 //! per round trip than its buffer and never grows it; memory is still bounded per connection
 //! by `recv_buffer_max` and over all connections by `memory_budget` (no growth under memory
-//! pressure). The ring's storage follows lazily (recv_buffer.rs), as it always does.
+//! pressure). The ring's storage follows lazily (recv_buffer/ring.rs), as it always does.
 
 use crate::seq::SeqNum;
 use crate::time::Instant;

@@ -25,8 +25,8 @@ pub(crate) struct Segment<'a> {
     pub payload: &'a [u8],
     /// The urgent pointer field (meaningful with URG).
     pub urgent: u16,
-    /// The packet buffer the payload lies in, when the endpoint may keep it (recv_buffer.rs:
-    /// packets kept whole).
+    /// Where the payload lies in the packet buffer it came in, when the endpoint may keep
+    /// that buffer (recv_buffer/kept.rs: packets kept whole).
     pub offer: Option<&'a Offer>,
 }
 
