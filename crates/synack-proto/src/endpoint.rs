@@ -1215,7 +1215,8 @@ fn emit(
         payload: payload.0,
     };
     let more = [payload.1];
-    let tcp_len = tcp.gather_len(&more);
+    // (The payload length is the emitter's to fill in, from the segment.)
+    let tcp_len = 0;
     let ip = match (tuple.local.ip(), tuple.remote.ip()) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             *ip_ident = ip_ident.wrapping_add(1);

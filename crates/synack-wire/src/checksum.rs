@@ -426,22 +426,44 @@ fn at_offset(sum: u64, at: usize) -> u16 {
 /// sum of the bytes copied, as [`sum`] of their concatenation would: one pass over the data
 /// instead of a copy and a second pass. A part that lands at an odd offset is accounted for.
 pub fn copy_and_sum<'a>(dst: &mut [u8], parts: impl IntoIterator<Item = &'a [u8]>) -> u32 {
-    let mut acc = 0u64;
-    let mut at = 0usize;
+    let mut acc = (0u64, 0usize);
     for part in parts {
-        if part.is_empty() {
-            continue; // most segments carry no data at all
-        }
-        let Some(dst) = dst.get_mut(at..) else { break };
-        let n = dst.len().min(part.len());
-        let (Some(d), Some(s)) = (dst.get_mut(..n), part.get(..n)) else {
-            break;
-        };
-        let partial = copy_and_sum_one(d, s);
-        acc = acc.wrapping_add(u64::from(at_offset(u64::from(partial), at)));
-        at = at.saturating_add(n);
+        acc = copy_and_sum_at(dst, part, acc);
     }
-    u32::from(fold64(acc))
+    u32::from(fold64(acc.0))
+}
+
+/// [`copy_and_sum`] of `first` followed by the slices of `more` (a payload in pieces, as
+/// [`crate::TcpRepr::emit_gather`] takes it), without the state of a chained iterator.
+#[inline]
+pub(crate) fn copy_and_sum_gather(dst: &mut [u8], first: &[u8], more: &[&[u8]]) -> u32 {
+    let mut acc = copy_and_sum_at(dst, first, (0, 0));
+    for part in more {
+        acc = copy_and_sum_at(dst, part, acc);
+    }
+    u32::from(fold64(acc.0))
+}
+
+/// One part of [`copy_and_sum`]: copied to `dst` at `acc.1` (as much as fits), its sum added
+/// to `acc.0`; returns the sum and the offset after it.
+#[inline(always)]
+fn copy_and_sum_at(dst: &mut [u8], part: &[u8], acc: (u64, usize)) -> (u64, usize) {
+    let (sum, at) = acc;
+    if part.is_empty() {
+        return acc; // most segments carry no data at all
+    }
+    let Some(dst) = dst.get_mut(at..) else {
+        return acc;
+    };
+    let n = dst.len().min(part.len());
+    let (Some(d), Some(s)) = (dst.get_mut(..n), part.get(..n)) else {
+        return acc;
+    };
+    let partial = copy_and_sum_one(d, s);
+    (
+        sum.wrapping_add(u64::from(at_offset(u64::from(partial), at))),
+        at.saturating_add(n),
+    )
 }
 
 /// Copy `src` into `first` and, what does not fit there, on into `second` (the two free
@@ -572,6 +594,17 @@ pub fn sum_words(values: &[u32]) -> u32 {
     values.iter().fold(0u32, |acc, &v| {
         acc.wrapping_add(v >> 16).wrapping_add(v & 0xffff)
     })
+}
+
+/// Five words as the 20 big-endian bytes of a header (an IPv4 or TCP header without
+/// options), for a header laid out in registers and stored in one go.
+#[inline(always)]
+pub(crate) fn be_words(words: [u32; 5]) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    for (d, w) in out.chunks_exact_mut(4).zip(words) {
+        d.copy_from_slice(&w.to_be_bytes());
+    }
+    out
 }
 
 /// Add partial sums together, fold the carries and return the one's

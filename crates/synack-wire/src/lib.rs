@@ -366,11 +366,14 @@ fn emit_ipv6_tcp_gather(
         payload_len: tcp.gather_len(more),
         ..*ip
     };
-    let (total, head, payload) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
+    let (total, head, segment) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
     ip.emit(&mut Ipv6Packet::new_unchecked(head));
     let src = IpAddr::V6(ip.src_addr);
     let dst = IpAddr::V6(ip.dst_addr);
-    tcp.emit_gather(&mut TcpPacket::new_unchecked(payload), more, &src, &dst);
+    // payload_len <= 65535 (checked by frame).
+    let len = ip.payload_len as u32;
+    let pseudo = checksum::pseudo_header(&src, &dst, IPPROTO_TCP, len);
+    tcp.write(segment, tcp.header_len(), more, pseudo);
     Ok(total)
 }
 
@@ -384,7 +387,9 @@ pub fn emit_ip_tcp(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usi
 /// [`emit_ip_tcp`] with the payload in pieces: the segment carries
 /// `tcp.payload` followed by each slice of `more` (see
 /// [`TcpRepr::emit_gather`]), copied straight into `buf` — a sender's ring
-/// buffer needs no staging copy. Same errors as [`emit_ip_tcp`].
+/// buffer needs no staging copy. Same errors as [`emit_ip_tcp`]. (Inlined: a dispatch on
+/// the IP version, which its caller often knows already.)
+#[inline]
 pub fn emit_ip_tcp_gather(
     ip: &IpRepr,
     tcp: &TcpRepr<'_>,
@@ -516,15 +521,29 @@ fn emit_ipv4_tcp_gather(
     more: &[&[u8]],
     buf: &mut [u8],
 ) -> Result<usize> {
+    let header_len = tcp.header_len();
+    let tcp_len = header_len.saturating_add(tcp.gathered_payload_len(more));
+    if tcp_len > MAX_V4_PAYLOAD {
+        return Err(Error::BadTotalLen);
+    }
+    let total = tcp_len.saturating_add(Ipv4Packet::<&[u8]>::HEADER_LEN);
+    let (head, segment) = buf
+        .get_mut(..total)
+        .and_then(|out| out.split_first_chunk_mut::<20>())
+        .ok_or(Error::Truncated)?;
     let ip = Ipv4Repr {
         protocol: IPPROTO_TCP,
-        payload_len: tcp.gather_len(more),
+        payload_len: tcp_len,
         ..*ip
     };
-    let (total, ip_buf, tcp_buf) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V4_PAYLOAD)?;
-    ip.emit(&mut Ipv4Packet::new_unchecked(ip_buf));
-    let src = IpAddr::V4(ip.src_addr);
-    let dst = IpAddr::V4(ip.dst_addr);
-    tcp.emit_gather(&mut TcpPacket::new_unchecked(tcp_buf), more, &src, &dst);
+    *head = ip.header();
+    // The pseudo header (RFC 9293 §3.1) from the values: tcp_len < 2^16.
+    let pseudo = checksum::sum_words(&[
+        ip.src_addr.to_bits(),
+        ip.dst_addr.to_bits(),
+        u32::from(IPPROTO_TCP),
+        tcp_len as u32,
+    ]);
+    tcp.write(segment, header_len, more, pseudo);
     Ok(total)
 }

@@ -575,55 +575,94 @@ impl<'a> TcpRepr<'a> {
         dst: &IpAddr,
     ) {
         let header_len = self.header_len();
-        // The fixed header is laid out in registers and stored in one copy, and its sum
-        // is taken from the same values: summing bytes stored a moment before, at other
-        // widths, stalls on store forwarding (as in `Ipv4Repr::emit`).
-        let off_flags = (((header_len / 4) as u16) << 12) | u16::from(self.flags.bits());
-        let (seq, ack) = (self.seq_number, self.ack_number);
-        let fixed_sum = checksum::sum_words(&[
-            (u32::from(self.src_port) << 16) | u32::from(self.dst_port),
-            seq,
-            ack,
-            (u32::from(off_flags) << 16) | u32::from(self.window_len),
-            u32::from(self.urgent_pointer),
-        ]);
-        let [p0, p1] = self.src_port.to_be_bytes();
-        let [q0, q1] = self.dst_port.to_be_bytes();
-        let [s0, s1, s2, s3] = seq.to_be_bytes();
-        let [a0, a1, a2, a3] = ack.to_be_bytes();
-        let [o0, o1] = off_flags.to_be_bytes();
-        let [w0, w1] = self.window_len.to_be_bytes();
-        let [u0, u1] = self.urgent_pointer.to_be_bytes();
-        let fixed = [
-            p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, o0, o1, w0, w1, 0, 0, u0, u1,
-        ];
-        let buf = packet.buffer.as_mut();
-        let n = buf.len().min(fixed.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), fixed.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        let options_sum = match buf.get_mut(TcpPacket::<&[u8]>::HEADER_LEN..) {
-            Some(opts) => self.options.emit_and_sum(opts).1,
-            None => 0,
-        };
-        // The payload is summed while it is copied in (one pass).
-        let end = self.gather_len(more).min(buf.len());
-        let payload_sum = match buf.get_mut(header_len..end) {
-            Some(to) if !to.is_empty() => checksum::copy_and_sum(
-                to,
-                core::iter::once(self.payload).chain(more.iter().copied()),
-            ),
-            _ => 0,
-        };
+        let len = header_len.saturating_add(self.gathered_payload_len(more));
         // A segment longer than u32::MAX cannot exist on any IP; saturate.
-        let len = u32::try_from(end).unwrap_or(u32::MAX);
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        let pseudo = checksum::pseudo_header(src, dst, IPPROTO_TCP, len32);
+        let buf = packet.buffer.as_mut();
+        match buf.get_mut(..len) {
+            Some(segment) => self.write(segment, header_len, more, pseudo),
+            None => self.write_short(buf, more),
+        }
+    }
+
+    /// The fixed header as five words, checksum zero.
+    #[inline(always)]
+    fn fixed_words(&self, header_len: usize) -> [u32; 5] {
+        let off_flags = (((header_len / 4) as u32) << 12) | u32::from(self.flags.bits());
+        [
+            (u32::from(self.src_port) << 16) | u32::from(self.dst_port),
+            self.seq_number,
+            self.ack_number,
+            (off_flags << 16) | u32::from(self.window_len),
+            u32::from(self.urgent_pointer),
+        ]
+    }
+
+    /// Bytes of payload in `self.payload` and `more` together.
+    #[inline(always)]
+    pub(crate) fn gathered_payload_len(&self, more: &[&[u8]]) -> usize {
+        more.iter()
+            .fold(self.payload.len(), |n, part| n.saturating_add(part.len()))
+    }
+
+    /// Write the segment into `segment`, exactly [`TcpRepr::gather_len`] bytes long (its
+    /// header [`TcpRepr::header_len`], `header_len`, long), with the
+    /// checksum (MUST-2) from `pseudo`, the pseudo header's sum. Header, options and payload
+    /// are each stored once and summed from the values stored (the fixed header and the
+    /// usual timestamps block from registers: reading back bytes just stored, at other
+    /// widths, stalls on store forwarding); the checksum goes into the fixed header before
+    /// it is stored.
+    #[inline]
+    pub(crate) fn write(&self, segment: &mut [u8], header_len: usize, more: &[&[u8]], pseudo: u32) {
+        let Some((fixed, rest)) = segment.split_first_chunk_mut::<20>() else {
+            return; // never: the segment holds its header
+        };
+        let opts_len = header_len.saturating_sub(TcpPacket::<&[u8]>::HEADER_LEN);
+        let Some((opts, payload)) = rest.split_at_mut_checked(opts_len) else {
+            return; // never: as above
+        };
+        let mut words = self.fixed_words(header_len);
+        let options_sum = self.options.emit_and_sum(opts).1;
+        // The payload is summed while it is copied in (one pass).
+        let payload_sum = if payload.is_empty() {
+            0
+        } else {
+            checksum::copy_and_sum_gather(payload, self.payload, more)
+        };
         let c = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IPPROTO_TCP, len),
-            fixed_sum,
+            pseudo,
+            checksum::sum_words(&words),
             options_sum,
             payload_sum,
         ]);
-        packet.set_checksum(c);
+        if let Some(w) = words.get_mut(4) {
+            *w |= u32::from(c) << 16;
+        }
+        *fixed = checksum::be_words(words);
+    }
+
+    /// [`TcpRepr::emit_gather`] into a buffer too short for the segment: what fits of the
+    /// header and the payload, checksum not filled (the result is no valid segment).
+    #[cold]
+    #[inline(never)]
+    fn write_short(&self, buf: &mut [u8], more: &[&[u8]]) {
+        let header_len = self.header_len();
+        let mut header = [0u8; 60];
+        if let Some((fixed, opts)) = header.split_first_chunk_mut::<20>() {
+            *fixed = checksum::be_words(self.fixed_words(header_len));
+            self.options.emit(opts);
+        }
+        let n = buf.len().min(header_len);
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), header.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        if let Some(payload) = buf.get_mut(header_len..) {
+            checksum::copy_and_sum(
+                payload,
+                core::iter::once(self.payload).chain(more.iter().copied()),
+            );
+        }
     }
 }
 

@@ -332,25 +332,43 @@ impl TcpOptions {
 
     /// Bytes [`TcpOptions::emit`] writes: a multiple of 4, at most 40. Computed from the
     /// sizes alone (it is asked several times per segment); it matches `layout` exactly.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
-        let mss = if self.mss.is_some() { 4 } else { 0 };
+        if self.timestamps_only().is_some() {
+            return 12; // NOP NOP TS: most segments
+        }
+        let mss: usize = if self.mss.is_some() { 4 } else { 0 };
         let ts_sack = match (self.sack_permitted, self.timestamps.is_some()) {
             (_, true) => 12,
             (true, false) => 4,
             (false, false) => 0,
         };
         let ws = if self.window_scale.is_some() { 4 } else { 0 };
-        let pos: usize = [mss, ts_sack, ws]
-            .iter()
-            .fold(0, |a, b| a.saturating_add(*b));
-        let room = MAX_OPTIONS_LEN.saturating_sub(pos).saturating_sub(4) / 8;
+        // At most 20, a multiple of 4: the SACK blocks that fit follow.
+        let pos: usize = mss.wrapping_add(ts_sack).wrapping_add(ws);
+        let room = MAX_OPTIONS_LEN.wrapping_sub(4).wrapping_sub(pos) / 8;
         let n = self.sack_blocks.len().min(room); // at most 4
         let sack = if n > 0 {
-            n.saturating_mul(8).saturating_add(4)
+            n.wrapping_mul(8).wrapping_add(4)
         } else {
             0
         };
-        (pos.saturating_add(sack).saturating_add(3) & !3).min(MAX_OPTIONS_LEN)
+        pos.wrapping_add(sack)
+    }
+
+    /// The timestamps, if they are the only option set: the block most segments carry.
+    #[inline(always)]
+    fn timestamps_only(&self) -> Option<(u32, u32)> {
+        match *self {
+            TcpOptions {
+                mss: None,
+                window_scale: None,
+                sack_permitted: false,
+                sack_blocks,
+                timestamps: Some(ts),
+            } if sack_blocks.is_empty() => Some(ts),
+            _ => None,
+        }
     }
 
     /// Write the options into `buf` and return the number of bytes written.
@@ -369,35 +387,27 @@ impl TcpOptions {
     /// (what [`checksum::sum`](crate::checksum::sum) of them gives, unfolded). For the
     /// timestamps-only block most segments carry, the sum comes from the values: reading
     /// back bytes just stored at other widths stalls on store forwarding.
+    #[inline]
     pub fn emit_and_sum(&self, buf: &mut [u8]) -> (usize, u32) {
         // Timestamps alone (most segments): NOP NOP TS, written in place.
-        if let (Some((tsval, tsecr)), None, None, false, true, Some(dst)) = (
-            self.timestamps,
-            self.mss,
-            self.window_scale,
-            self.sack_permitted,
-            self.sack_blocks.is_empty(),
-            buf.get_mut(..12),
-        ) {
-            let [a, b, c, d] = tsval.to_be_bytes();
-            let [e, f, g, h] = tsecr.to_be_bytes();
-            dst.copy_from_slice(&[
-                kind::NOP,
-                kind::NOP,
-                kind::TIMESTAMPS,
-                10,
-                a,
-                b,
-                c,
-                d,
-                e,
-                f,
-                g,
-                h,
-            ]);
+        if let (Some((tsval, tsecr)), Some(dst)) =
+            (self.timestamps_only(), buf.first_chunk_mut::<12>())
+        {
             let head = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMPS, 10]);
+            let [a, b, c, d] = head.to_be_bytes();
+            let [e, f, g, h] = tsval.to_be_bytes();
+            let [i, j, k, l] = tsecr.to_be_bytes();
+            *dst = [a, b, c, d, e, f, g, h, i, j, k, l];
             return (12, crate::checksum::sum_words(&[head, tsval, tsecr]));
         }
+        self.emit_and_sum_laid_out(buf)
+    }
+
+    /// [`TcpOptions::emit_and_sum`] of any other set of options (SYNs, SACK blocks): laid
+    /// out in a scratch buffer, copied and summed. Out of line: the per-segment path stays
+    /// short.
+    #[inline(never)]
+    fn emit_and_sum_laid_out(&self, buf: &mut [u8]) -> (usize, u32) {
         let w = self.layout();
         let n = w.pos.min(buf.len());
         match (buf.get_mut(..n), w.buf.get(..n)) {
