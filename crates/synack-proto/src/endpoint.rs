@@ -671,8 +671,12 @@ impl Endpoint {
         self.stats.packets_in += 1;
         // A TCP segment's checksum is finished in tcp_arrives, where its text may be summed
         // while it is copied into the receive ring.
-        let parsed = match synack_wire::parse_ip_deferred(packet) {
+        let (src, dst, tcp, pending) = match synack_wire::parse_ip_tcp_deferred(packet) {
             Ok(parsed) => parsed,
+            Err(synack_wire::Error::NotTcp) => {
+                self.other_arrives(now, packet);
+                return None;
+            }
             Err(synack_wire::Error::Fragmented) => {
                 self.fragment_arrives(now, packet);
                 return None;
@@ -682,7 +686,20 @@ impl Endpoint {
                 return None;
             }
         };
-        self.datagram_arrives(now, parsed, offer)
+        self.tcp_arrives(now, src, dst, tcp, pending, offer)
+    }
+
+    /// A well-formed datagram that is not TCP (ICMP, another protocol), parsed again as
+    /// such. Out of line: the per-packet path is TCP's.
+    #[cold]
+    #[inline(never)]
+    fn other_arrives(&mut self, now: Instant, packet: &[u8]) {
+        match synack_wire::parse_ip_deferred(packet) {
+            Ok(parsed) => {
+                self.datagram_arrives(now, parsed, None);
+            }
+            Err(e) => self.malformed(e),
+        }
     }
 
     /// A fragment: into the reassembly table; a datagram it completes goes on as if it had

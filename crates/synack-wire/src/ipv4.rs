@@ -350,24 +350,54 @@ impl Ipv4Repr {
     /// also safe to pass.
     #[inline(always)]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Ipv4Packet<&T>) -> Result<Ipv4Repr> {
-        let checked = Ipv4Packet::new_checked(packet.buffer.as_ref())?;
-        if !checked.verify_checksum() {
+        Self::parse_datagram(packet.buffer.as_ref()).map(|(repr, _)| repr)
+    }
+
+    /// [`Ipv4Packet::new_checked`] and [`Ipv4Repr::parse`] of the datagram `buf`, and its
+    /// payload (bytes past the total length are not part of it). One pass over the fixed
+    /// header, whose fields are read once for the checks and the repr.
+    #[inline(always)]
+    pub(crate) fn parse_datagram(buf: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let Some(header) = buf.first_chunk::<20>() else {
+            return Err(Error::Truncated);
+        };
+        let [ver_ihl, tos, t0, t1, i0, i1, f0, f1, ttl, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+            *header;
+        if ver_ihl >> 4 != 4 {
+            return Err(Error::BadVersion);
+        }
+        let header_len = usize::from(ver_ihl & 0x0f) << 2;
+        if header_len < Ipv4Packet::<&[u8]>::HEADER_LEN || header_len > buf.len() {
+            return Err(Error::BadHeaderLen);
+        }
+        let total = usize::from(u16::from_be_bytes([t0, t1]));
+        let Some((head, payload)) = buf
+            .get(..total)
+            .and_then(|datagram| datagram.split_at_checked(header_len))
+        else {
+            return Err(Error::BadTotalLen);
+        };
+        let sum = match <&[u8; 20]>::try_from(head) {
+            Ok(plain) => checksum::sum20(plain), // no options: nearly every header
+            Err(_) => checksum::sum(head),
+        };
+        if checksum::combine(&[sum]) != 0 {
             return Err(Error::BadChecksum);
         }
-        if checked.more_frags() || checked.frag_offset() != 0 {
+        if u16::from_be_bytes([f0, f1]) & (FLAG_MF | OFFSET_MASK) != 0 {
             return Err(Error::Fragmented);
         }
-        let payload_len = usize::from(checked.total_len()).saturating_sub(checked.header_len());
-        Ok(Ipv4Repr {
-            src_addr: checked.src_addr(),
-            dst_addr: checked.dst_addr(),
-            protocol: checked.protocol(),
-            payload_len,
-            ttl: checked.ttl(),
-            dscp: checked.dscp(),
-            ecn: checked.ecn(),
-            ident: checked.ident(),
-        })
+        let repr = Ipv4Repr {
+            src_addr: Ipv4Addr::new(s0, s1, s2, s3),
+            dst_addr: Ipv4Addr::new(d0, d1, d2, d3),
+            protocol,
+            payload_len: payload.len(),
+            ttl,
+            dscp: tos >> 2,
+            ecn: tos & 0x03,
+            ident: u16::from_be_bytes([i0, i1]),
+        };
+        Ok((repr, payload))
     }
 
     /// Header length this repr emits: always 20 (no IP options).

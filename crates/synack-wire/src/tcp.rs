@@ -298,12 +298,14 @@ pub const DEFER_MIN: usize = 2048;
 impl PendingChecksum {
     /// Whether the payload's sum is still needed (else the checksum is already verified and
     /// [`PendingChecksum::verify`] ignores its argument).
+    #[inline]
     pub fn is_deferred(self) -> bool {
         self.0.is_some()
     }
 
     /// True if the segment's checksum is valid, given `payload_sum`, the
     /// [`checksum::sum`] (or [`checksum::copy_and_sum`]) of exactly the segment's payload.
+    #[inline]
     pub fn verify(self, payload_sum: u32) -> bool {
         match self.0 {
             Some(partial) => checksum::combine(&[partial, payload_sum]) == 0,
@@ -313,6 +315,7 @@ impl PendingChecksum {
 
     /// True if the segment's checksum is valid, summing `payload` (the segment's payload)
     /// if that is still needed.
+    #[inline]
     pub fn verify_payload(self, payload: &[u8]) -> bool {
         !self.is_deferred() || self.verify(checksum::sum(payload))
     }
@@ -473,24 +476,71 @@ impl<'a> TcpRepr<'a> {
     ) -> Result<(TcpRepr<'a>, PendingChecksum)> {
         let inner: &'a T = packet.buffer;
         let bytes: &'a [u8] = inner.as_ref();
-        let p = TcpPacket::new_checked(bytes)?;
-        // new_checked guarantees header_len <= bytes.len(); the header is a multiple of 4
-        // bytes long, so the payload starts at an even offset and its sum adds in as is.
-        let header = bytes.get(..p.header_len()).unwrap_or(bytes);
-        let payload: &'a [u8] = bytes.get(p.header_len()..).unwrap_or(&[]);
+        // A segment longer than u32::MAX cannot exist on any IP; saturate.
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        Self::parse_summed(bytes, checksum::pseudo_header(src, dst, IPPROTO_TCP, len))
+    }
+
+    /// [`TcpRepr::parse_deferred`] of the segment `bytes`, given `pseudo`, the sum of its
+    /// pseudo header (which an IP parser has the values for). One pass: the fixed header
+    /// (and a 12-byte option block) is loaded as words once, for its fields and its sum.
+    #[inline(always)]
+    pub(crate) fn parse_summed(
+        bytes: &'a [u8],
+        pseudo: u32,
+    ) -> Result<(TcpRepr<'a>, PendingChecksum)> {
+        let Some((fixed, rest)) = bytes.split_first_chunk::<20>() else {
+            return Err(Error::Truncated);
+        };
+        let [p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, off, flags, w0, w1, c0, c1, u0, u1] =
+            *fixed;
+        let header_len = usize::from(off >> 4) << 2;
+        let opts_len = header_len.wrapping_sub(TcpPacket::<&[u8]>::HEADER_LEN);
+        let Some((opts, payload)) = rest
+            .split_at_checked(opts_len)
+            .filter(|_| header_len >= TcpPacket::<&[u8]>::HEADER_LEN)
+        else {
+            return Err(Error::BadDataOffset);
+        };
+        // RFC 1071 §2(B): words loaded in native order are summed as they are and the folded
+        // sum is put in network order once.
+        let ne = u32::from_ne_bytes;
+        let words = [
+            ne([p0, p1, q0, q1]),
+            ne([s0, s1, s2, s3]),
+            ne([a0, a1, a2, a3]),
+            ne([off, flags, w0, w1]),
+            ne([c0, c1, u0, u1]),
+        ];
+        let header_sum = match <&[u8; 12]>::try_from(opts) {
+            // The usual NOP NOP TS block (or any 12 bytes of options): three words more.
+            Ok(&[o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, o10, o11]) => {
+                let [x, y, z, v, w] = words;
+                let more = [
+                    ne([o0, o1, o2, o3]),
+                    ne([o4, o5, o6, o7]),
+                    ne([o8, o9, o10, o11]),
+                ];
+                let [i, j, k] = more;
+                checksum::sum_native(&[x, y, z, v, w, i, j, k])
+            }
+            Err(_) if opts.is_empty() => checksum::sum_native(&words),
+            Err(_) => checksum::sum_native(&words).wrapping_add(checksum::sum(opts)),
+        };
         let pending = if payload.len() < DEFER_MIN {
-            // One pass over a small segment is cheaper than a header pass now and a
-            // copy-and-sum later: verified here, as TcpRepr::parse does it.
-            if !p.verify_checksum(src, dst) {
+            // One pass over a small segment's text is cheaper than a header pass now and a
+            // copy-and-sum later: verified here, as TcpRepr::parse does it (MUST-3).
+            let payload_sum = if payload.is_empty() {
+                0
+            } else {
+                checksum::sum(payload)
+            };
+            if checksum::combine(&[pseudo, header_sum, payload_sum]) != 0 {
                 return Err(Error::BadChecksum);
             }
             PendingChecksum(None)
         } else {
-            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-            PendingChecksum(Some(
-                checksum::pseudo_header(src, dst, IPPROTO_TCP, len)
-                    .wrapping_add(checksum::sum(header)),
-            ))
+            PendingChecksum(Some(pseudo.wrapping_add(header_sum)))
         };
         // Report a bad checksum first, whatever else is wrong (as a whole-segment check
         // before the others would).
@@ -501,18 +551,19 @@ impl<'a> TcpRepr<'a> {
                 Error::BadChecksum
             }
         };
-        if p.src_port() == 0 || p.dst_port() == 0 {
+        let (src_port, dst_port) = (u16::from_be_bytes([p0, p1]), u16::from_be_bytes([q0, q1]));
+        if src_port == 0 || dst_port == 0 {
             return Err(checked(Error::BadPort));
         }
-        let options = TcpOptions::parse(p.options()).map_err(checked)?;
+        let options = TcpOptions::parse(opts).map_err(checked)?;
         let repr = TcpRepr {
-            src_port: p.src_port(),
-            dst_port: p.dst_port(),
-            seq_number: p.seq_number(),
-            ack_number: p.ack_number(),
-            flags: p.flags(),
-            window_len: p.window_len(),
-            urgent_pointer: p.urgent_at(),
+            src_port,
+            dst_port,
+            seq_number: u32::from_be_bytes([s0, s1, s2, s3]),
+            ack_number: u32::from_be_bytes([a0, a1, a2, a3]),
+            flags: TcpFlags(flags),
+            window_len: u16::from_be_bytes([w0, w1]),
+            urgent_pointer: u16::from_be_bytes([u0, u1]),
             options,
             payload,
         };

@@ -39,6 +39,7 @@ impl SackBlocks {
     pub const CAPACITY: usize = 4;
 
     /// An empty set.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -56,21 +57,25 @@ impl SackBlocks {
     }
 
     /// Number of blocks.
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(self.len).min(Self::CAPACITY)
     }
 
     /// True if there are no blocks.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The blocks as a slice.
+    #[inline]
     pub fn as_slice(&self) -> &[(u32, u32)] {
         self.blocks.get(..self.len()).unwrap_or(&[])
     }
 
     /// Iterate over the blocks.
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.as_slice().iter().copied()
     }
@@ -246,6 +251,7 @@ impl Writer {
 impl TcpOptions {
     /// Parse an option area. Unknown options are skipped (MUST-6); a bad
     /// length is an error (MUST-7). Later duplicates override earlier ones.
+    #[inline(always)]
     pub fn parse(options: &[u8]) -> Result<TcpOptions> {
         // The layout nearly every segment of a timestamped connection carries (RFC 7323
         // Appendix A, and what Linux and synack send): NOP NOP TS, read in one step.
@@ -255,20 +261,60 @@ impl TcpOptions {
                 ..TcpOptions::default()
             });
         }
+        if options.is_empty() {
+            return Ok(TcpOptions::default());
+        }
+        Self::parse_any(options)
+    }
+
+    /// [`TcpOptions::parse`] of any layout, in one pass straight into the result (what
+    /// [`TcpOptionIter`] yields, without its items). Out of line: SYNs and SACKs take it.
+    #[inline(never)]
+    fn parse_any(options: &[u8]) -> Result<TcpOptions> {
         let mut out = TcpOptions::default();
-        for opt in TcpOptionIter::new(options) {
-            match opt? {
-                TcpOption::MaxSegmentSize(v) => out.mss = Some(v),
-                TcpOption::WindowScale(v) => out.window_scale = Some(v),
-                TcpOption::SackPermitted => out.sack_permitted = true,
-                TcpOption::SackRange(b) => out.sack_blocks = b,
-                TcpOption::Timestamps { tsval, tsecr } => out.timestamps = Some((tsval, tsecr)),
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+        let mut rest = options;
+        while let Some((&kind, after_kind)) = rest.split_first() {
+            match kind {
+                // MUST-69: bytes after EOL are padding and are ignored.
+                kind::EOL => break,
+                kind::NOP => {
+                    rest = after_kind;
+                    continue;
+                }
+                _ => {}
+            }
+            // MUST-7: a length below 2 or past the end rejects the segment.
+            let len = match after_kind.first() {
+                Some(&len) if len >= 2 => usize::from(len),
+                _ => return Err(Error::BadOptionLen),
+            };
+            let Some((opt, tail)) = rest.split_at_checked(len) else {
+                return Err(Error::BadOptionLen);
+            };
+            rest = tail;
+            // A known kind with an unexpected length is ignored, as an unknown one (MUST-6).
+            match (kind, opt) {
+                (kind::MSS, &[_, _, a, b]) => out.mss = Some(u16::from_be_bytes([a, b])),
+                (kind::WINDOW_SCALE, &[_, _, shift]) => out.window_scale = Some(shift),
+                (kind::SACK_PERMITTED, &[_, _]) => out.sack_permitted = true,
+                (kind::TIMESTAMPS, &[_, _, a, b, c, d, e, f, g, h]) => {
+                    out.timestamps = Some((
+                        u32::from_be_bytes([a, b, c, d]),
+                        u32::from_be_bytes([e, f, g, h]),
+                    ));
+                }
+                (kind::SACK, _) => {
+                    if let Some(blocks) = opt.get(2..).and_then(decode_sack) {
+                        out.sack_blocks = blocks;
+                    }
+                }
+                _ => {}
             }
         }
         Ok(out)
     }
 
+    #[inline(always)]
     fn nop_nop_timestamps(options: &[u8]) -> Option<(u32, u32)> {
         match *options {
             [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, a, b, c, d, e, f, g, h] => Some((
