@@ -612,6 +612,22 @@ pub fn sum_words(values: &[u32]) -> u32 {
     })
 }
 
+/// `acc` plus the values of `words`: a running sum, congruent modulo 0xffff to the one's
+/// complement sum of the words' big-endian bytes (2^16 ≡ 1), one addition a word; [`finish`]
+/// folds it once. For headers summed from the values being stored.
+#[inline(always)]
+pub(crate) fn add_words(acc: u64, words: &[u32]) -> u64 {
+    words
+        .iter()
+        .fold(acc, |acc, &w| acc.wrapping_add(u64::from(w)))
+}
+
+/// The checksum field's value for a running sum from [`add_words`] (plus any [`sum`]s).
+#[inline(always)]
+pub(crate) fn finish(acc: u64) -> u16 {
+    !fold64(acc)
+}
+
 /// Five words as the 20 big-endian bytes of a header (an IPv4 or TCP header without
 /// options), for a header laid out in registers and stored in one go.
 #[inline(always)]

@@ -406,25 +406,47 @@ pub fn emit_ipv6_tcp(ip: &Ipv6Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result
     emit_ipv6_tcp_gather(ip, tcp, &[], buf)
 }
 
+#[inline(always)]
 fn emit_ipv6_tcp_gather(
     ip: &Ipv6Repr,
     tcp: &TcpRepr<'_>,
     more: &[&[u8]],
     buf: &mut [u8],
 ) -> Result<usize> {
+    let layout = tcp.header_layout();
+    let tcp_len = layout.0.saturating_add(tcp.gathered_payload_len(more));
+    if tcp_len > MAX_V6_PAYLOAD {
+        return Err(Error::BadTotalLen);
+    }
+    let total = tcp_len.saturating_add(Ipv6Packet::<&[u8]>::HEADER_LEN);
+    let (head, segment) = buf
+        .get_mut(..total)
+        .and_then(|out| out.split_first_chunk_mut::<40>())
+        .ok_or(Error::Truncated)?;
     let ip = Ipv6Repr {
         next_header: IPPROTO_TCP,
-        payload_len: tcp.gather_len(more),
+        payload_len: tcp_len,
         ..*ip
     };
-    let (total, head, segment) = frame(buf, ip.buffer_len(), ip.payload_len, MAX_V6_PAYLOAD)?;
-    ip.emit(&mut Ipv6Packet::new_unchecked(head));
-    let src = IpAddr::V6(ip.src_addr);
-    let dst = IpAddr::V6(ip.dst_addr);
-    // payload_len <= 65535 (checked by frame).
-    let len = ip.payload_len as u32;
-    let pseudo = checksum::pseudo_header(&src, &dst, IPPROTO_TCP, len);
-    tcp.write(segment, tcp.header_len(), more, pseudo);
+    ip.emit(&mut Ipv6Packet::new_unchecked(&mut head[..]));
+    // The pseudo header (RFC 8200 §8.1) from the values: tcp_len < 2^16.
+    let (src, dst) = (ip.src_addr.to_bits(), ip.dst_addr.to_bits());
+    let pseudo = checksum::add_words(
+        0,
+        &[
+            (src >> 96) as u32,
+            (src >> 64) as u32,
+            (src >> 32) as u32,
+            src as u32,
+            (dst >> 96) as u32,
+            (dst >> 64) as u32,
+            (dst >> 32) as u32,
+            dst as u32,
+            u32::from(IPPROTO_TCP),
+            tcp_len as u32,
+        ],
+    );
+    tcp.write(segment, layout, more, pseudo);
     Ok(total)
 }
 
@@ -560,14 +582,15 @@ pub fn emit_ipv4_tcp(ip: &Ipv4Repr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result
     emit_ipv4_tcp_gather(ip, tcp, &[], buf)
 }
 
+#[inline(always)]
 fn emit_ipv4_tcp_gather(
     ip: &Ipv4Repr,
     tcp: &TcpRepr<'_>,
     more: &[&[u8]],
     buf: &mut [u8],
 ) -> Result<usize> {
-    let header_len = tcp.header_len();
-    let tcp_len = header_len.saturating_add(tcp.gathered_payload_len(more));
+    let layout = tcp.header_layout();
+    let tcp_len = layout.0.saturating_add(tcp.gathered_payload_len(more));
     if tcp_len > MAX_V4_PAYLOAD {
         return Err(Error::BadTotalLen);
     }
@@ -583,12 +606,15 @@ fn emit_ipv4_tcp_gather(
     };
     *head = ip.header();
     // The pseudo header (RFC 9293 §3.1) from the values: tcp_len < 2^16.
-    let pseudo = checksum::sum_words(&[
-        ip.src_addr.to_bits(),
-        ip.dst_addr.to_bits(),
-        u32::from(IPPROTO_TCP),
-        tcp_len as u32,
-    ]);
-    tcp.write(segment, header_len, more, pseudo);
+    let pseudo = checksum::add_words(
+        0,
+        &[
+            ip.src_addr.to_bits(),
+            ip.dst_addr.to_bits(),
+            u32::from(IPPROTO_TCP),
+            tcp_len as u32,
+        ],
+    );
+    tcp.write(segment, layout, more, pseudo);
     Ok(total)
 }

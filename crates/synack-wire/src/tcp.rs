@@ -571,6 +571,7 @@ impl<'a> TcpRepr<'a> {
     }
 
     /// Header length: 20 + the options' emitted length.
+    #[inline]
     pub fn header_len(&self) -> usize {
         TcpPacket::<&[u8]>::HEADER_LEN.saturating_add(self.options.buffer_len())
     }
@@ -625,14 +626,14 @@ impl<'a> TcpRepr<'a> {
         src: &IpAddr,
         dst: &IpAddr,
     ) {
-        let header_len = self.header_len();
-        let len = header_len.saturating_add(self.gathered_payload_len(more));
+        let layout = self.header_layout();
+        let len = layout.0.saturating_add(self.gathered_payload_len(more));
         // A segment longer than u32::MAX cannot exist on any IP; saturate.
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
         let pseudo = checksum::pseudo_header(src, dst, IPPROTO_TCP, len32);
         let buf = packet.buffer.as_mut();
         match buf.get_mut(..len) {
-            Some(segment) => self.write(segment, header_len, more, pseudo),
+            Some(segment) => self.write(segment, layout, more, u64::from(pseudo)),
             None => self.write_short(buf, more),
         }
     }
@@ -664,8 +665,14 @@ impl<'a> TcpRepr<'a> {
     /// usual timestamps block from registers: reading back bytes just stored, at other
     /// widths, stalls on store forwarding); the checksum goes into the fixed header before
     /// it is stored.
-    #[inline]
-    pub(crate) fn write(&self, segment: &mut [u8], header_len: usize, more: &[&[u8]], pseudo: u32) {
+    #[inline(always)]
+    pub(crate) fn write(
+        &self,
+        segment: &mut [u8],
+        (header_len, ts_only): (usize, Option<(u32, u32)>),
+        more: &[&[u8]],
+        pseudo: u64,
+    ) {
         let Some((fixed, rest)) = segment.split_first_chunk_mut::<20>() else {
             return; // never: the segment holds its header
         };
@@ -674,23 +681,30 @@ impl<'a> TcpRepr<'a> {
             return; // never: as above
         };
         let mut words = self.fixed_words(header_len);
-        let options_sum = self.options.emit_and_sum(opts).1;
+        let mut acc = checksum::add_words(pseudo, &words);
+        acc = acc.wrapping_add(match (ts_only, opts.first_chunk_mut::<12>()) {
+            (Some(ts), Some(dst)) => TcpOptions::write_timestamps(dst, ts),
+            _ => u64::from(self.options.emit_and_sum_laid_out(opts).1),
+        });
         // The payload is summed while it is copied in (one pass).
-        let payload_sum = if payload.is_empty() {
-            0
-        } else {
-            checksum::copy_and_sum_gather(payload, self.payload, more)
-        };
-        let c = checksum::combine(&[
-            pseudo,
-            checksum::sum_words(&words),
-            options_sum,
-            payload_sum,
-        ]);
+        if !payload.is_empty() {
+            let sum = checksum::copy_and_sum_gather(payload, self.payload, more);
+            acc = acc.wrapping_add(u64::from(sum));
+        }
         if let Some(w) = words.get_mut(4) {
-            *w |= u32::from(c) << 16;
+            *w |= u32::from(checksum::finish(acc)) << 16;
         }
         *fixed = checksum::be_words(words);
+    }
+
+    /// The header length and, if the options are timestamps alone (most segments), the
+    /// timestamps: what [`TcpRepr::write`] lays the header out by.
+    #[inline(always)]
+    pub(crate) fn header_layout(&self) -> (usize, Option<(u32, u32)>) {
+        match self.options.timestamps_only() {
+            Some(ts) => (TcpPacket::<&[u8]>::HEADER_LEN + 12, Some(ts)),
+            None => (self.header_len(), None),
+        }
     }
 
     /// [`TcpRepr::emit_gather`] into a buffer too short for the segment: what fits of the

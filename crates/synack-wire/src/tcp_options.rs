@@ -404,7 +404,7 @@ impl TcpOptions {
 
     /// The timestamps, if they are the only option set: the block most segments carry.
     #[inline(always)]
-    fn timestamps_only(&self) -> Option<(u32, u32)> {
+    pub(crate) fn timestamps_only(&self) -> Option<(u32, u32)> {
         match *self {
             TcpOptions {
                 mss: None,
@@ -433,27 +433,33 @@ impl TcpOptions {
     /// (what [`checksum::sum`](crate::checksum::sum) of them gives, unfolded). For the
     /// timestamps-only block most segments carry, the sum comes from the values: reading
     /// back bytes just stored at other widths stalls on store forwarding.
-    #[inline]
+    #[inline(always)]
     pub fn emit_and_sum(&self, buf: &mut [u8]) -> (usize, u32) {
         // Timestamps alone (most segments): NOP NOP TS, written in place.
-        if let (Some((tsval, tsecr)), Some(dst)) =
-            (self.timestamps_only(), buf.first_chunk_mut::<12>())
-        {
-            let head = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMPS, 10]);
-            let [a, b, c, d] = head.to_be_bytes();
-            let [e, f, g, h] = tsval.to_be_bytes();
-            let [i, j, k, l] = tsecr.to_be_bytes();
-            *dst = [a, b, c, d, e, f, g, h, i, j, k, l];
-            return (12, crate::checksum::sum_words(&[head, tsval, tsecr]));
+        if let (Some(ts), Some(dst)) = (self.timestamps_only(), buf.first_chunk_mut::<12>()) {
+            let sum = crate::checksum::finish(Self::write_timestamps(dst, ts));
+            return (12, u32::from(!sum));
         }
         self.emit_and_sum_laid_out(buf)
+    }
+
+    /// NOP NOP TS (RFC 7323 Appendix A) into `dst`; returns the running sum of the words
+    /// (see `checksum::add_words`).
+    #[inline(always)]
+    pub(crate) fn write_timestamps(dst: &mut [u8; 12], (tsval, tsecr): (u32, u32)) -> u64 {
+        let head = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMPS, 10]);
+        let [a, b, c, d] = head.to_be_bytes();
+        let [e, f, g, h] = tsval.to_be_bytes();
+        let [i, j, k, l] = tsecr.to_be_bytes();
+        *dst = [a, b, c, d, e, f, g, h, i, j, k, l];
+        crate::checksum::add_words(0, &[head, tsval, tsecr])
     }
 
     /// [`TcpOptions::emit_and_sum`] of any other set of options (SYNs, SACK blocks): laid
     /// out in a scratch buffer, copied and summed. Out of line: the per-segment path stays
     /// short.
     #[inline(never)]
-    fn emit_and_sum_laid_out(&self, buf: &mut [u8]) -> (usize, u32) {
+    pub(crate) fn emit_and_sum_laid_out(&self, buf: &mut [u8]) -> (usize, u32) {
         let w = self.layout();
         let n = w.pos.min(buf.len());
         match (buf.get_mut(..n), w.buf.get(..n)) {
