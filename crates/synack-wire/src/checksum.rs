@@ -39,7 +39,51 @@ pub fn sum(data: &[u8]) -> u32 {
             return unsafe { sum_avx2(data) };
         }
     }
+    if data.len() < TINY {
+        return sum_tiny(data);
+    }
     sum_portable(data)
+}
+
+/// Below this many bytes (an option area, a short message) [`sum`] and [`copy_and_sum`] go 8
+/// bytes at a time with an end-around carry ([`sum_tiny`]): the lanes of [`sum_portable`]
+/// cost more to set up and fold than they save on so few bytes (about 110 instructions
+/// against 70 on 100 bytes, 50 against 25 on 20).
+const TINY: usize = 128;
+
+/// [`sum`] of a few bytes: native 64-bit words added with an end-around carry (RFC 1071
+/// §4.1's method, 64 bits wide; 2^16 ≡ 1 modulo 0xffff, so the folded result is the same),
+/// put in network order once (RFC 1071 §2(B)); then the last odd bytes, as in
+/// [`sum_portable`]. The carry chain keeps the loop scalar.
+#[inline(always)]
+fn sum_tiny(data: &[u8]) -> u32 {
+    let add = |acc: u64, v: u64| {
+        let (s, c) = acc.overflowing_add(v);
+        s.wrapping_add(u64::from(c))
+    };
+    let mut words = data.chunks_exact(8);
+    let mut acc = 0u64;
+    for w in &mut words {
+        acc = add(acc, <[u8; 8]>::try_from(w).map_or(0, u64::from_ne_bytes));
+    }
+    let mut halves = words.remainder().chunks_exact(4);
+    for w in &mut halves {
+        acc = add(
+            acc,
+            <[u8; 4]>::try_from(w).map_or(0, |b| u64::from(u32::from_ne_bytes(b))),
+        );
+    }
+    let mut total = u64::from(u16::from_be(fold64(acc)));
+    let mut rest = halves.remainder().chunks_exact(2);
+    for pair in &mut rest {
+        total = total.wrapping_add(
+            <[u8; 2]>::try_from(pair).map_or(0, |b| u64::from(u16::from_be_bytes(b))),
+        );
+    }
+    if let [last] = rest.remainder() {
+        total = total.wrapping_add(u64::from(*last) << 8);
+    }
+    u32::from(fold64(total))
 }
 
 /// [`sum`] of a 20-byte header (IPv4 without options): five native-endian 32-bit words, put
@@ -510,6 +554,17 @@ fn copy_and_sum_one(dst: &mut [u8], src: &[u8]) -> u32 {
             return unsafe { copy_and_sum_avx2(dst, src) };
         }
     }
+    if src.len() < TINY {
+        // A short copy and a short sum beat the 64-byte rounds of the portable loop.
+        let n = dst.len().min(src.len());
+        return match (dst.get_mut(..n), src.get(..n)) {
+            (Some(d), Some(s)) => {
+                d.copy_from_slice(s);
+                sum_tiny(s)
+            }
+            _ => 0, // never: n fits both
+        };
+    }
     copy_and_sum_portable(dst, src)
 }
 
@@ -628,6 +683,21 @@ pub(crate) fn finish(acc: u64) -> u16 {
     !fold64(acc)
 }
 
+/// [`sum`] of a few dozen bytes whose length is a multiple of 4 (a TCP option area), a word at
+/// a time: no set-up for lanes or a tail. Any other length is left to [`sum`].
+#[inline]
+pub(crate) fn sum_short_words(data: &[u8]) -> u32 {
+    let words = data.chunks_exact(4);
+    if !words.remainder().is_empty() {
+        return sum(data);
+    }
+    let native = words.fold(0u64, |acc, w| {
+        let word = <[u8; 4]>::try_from(w).map_or(0, u32::from_ne_bytes);
+        acc.wrapping_add(u64::from(word))
+    });
+    u32::from(u16::from_be(fold64(native)))
+}
+
 /// Five words as the 20 big-endian bytes of a header (an IPv4 or TCP header without
 /// options), for a header laid out in registers and stored in one go.
 #[inline(always)]
@@ -674,6 +744,38 @@ mod tests {
         }
         for h in &cases {
             assert_eq!(sum20(h), sum(h), "{h:?}");
+        }
+    }
+
+    /// The short paths (8 bytes at a time below TINY bytes, a word at a time for option
+    /// areas, the copy-and-sum of a short payload) give what the lanes of the portable loop
+    /// give, on every length below TINY (odd ones included) and edge values.
+    #[test]
+    fn the_short_sums_are_the_portable_sum() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..TINY + 8 {
+            for fill in [None, Some(0x00u8), Some(0xff), Some(0x80)] {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        fill.unwrap_or(x as u8)
+                    })
+                    .collect();
+                let expect = sum_portable(&data);
+                assert_eq!(combine(&[sum(&data)]), combine(&[expect]), "{len} {fill:?}");
+                assert_eq!(combine(&[sum_tiny(&data)]), combine(&[expect]), "{len}");
+                assert_eq!(
+                    combine(&[sum_short_words(&data)]),
+                    combine(&[expect]),
+                    "{len}"
+                );
+                let mut copy = vec![0x5a; len];
+                let got = copy_and_sum(&mut copy, [&data[..]]);
+                assert_eq!(copy, data);
+                assert_eq!(combine(&[got]), combine(&[expect]), "{len}");
+            }
         }
     }
 

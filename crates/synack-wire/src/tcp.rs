@@ -525,7 +525,7 @@ impl<'a> TcpRepr<'a> {
                 checksum::sum_native(&[x, y, z, v, w, i, j, k])
             }
             Err(_) if opts.is_empty() => checksum::sum_native(&words),
-            Err(_) => checksum::sum_native(&words).wrapping_add(checksum::sum(opts)),
+            Err(_) => checksum::sum_native(&words).wrapping_add(checksum::sum_short_words(opts)),
         };
         let pending = if payload.len() < DEFER_MIN {
             // One pass over a small segment's text is cheaper than a header pass now and a

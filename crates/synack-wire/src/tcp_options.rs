@@ -271,6 +271,22 @@ impl TcpOptions {
     /// [`TcpOptionIter`] yields, without its items). Out of line: SYNs and SACKs take it.
     #[inline(never)]
     fn parse_any(options: &[u8]) -> Result<TcpOptions> {
+        // What Linux and synack put on a SYN (and synack on a SYN-ACK): MSS, SACK-permitted,
+        // timestamps, NOP, window scale, read in one step.
+        if let &[kind::MSS, 4, m0, m1, kind::SACK_PERMITTED, 2, kind::TIMESTAMPS, 10, a, b, c, d, e, f, g, h, kind::NOP, kind::WINDOW_SCALE, 3, shift] =
+            options
+        {
+            return Ok(TcpOptions {
+                mss: Some(u16::from_be_bytes([m0, m1])),
+                window_scale: Some(shift),
+                sack_permitted: true,
+                sack_blocks: SackBlocks::new(),
+                timestamps: Some((
+                    u32::from_be_bytes([a, b, c, d]),
+                    u32::from_be_bytes([e, f, g, h]),
+                )),
+            });
+        }
         let mut out = TcpOptions::default();
         let mut rest = options;
         while let Some((&kind, after_kind)) = rest.split_first() {
@@ -460,12 +476,34 @@ impl TcpOptions {
     /// short.
     #[inline(never)]
     pub(crate) fn emit_and_sum_laid_out(&self, buf: &mut [u8]) -> (usize, u32) {
+        // A SYN's full set (synack's SYN and SYN-ACK): MSS, SACK-permitted, timestamps, NOP,
+        // window scale, as `layout` lays them out, stored and summed from the values.
+        if let (Some(mss), Some(shift), true, Some((tsval, tsecr)), true, Some(dst)) = (
+            self.mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.timestamps,
+            self.sack_blocks.is_empty(),
+            buf.first_chunk_mut::<20>(),
+        ) {
+            let [m0, m1] = mss.to_be_bytes();
+            let words = [
+                u32::from_be_bytes([kind::MSS, 4, m0, m1]),
+                u32::from_be_bytes([kind::SACK_PERMITTED, 2, kind::TIMESTAMPS, 10]),
+                tsval,
+                tsecr,
+                u32::from_be_bytes([kind::NOP, kind::WINDOW_SCALE, 3, shift]),
+            ];
+            *dst = crate::checksum::be_words(words);
+            let sum = !crate::checksum::finish(crate::checksum::add_words(0, &words));
+            return (20, u32::from(sum));
+        }
         let w = self.layout();
         let n = w.pos.min(buf.len());
         match (buf.get_mut(..n), w.buf.get(..n)) {
             (Some(dst), Some(src)) => {
                 dst.copy_from_slice(src);
-                (n, crate::checksum::sum(src))
+                (n, crate::checksum::sum_short_words(src))
             }
             _ => (0, 0),
         }
@@ -504,6 +542,52 @@ mod tests {
         let mut short = [0u8; 8];
         assert_eq!(o.emit(&mut short), 8);
         assert_eq!(short[..], fast[..8]);
+    }
+
+    /// The SYN fast paths (MSS, SACK-permitted, timestamps, NOP, window scale, written and
+    /// read in one step) agree with the general layout and the option iterator.
+    #[test]
+    fn the_syn_fast_paths_match_the_general_code() {
+        let o = TcpOptions {
+            mss: Some(0x05b4),
+            window_scale: Some(14),
+            sack_permitted: true,
+            timestamps: Some((0x0102_0304, 0xa0b0_c0d0)),
+            ..TcpOptions::default()
+        };
+        let mut fast = [0u8; 20];
+        let (n, sum) = o.emit_and_sum(&mut fast);
+        assert_eq!(n, 20);
+        assert_eq!(fast[..], o.layout().buf[..20]);
+        assert_eq!(
+            crate::checksum::combine(&[sum]),
+            crate::checksum::combine(&[crate::checksum::sum(&fast)])
+        );
+        assert_eq!(TcpOptions::parse(&fast).unwrap(), o);
+        let mut general = TcpOptions::default();
+        for opt in TcpOptionIter::new(&fast) {
+            match opt.unwrap() {
+                TcpOption::MaxSegmentSize(v) => general.mss = Some(v),
+                TcpOption::WindowScale(v) => general.window_scale = Some(v),
+                TcpOption::SackPermitted => general.sack_permitted = true,
+                TcpOption::Timestamps { tsval, tsecr } => general.timestamps = Some((tsval, tsecr)),
+                _ => {}
+            }
+        }
+        assert_eq!(general, o);
+        // With a SACK block as well the general layout is taken, and too short a buffer
+        // gets what fits.
+        let mut with_sack = o;
+        with_sack.sack_blocks.push(1, 2);
+        let mut buf = [0u8; 40];
+        assert_eq!(with_sack.emit(&mut buf), with_sack.buffer_len());
+        assert_eq!(
+            TcpOptions::parse(&buf[..with_sack.buffer_len()]).unwrap(),
+            with_sack
+        );
+        let mut short = [0u8; 19];
+        assert_eq!(o.emit(&mut short), 19);
+        assert_eq!(short[..], fast[..19]);
     }
 
     /// `buffer_len` is arithmetic; `layout` writes. Every combination must agree.
