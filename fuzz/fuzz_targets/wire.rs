@@ -4,7 +4,9 @@
 //! (IP length/flags, and SACK blocks beyond the 40-byte option budget).
 //! The same goes for `parse_ip` over IPv4/IPv6 with TCP or ICMP(v6), and
 //! `quoted_tcp` must never panic. `parse_ip_deferred`, finished by summing the
-//! payload, must agree with `parse_ip` on every input. The checksum kernels (the SIMD ones
+//! payload, must agree with `parse_ip` on every input, and `parse_ip_tcp_deferred` (the
+//! receive path's parser) with `parse_ip_deferred`; the one-pass option parser with the
+//! option iterator. The checksum kernels (the SIMD ones
 //! that this CPU runs) must agree with a byte-by-byte RFC 1071 sum, copying to a destination
 //! at any alignment.
 #![no_main]
@@ -15,15 +17,12 @@ use libfuzzer_sys::fuzz_target;
 use synack_wire::checksum;
 use synack_wire::{
     emit_icmpv4, emit_icmpv6, emit_ip_tcp, emit_ipv4_tcp, parse_ip, parse_ip_deferred,
-    parse_ipv4_tcp, quoted_tcp, Deferred, Ipv4Packet, Ipv6Packet, Packet, TcpOptionIter,
-    TcpOptions, TcpPacket, IPPROTO_ICMP, IPPROTO_ICMPV6,
+    parse_ip_tcp_deferred, parse_ipv4_tcp, quoted_tcp, Deferred, Ipv4Packet, Ipv6Packet, Packet,
+    TcpOption, TcpOptionIter, TcpOptions, TcpPacket, IPPROTO_ICMP, IPPROTO_ICMPV6,
 };
 
 fuzz_target!(|data: &[u8]| {
-    let _ = TcpOptions::parse(data);
-    for item in TcpOptionIter::new(data) {
-        let _ = item;
-    }
+    options_agree(data);
 
     round_trip(data);
     round_trip_ip(data);
@@ -82,8 +81,42 @@ fn sums_agree(data: &[u8]) {
     assert!(buf[..at].iter().chain(&buf[at + data.len()..]).all(|&b| b == 0xa5));
 }
 
-/// parse_ip_deferred + a copy-and-sum of the payload gives what parse_ip gives.
+/// `TcpOptions::parse` (one pass, fast paths for the usual layouts) reads what folding the
+/// option iterator's items gives, errors included.
+fn options_agree(data: &[u8]) {
+    let mut reference = Ok(TcpOptions::default());
+    for item in TcpOptionIter::new(data) {
+        match (item, &mut reference) {
+            (Err(e), r) => *r = Err(e),
+            (Ok(opt), Ok(out)) => match opt {
+                TcpOption::MaxSegmentSize(v) => out.mss = Some(v),
+                TcpOption::WindowScale(v) => out.window_scale = Some(v),
+                TcpOption::SackPermitted => out.sack_permitted = true,
+                TcpOption::SackRange(b) => out.sack_blocks = b,
+                TcpOption::Timestamps { tsval, tsecr } => out.timestamps = Some((tsval, tsecr)),
+                _ => {}
+            },
+            (Ok(_), Err(_)) => {}
+        }
+    }
+    assert_eq!(TcpOptions::parse(data), reference);
+}
+
+/// parse_ip_deferred + a copy-and-sum of the payload gives what parse_ip gives; the receive
+/// path's parser gives the same segment, the same error, or NotTcp for a datagram that
+/// carries something else (which parse_ip_deferred takes apart, or rejects by that
+/// protocol's rules).
 fn deferred_agrees(data: &[u8]) {
+    match (parse_ip_deferred(data), parse_ip_tcp_deferred(data)) {
+        (Ok(Deferred::Tcp(ip, tcp, pending)), Ok((src, dst, t, p))) => {
+            assert_eq!((ip.src_addr(), ip.dst_addr()), (src, dst));
+            assert_eq!((tcp, pending), (t, p));
+        }
+        // Another protocol: parse_ip_deferred's to take apart, with its own errors.
+        (Ok(Deferred::Done(_)) | Err(_), Err(synack_wire::Error::NotTcp)) => {}
+        (Err(e), Err(f)) => assert_eq!(e, f),
+        (general, lean) => panic!("parse_ip_deferred {general:?}, parse_ip_tcp_deferred {lean:?}"),
+    }
     let finished = parse_ip_deferred(data).and_then(|d| match d {
         Deferred::Tcp(ip, tcp, pending) => {
             let mut copy = vec![0u8; tcp.payload.len()];

@@ -206,9 +206,9 @@ pub fn parse_ip(buf: &[u8]) -> Result<Packet<'_>> {
 }
 
 /// [`parse_ip_deferred`] for a receiver that wants TCP: the source and destination address,
-/// the segment and what is left of its checksum, or [`Error::NotTcp`] for a well-formed
-/// datagram that carries something else (which [`parse_ip_deferred`] then takes apart).
-/// Otherwise the same errors. Its result, unlike [`Deferred`], is no union of variants:
+/// the segment and what is left of its checksum, or [`Error::NotTcp`] for a datagram whose IP
+/// header (and IPv6 extension headers) pass but that carries another protocol, whose own
+/// checks are left to [`parse_ip_deferred`]. Otherwise the same errors. Its result, unlike [`Deferred`], is no union of variants:
 /// inlined into the caller, the fields stay in registers instead of being shuffled through
 /// an enum's layout. (Always inlined: the per-packet parser of a receive path.)
 #[inline(always)]
