@@ -78,7 +78,10 @@ fn sums_agree(data: &[u8]) {
     let got = checksum::copy_and_sum(&mut buf[at..at + data.len()], [data]);
     assert_eq!(fold(got), naive);
     assert_eq!(&buf[at..at + data.len()], data);
-    assert!(buf[..at].iter().chain(&buf[at + data.len()..]).all(|&b| b == 0xa5));
+    assert!(buf[..at]
+        .iter()
+        .chain(&buf[at + data.len()..])
+        .all(|&b| b == 0xa5));
 }
 
 /// `TcpOptions::parse` (one pass, fast paths for the usual layouts) reads what folding the
