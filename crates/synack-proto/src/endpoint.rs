@@ -1216,9 +1216,39 @@ fn emit(
     payload: (&[u8], &[u8]),
     buf: &mut [u8],
 ) -> Option<usize> {
+    // One match on the family gives the ports and the addresses. (The payload length is the
+    // emitter's to fill in, from the segment.)
+    let (ports, ip) = match (tuple.local, tuple.remote) {
+        (SocketAddr::V4(local), SocketAddr::V4(remote)) => {
+            *ip_ident = ip_ident.wrapping_add(1);
+            let ip = IpRepr::V4(Ipv4Repr {
+                src_addr: *local.ip(),
+                dst_addr: *remote.ip(),
+                protocol: synack_wire::IPPROTO_TCP,
+                payload_len: 0,
+                ttl: cfg.ttl,
+                dscp: 0,
+                ecn: 0,
+                ident: *ip_ident,
+            });
+            ((local.port(), remote.port()), ip)
+        }
+        (SocketAddr::V6(local), SocketAddr::V6(remote)) => {
+            let ip = IpRepr::V6(Ipv6Repr {
+                src_addr: *local.ip(),
+                dst_addr: *remote.ip(),
+                next_header: synack_wire::IPPROTO_TCP,
+                payload_len: 0,
+                hop_limit: cfg.ttl,
+                traffic_class: 0,
+            });
+            ((local.port(), remote.port()), ip)
+        }
+        _ => return None, // a tuple never mixes families
+    };
     let tcp = TcpRepr {
-        src_port: tuple.local.port(),
-        dst_port: tuple.remote.port(),
+        src_port: ports.0,
+        dst_port: ports.1,
         seq_number: out.seq.get(),
         ack_number: out.ack.get(),
         flags: out.flags,
@@ -1232,32 +1262,6 @@ fn emit(
         payload: payload.0,
     };
     let more = [payload.1];
-    // (The payload length is the emitter's to fill in, from the segment.)
-    let tcp_len = 0;
-    let ip = match (tuple.local.ip(), tuple.remote.ip()) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            *ip_ident = ip_ident.wrapping_add(1);
-            IpRepr::V4(Ipv4Repr {
-                src_addr: src,
-                dst_addr: dst,
-                protocol: synack_wire::IPPROTO_TCP,
-                payload_len: tcp_len,
-                ttl: cfg.ttl,
-                dscp: 0,
-                ecn: 0,
-                ident: *ip_ident,
-            })
-        }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => IpRepr::V6(Ipv6Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: synack_wire::IPPROTO_TCP,
-            payload_len: tcp_len,
-            hop_limit: cfg.ttl,
-            traffic_class: 0,
-        }),
-        _ => return None, // a tuple never mixes families
-    };
     match synack_wire::emit_ip_tcp_gather(&ip, &tcp, &more, buf) {
         Ok(n) => {
             if crate::log::enabled(tracing::Level::TRACE) {
