@@ -361,41 +361,52 @@ impl Ipv4Repr {
         let Some(header) = buf.first_chunk::<20>() else {
             return Err(Error::Truncated);
         };
-        let [ver_ihl, tos, t0, t1, i0, i1, f0, f1, ttl, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+        // The header as five words, loaded once: for the checks, the fields and the sum.
+        let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3, e0, e1, e2, e3] =
             *header;
-        if ver_ihl >> 4 != 4 {
+        let ne = u32::from_ne_bytes;
+        let native = [
+            ne([a0, a1, a2, a3]),
+            ne([b0, b1, b2, b3]),
+            ne([c0, c1, c2, c3]),
+            ne([d0, d1, d2, d3]),
+            ne([e0, e1, e2, e3]),
+        ];
+        let [ver_tos_len, ident_frag, ttl_proto_sum, src, dst] = native.map(u32::from_be);
+        if ver_tos_len >> 28 != 4 {
             return Err(Error::BadVersion);
         }
-        let header_len = usize::from(ver_ihl & 0x0f) << 2;
+        let header_len = ((ver_tos_len >> 24) as usize & 0x0f) << 2;
         if header_len < Ipv4Packet::<&[u8]>::HEADER_LEN || header_len > buf.len() {
             return Err(Error::BadHeaderLen);
         }
-        let total = usize::from(u16::from_be_bytes([t0, t1]));
+        let total = (ver_tos_len & 0xffff) as usize;
         let Some((head, payload)) = buf
             .get(..total)
             .and_then(|datagram| datagram.split_at_checked(header_len))
         else {
             return Err(Error::BadTotalLen);
         };
-        let sum = match <&[u8; 20]>::try_from(head) {
-            Ok(plain) => checksum::sum20(plain), // no options: nearly every header
-            Err(_) => checksum::sum(head),
+        let sum = match head.len() {
+            20 => checksum::sum_native(&native), // no options: nearly every header
+            _ => checksum::sum(head),
         };
         if checksum::combine(&[sum]) != 0 {
             return Err(Error::BadChecksum);
         }
-        if u16::from_be_bytes([f0, f1]) & (FLAG_MF | OFFSET_MASK) != 0 {
+        if ident_frag as u16 & (FLAG_MF | OFFSET_MASK) != 0 {
             return Err(Error::Fragmented);
         }
+        let tos = (ver_tos_len >> 16) as u8;
         let repr = Ipv4Repr {
-            src_addr: Ipv4Addr::new(s0, s1, s2, s3),
-            dst_addr: Ipv4Addr::new(d0, d1, d2, d3),
-            protocol,
+            src_addr: Ipv4Addr::from_bits(src),
+            dst_addr: Ipv4Addr::from_bits(dst),
+            protocol: (ttl_proto_sum >> 16) as u8,
             payload_len: payload.len(),
-            ttl,
+            ttl: (ttl_proto_sum >> 24) as u8,
             dscp: tos >> 2,
             ecn: tos & 0x03,
-            ident: u16::from_be_bytes([i0, i1]),
+            ident: (ident_frag >> 16) as u16,
         };
         Ok((repr, payload))
     }

@@ -551,7 +551,9 @@ impl<'a> TcpRepr<'a> {
                 Error::BadChecksum
             }
         };
-        let (src_port, dst_port) = (u16::from_be_bytes([p0, p1]), u16::from_be_bytes([q0, q1]));
+        // The fields, from the words already loaded.
+        let [ports, seq, ack, off_flags_window, checksum_urgent] = words.map(u32::from_be);
+        let (src_port, dst_port) = ((ports >> 16) as u16, ports as u16);
         if src_port == 0 || dst_port == 0 {
             return Err(checked(Error::BadPort));
         }
@@ -559,11 +561,11 @@ impl<'a> TcpRepr<'a> {
         let repr = TcpRepr {
             src_port,
             dst_port,
-            seq_number: u32::from_be_bytes([s0, s1, s2, s3]),
-            ack_number: u32::from_be_bytes([a0, a1, a2, a3]),
+            seq_number: seq,
+            ack_number: ack,
             flags: TcpFlags(flags),
-            window_len: u16::from_be_bytes([w0, w1]),
-            urgent_pointer: u16::from_be_bytes([u0, u1]),
+            window_len: off_flags_window as u16,
+            urgent_pointer: checksum_urgent as u16,
             options,
             payload,
         };
