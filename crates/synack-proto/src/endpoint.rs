@@ -1101,10 +1101,9 @@ impl Endpoint {
             let out = c.poll_transmit(&mut ctx);
             let result = match &out {
                 Some(out) => {
-                    let tuple = c.tuple;
                     // The payload goes from the send ring straight into the packet.
                     let payload = c.snd.buf.slices(out.seq, out.payload_len);
-                    let n = emit(&self.cfg, &mut self.ip_ident, tuple, out, payload, buf);
+                    let n = emit(&self.cfg, &mut self.ip_ident, &c.tuple, out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
                     // Round robin by bursts: a connection with more to send goes to the back
                     // (alone in the queue, it is already there) once it has sent
@@ -1179,7 +1178,7 @@ impl Endpoint {
         let n = emit(
             &self.cfg,
             &mut self.ip_ident,
-            ctl.tuple,
+            &ctl.tuple,
             &out,
             (&[], &[]),
             buf,
@@ -1211,7 +1210,7 @@ pub(crate) fn push_control(
 fn emit(
     cfg: &Config,
     ip_ident: &mut u16,
-    tuple: FourTuple,
+    tuple: &FourTuple,
     out: &Outgoing,
     payload: (&[u8], &[u8]),
     buf: &mut [u8],
@@ -1266,7 +1265,7 @@ fn emit(
         Ok(n) => {
             if crate::log::enabled(tracing::Level::TRACE) {
                 let (seq, ack, len) = (out.seq.get(), out.ack.get(), out.payload_len);
-                crate::log::segment("out", &tuple, out.flags, seq, ack, len);
+                crate::log::segment("out", tuple, out.flags, seq, ack, len);
             }
             Some(n)
         }
