@@ -9,7 +9,9 @@
 //!   emitted into a buffer.
 //!
 //! [`parse_ip`] dispatches any datagram on its version nibble and protocol;
-//! [`quoted_tcp`] finds the connection an ICMP error is about.
+//! [`parse_ip_tcp_deferred`] is a receive path's per-packet parser (TCP only, its
+//! checksum finished by the caller); [`quoted_tcp`] finds the connection an ICMP error is
+//! about.
 //!
 //! Nothing in this crate panics on any input: all field access is bounds
 //! checked and all arithmetic is checked or saturating. The lints below
