@@ -57,6 +57,7 @@ mod event;
 mod handshake;
 mod icmp;
 mod info;
+mod input;
 pub mod ip_reassembly;
 mod isn;
 mod listener;
@@ -86,6 +87,7 @@ mod time_wait_rules;
 mod timeouts;
 mod timer_heap;
 mod timers;
+mod transmit;
 mod user_calls;
 
 pub use config::Config;
