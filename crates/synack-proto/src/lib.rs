@@ -23,14 +23,14 @@
 //! endpoint keeps about a connection lives in the connection table's slot (conn_table.rs).
 //!
 //! A segment's life, in the order the code runs: `Endpoint::handle` parses and demultiplexes
-//! (endpoint.rs, conn_table.rs; fragments to ip_reassembly.rs, ICMP to icmp.rs) → no
+//! (input.rs, conn_table.rs; fragments to ip_reassembly.rs, ICMP to icmp.rs) → no
 //! connection: listener.rs (`accept_syn`) or a RST → TIME-WAIT: time_wait_rules.rs, for a
 //! compact entry (time_wait.rs) and a full TCB alike → `Connection::segment_arrives`
-//! (segment_arrives.rs, RFC 9293 §3.10.7 step by step, the ACK in recovery.rs) returns an
-//! `Outcome` the endpoint acts on (`Endpoint::after`) → `Endpoint::poll_transmit` asks the
-//! connection for its next segment (output.rs) and writes it (`emit`) → what is left to wait
-//! for goes into the timer heap (timer_heap.rs), and `Endpoint::handle_timeout` runs it
-//! (timeouts.rs). The README's "Inside synack-proto" walks through the same in more words.
+//! (handshake.rs for SYN-SENT, segment_arrives.rs for the rest, RFC 9293 §3.10.7 step by
+//! step, the ACK in loss.rs) returns an `Outcome` the endpoint acts on (`Endpoint::after`) →
+//! `Endpoint::poll_transmit` (transmit.rs) asks the connection for its next segment
+//! (output.rs) and writes it (`emit`) → what is left to wait for goes into the timer heap
+//! (timer_heap.rs), and `Endpoint::handle_timeout` runs it (timeouts.rs). The README's "Inside synack-proto" walks through the same in more words.
 
 /// The context a connection handler gets from its endpoint (`connection::Ctx`): the time, the
 /// configuration, the event queue, and whether the endpoint is over its memory budget. A
