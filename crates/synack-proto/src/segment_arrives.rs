@@ -35,6 +35,18 @@ impl Segment<'_> {
         self.flags.contains(f)
     }
 
+    /// RFC 9293 §3.10.7.4 first step (Table 6): whether the segment is acceptable against the
+    /// receive window RCV.NXT .. RCV.NXT + RCV.WND.
+    pub(crate) fn acceptable(&self, nxt: SeqNum, wnd: u32) -> bool {
+        let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
+        match (self.len(), wnd) {
+            (0, 0) => self.seq == nxt,
+            (0, _) => in_window(self.seq),
+            (_, 0) => false,
+            (len, _) => in_window(self.seq) || in_window(self.seq + (len - 1)),
+        }
+    }
+
     /// SEG.LEN: octets of data plus one for SYN and one for FIN.
     pub(crate) fn len(&self) -> u32 {
         self.payload.len() as u32
@@ -171,16 +183,8 @@ impl Connection {
 
         // First: check the sequence number (Table 6).
         let wnd = self.rcv_wnd(ctx.pressure);
-        let seg_len = seg.len();
         let nxt = self.rcv.nxt;
-        let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
-        let acceptable = match (seg_len, wnd) {
-            (0, 0) => seg.seq == nxt,
-            (0, _) => in_window(seg.seq),
-            (_, 0) => false,
-            _ => in_window(seg.seq) || in_window(seg.seq + (seg_len - 1)),
-        };
-        if !acceptable {
+        if !seg.acceptable(nxt, wnd) {
             // MUST-66: with a zero window still process a valid ACK (and RST, URG) carried
             // by a segment at RCV.NXT; its text is dropped.
             let zero_window_ack = wnd == 0 && seg.seq == nxt && !seg.has(TcpFlags::SYN);

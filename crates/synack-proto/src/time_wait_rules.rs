@@ -119,14 +119,7 @@ pub(crate) fn rules(v: &View, seg: &Segment<'_>, cfg: &Config) -> Verdict {
     }
     // First: the sequence number (Table 6), against the window our ACKs offer.
     let (nxt, wnd) = (v.rcv_nxt, v.wnd);
-    let seg_len = seg.len();
-    let in_window = |s: SeqNum| s.in_range(nxt, nxt + wnd);
-    let acceptable = match (seg_len, wnd) {
-        (0, 0) => seg.seq == nxt,
-        (0, _) => in_window(seg.seq),
-        (_, 0) => false,
-        _ => in_window(seg.seq) || in_window(seg.seq + (seg_len - 1)),
-    };
+    let acceptable = seg.acceptable(nxt, wnd);
     let mut verdict = Verdict::just(Action::Drop);
     let mut fin = has(TcpFlags::FIN);
     if !acceptable {
