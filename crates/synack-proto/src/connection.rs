@@ -236,7 +236,7 @@ impl Connection {
     /// The largest window our window field can say: 65535 shifted by our scale (at most
     /// 65535 << 14, under 2^30, RFC 7323 §2.3).
     pub(crate) fn largest_window(&self) -> u32 {
-        65535u32 << self.opts.rcv_shift
+        65535u32 << self.opts.rcv_shift()
     }
 
     /// The window we offer: free buffer space, never moving the right edge left (SHLD-14),
@@ -250,7 +250,7 @@ impl Connection {
         // Receiver silly-window avoidance (MUST-39): move the right edge only by at least
         // min(half the buffer, one MSS); never move it left (SHLD-14).
         let step = (self.rcv.buf.capacity() as u32 / 2)
-            .min(u32::from(self.opts.path_mss))
+            .min(u32::from(self.opts.path_mss()))
             .max(1);
         if edge <= self.rcv.adv || edge - self.rcv.adv < step || pressure {
             promised

@@ -26,7 +26,7 @@ impl Connection {
         );
         self.opts
             .negotiate(ctx.cfg, options, ours, default, ctx.now);
-        self.opts.last_ack_sent = self.rcv.nxt;
+        self.opts.ack_sent(self.rcv.nxt);
     }
 
     /// §3.10.7.3: SYN-SENT.
@@ -96,7 +96,7 @@ impl Connection {
     /// Entering ESTABLISHED: initial window, the RFC 6298 §5.7 rule, notify the user, and
     /// run a CLOSE that was queued in SYN-RECEIVED.
     pub(crate) fn on_established(&mut self, ctx: &mut Ctx<'_>) {
-        let smss = u32::from(self.opts.snd_mss);
+        let smss = u32::from(self.opts.snd_mss());
         let iw = if self.rec.syn_timed_out {
             self.rec.rtt.syn_timed_out_reset();
             smss // RFC 5681 §3.1: IW is one segment after a lost SYN or SYN-ACK

@@ -307,10 +307,8 @@ impl Connection {
                 .saturating_sub(header + 20)
                 .max(floor)
                 .min(u32::from(u16::MAX)) as u16;
-            if mss < self.opts.path_mss && mtu > 0 {
-                self.opts.path_mss = mss;
-                let ts = self.opts.option_overhead() as u16;
-                self.opts.snd_mss = mss.saturating_sub(ts).max(32);
+            if mss < self.opts.path_mss() && mtu > 0 {
+                self.opts.lower_path_mss(mss);
                 self.snd.nxt = self.snd.una; // resend what was too big
             }
         }

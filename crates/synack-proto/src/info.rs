@@ -113,10 +113,10 @@ impl Connection {
 
     /// Unacknowledged, unSACKed bytes the scoreboard declares lost.
     fn lost_bytes(&self) -> u32 {
-        if !self.opts.sack_ok || self.rec.scoreboard.is_empty() {
+        if !self.opts.sack_ok() || self.rec.scoreboard.is_empty() {
             return 0;
         }
-        let smss = u32::from(self.opts.snd_mss);
+        let smss = u32::from(self.opts.snd_mss());
         let mut lost = 0u32;
         let mut seq = self.snd.una;
         // Walk in SMSS steps (the scoreboard's answer is the same inside one hole), at most
@@ -145,7 +145,7 @@ impl Connection {
             snd_wnd: self.snd.wnd,
             rcv_nxt: self.rcv.nxt,
             rcv_wnd: self.rcv_wnd(pressure),
-            mss: self.opts.snd_mss,
+            mss: self.opts.snd_mss(),
             srtt: self.rec.rtt.srtt(),
             rttvar: self.rec.rtt.rttvar(),
             rto: self.rec.rtt.rto(),
@@ -175,10 +175,10 @@ impl Connection {
             lost: self.lost_bytes(),
             wscale: self
                 .opts
-                .ws_agreed
-                .then_some((self.opts.rcv_shift, self.opts.snd_shift)),
-            timestamps: self.opts.ts_ok,
-            sack: self.opts.sack_ok,
+                .ws_agreed()
+                .then_some((self.opts.rcv_shift(), self.opts.snd_shift())),
+            timestamps: self.opts.ts_ok(),
+            sack: self.opts.sack_ok(),
             nodelay: self.snd.nodelay,
             keepalive: self.keepalive,
             urgent_pending: self.urgent_pending(),

@@ -24,13 +24,13 @@ pub(crate) struct AckInfo<'a> {
 impl Connection {
     /// Step 5 for a synchronized connection whose ACK is acceptable.
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
-        let mss = u32::from(self.opts.snd_mss);
+        let mss = u32::from(self.opts.snd_mss());
         let mut newly_sacked = 0;
         // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
         // bytes SACKed.
         let (una_before, sacked_before) = (self.snd.una, self.rec.scoreboard.sacked_bytes());
         let lost_retransmits_before = self.stats.lost_retransmits;
-        if self.opts.sack_ok && !info.sack_blocks.is_empty() {
+        if self.opts.sack_ok() && !info.sack_blocks.is_empty() {
             (newly_sacked, _) =
                 self.rec
                     .scoreboard
@@ -47,7 +47,7 @@ impl Connection {
                     // Full ACK: recovery is over (RFC 6582 §3.2 step 3, RFC 6675 §5).
                     self.rec.recover = None;
                     self.rec.rexmit_log.clear();
-                    self.rec.set_cwnd(if self.opts.sack_ok {
+                    self.rec.set_cwnd(if self.opts.sack_ok() {
                         // RFC 6675 set cwnd = ssthresh on entry and the pipe, not cwnd,
                         // paced recovery: cwnd stays.
                         self.rec.ssthresh().max(mss)
@@ -61,7 +61,7 @@ impl Connection {
                     });
                 }
                 Some(_) => {
-                    if !self.opts.sack_ok {
+                    if !self.opts.sack_ok() {
                         // NewReno partial ACK: retransmit the next hole at once and deflate
                         // by what was acknowledged, adding back one SMSS (RFC 6582 §3.2 step 3).
                         self.rec.rexmit_head = true;
@@ -95,12 +95,12 @@ impl Connection {
                     self.rec.cc.on_ack(ctx.now, credit, mss, srtt, app_limited);
                 }
             }
-        } else if info.duplicate && (!self.opts.sack_ok || newly_sacked > 0) {
+        } else if info.duplicate && (!self.opts.sack_ok() || newly_sacked > 0) {
             // RFC 6675 §2: with SACK in use, a duplicate ACK must also SACK octets not SACKed
             // before. One that only repeats what is known (a D-SACK for data the peer already
             // had, as after a timeout's go-back-N resend) says nothing about loss.
             self.rec.dupacks = self.rec.dupacks.saturating_add(1);
-            if self.rec.recover.is_some() && !self.opts.sack_ok {
+            if self.rec.recover.is_some() && !self.opts.sack_ok() {
                 // NewReno inflation.
                 self.rec.set_cwnd(self.rec.cwnd().saturating_add(mss));
             }
@@ -113,14 +113,15 @@ impl Connection {
             && self.snd.una >= self.rec.recover_floor
         {
             let by_dupacks = info.duplicate && self.rec.dupacks >= DUP_THRESH;
-            let by_sack = self.opts.sack_ok && self.rec.scoreboard.loss_detected(self.snd.una, mss);
+            let by_sack =
+                self.opts.sack_ok() && self.rec.scoreboard.loss_detected(self.snd.una, mss);
             if by_dupacks || by_sack {
                 self.enter_recovery(ctx);
                 // RecoverFS: what was in flight before this ACK, less what was SACKed then.
                 self.rec.prr = Prr::start(self.snd.max - una_before, sacked_before);
             }
         }
-        if self.opts.sack_ok && self.rec.recover.is_some() && ctx.cfg.prr {
+        if self.opts.sack_ok() && self.rec.recover.is_some() && ctx.cfg.prr {
             // Every ACK of a SACK recovery but the one that ends it (RFC 6937 §3).
             let acked = self.snd.una - una_before;
             let delivered =
@@ -181,12 +182,12 @@ impl Connection {
     }
 
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
-        let mss = u32::from(self.opts.snd_mss);
+        let mss = u32::from(self.opts.snd_mss());
         let in_flight = self.snd.in_flight();
         self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
         self.rec.recover = Some(self.snd.max);
         self.stats.fast_retransmits = self.stats.fast_retransmits.saturating_add(1);
-        if self.opts.sack_ok {
+        if self.opts.sack_ok() {
             // RFC 6675 §5 step 4 (pipe does the rest).
             self.rec.set_cwnd(self.rec.ssthresh());
             self.rec.scoreboard.reset_recovery(self.snd.una);
@@ -204,7 +205,7 @@ impl Connection {
     /// SACK information (the receiver may have reneged, RFC 2018 §8), and no fast retransmit
     /// until what is outstanding now is acknowledged (RFC 6582 §3.2).
     pub(crate) fn congestion_on_rto(&mut self, ctx: &mut Ctx<'_>) {
-        let mss = u32::from(self.opts.snd_mss);
+        let mss = u32::from(self.opts.snd_mss());
         if self.snd.una != self.snd.max && self.rec.retries <= 1 {
             // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).
             let in_flight = self.snd.in_flight();

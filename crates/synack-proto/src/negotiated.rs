@@ -22,26 +22,26 @@ pub(crate) struct Negotiated {
     /// Effective MSS for sending (MUST-15, MUST-16): the peer's MSS bounded by ours, less the
     /// timestamp option every segment carries once negotiated. This is SMSS for congestion
     /// control.
-    pub snd_mss: u16,
+    snd_mss: u16,
     /// The peer's MSS bounded by ours, before option overhead.
-    pub path_mss: u16,
+    path_mss: u16,
     /// Shift applied to the peer's window field (its WS option), 0 without window scaling.
-    pub snd_shift: u8,
+    snd_shift: u8,
     /// Shift applied to our window field (our WS option), 0 without window scaling.
-    pub rcv_shift: u8,
+    rcv_shift: u8,
     /// Both SYNs carried the window scale option (RFC 7323 §2.2).
-    pub ws_agreed: bool,
+    ws_agreed: bool,
     /// Timestamps agreed: every non-RST segment carries TSopt (RFC 7323 §3.2).
-    pub ts_ok: bool,
+    ts_ok: bool,
     /// SACK agreed (both SYNs carried SACK-permitted).
-    pub sack_ok: bool,
+    sack_ok: bool,
     /// TS.Recent and when it was last updated (PAWS, RFC 7323 §5).
-    pub ts_recent: u32,
-    pub ts_recent_at: Instant,
+    ts_recent: u32,
+    ts_recent_at: Instant,
     /// Last.ACK.sent: the ACK field of our latest segment (RFC 7323 §4.3).
-    pub last_ack_sent: SeqNum,
+    last_ack_sent: SeqNum,
     /// Per-connection random offset of our timestamp clock (RFC 7323 §5.4).
-    pub ts_offset: u32,
+    ts_offset: u32,
 }
 
 impl Negotiated {
@@ -139,6 +139,77 @@ impl Negotiated {
                 self.ts_recent_at = now;
             }
         }
+    }
+
+    // Read by everything that builds or checks a segment; written only here.
+
+    #[inline]
+    pub(crate) fn snd_mss(&self) -> u16 {
+        self.snd_mss
+    }
+
+    #[inline]
+    pub(crate) fn path_mss(&self) -> u16 {
+        self.path_mss
+    }
+
+    #[inline]
+    pub(crate) fn snd_shift(&self) -> u8 {
+        self.snd_shift
+    }
+
+    #[inline]
+    pub(crate) fn rcv_shift(&self) -> u8 {
+        self.rcv_shift
+    }
+
+    #[inline]
+    pub(crate) fn ws_agreed(&self) -> bool {
+        self.ws_agreed
+    }
+
+    #[inline]
+    pub(crate) fn ts_ok(&self) -> bool {
+        self.ts_ok
+    }
+
+    #[inline]
+    pub(crate) fn sack_ok(&self) -> bool {
+        self.sack_ok
+    }
+
+    #[inline]
+    pub(crate) fn ts_recent(&self) -> u32 {
+        self.ts_recent
+    }
+
+    #[inline]
+    pub(crate) fn last_ack_sent(&self) -> SeqNum {
+        self.last_ack_sent
+    }
+
+    #[inline]
+    pub(crate) fn ts_offset(&self) -> u32 {
+        self.ts_offset
+    }
+
+    /// Last.ACK.sent (RFC 7323 §4.3): a segment acknowledging up to `ack` went out.
+    #[inline]
+    pub(crate) fn ack_sent(&mut self, ack: SeqNum) {
+        self.last_ack_sent = ack;
+    }
+
+    /// TS.Recent from a segment the TIME-WAIT rules took (time_wait_rules.rs).
+    pub(crate) fn set_ts_recent(&mut self, ts: u32, now: Instant) {
+        self.ts_recent = ts;
+        self.ts_recent_at = now;
+    }
+
+    /// Path MTU discovery lowered the path's MSS (RFC 1191, RFC 8201; icmp.rs): the send MSS
+    /// follows, less the option overhead.
+    pub(crate) fn lower_path_mss(&mut self, mss: u16) {
+        self.path_mss = mss;
+        self.snd_mss = mss.saturating_sub(self.option_overhead() as u16).max(32);
     }
 
     /// Bytes of options every non-SYN segment carries (the timestamp option, 12 with padding).

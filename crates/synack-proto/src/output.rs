@@ -93,7 +93,7 @@ impl Connection {
     /// Largest payload that fits one segment with these options (MUST-16: the sender
     /// subtracts the option bytes it actually sends).
     fn max_payload(&self, options: &TcpOptions) -> usize {
-        usize::from(self.opts.path_mss)
+        usize::from(self.opts.path_mss())
             .saturating_sub(options.buffer_len())
             .max(1)
     }
@@ -108,7 +108,7 @@ impl Connection {
         let something = self.snd.nxt < data_end
             || fin_due
             || (self.rec.rexmit_head && self.snd.una < self.snd.max)
-            || (self.opts.sack_ok && self.rec.recover.is_some());
+            || (self.opts.sack_ok() && self.rec.recover.is_some());
         if !something {
             self.rec.rexmit_head = false;
             return None;
@@ -131,7 +131,7 @@ impl Connection {
                 flags |= TcpFlags::FIN;
             }
             if len > 0 || flags.contains(TcpFlags::FIN) {
-                if self.opts.sack_ok && self.rec.recover.is_some() {
+                if self.opts.sack_ok() && self.rec.recover.is_some() {
                     self.rec.scoreboard.mark_retransmitted(seq, len as u32);
                     self.log_retransmission(seq);
                 }
@@ -139,7 +139,7 @@ impl Connection {
             }
         }
         self.rec.rexmit_head = false;
-        if self.opts.sack_ok && self.rec.recover.is_some() {
+        if self.opts.sack_ok() && self.rec.recover.is_some() {
             if let Some(out) = self.sack_recovery_segment(ctx, options, max_payload) {
                 return out;
             }
@@ -149,9 +149,9 @@ impl Connection {
             if idle && ctx.now.saturating_duration_since(self.snd.last_send_at) > self.rec.rtt.rto()
             {
                 // RFC 5681 §4.1: restart after idle with at most the initial window.
-                let iw = crate::congestion::initial_window(u32::from(self.opts.snd_mss));
+                let iw = crate::congestion::initial_window(u32::from(self.opts.snd_mss()));
                 self.rec
-                    .set_cwnd(self.rec.cwnd().min(iw).max(u32::from(self.opts.snd_mss)));
+                    .set_cwnd(self.rec.cwnd().min(iw).max(u32::from(self.opts.snd_mss())));
                 self.rec.cc.on_idle_restart(ctx.now);
             }
             // Usable window: SND.UNA + min(SND.WND, cwnd) − SND.NXT, which may be "negative"
@@ -159,7 +159,7 @@ impl Connection {
             // Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out
             // beyond cwnd, so a small window still draws the third.
             let limited = if self.rec.recover.is_none() && self.snd.nxt == self.snd.max {
-                self.rec.dupacks.min(2) * u32::from(self.opts.snd_mss)
+                self.rec.dupacks.min(2) * u32::from(self.opts.snd_mss())
             } else {
                 0
             };
@@ -260,7 +260,7 @@ impl Connection {
         options: TcpOptions,
         max_payload: usize,
     ) -> Option<Option<Outgoing>> {
-        let smss = u32::from(self.opts.snd_mss);
+        let smss = u32::from(self.opts.snd_mss());
         let pipe = self.rec.scoreboard.pipe(self.snd.una, self.snd.max, smss);
         if self.rec.cwnd().saturating_sub(pipe) < smss {
             return Some(None);
@@ -314,7 +314,7 @@ impl Connection {
         let ctl = usize::from(syn) + usize::from(flags.contains(TcpFlags::FIN));
         let seg_len = len + ctl;
         let ack_flag = flags.contains(TcpFlags::ACK);
-        if len > 0 && self.opts.sack_ok && self.rec.recover.is_some() {
+        if len > 0 && self.opts.sack_ok() && self.rec.recover.is_some() {
             self.rec.prr.sent(len as u32); // prr_out (RFC 6937 §3)
         }
         if seg_len > 0 {
@@ -355,8 +355,8 @@ impl Connection {
             self.rcv.ack_now = false;
             self.timers.stop(Timer::DelayedAck);
             self.rcv.unacked_bytes = 0;
-            self.opts.last_ack_sent = self.rcv.nxt;
-            let shift = if syn { 0 } else { self.opts.rcv_shift };
+            self.opts.ack_sent(self.rcv.nxt);
+            let shift = if syn { 0 } else { self.opts.rcv_shift() };
             self.rcv.adv = self.rcv.adv.max(self.rcv.nxt + (field << shift));
             if !options.sack_blocks.is_empty() {
                 self.rcv.dsack = None; // reported once (RFC 2883)
@@ -412,10 +412,10 @@ impl Connection {
     /// peer feeding it a few bytes at a time could grow it without bound.
     pub(crate) fn window_field(&self, pressure: bool) -> u16 {
         let wnd = self.rcv_wnd(pressure);
-        let mut f = wnd >> self.opts.rcv_shift;
+        let mut f = wnd >> self.opts.rcv_shift();
         let room = self.rcv.buf.window().min(u32::MAX as usize) as u32;
-        if (f << self.opts.rcv_shift) < self.rcv.promised_window()
-            && f << self.opts.rcv_shift < room
+        if (f << self.opts.rcv_shift()) < self.rcv.promised_window()
+            && f << self.opts.rcv_shift() < room
         {
             f += 1;
         }
@@ -426,7 +426,7 @@ impl Connection {
 
     /// Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).
     pub(crate) fn ts_now(&self, now: Instant) -> u32 {
-        crate::isn::ts_clock(now, self.opts.ts_offset)
+        crate::isn::ts_clock(now, self.opts.ts_offset())
     }
 
     /// Options on our SYN or SYN-ACK: MSS always (MAY-3); window scale, SACK-permitted and
@@ -434,28 +434,28 @@ impl Connection {
     fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
         let answering = self.state() == State::SynReceived;
         let ws = if answering {
-            self.opts.ws_agreed
+            self.opts.ws_agreed()
         } else {
             ctx.cfg.window_scaling
         };
         let ts = if answering {
-            self.opts.ts_ok
+            self.opts.ts_ok()
         } else {
             ctx.cfg.timestamps
         };
         let sack = if answering {
-            self.opts.sack_ok
+            self.opts.sack_ok()
         } else {
             ctx.cfg.sack
         };
         TcpOptions {
             mss: Some(self.our_mss(ctx.cfg)),
-            window_scale: ws.then_some(self.opts.rcv_shift),
+            window_scale: ws.then_some(self.opts.rcv_shift()),
             sack_permitted: sack,
             timestamps: ts.then(|| {
                 (
                     self.ts_now(ctx.now),
-                    if answering { self.opts.ts_recent } else { 0 },
+                    if answering { self.opts.ts_recent() } else { 0 },
                 )
             }),
             ..TcpOptions::default()
@@ -466,10 +466,10 @@ impl Connection {
     /// segment), and SACK blocks while we hold out-of-order data or owe a D-SACK.
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
-        if self.opts.ts_ok {
-            o.timestamps = Some((self.ts_now(now), self.opts.ts_recent));
+        if self.opts.ts_ok() {
+            o.timestamps = Some((self.ts_now(now), self.opts.ts_recent()));
         }
-        if self.opts.sack_ok {
+        if self.opts.sack_ok() {
             o.sack_blocks = self.sack_blocks();
         }
         o
@@ -479,7 +479,7 @@ impl Connection {
     /// the duplicate being reported), then the other held ranges. At most 3 blocks beside
     /// timestamps, 4 without.
     fn sack_blocks(&self) -> SackBlocks {
-        let max = if self.opts.ts_ok { 3 } else { 4 };
+        let max = if self.opts.ts_ok() { 3 } else { 4 };
         let mut blocks = SackBlocks::new();
         if let Some((l, r)) = self.rcv.dsack {
             blocks.push(l.get(), r.get());

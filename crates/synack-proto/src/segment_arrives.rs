@@ -91,8 +91,8 @@ impl Connection {
     /// and a bad ACK in SYN-RECEIVED or SYN-SENT (no timestamps agreed there yet).
     pub(crate) fn reset_reply(&self, now: crate::time::Instant, seq: SeqNum) -> ResetReply {
         let mut options = TcpOptions::default();
-        if self.opts.ts_ok {
-            options.timestamps = Some((self.ts_now(now), self.opts.ts_recent));
+        if self.opts.ts_ok() {
+            options.timestamps = Some((self.ts_now(now), self.opts.ts_recent()));
         }
         ResetReply { seq, options }
     }
@@ -158,7 +158,7 @@ impl Connection {
 
         // The window of a non-SYN segment is scaled (RFC 7323 §2.2); MUST-1: unsigned.
         if !seg.has(TcpFlags::SYN) {
-            seg.wnd <<= self.opts.snd_shift;
+            seg.wnd <<= self.opts.snd_shift();
         }
         // RFC 7323 §5.3 R1: PAWS.
         match self.opts.paws(seg.flags, seg.options.timestamps, ctx.now) {
@@ -192,7 +192,7 @@ impl Connection {
                 if !seg.has(TcpFlags::RST) {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.rcv.ack_now = true;
-                    if self.opts.sack_ok && !seg.payload.is_empty() && seg.seq < nxt {
+                    if self.opts.sack_ok() && !seg.payload.is_empty() && seg.seq < nxt {
                         // A duplicate: report it as D-SACK (RFC 2883).
                         let end = seg.seq + seg.payload.len();
                         self.rcv.dsack = Some((seg.seq, end.min(nxt)));
@@ -215,7 +215,7 @@ impl Connection {
         }
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
-            if self.opts.sack_ok && !seg.payload.is_empty() {
+            if self.opts.sack_ok() && !seg.payload.is_empty() {
                 self.rcv.dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
             }
             let skip = (nxt - seg.seq) as usize;
@@ -450,7 +450,7 @@ impl Connection {
         // whenever anything is retransmitted).
         let mut sample_ms = None;
         match tsecr {
-            Some(ecr) if self.opts.ts_ok && ecr != 0 => {
+            Some(ecr) if self.opts.ts_ok() && ecr != 0 => {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 if ms < 3_600_000 {
                     self.rec

@@ -39,7 +39,7 @@ impl Connection {
         if unsent >= room as usize {
             return; // enough queued to fill the windows: they are the limit
         }
-        let smss = u32::from(self.opts.snd_mss);
+        let smss = u32::from(self.opts.snd_mss());
         let window = self.rec.cwnd().max(crate::congestion::initial_window(smss));
         self.snd
             .buf

@@ -150,7 +150,7 @@ impl ConnTable {
         };
         let c = self.get(&h).expect("checked above");
         for (on, f) in [
-            (c.opts.sack_ok, SACK_OK),
+            (c.opts.sack_ok(), SACK_OK),
             (c.owned, OWNED),
             (c.released, RELEASED),
         ] {
@@ -164,13 +164,13 @@ impl ConnTable {
             addrs,
             snd_nxt: c.snd.max,
             rcv_nxt: c.rcv.nxt,
-            ts_recent: c.opts.ts_recent,
+            ts_recent: c.opts.ts_recent(),
             ports: [c.tuple.local.port(), c.tuple.remote.port()],
             expires,
             window: c.window_field(pressure),
-            ts_ok: c.opts.ts_ok,
+            ts_ok: c.opts.ts_ok(),
             flags: flags | QUEUED,
-            rcv_shift: c.opts.rcv_shift,
+            rcv_shift: c.opts.rcv_shift(),
             challenges: 0,
             challenge_epoch: 0,
         };

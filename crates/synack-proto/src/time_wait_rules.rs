@@ -190,12 +190,12 @@ impl crate::connection::Connection {
         View {
             snd_nxt: self.snd.max,
             rcv_nxt: self.rcv.nxt,
-            last_ack_sent: self.opts.last_ack_sent,
+            last_ack_sent: self.opts.last_ack_sent(),
             wnd: self.rcv_wnd(pressure),
-            ts_ok: self.opts.ts_ok,
-            ts_recent: self.opts.ts_recent,
+            ts_ok: self.opts.ts_ok(),
+            ts_recent: self.opts.ts_recent(),
             ts_recent_stale: self.opts.ts_recent_stale(now),
-            sack_ok: self.opts.sack_ok,
+            sack_ok: self.opts.sack_ok(),
             ack_floor: Some(self.snd.una - self.snd.max_wnd),
             listener,
         }
@@ -204,8 +204,7 @@ impl crate::connection::Connection {
     /// Carry out a verdict on the TCB (all but a new incarnation, which the endpoint opens).
     fn time_wait_verdict(&mut self, ctx: &mut Ctx<'_>, v: &Verdict) {
         if let Some(ts) = v.ts_recent {
-            self.opts.ts_recent = ts;
-            self.opts.ts_recent_at = ctx.now;
+            self.opts.set_ts_recent(ts, ctx.now);
         }
         if v.fin {
             // The edge moves with RCV.NXT, so the window offered stays what it was, as the

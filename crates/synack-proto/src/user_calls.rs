@@ -75,7 +75,7 @@ impl Connection {
             // peer is not held back, and the new edge rides on the next ACK (Linux's rule in
             // tcp_cleanup_rbuf). A reader draining a fast sender then adds no ACK per read.
             let after = self.rcv_wnd(pressure);
-            let threshold = u32::from(self.opts.snd_mss).min(self.rcv.buf.capacity() as u32 / 2);
+            let threshold = u32::from(self.opts.snd_mss()).min(self.rcv.buf.capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
             let largest = self.largest_window().min(self.rcv.buf.capacity() as u32);
