@@ -5,10 +5,14 @@
 //!
 //! The handler only writes the signal number to a self-pipe (write(2) is async-signal-safe);
 //! a thread reads the pipe and does the work.
+//!
+//! That thread holds the stack weakly: when the command returns (an error included) its
+//! `Arc<Stack>` is the last one, and dropping it stops the stack and removes the control
+//! socket file.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
 use synack::{ShutdownProgress, ShutdownReport, Stack};
@@ -72,6 +76,8 @@ impl Stopper {
     /// Handle SIGINT/SIGTERM from now on for `stack`, giving connections `grace` to close.
     pub fn install(stack: Arc<Stack>, grace: Duration, who: &'static str) -> Result<Self, String> {
         let fd = install_handlers().map_err(|e| format!("signal handlers: {e}"))?;
+        let control = stack.control_path();
+        let stack: Weak<Stack> = Arc::downgrade(&stack);
         let phase: Arc<(Mutex<Phase>, Condvar)> = Arc::default();
         let abort = Arc::new(AtomicBool::new(false));
         let p = phase.clone();
@@ -93,7 +99,11 @@ impl Stopper {
                     match count {
                         1 => {
                             p.0.lock().unwrap_or_else(|e| e.into_inner()).requested = true;
-                            let (stack, abort, p) = (stack.clone(), abort.clone(), p.clone());
+                            // Gone: the command is returning and its drop stops the stack.
+                            let Some(stack) = stack.upgrade() else {
+                                continue;
+                            };
+                            let (abort, p) = (abort.clone(), p.clone());
                             let name = signal_name(b);
                             std::thread::spawn(move || {
                                 let r = run_shutdown(&stack, grace, &abort, who, name);
@@ -111,6 +121,10 @@ impl Stopper {
                         }
                         _ => {
                             eprintln!("synack {who}: exiting without waiting");
+                            // No destructor runs: remove the control socket here.
+                            if let Some(path) = &control {
+                                let _ = std::fs::remove_file(path);
+                            }
                             std::process::exit(130);
                         }
                     }

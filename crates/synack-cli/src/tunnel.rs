@@ -14,9 +14,10 @@ use synack_wire::{Icmpv4Message, Icmpv6Message, Packet};
 /// Options of every command that runs synack on a TUN device.
 #[derive(Args, Debug, Clone)]
 pub struct TunArgs {
-    /// Name of the TUN device to create (needs root or CAP_NET_ADMIN).
-    #[arg(long, value_name = "NAME", default_value = "synack0")]
-    pub tun: String,
+    /// Name of the TUN device to create (needs root or CAP_NET_ADMIN). Default: the first
+    /// free synackN (synack0, synack1, …), numbered by the kernel as it does `tun%d`.
+    #[arg(long, value_name = "NAME")]
+    pub tun: Option<String>,
     /// synack's own IPv4 address, behind the device.
     #[arg(long, value_name = "IP", default_value = "10.200.0.2")]
     pub addr: IpAddr,
@@ -81,9 +82,71 @@ impl TunArgs {
     }
 }
 
+/// The kernel's name pattern for the device when no `--tun` is given: `%d` is the lowest
+/// number free in the namespace.
+const DEFAULT_TUN: &str = "synack%d";
+
+/// The address part of a `--host-addr` CIDR.
+fn cidr_ip(flag: &str, cidr: &str) -> Result<IpAddr, String> {
+    let ip = cidr.split_once('/').map_or(cidr, |(ip, _)| ip);
+    ip.parse().map_err(|_| {
+        format!("{flag}: {cidr:?} is not an address with a prefix (like 10.200.0.1/24)")
+    })
+}
+
+/// The addresses the kernel's side gets and synack's own, each with the flag that sets it;
+/// refused when synack's address is the kernel's own (the kernel would keep every datagram
+/// to it and none would reach the device).
+fn planned_addrs(args: &TunArgs) -> Result<Vec<(&'static str, IpAddr)>, String> {
+    let mut mine = vec![("--addr", args.addr)];
+    if !args.no_ipv6 {
+        mine.push(("--addr6", args.addr6));
+    }
+    let mut host = Vec::new();
+    if !args.no_host_addr {
+        host.push(("--host-addr", cidr_ip("--host-addr", &args.host_addr)?));
+        if !args.no_ipv6 {
+            host.push(("--host-addr6", cidr_ip("--host-addr6", &args.host_addr6)?));
+        }
+    }
+    for (hf, h) in &host {
+        if let Some((mf, _)) = mine.iter().find(|(_, m)| m == h) {
+            return Err(format!(
+                "{mf} {h} is the kernel's own address ({hf}): synack needs an address of its \
+                 own behind the device (e.g. --addr 10.200.0.2 with --host-addr 10.200.0.1/24)"
+            ));
+        }
+    }
+    Ok(host.into_iter().chain(mine).collect())
+}
+
+/// Refuse addresses that an interface of this thread's namespace already has: the kernel's
+/// side would collide with it (`ip addr add` fails, or both devices route the prefix), and
+/// the kernel keeps datagrams to one of its own addresses instead of sending them to
+/// synack. Another synack in the namespace is the usual holder.
+fn check_addrs_free(addrs: &[(&str, IpAddr)]) -> io::Result<()> {
+    for (flag, ip) in addrs {
+        if let Some(dev) = netns::interface_with_addr(*ip)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "{flag} {ip} is already configured on {dev} in this network namespace \
+                     (another synack?): choose other --addr/--addr6 and \
+                     --host-addr/--host-addr6, or another --netns"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Create the device, configure the kernel's side, and start a stack on it.
 pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
+    // Before anything is created or configured.
+    let addrs = planned_addrs(args)?;
     let a = args.clone();
+    // The name the kernel gave the device, sent back from the stack thread.
+    let (name_tx, name_rx) = std::sync::mpsc::channel::<String>();
     let mut local_addrs = vec![args.addr];
     if !args.no_ipv6 {
         local_addrs.push(args.addr6);
@@ -121,20 +184,23 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             if let Some(ns) = &a.netns {
                 netns::enter(ns)?;
             }
+            check_addrs_free(&addrs)?;
+            let name = a.tun.as_deref().unwrap_or(DEFAULT_TUN);
             let mut tun = if a.no_offload {
-                Tun::open(&a.tun)?
+                Tun::open(name)?
             } else if a.offload {
-                Tun::open_offload(&a.tun)?
+                Tun::open_offload(name)?
             } else {
-                let t = Tun::open_best(&a.tun)?;
+                let t = Tun::open_best(name)?;
                 if !t.offload() {
                     eprintln!(
                         "synack: {}: the kernel offers no TUN offloads; without",
-                        a.tun
+                        t.name()
                     );
                 }
                 t
             };
+            let _ = name_tx.send(tun.name().to_string());
             if let Some(mtu) = a.mtu {
                 tun.set_mtu(mtu)?;
             }
@@ -148,33 +214,42 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             }
             tun.configure_host_addrs(&host)?;
             Ok(match &a.pcap {
-                Some(p) => Box::new(PcapWriter::create(tun, p)?),
+                Some(p) => Box::new(PcapWriter::create(tun, p).map_err(|e| {
+                    io::Error::new(e.kind(), format!("--pcap {}: {e}", p.display()))
+                })?),
                 None => Box::new(tun),
             })
         })
         .map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::PermissionDenied {
-                " (creating a TUN device needs root or CAP_NET_ADMIN)"
-            } else {
-                ""
+            let hint = match e.kind() {
+                io::ErrorKind::PermissionDenied => {
+                    " (creating a TUN device needs root or CAP_NET_ADMIN)"
+                }
+                io::ErrorKind::ResourceBusy => {
+                    "; name another --tun, or leave --tun out to take the first free synackN"
+                }
+                _ => "",
             };
-            format!("{}: {e}{hint}", args.tun)
+            format!("{e}{hint}")
         })?;
+    let tun = name_rx
+        .try_recv()
+        .unwrap_or_else(|_| args.tun.clone().unwrap_or_else(|| DEFAULT_TUN.into()));
     if let (true, Some(p)) = (args.trace, stack.control_path()) {
         eprintln!("synack: control socket {} (synack ss)", p.display());
     }
-    if !args.no_host_addr {
-        if args.no_ipv6 {
-            eprintln!(
-                "synack: {} is up; kernel side {}, synack at {}",
-                args.tun, args.host_addr, args.addr
-            );
-        } else {
-            eprintln!(
-                "synack: {} is up; kernel side {} and {}, synack at {} and {}",
-                args.tun, args.host_addr, args.host_addr6, args.addr, args.addr6
-            );
-        }
+    if args.no_host_addr {
+        eprintln!("synack: {tun} is up; kernel side unconfigured");
+    } else if args.no_ipv6 {
+        eprintln!(
+            "synack: {tun} is up; kernel side {}, synack at {}",
+            args.host_addr, args.addr
+        );
+    } else {
+        eprintln!(
+            "synack: {tun} is up; kernel side {} and {}, synack at {} and {}",
+            args.host_addr, args.host_addr6, args.addr, args.addr6
+        );
     }
     Ok(stack)
 }

@@ -115,7 +115,9 @@ impl OffloadStats {
 
 impl Tun {
     /// Create (or attach to) the TUN device `name` (at most 15 bytes; `%d` lets the kernel
-    /// pick a number). Its MTU is taken to be 1500 until [`Tun::set_mtu`] says otherwise.
+    /// pick the lowest free number; [`Tun::name`] tells which). Its MTU is taken to be 1500
+    /// until [`Tun::set_mtu`] says otherwise. A device of that name that another process
+    /// holds fails with `ErrorKind::ResourceBusy`, saying so.
     pub fn open(name: &str) -> io::Result<Tun> {
         Tun::open_with(name, false)
     }
@@ -187,7 +189,7 @@ impl Tun {
                 Some(libc::EINVAL) if vnet => io::ErrorKind::Unsupported,
                 _ => e.kind(),
             };
-            return Err(io::Error::new(kind, format!("TUNSETIFF {name}: {e}")));
+            return Err(io::Error::new(kind, setiff_error(name, &e, vnet)));
         }
         if vnet {
             let flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
@@ -271,6 +273,32 @@ impl Tun {
             ip(&["addr", "add", cidr, "dev", &self.name])
         }
     }
+}
+
+/// What a failed TUNSETIFF means for the name asked for. A TUN device that is not
+/// multiqueue takes one file descriptor: EBUSY says another process holds it.
+fn setiff_error(name: &str, e: &io::Error, vnet: bool) -> String {
+    match e.raw_os_error() {
+        Some(libc::EBUSY) => format!(
+            "TUN device {name} is in use: another program (maybe another synack) holds it \
+             (TUNSETIFF: {e})"
+        ),
+        // With IFF_VNET_HDR, EINVAL is taken for a kernel without it (and retried without).
+        Some(libc::EINVAL) if !vnet && interface_exists(name) => format!(
+            "{name} exists and is not a TUN device this can attach to (a TAP, multiqueue or \
+             other kind of interface) (TUNSETIFF: {e})"
+        ),
+        _ => format!("TUNSETIFF {name}: {e}"),
+    }
+}
+
+/// Whether an interface of this name exists in the calling thread's network namespace.
+fn interface_exists(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid C string; if_nametoindex only reads it.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
 }
 
 /// Run `ip ARGS…`; an error carries its stderr.
@@ -534,6 +562,51 @@ pub mod netns {
             return Err(io::Error::new(e.kind(), format!("setns {name}: {e}")));
         }
         Ok(())
+    }
+
+    /// The interface that has the address `ip` in the calling thread's network namespace, if
+    /// one has (getifaddrs(3), which asks the kernel over a netlink socket of this thread's
+    /// namespace). Tells a program about to give the kernel's side of a device an address
+    /// whether another interface — another synack's device, say — already holds it.
+    pub fn interface_with_addr(ip: std::net::IpAddr) -> io::Result<Option<String>> {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        // SAFETY: getifaddrs fills `list` with a list we free below.
+        if unsafe { libc::getifaddrs(&mut list) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut found = None;
+        let mut p = list;
+        while !p.is_null() && found.is_none() {
+            // SAFETY: `p` is a node of the list getifaddrs returned, not yet freed.
+            let ifa = unsafe { &*p };
+            p = ifa.ifa_next;
+            if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+                continue;
+            }
+            // SAFETY: a non-null ifa_addr points at a sockaddr whose family tells its type.
+            let addr = unsafe {
+                match libc::c_int::from((*ifa.ifa_addr).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        IpAddr::V4(Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes()))
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+                    }
+                    _ => continue,
+                }
+            };
+            if addr == ip {
+                // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+                let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+                found = Some(name.to_string_lossy().into_owned());
+            }
+        }
+        // SAFETY: `list` came from getifaddrs and is freed once.
+        unsafe { libc::freeifaddrs(list) };
+        Ok(found)
     }
 }
 
