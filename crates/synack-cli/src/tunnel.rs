@@ -194,7 +194,8 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
                 let t = Tun::open_best(name)?;
                 if !t.offload() {
                     eprintln!(
-                        "synack: {}: the kernel offers no TUN offloads; without",
+                        "synack: {}: the kernel offers no TUN offloads; running without them \
+                         (segments of one MSS each way, slower bulk transfer)",
                         t.name()
                     );
                 }
