@@ -70,14 +70,31 @@ pub struct TunArgs {
     pub no_control: bool,
     /// On SIGINT/SIGTERM, give connections this long to finish their closes (FIN) before
     /// resetting what remains; a second Ctrl-C resets at once.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        allow_negative_numbers = true
+    )]
     pub grace: f64,
 }
 
 impl TunArgs {
     /// The grace period of a signalled shutdown.
     pub fn grace(&self) -> Result<std::time::Duration, String> {
-        std::time::Duration::try_from_secs_f64(self.grace).map_err(|e| format!("--grace: {e}"))
+        crate::validate::seconds("--grace", self.grace)
+    }
+
+    /// Check what can be checked before the device exists (every command calls this before
+    /// [`start_stack`]): the grace period, the MTU against the IP versions in use, and that
+    /// the pcap file can be written.
+    pub fn validate(&self) -> Result<(), String> {
+        self.grace()?;
+        crate::validate::mtu(self.mtu, !self.no_ipv6)?;
+        if let Some(p) = &self.pcap {
+            crate::validate::pcap_path(p)?;
+        }
+        Ok(())
     }
 }
 
@@ -108,71 +125,80 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
                     cause,
                 } = ev
                 {
-                    eprintln!("{now:>12}  {conn} {tuple}  {from} → {to} ({cause})");
+                    crate::errln!("{now:>12}  {conn} {tuple}  {from} → {to} ({cause})");
                 }
             })
             .on_packet(|now, dir, p| {
-                eprintln!("{now:>12}  {}", describe(dir, p));
+                crate::errln!("{now:>12}  {}", describe(dir, p));
                 keep_for_ladder(now.as_micros(), p);
             });
     }
-    let stack = builder
-        .spawn(move || -> io::Result<Box<dyn Device>> {
-            if let Some(ns) = &a.netns {
-                netns::enter(ns)?;
-            }
-            let mut tun = if a.no_offload {
-                Tun::open(&a.tun)?
-            } else if a.offload {
-                Tun::open_offload(&a.tun)?
-            } else {
-                let t = Tun::open_best(&a.tun)?;
-                if !t.offload() {
-                    eprintln!(
-                        "synack: {}: the kernel offers no TUN offloads; without",
-                        a.tun
-                    );
+    let stack =
+        builder
+            .spawn(move || -> io::Result<Box<dyn Device>> {
+                if let Some(ns) = &a.netns {
+                    netns::enter(ns)?;
                 }
-                t
-            };
-            if let Some(mtu) = a.mtu {
-                tun.set_mtu(mtu)?;
-            }
-            tun.set_txqueuelen(a.txqueuelen)?;
-            let mut host = Vec::new();
-            if !a.no_host_addr {
-                host.push(a.host_addr.as_str());
-                if !a.no_ipv6 {
-                    host.push(a.host_addr6.as_str());
+                let mut tun = if a.no_offload {
+                    Tun::open(&a.tun)?
+                } else if a.offload {
+                    Tun::open_offload(&a.tun)?
+                } else {
+                    let t = Tun::open_best(&a.tun)?;
+                    if !t.offload() {
+                        crate::errln!(
+                            "synack: {}: the kernel offers no TUN offloads; without",
+                            a.tun
+                        );
+                    }
+                    t
+                };
+                if let Some(mtu) = a.mtu {
+                    tun.set_mtu(mtu)?;
                 }
-            }
-            tun.configure_host_addrs(&host)?;
-            Ok(match &a.pcap {
-                Some(p) => Box::new(PcapWriter::create(tun, p)?),
-                None => Box::new(tun),
+                tun.set_txqueuelen(a.txqueuelen)?;
+                let mut host = Vec::new();
+                if !a.no_host_addr {
+                    host.push(a.host_addr.as_str());
+                    if !a.no_ipv6 {
+                        host.push(a.host_addr6.as_str());
+                    }
+                }
+                tun.configure_host_addrs(&host)?;
+                Ok(match &a.pcap {
+                    Some(p) => Box::new(PcapWriter::create(tun, p).map_err(|e| {
+                        io::Error::new(e.kind(), format!("pcap {}: {e}", p.display()))
+                    })?),
+                    None => Box::new(tun),
+                })
             })
-        })
-        .map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::PermissionDenied {
-                " (creating a TUN device needs root or CAP_NET_ADMIN)"
-            } else {
-                ""
-            };
-            format!("{}: {e}{hint}", args.tun)
-        })?;
+            .map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+                    " (creating a TUN device needs root or CAP_NET_ADMIN)"
+                } else {
+                    ""
+                };
+                format!("{}: {e}{hint}", args.tun)
+            })?;
     if let (true, Some(p)) = (args.trace, stack.control_path()) {
-        eprintln!("synack: control socket {} (synack ss)", p.display());
+        crate::errln!("synack: control socket {} (synack ss)", p.display());
     }
     if !args.no_host_addr {
         if args.no_ipv6 {
-            eprintln!(
+            crate::errln!(
                 "synack: {} is up; kernel side {}, synack at {}",
-                args.tun, args.host_addr, args.addr
+                args.tun,
+                args.host_addr,
+                args.addr
             );
         } else {
-            eprintln!(
+            crate::errln!(
                 "synack: {} is up; kernel side {} and {}, synack at {} and {}",
-                args.tun, args.host_addr, args.host_addr6, args.addr, args.addr6
+                args.tun,
+                args.host_addr,
+                args.host_addr6,
+                args.addr,
+                args.addr6
             );
         }
     }
@@ -228,10 +254,10 @@ pub fn print_trace_ladders() {
                     color: false,
                     ..Default::default()
                 };
-                eprintln!("\n{}", synack_trace::render_text(&t.ladder, &opts));
+                crate::errln!("\n{}", synack_trace::render_text(&t.ladder, &opts));
             }
         }
-        Err(e) => eprintln!("synack: --trace ladder: {e}"),
+        Err(e) => crate::errln!("synack: --trace ladder: {e}"),
     }
 }
 
