@@ -73,7 +73,16 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         stopper.wait();
         return Ok(());
     }
-    let received = received.map_err(|e| format!("receive: {e}"))?;
+    let received = match received {
+        // Standard output closed (`synack connect … | head`): close the connection, then end
+        // as SIGPIPE ends `nc` (see pipe.rs), without an error message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            drop((rx, conn));
+            stack.shutdown(Duration::from_secs(2));
+            crate::pipe::stdout_failed(&e);
+        }
+        r => r.map_err(|e| format!("receive: {e}"))?,
+    };
     // If the input is a terminal still open, do not wait for it: the peer is done.
     if sender.is_finished() {
         match sender.join() {
