@@ -26,7 +26,12 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "FILE")]
     pub send_file: Option<PathBuf>,
     /// Give up the handshake after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
     pub timeout: f64,
 }
 
@@ -35,13 +40,20 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         Some(p) => Box::new(File::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => Box::new(io::stdin()),
     };
+    if args.target.port() == 0 {
+        return Err(format!(
+            "HOST:PORT {}: port 0 cannot be connected to (1-65535)",
+            args.target
+        ));
+    }
+    let timeout = crate::validate::positive_seconds("--timeout", args.timeout)?;
+    args.tun.validate()?;
     let grace = args.tun.grace()?;
     let stack = Arc::new(start_stack(&args.tun)?);
     let stopper = crate::stop::Stopper::install(stack.clone(), grace, "connect")?;
-    let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
     let conn = TcpStream::connect_timeout(&stack, &args.target, timeout)
         .map_err(|e| format!("connect {}: {e}", args.target))?;
-    eprintln!(
+    crate::errln!(
         "synack connect: connected {} -> {}",
         conn.local_addr().map_err(|e| e.to_string())?,
         args.target
@@ -61,11 +73,20 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         stopper.wait();
         return Ok(());
     }
-    let received = received.map_err(|e| format!("receive: {e}"))?;
+    let received = match received {
+        // Standard output closed (`synack connect … | head`): close the connection, then end
+        // as SIGPIPE ends `nc` (see pipe.rs), without an error message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            drop((rx, conn));
+            stack.shutdown(Duration::from_secs(2));
+            crate::pipe::stdout_failed(&e);
+        }
+        r => r.map_err(|e| format!("receive: {e}"))?,
+    };
     // If the input is a terminal still open, do not wait for it: the peer is done.
     if sender.is_finished() {
         match sender.join() {
-            Ok(Ok(sent)) => eprintln!("synack connect: {sent} bytes sent, {received} received"),
+            Ok(Ok(sent)) => crate::errln!("synack connect: {sent} bytes sent, {received} received"),
             Ok(Err(e)) => return Err(format!("send: {e}")),
             Err(_) => return Err("sender thread panicked".into()),
         }

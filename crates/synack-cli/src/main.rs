@@ -6,6 +6,7 @@ mod demo;
 mod packetdrill;
 mod peer;
 mod ping;
+mod pipe;
 mod serve;
 mod serve_files;
 mod soak;
@@ -13,6 +14,7 @@ mod ss;
 mod stop;
 mod trace_cmd;
 mod tunnel;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -55,6 +57,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A closed pipe ends the commands that only print as it ends `cat` (SIGPIPE, status 141),
+    // not with a panic; serve/connect/ping keep SIGPIPE ignored for their control socket
+    // (see pipe.rs).
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Connect(_) | Command::Ping(_)
+    ) {
+        pipe::default_sigpipe();
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&args),
@@ -71,7 +82,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("synack: {msg}");
+            crate::errln!("synack: {msg}");
             ExitCode::FAILURE
         }
     }

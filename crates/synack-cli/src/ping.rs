@@ -27,11 +27,23 @@ pub struct PingArgs {
     #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u32>,
     /// Seconds between probes of one port.
-    #[arg(short = 'i', long, value_name = "SECS", default_value_t = 1.0)]
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "SECS",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     pub interval: f64,
     /// Seconds to wait for an answer to each probe (the SYN is retransmitted meanwhile: at
     /// 1 s, 3 s, … by the RTO's backoff).
-    #[arg(short = 'W', long, value_name = "SECS", default_value_t = 2.0)]
+    #[arg(
+        short = 'W',
+        long,
+        value_name = "SECS",
+        default_value_t = 2.0,
+        allow_negative_numbers = true
+    )]
     pub timeout: f64,
     /// Ports probed at the same time.
     #[arg(long, value_name = "N", default_value_t = 32)]
@@ -116,20 +128,21 @@ fn probe(stack: &Stack, target: SocketAddr, timeout: Duration) -> (Outcome, Stri
 
 pub fn run(args: &PingArgs) -> Result<(), String> {
     let (ip, ports) = parse_target(&args.target)?;
-    let timeout = Duration::try_from_secs_f64(args.timeout).map_err(|e| e.to_string())?;
-    let interval = Duration::try_from_secs_f64(args.interval).map_err(|e| e.to_string())?;
+    let timeout = crate::validate::positive_seconds("--timeout", args.timeout)?;
+    let interval = crate::validate::seconds("--interval", args.interval)?;
+    args.tun.validate()?;
     let count = args.count.unwrap_or(if ports.len() == 1 { 4 } else { 1 });
     let stack = Arc::new(start_stack(&args.tun)?);
     // Interrupted, the probes in flight are reset at once (nothing to wait for).
     let stopper = crate::stop::Stopper::install(stack.clone(), Duration::ZERO, "ping")?;
     let width = SocketAddr::new(ip, 65535).to_string().len();
     if ports.len() == 1 {
-        println!(
+        crate::outln!(
             "SYNACK PING {}: {count} probes",
             SocketAddr::new(ip, ports[0])
         );
     } else {
-        println!(
+        crate::outln!(
             "SYNACK PING {ip}: {} ports, {count} probe{} each",
             ports.len(),
             if count == 1 { "" } else { "s" }
@@ -184,14 +197,14 @@ pub fn run(args: &PingArgs) -> Result<(), String> {
             pending.entry(idx).or_default().push(line);
             while printed < ports.len() && done[printed] == count {
                 for l in pending.remove(&printed).unwrap_or_default() {
-                    println!("{l}");
+                    crate::outln!("{l}");
                 }
                 printed += 1;
             }
         }
         for (_, lines) in pending {
             for l in lines {
-                println!("{l}");
+                crate::outln!("{l}");
             }
         }
     });
@@ -220,18 +233,18 @@ pub fn run(args: &PingArgs) -> Result<(), String> {
         } else {
             100.0 * (sent - answered) as f64 / sent as f64
         };
-        println!(
+        crate::outln!(
             "--- {} synack ping statistics ---",
             SocketAddr::new(ip, ports[0])
         );
-        println!(
+        crate::outln!(
             "{sent} probes, {answered} answered ({open} open, {closed} closed), {loss:.0}% loss"
         );
     } else {
         let ports_with =
             |f: fn(&Outcome) -> bool| outcomes.iter().filter(|v| v.iter().any(f)).count();
-        println!("--- {ip} synack ping statistics ---");
-        println!(
+        crate::outln!("--- {ip} synack ping statistics ---");
+        crate::outln!(
             "{} ports: {} open, {} closed, {} filtered ({} probes, {answered} answered, {filtered} unanswered)",
             ports.len(),
             ports_with(|o| matches!(o, Outcome::Open(_))),
@@ -248,7 +261,7 @@ pub fn run(args: &PingArgs) -> Result<(), String> {
         let min = rtts.iter().copied().min().unwrap_or_default();
         let max = rtts.iter().copied().max().unwrap_or_default();
         let avg = rtts.iter().sum::<Duration>() / rtts.len() as u32;
-        println!(
+        crate::outln!(
             "rtt min/avg/max = {:.3}/{:.3}/{:.3} ms",
             ms(min),
             ms(avg),

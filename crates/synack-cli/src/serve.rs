@@ -87,6 +87,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    args.tun.validate()?;
     let grace = args.tun.grace()?;
     if matches!(mode, Mode::Http(_)) {
         raise_open_file_limit();
@@ -107,7 +108,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         let local = SocketAddr::new(ip, args.port);
         let l = TcpListener::bind_with_backlog(&stack, local, args.backlog)
             .map_err(|e| format!("listen {local}: {e}"))?;
-        eprintln!("synack serve: listening on {local} ({what})");
+        crate::errln!("synack serve: listening on {local} ({what})");
         listeners.push(l);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -133,7 +134,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     let served = outcome?;
     stack.shutdown(Duration::from_secs(2));
     if !args.quiet {
-        eprintln!("synack serve: served {served} connections");
+        crate::errln!("synack serve: served {served} connections");
     }
     Ok(())
 }
@@ -212,11 +213,11 @@ async fn serve_all(
                         };
                         if !opts.quiet {
                             match r {
-                                Ok(()) => eprintln!(
+                                Ok(()) => crate::errln!(
                                     "synack serve: {peer} done: {} bytes in, {} out",
                                     conn.read, conn.written
                                 ),
-                                Err(e) => eprintln!("synack serve: {peer}: {e}"),
+                                Err(e) => crate::errln!("synack serve: {peer}: {e}"),
                             }
                         }
                     });

@@ -113,14 +113,14 @@ impl Stopper {
                             });
                         }
                         2 => {
-                            eprintln!(
+                            crate::errln!(
                                 "synack {who}: {} again: resetting every connection now",
                                 signal_name(b)
                             );
                             abort.store(true, Ordering::Release);
                         }
                         _ => {
-                            eprintln!("synack {who}: exiting without waiting");
+                            crate::errln!("synack {who}: exiting without waiting");
                             // No destructor runs: remove the control socket here.
                             if let Some(path) = &control {
                                 let _ = std::fs::remove_file(path);
@@ -186,7 +186,7 @@ fn run_shutdown(
     let report = stack.shutdown_with(grace, Some(abort), |p| {
         if first {
             first = false;
-            eprintln!(
+            crate::errln!(
                 "synack {who}: {signal}: no longer accepting; closing {} connection{} with FIN \
                  (up to {:.1} s; Ctrl-C again resets them now)",
                 p.remaining(),
@@ -194,18 +194,18 @@ fn run_shutdown(
                 grace.as_secs_f64()
             );
             if p.remaining() > 0 {
-                eprintln!("synack {who}: closing: {}", describe(p));
+                crate::errln!("synack {who}: closing: {}", describe(p));
             }
         } else if p.remaining() > 0 && last_line.elapsed() >= Duration::from_secs(1) {
             last_line = std::time::Instant::now();
-            eprintln!(
+            crate::errln!(
                 "synack {who}: {:.1} s left: {}",
                 grace.saturating_sub(p.elapsed).as_secs_f64(),
                 describe(p)
             );
         }
     });
-    eprintln!(
+    crate::errln!(
         "synack {who}: stopped after {:.2} s: {} of {} connection{} finished closing, {} reset{}",
         report.elapsed.as_secs_f64(),
         report.closed,

@@ -63,6 +63,41 @@ pub fn run(args: &TraceArgs) -> Result<(), String> {
     for w in &res.warnings {
         eprintln!("synack trace: {}: {w}", args.file.display());
     }
+    if let Some(n) = args.conn {
+        let total = res.total_connections;
+        if n == 0 || n > total {
+            return Err(match total {
+                0 => format!("--conn {n}: {} has no TCP connection", args.file.display()),
+                1 => format!(
+                    "--conn {n}: {} has 1 connection (--conn 1)",
+                    args.file.display()
+                ),
+                _ => format!(
+                    "--conn {n}: {} has {total} connections (numbered 1 to {total})",
+                    args.file.display()
+                ),
+            });
+        }
+    }
+    // Frames of a link type the reader cannot look into were skipped (and warned about): the
+    // counts below would be silently short, so the command fails after printing them.
+    let unreadable = match res.unreadable_linktypes.as_slice() {
+        [] => Ok(()),
+        lts => Err(format!(
+            "{}: cannot read link type {}: {} frame{} skipped",
+            args.file.display(),
+            lts.iter()
+                .map(|(lt, _)| lt.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            lts.iter().map(|(_, n)| n).sum::<usize>(),
+            if lts.iter().map(|(_, n)| n).sum::<usize>() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )),
+    };
     let collapse = (!args.full).then_some(COLLAPSE_KEEP);
     let name = args.file.display().to_string();
 
@@ -108,13 +143,14 @@ pub fn run(args: &TraceArgs) -> Result<(), String> {
             "tcp_segments": res.tcp_segments,
             "total_connections": res.total_connections,
             "warnings": res.warnings,
+            "unreadable_link_types": res.unreadable_linktypes.iter().map(|(lt, n)| json!({"link_type": lt, "frames": n})).collect::<Vec<_>>(),
             "connections": conns,
         });
         println!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
-        return Ok(());
+        return unreadable;
     }
 
     let color =
@@ -148,5 +184,5 @@ pub fn run(args: &TraceArgs) -> Result<(), String> {
         println!();
         println!("web page: {}", path.display());
     }
-    Ok(())
+    unreadable
 }

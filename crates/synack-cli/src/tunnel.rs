@@ -71,14 +71,31 @@ pub struct TunArgs {
     pub no_control: bool,
     /// On SIGINT/SIGTERM, give connections this long to finish their closes (FIN) before
     /// resetting what remains; a second Ctrl-C resets at once.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        allow_negative_numbers = true
+    )]
     pub grace: f64,
 }
 
 impl TunArgs {
     /// The grace period of a signalled shutdown.
     pub fn grace(&self) -> Result<std::time::Duration, String> {
-        std::time::Duration::try_from_secs_f64(self.grace).map_err(|e| format!("--grace: {e}"))
+        crate::validate::seconds("--grace", self.grace)
+    }
+
+    /// Check what can be checked before the device exists (every command calls this before
+    /// [`start_stack`]): the grace period, the MTU against the IP versions in use, and that
+    /// the pcap file can be written.
+    pub fn validate(&self) -> Result<(), String> {
+        self.grace()?;
+        crate::validate::mtu(self.mtu, !self.no_ipv6)?;
+        if let Some(p) = &self.pcap {
+            crate::validate::pcap_path(p)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,11 +188,11 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
                     cause,
                 } = ev
                 {
-                    eprintln!("{now:>12}  {conn} {tuple}  {from} → {to} ({cause})");
+                    crate::errln!("{now:>12}  {conn} {tuple}  {from} → {to} ({cause})");
                 }
             })
             .on_packet(|now, dir, p| {
-                eprintln!("{now:>12}  {}", describe(dir, p));
+                crate::errln!("{now:>12}  {}", describe(dir, p));
                 keep_for_ladder(now.as_micros(), p);
             });
     }
@@ -193,7 +210,7 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
             } else {
                 let t = Tun::open_best(name)?;
                 if !t.offload() {
-                    eprintln!(
+                    crate::errln!(
                         "synack: {}: the kernel offers no TUN offloads; running without them \
                          (segments of one MSS each way, slower bulk transfer)",
                         t.name()
@@ -237,19 +254,23 @@ pub fn start_stack(args: &TunArgs) -> Result<Stack, String> {
         .try_recv()
         .unwrap_or_else(|_| args.tun.clone().unwrap_or_else(|| DEFAULT_TUN.into()));
     if let (true, Some(p)) = (args.trace, stack.control_path()) {
-        eprintln!("synack: control socket {} (synack ss)", p.display());
+        crate::errln!("synack: control socket {} (synack ss)", p.display());
     }
     if args.no_host_addr {
-        eprintln!("synack: {tun} is up; kernel side unconfigured");
+        crate::errln!("synack: {tun} is up; kernel side unconfigured");
     } else if args.no_ipv6 {
-        eprintln!(
+        crate::errln!(
             "synack: {tun} is up; kernel side {}, synack at {}",
-            args.host_addr, args.addr
+            args.host_addr,
+            args.addr
         );
     } else {
-        eprintln!(
+        crate::errln!(
             "synack: {tun} is up; kernel side {} and {}, synack at {} and {}",
-            args.host_addr, args.host_addr6, args.addr, args.addr6
+            args.host_addr,
+            args.host_addr6,
+            args.addr,
+            args.addr6
         );
     }
     Ok(stack)
@@ -304,10 +325,10 @@ pub fn print_trace_ladders() {
                     color: false,
                     ..Default::default()
                 };
-                eprintln!("\n{}", synack_trace::render_text(&t.ladder, &opts));
+                crate::errln!("\n{}", synack_trace::render_text(&t.ladder, &opts));
             }
         }
-        Err(e) => eprintln!("synack: --trace ladder: {e}"),
+        Err(e) => crate::errln!("synack: --trace ladder: {e}"),
     }
 }
 

@@ -329,3 +329,130 @@ fn trace_ends_with_the_ladder_of_each_connection() {
         "{ladder}"
     );
 }
+
+/// `synack serve 2>&1 | head`: standard error closes while serve runs. Its messages then have
+/// nowhere to go and are dropped; a SIGTERM still ends it promptly. (An `eprintln!` panic used
+/// to kill the signal thread, leaving the shutdown waiting forever.)
+#[test]
+fn serve_with_stderr_closed_still_stops_on_sigterm() {
+    if let Some(why) = skip_reason(&["ip", "kill"]) {
+        support::skip(&why);
+        return;
+    }
+    let ns = Netns::new();
+    let mut serve = Reaper(
+        Command::new(BIN)
+            .args(["serve", "--netns", &ns.name, "--no-control", "--port", "7"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = serve.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    assert!(started, "synack serve did not start");
+    drop(lines); // the reading end of stderr closes, as `| head` would
+    let term = Command::new("kill")
+        .args(["-TERM", &serve.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let st = wait_bounded(&mut serve.0, Duration::from_secs(20))
+        .expect("serve exits on SIGTERM with its stderr closed");
+    assert_ne!(st.code(), Some(101), "serve panicked: {st}");
+}
+
+/// `synack ping … | head`: once standard output closes, ping ends as SIGPIPE ends `cat`
+/// (status 141 in a shell) — no "failed printing to stdout" panic (status 101).
+#[test]
+fn ping_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(why) = skip_reason(&["ip"]) {
+        support::skip(&why);
+        return;
+    }
+    let ns = Netns::new();
+    // Closed ports of the kernel's side answer RST at once: a line each, fast.
+    let mut ping = Reaper(
+        Command::new(BIN)
+            .args(["ping", "10.200.0.1:1-3000", "-c", "1", "--no-control"])
+            .args(["--netns", &ns.name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = ping.0.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("ping printed");
+    drop(stdout);
+    let st = wait_bounded(&mut ping.0, GUARD).expect("ping ends");
+    let mut err = String::new();
+    if let Some(mut e) = ping.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        st.success() || st.signal() == Some(13),
+        "ping into a closed pipe: {st}\n{err}"
+    );
+}
+
+/// `synack connect … | head`: standard output closes while the peer is still sending; connect
+/// closes the connection and ends as SIGPIPE ends `nc` — no "receive: Broken pipe" error.
+#[test]
+fn connect_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(why) = skip_reason(&["ip", "python3", "ss"]) {
+        support::skip(&why);
+        return;
+    }
+    let ns = Netns::new();
+    // A kernel listener that sends until the connection fails.
+    let _server = spawn_in(
+        &ns,
+        "python3",
+        &[
+            "-c",
+            "import socket\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('0.0.0.0', 5003)); s.listen(1); c, _ = s.accept()\n\
+             try:\n    while True: c.sendall(b'x' * 65536)\nexcept OSError: pass\n",
+        ],
+    );
+    wait_listening(&ns, &[":5003"]);
+    let mut connect = Reaper(
+        Command::new(BIN)
+            .args(["connect", "10.200.0.1:5003", "--no-control"])
+            .args(["--netns", &ns.name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = connect.0.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("connect printed");
+    drop(stdout);
+    let st = wait_bounded(&mut connect.0, GUARD).expect("connect ends");
+    let mut err = String::new();
+    if let Some(mut e) = connect.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert!(
+        st.success() || st.signal() == Some(13),
+        "connect into a closed pipe: {st}\n{err}"
+    );
+}

@@ -358,6 +358,15 @@ fn read_pcapng(bytes: &[u8]) -> Capture {
     cap
 }
 
+/// Whether [`ip_payload`] knows how to find IP inside frames of this link type.
+pub fn readable_linktype(lt: u32) -> bool {
+    use linktype::*;
+    matches!(
+        lt,
+        NULL | ETHERNET | RAW_12 | RAW_14 | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
+    )
+}
+
 /// The IP datagram inside a frame, by link type; `None` when it carries something else.
 pub fn ip_payload(linktype: u32, data: &[u8]) -> Option<&[u8]> {
     let by_ethertype = |et: u16, rest: &'_ [u8]| -> bool {

@@ -58,6 +58,9 @@ pub struct TraceResult {
     pub total_connections: usize,
     /// Problems reading the file (what came before them was read).
     pub warnings: Vec<String>,
+    /// Link types this reader cannot look inside, with how many frames had each (those
+    /// frames are skipped; a warning names each).
+    pub unreadable_linktypes: Vec<(u32, usize)>,
     /// The chosen connections.
     pub connections: Vec<Traced>,
 }
@@ -107,6 +110,21 @@ pub fn trace_capture(bytes: &[u8], opts: &TraceOptions) -> Result<TraceResult, T
     let cap = pcap::read(bytes).map_err(TraceError::NotACapture)?;
     let t0 = cap.frames.iter().map(|f| f.ts_ns).min().unwrap_or(0);
     let t_end = cap.frames.iter().map(|f| f.ts_ns).max().unwrap_or(0);
+    let mut unreadable: std::collections::BTreeMap<u32, usize> = Default::default();
+    for f in cap
+        .frames
+        .iter()
+        .filter(|f| !pcap::readable_linktype(f.linktype))
+    {
+        *unreadable.entry(f.linktype).or_default() += 1;
+    }
+    let mut warnings = cap.warnings;
+    for (lt, n) in &unreadable {
+        warnings.push(format!(
+            "link type {lt} is not one this reader understands: its {n} frame{} skipped",
+            if *n == 1 { " was" } else { "s were" }
+        ));
+    }
     let segs: Vec<_> = cap.frames.iter().filter_map(decode).collect();
     let tcp_segments = segs.len();
     let conns = connections(segs);
@@ -122,7 +140,8 @@ pub fn trace_capture(bytes: &[u8], opts: &TraceOptions) -> Result<TraceResult, T
         frames: cap.frames.len(),
         tcp_segments,
         total_connections: total,
-        warnings: cap.warnings,
+        warnings,
+        unreadable_linktypes: unreadable.into_iter().collect(),
         connections: chosen,
     })
 }
