@@ -188,7 +188,7 @@ impl Connection {
                     .start(Timer::TimeWait, ctx.now + ctx.cfg.msl * 2);
                 self.timers.stop(Timer::Rto);
                 self.timers.stop(Timer::FinWait2);
-                self.snd.buf.clear();
+                self.snd.buf_mut().clear();
             }
             State::FinWait2 => {
                 if self.released {
@@ -203,7 +203,7 @@ impl Connection {
                 self.timers.stop(Timer::Rto);
                 self.timers.stop(Timer::TimeWait);
                 self.timers.stop(Timer::FinWait2);
-                self.snd.buf.clear();
+                self.snd.buf_mut().clear();
                 if self.released || !self.owned {
                     self.rcv.buf.clear();
                 }
@@ -224,7 +224,7 @@ impl Connection {
         }
         self.close_reason.get_or_insert(reason);
         if reason != CloseReason::Normal {
-            self.snd.buf.clear();
+            self.snd.buf_mut().clear();
         }
         self.transition(ctx, State::Closed, cause);
         ctx.events.push_back(Event::Closed {
@@ -261,12 +261,12 @@ impl Connection {
 
     /// Ring storage this connection holds (send and receive).
     pub(crate) fn ring_storage(&self) -> usize {
-        self.snd.buf.storage() + self.rcv.buf.storage()
+        self.snd.buf().storage() + self.rcv.buf.storage()
     }
 
     /// Give back the storage of rings that are empty.
     pub(crate) fn release_empty_rings(&mut self) {
-        self.snd.buf.release_if_empty();
+        self.snd.buf_mut().release_if_empty();
         self.rcv.buf.release_if_empty();
     }
 
@@ -275,11 +275,11 @@ impl Connection {
     pub(crate) fn send_room(&self, pressure: bool) -> usize {
         if pressure {
             self.snd
-                .buf
+                .buf()
                 .free()
-                .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.snd.buf.len()))
+                .min(SEND_FLOOR_UNDER_PRESSURE.saturating_sub(self.snd.buf().len()))
         } else {
-            self.snd.buf.free()
+            self.snd.buf().free()
         }
     }
 

@@ -394,7 +394,7 @@ impl Endpoint {
         let n = l.conn.send(data, pressure, urgent)?;
         reaccount(
             &mut self.tx_memory,
-            l.conn.snd.buf.len(),
+            l.conn.snd.buf().len(),
             &mut l.tx_accounted,
         );
         self.touch(h);
@@ -552,7 +552,7 @@ impl Endpoint {
 
     /// Turn Nagle's algorithm off (`true`) or on for one connection (MUST-17).
     pub fn set_nodelay(&mut self, h: ConnHandle, nodelay: bool) -> Result<(), Error> {
-        self.owned_mut(h)?.snd.nodelay = nodelay;
+        self.owned_mut(h)?.snd.set_nodelay(nodelay);
         self.touch(h);
         Ok(())
     }

@@ -34,7 +34,7 @@ impl Connection {
         // First: check the ACK bit.
         let mut ack_ok = false;
         if seg.has(TcpFlags::ACK) {
-            if seg.ack <= self.snd.iss || seg.ack > self.snd.max {
+            if seg.ack <= self.snd.iss() || seg.ack > self.snd.max() {
                 // <SEQ=SEG.ACK><CTL=RST>, unless the segment is itself a RST.
                 if seg.has(TcpFlags::RST) {
                     return Outcome::default();
@@ -43,7 +43,7 @@ impl Connection {
             }
             // Acceptable iff SND.UNA < SEG.ACK =< SND.NXT (not "= SND.NXT": the peer may ACK
             // only part of what rode on our SYN).
-            ack_ok = self.snd.una < seg.ack && seg.ack <= self.snd.max;
+            ack_ok = self.snd.una() < seg.ack && seg.ack <= self.snd.max();
         }
         // Second: the RST bit.
         if seg.has(TcpFlags::RST) {
@@ -65,7 +65,7 @@ impl Connection {
             let tsecr = seg.options.timestamps.map(|t| t.1);
             let _ = self.ack_arrived(ctx, seg.ack, tsecr);
         }
-        if self.snd.una > self.snd.iss {
+        if self.snd.una() > self.snd.iss() {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd.update_window(seg.wnd, seg.seq, seg.ack);
             self.rcv.ack_now = true;
@@ -84,8 +84,8 @@ impl Connection {
             };
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
-            self.snd.update_window(seg.wnd, seg.seq, self.snd.una);
-            self.snd.nxt = self.snd.iss; // the output path re-sends our SYN, now with ACK
+            self.snd.update_window(seg.wnd, seg.seq, self.snd.una());
+            self.snd.resend_syn(); // the output path re-sends our SYN, now with ACK
             self.rec.rtt_probe = None;
             self.transition(ctx, State::SynReceived, "rcv SYN (simultaneous open)");
             self.text_on_syn(seg.payload);
@@ -111,7 +111,7 @@ impl Connection {
             ctx.events.push_back(Event::Readable { conn: self.handle });
         }
         self.arm_keepalive();
-        if self.snd.fin_queued {
+        if self.snd.fin_queued() {
             self.transition(ctx, State::FinWait1, "CLOSE (queued in SYN-RECEIVED)");
         }
     }

@@ -280,7 +280,7 @@ impl Endpoint {
             return;
         };
         // RFC 5927 §4.1: the quoted segment must be one we may still have outstanding.
-        if !SeqNum(seq).in_range(c.snd.una, c.snd.max.max(c.snd.una + 1u32)) {
+        if !SeqNum(seq).in_range(c.snd.una(), c.snd.max().max(c.snd.una() + 1u32)) {
             self.stats.icmp_ignored += 1;
             return;
         }
@@ -309,7 +309,7 @@ impl Connection {
                 .min(u32::from(u16::MAX)) as u16;
             if mss < self.opts.path_mss() && mtu > 0 {
                 self.opts.lower_path_mss(mss);
-                self.snd.nxt = self.snd.una; // resend what was too big
+                self.snd.go_back_to_una(); // resend what was too big
             }
         }
         ctx.events.push_back(Event::IcmpError {

@@ -102,7 +102,7 @@ impl Connection {
             r2_at: self.r2_deadline(cfg),
             rto_at: self.timers.get(Timer::Rto),
             persist: self.timers.is_set(Timer::Rto)
-                && self.snd.wnd == 0
+                && self.snd.wnd() == 0
                 && self.state().is_synchronized(),
             delayed_ack_at: self.timers.get(Timer::DelayedAck),
             keepalive_at: self.timers.get(Timer::KeepAlive),
@@ -118,13 +118,13 @@ impl Connection {
         }
         let smss = u32::from(self.opts.snd_mss());
         let mut lost = 0u32;
-        let mut seq = self.snd.una;
+        let mut seq = self.snd.una();
         // Walk in SMSS steps (the scoreboard's answer is the same inside one hole), at most
         // 65536 of them so a huge window cannot make this call slow.
         let mut steps = 0u32;
-        while seq < self.snd.max && steps < 65536 {
+        while seq < self.snd.max() && steps < 65536 {
             steps += 1;
-            let step = (self.snd.max - seq).min(smss.max(1));
+            let step = (self.snd.max() - seq).min(smss.max(1));
             if !self.rec.scoreboard.is_sacked(seq) && self.rec.scoreboard.is_lost(seq, smss) {
                 lost += step;
             }
@@ -138,11 +138,11 @@ impl Connection {
         ConnInfo {
             state: self.state(),
             tuple: self.tuple,
-            iss: self.snd.iss,
+            iss: self.snd.iss(),
             irs: self.rcv.irs,
-            snd_una: self.snd.una,
-            snd_nxt: self.snd.nxt,
-            snd_wnd: self.snd.wnd,
+            snd_una: self.snd.una(),
+            snd_nxt: self.snd.nxt(),
+            snd_wnd: self.snd.wnd(),
             rcv_nxt: self.rcv.nxt,
             rcv_wnd: self.rcv_wnd(pressure),
             mss: self.opts.snd_mss(),
@@ -157,11 +157,11 @@ impl Connection {
             bytes_sent: self.stats.bytes_sent,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
-            send_buffered: self.snd.buf.len(),
+            send_buffered: self.snd.buf().len(),
             recv_buffered: self.rcv.buf.readable(),
             recv_out_of_order: self.rcv.buf.ooo_bytes(),
             recv_buffer: self.rcv.buf.capacity(),
-            send_buffer: self.snd.buf.capacity(),
+            send_buffer: self.snd.buf().capacity(),
             congestion: self.rec.cc.algorithm(),
             controller: crate::congestion::Controller::name(&self.rec.cc),
             in_recovery: self.rec.recover.is_some(),
@@ -179,7 +179,7 @@ impl Connection {
                 .then_some((self.opts.rcv_shift(), self.opts.snd_shift())),
             timestamps: self.opts.ts_ok(),
             sack: self.opts.sack_ok(),
-            nodelay: self.snd.nodelay,
+            nodelay: self.snd.nodelay(),
             keepalive: self.keepalive,
             urgent_pending: self.urgent_pending(),
         }

@@ -354,7 +354,7 @@ impl Endpoint {
         }
         // Receive and send memory against the global budget.
         reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
-        reaccount(&mut self.tx_memory, c.snd.buf.len(), &mut l.tx_accounted);
+        reaccount(&mut self.tx_memory, c.snd.buf().len(), &mut l.tx_accounted);
         account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         let c = &mut *l.conn;
         let state = c.state();

@@ -28,22 +28,22 @@ impl Connection {
         let mut newly_sacked = 0;
         // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
         // bytes SACKed.
-        let (una_before, sacked_before) = (self.snd.una, self.rec.scoreboard.sacked_bytes());
+        let (una_before, sacked_before) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
         let lost_retransmits_before = self.stats.lost_retransmits;
         if self.opts.sack_ok() && !info.sack_blocks.is_empty() {
             (newly_sacked, _) =
                 self.rec
                     .scoreboard
-                    .on_ack(self.snd.una, self.snd.max, info.sack_blocks);
+                    .on_ack(self.snd.una(), self.snd.max(), info.sack_blocks);
             self.detect_lost_retransmissions(info.ack);
         }
-        if self.snd.una < info.ack {
-            let acked = info.ack - self.snd.una;
+        if self.snd.una() < info.ack {
+            let acked = info.ack - self.snd.una();
             let rtt_ms = self.ack_arrived(ctx, info.ack, info.tsecr);
-            self.rec.scoreboard.advance(self.snd.una);
+            self.rec.scoreboard.advance(self.snd.una());
             self.rec.dupacks = 0;
             match self.rec.recover {
-                Some(point) if self.snd.una >= point => {
+                Some(point) if self.snd.una() >= point => {
                     // Full ACK: recovery is over (RFC 6582 §3.2 step 3, RFC 6675 §5).
                     self.rec.recover = None;
                     self.rec.rexmit_log.clear();
@@ -75,10 +75,10 @@ impl Connection {
                     // under half of cwnd (RFC 7661's spirit; Linux's tcp_is_cwnd_limited).
                     let app_limited = self.rec.flight_peak.saturating_mul(2) < self.rec.cwnd();
                     // A round ends when the ACK passes what was sent when it began.
-                    let new_round = self.snd.una >= self.rec.flight_peak_until;
+                    let new_round = self.snd.una() >= self.rec.flight_peak_until;
                     if new_round {
                         self.rec.flight_peak = self.snd.in_flight();
-                        self.rec.flight_peak_until = self.snd.max;
+                        self.rec.flight_peak_until = self.snd.max();
                     }
                     // The initial slow start (no loss yet) goes through HyStart++ (RFC 9406),
                     // which may slow its growth or end it.
@@ -109,21 +109,21 @@ impl Connection {
         // first unacknowledged segment lost (RFC 6675 §5 (a), (b)); after a timeout only
         // once the cumulative ACK passes what was outstanding then (RFC 6582 §3.2 step 1).
         if self.rec.recover.is_none()
-            && self.snd.una != self.snd.max
-            && self.snd.una >= self.rec.recover_floor
+            && self.snd.una() != self.snd.max()
+            && self.snd.una() >= self.rec.recover_floor
         {
             let by_dupacks = info.duplicate && self.rec.dupacks >= DUP_THRESH;
             let by_sack =
-                self.opts.sack_ok() && self.rec.scoreboard.loss_detected(self.snd.una, mss);
+                self.opts.sack_ok() && self.rec.scoreboard.loss_detected(self.snd.una(), mss);
             if by_dupacks || by_sack {
                 self.enter_recovery(ctx);
                 // RecoverFS: what was in flight before this ACK, less what was SACKed then.
-                self.rec.prr = Prr::start(self.snd.max - una_before, sacked_before);
+                self.rec.prr = Prr::start(self.snd.max() - una_before, sacked_before);
             }
         }
         if self.opts.sack_ok() && self.rec.recover.is_some() && ctx.cfg.prr {
             // Every ACK of a SACK recovery but the one that ends it (RFC 6937 §3).
-            let acked = self.snd.una - una_before;
+            let acked = self.snd.una() - una_before;
             let delivered =
                 (acked + self.rec.scoreboard.sacked_bytes()).saturating_sub(sacked_before);
             // RFC 9937's safe ACK: progress, and nothing newly SACKed (only new SACK
@@ -131,7 +131,10 @@ impl Connection {
             let safe = acked > 0
                 && newly_sacked == 0
                 && self.stats.lost_retransmits == lost_retransmits_before;
-            let pipe = self.rec.scoreboard.pipe(self.snd.una, self.snd.max, mss);
+            let pipe = self
+                .rec
+                .scoreboard
+                .pipe(self.snd.una(), self.snd.max(), mss);
             if let Some(cwnd) = self
                 .rec
                 .prr
@@ -149,7 +152,7 @@ impl Connection {
         if self.rec.rexmit_log.len() >= 64 {
             self.rec.rexmit_log.pop_front();
         }
-        self.rec.rexmit_log.push_back((seq, self.snd.max));
+        self.rec.rexmit_log.push_back((seq, self.snd.max()));
     }
 
     /// A retransmission is lost when the receiver SACKs data first sent after it while the
@@ -163,7 +166,7 @@ impl Connection {
         let Some(high_sacked) = self.rec.scoreboard.high_sacked() else {
             return;
         };
-        let una = ack.max(self.snd.una);
+        let una = ack.max(self.snd.una());
         let mut i = 0;
         while i < self.rec.rexmit_log.len() {
             let (seq, sent_max) = self.rec.rexmit_log[i];
@@ -185,12 +188,12 @@ impl Connection {
         let mss = u32::from(self.opts.snd_mss());
         let in_flight = self.snd.in_flight();
         self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
-        self.rec.recover = Some(self.snd.max);
+        self.rec.recover = Some(self.snd.max());
         self.stats.fast_retransmits = self.stats.fast_retransmits.saturating_add(1);
         if self.opts.sack_ok() {
             // RFC 6675 §5 step 4 (pipe does the rest).
             self.rec.set_cwnd(self.rec.ssthresh());
-            self.rec.scoreboard.reset_recovery(self.snd.una);
+            self.rec.scoreboard.reset_recovery(self.snd.una());
         } else {
             // RFC 5681 §3.2 step 3.
             self.rec
@@ -206,7 +209,7 @@ impl Connection {
     /// until what is outstanding now is acknowledged (RFC 6582 §3.2).
     pub(crate) fn congestion_on_rto(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.opts.snd_mss());
-        if self.snd.una != self.snd.max && self.rec.retries <= 1 {
+        if self.snd.una() != self.snd.max() && self.rec.retries <= 1 {
             // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).
             let in_flight = self.snd.in_flight();
             self.rec.cc.on_rto(ctx.now, in_flight, mss);
@@ -214,7 +217,7 @@ impl Connection {
         self.rec.set_cwnd(mss);
         self.rec.dupacks = 0;
         self.rec.recover = None;
-        self.rec.recover_floor = self.snd.max;
+        self.rec.recover_floor = self.snd.max();
         self.rec.rexmit_head = false;
         self.rec.rexmit_log.clear();
         self.rec.scoreboard.clear();

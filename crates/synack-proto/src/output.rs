@@ -22,7 +22,7 @@ impl Connection {
                 let still_owed =
                     self.rcv.ack_now && !(ack == self.rcv.nxt && self.rcv.owed_dupacks.is_empty());
                 let options = self.segment_options(ctx.now);
-                let mut out = self.sent(ctx, self.snd.max, TcpFlags::ACK, options, 0);
+                let mut out = self.sent(ctx, self.snd.max(), TcpFlags::ACK, options, 0);
                 out.ack = ack;
                 self.rcv.ack_now = still_owed;
                 return Some(out);
@@ -32,18 +32,24 @@ impl Connection {
         match self.state() {
             State::Closed | State::Listen => None,
             State::SynSent => {
-                if self.snd.nxt != self.snd.iss {
+                if self.snd.nxt() != self.snd.iss() {
                     return None;
                 }
                 // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
                 let options = self.syn_options(ctx);
                 self.rcv.ack_now = false;
-                Some(self.sent(ctx, self.snd.iss, TcpFlags::SYN, options, 0))
+                Some(self.sent(ctx, self.snd.iss(), TcpFlags::SYN, options, 0))
             }
-            State::SynReceived if self.snd.nxt == self.snd.iss => {
+            State::SynReceived if self.snd.nxt() == self.snd.iss() => {
                 // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
                 let options = self.syn_options(ctx);
-                Some(self.sent(ctx, self.snd.iss, TcpFlags::SYN | TcpFlags::ACK, options, 0))
+                Some(self.sent(
+                    ctx,
+                    self.snd.iss(),
+                    TcpFlags::SYN | TcpFlags::ACK,
+                    options,
+                    0,
+                ))
             }
             State::SynReceived => self.pure_ack(ctx),
             State::TimeWait | State::FinWait2 => self.pure_ack(ctx),
@@ -53,7 +59,7 @@ impl Connection {
                     // an ACK because the octet is outside its window.
                     self.keepalive_probe_now = false;
                     let options = self.segment_options(ctx.now);
-                    return Some(self.sent(ctx, self.snd.max - 1, TcpFlags::ACK, options, 0));
+                    return Some(self.sent(ctx, self.snd.max() - 1, TcpFlags::ACK, options, 0));
                 }
                 self.data_or_fin(ctx).or_else(|| self.pure_ack(ctx))
             }
@@ -87,7 +93,7 @@ impl Connection {
         // sequence sent (our snd_max): after a go-back retransmission a pure ACK with the
         // rewound snd_nxt would fall left of the peer's window and be dropped unread.
         let options = self.segment_options(ctx.now);
-        Some(self.sent(ctx, self.snd.max, TcpFlags::ACK, options, 0))
+        Some(self.sent(ctx, self.snd.max(), TcpFlags::ACK, options, 0))
     }
 
     /// Largest payload that fits one segment with these options (MUST-16: the sender
@@ -99,15 +105,15 @@ impl Connection {
     }
 
     fn data_or_fin(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        let data_end = self.snd.buf.end();
+        let data_end = self.snd.buf().end();
         // Most calls find nothing to send (the endpoint asks each connection it touched until
         // it says so): answer those before building any options.
-        let fin_due = self.snd.fin_seq() == Some(self.snd.nxt)
+        let fin_due = self.snd.fin_seq() == Some(self.snd.nxt())
             && self.state() != State::Established
             && self.state() != State::CloseWait;
-        let something = self.snd.nxt < data_end
+        let something = self.snd.nxt() < data_end
             || fin_due
-            || (self.rec.rexmit_head && self.snd.una < self.snd.max)
+            || (self.rec.rexmit_head && self.snd.una() < self.snd.max())
             || (self.opts.sack_ok() && self.rec.recover.is_some());
         if !something {
             self.rec.rexmit_head = false;
@@ -117,13 +123,13 @@ impl Connection {
         let max_payload = self.max_payload(&options);
         let mut flags = TcpFlags::ACK;
         let mut len = 0usize;
-        if self.rec.rexmit_head && self.snd.una < self.snd.max {
+        if self.rec.rexmit_head && self.snd.una() < self.snd.max() {
             // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
             self.rec.rexmit_head = false;
-            let seq = self.snd.una;
+            let seq = self.snd.una();
             let n = ((data_end - seq) as usize).min(max_payload);
             let len = if seq < data_end {
-                self.snd.buf.len_from(seq, n)
+                self.snd.buf().len_from(seq, n)
             } else {
                 0
             };
@@ -144,9 +150,10 @@ impl Connection {
                 return out;
             }
         }
-        if self.snd.nxt < data_end {
-            let idle = self.snd.una == self.snd.max;
-            if idle && ctx.now.saturating_duration_since(self.snd.last_send_at) > self.rec.rtt.rto()
+        if self.snd.nxt() < data_end {
+            let idle = self.snd.una() == self.snd.max();
+            if idle
+                && ctx.now.saturating_duration_since(self.snd.last_send_at()) > self.rec.rtt.rto()
             {
                 // RFC 5681 §4.1: restart after idle with at most the initial window.
                 let iw = crate::congestion::initial_window(u32::from(self.opts.snd_mss()));
@@ -158,25 +165,26 @@ impl Connection {
             // when the peer shrank its window (MUST-34): then nothing new goes out. Limited
             // Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out
             // beyond cwnd, so a small window still draws the third.
-            let limited = if self.rec.recover.is_none() && self.snd.nxt == self.snd.max {
+            let limited = if self.rec.recover.is_none() && self.snd.nxt() == self.snd.max() {
                 self.rec.dupacks.min(2) * u32::from(self.opts.snd_mss())
             } else {
                 0
             };
-            let limit = self.snd.una + self.snd.wnd.min(self.rec.cwnd().saturating_add(limited));
-            let usable = if limit > self.snd.nxt {
-                limit - self.snd.nxt
+            let limit =
+                self.snd.una() + self.snd.wnd().min(self.rec.cwnd().saturating_add(limited));
+            let usable = if limit > self.snd.nxt() {
+                limit - self.snd.nxt()
             } else {
                 0
             };
-            let avail = data_end - self.snd.nxt;
+            let avail = data_end - self.snd.nxt();
             let mut n = avail.min(usable).min(max_payload as u32);
-            if n == 0 && self.snd.probe_now {
+            if n == 0 && self.snd.probe_now() {
                 // Zero-window probe: one byte beyond the window (MUST-35, MUST-36).
                 n = 1;
             }
             if n == 0 {
-                if self.snd.wnd == 0 && !self.timers.is_set(Timer::Rto) {
+                if self.snd.wnd() == 0 && !self.timers.is_set(Timer::Rto) {
                     // Data waits for a closed window and nothing is in flight to draw an ACK:
                     // start the persist timer (MUST-35, SHLD-29). R2 counts from the probe.
                     let probe_at = self.rto_deadline(ctx);
@@ -195,15 +203,15 @@ impl Connection {
                 }
                 return None;
             }
-            self.snd.probe_now = false;
-            len = self.snd.buf.len_from(self.snd.nxt, n as usize);
-            if self.snd.nxt + len == data_end {
+            self.snd.set_probe(false);
+            len = self.snd.buf().len_from(self.snd.nxt(), n as usize);
+            if self.snd.nxt() + len == data_end {
                 // PSH on the last segment of what the application wrote (MUST-61).
                 flags |= TcpFlags::PSH;
             }
         }
         if let Some(fin) = self.snd.fin_seq() {
-            if self.snd.nxt + len == fin
+            if self.snd.nxt() + len == fin
                 && self.state() != State::Established
                 && self.state() != State::CloseWait
             {
@@ -213,7 +221,7 @@ impl Connection {
         if len == 0 && !flags.contains(TcpFlags::FIN) {
             return None;
         }
-        Some(self.sent(ctx, self.snd.nxt, flags, options, len))
+        Some(self.sent(ctx, self.snd.nxt(), flags, options, len))
     }
 
     /// Sender silly-window avoidance (MUST-38, RFC 9293 §3.8.6.2.1) with Nagle (SHLD-7): may
@@ -233,10 +241,10 @@ impl Connection {
     fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
         let full = n as usize >= max_payload;
         let all = n == avail;
-        let nagle_ok = idle || self.snd.nodelay || self.snd.fin_queued;
-        let big = self.snd.max_wnd > 0 && n >= self.snd.max_wnd / 2;
-        let retransmission = self.snd.nxt < self.snd.max;
-        full || (all && nagle_ok) || big || self.snd.probe_now || retransmission
+        let nagle_ok = idle || self.snd.nodelay() || self.snd.fin_queued();
+        let big = self.snd.max_wnd() > 0 && n >= self.snd.max_wnd() / 2;
+        let retransmission = self.snd.nxt() < self.snd.max();
+        full || (all && nagle_ok) || big || self.snd.probe_now() || retransmission
     }
 
     /// The override timeout of sender SWS avoidance (MUST-38 rule 4): the RFC's range is
@@ -261,15 +269,18 @@ impl Connection {
         max_payload: usize,
     ) -> Option<Option<Outgoing>> {
         let smss = u32::from(self.opts.snd_mss());
-        let pipe = self.rec.scoreboard.pipe(self.snd.una, self.snd.max, smss);
+        let pipe = self
+            .rec
+            .scoreboard
+            .pipe(self.snd.una(), self.snd.max(), smss);
         if self.rec.cwnd().saturating_sub(pipe) < smss {
             return Some(None);
         }
-        let data_end = self.snd.buf.end();
-        let send_limit = self.snd.una + self.snd.wnd;
+        let data_end = self.snd.buf().end();
+        let send_limit = self.snd.una() + self.snd.wnd();
         let (seq, len, rexmit) = self.rec.scoreboard.next_seg(
-            self.snd.una,
-            self.snd.max,
+            self.snd.una(),
+            self.snd.max(),
             data_end,
             send_limit,
             max_payload as u32,
@@ -277,7 +288,10 @@ impl Connection {
         if seq >= data_end {
             return None; // only the FIN is left: the ordinary path sends it
         }
-        let n = self.snd.buf.len_from(seq, (len as usize).min(max_payload));
+        let n = self
+            .snd
+            .buf()
+            .len_from(seq, (len as usize).min(max_payload));
         if n == 0 {
             return None;
         }
@@ -319,8 +333,8 @@ impl Connection {
         }
         if seg_len > 0 {
             let end = seq + seg_len;
-            if seq < self.snd.max {
-                if !(len == 1 && self.snd.wnd == 0) {
+            if seq < self.snd.max() {
+                if !(len == 1 && self.snd.wnd() == 0) {
                     self.stats.retransmits = self.stats.retransmits.saturating_add(1);
                     // a repeated zero-window probe is not one
                 }
@@ -331,7 +345,7 @@ impl Connection {
                     self.rec.rtt_probe = Some((end, ctx.now));
                 }
             }
-            if self.snd.una == self.snd.max || !self.timers.is_set(Timer::Rto) {
+            if self.snd.una() == self.snd.max() || !self.timers.is_set(Timer::Rto) {
                 if !self.timers.is_set(Timer::Rto) || self.sws_override_due() {
                     // R2's clock starts: nothing was outstanding (the override timer of
                     // sender SWS avoidance is no retransmission timer).
@@ -339,9 +353,7 @@ impl Connection {
                 }
                 self.timers.start(Timer::Rto, self.rto_deadline(ctx));
             }
-            self.snd.nxt = self.snd.nxt.max(end);
-            self.snd.max = self.snd.max.max(end);
-            self.snd.last_send_at = ctx.now;
+            self.snd.sent_through(end, ctx.now);
             self.rec.flight_peak = self.rec.flight_peak.max(self.snd.in_flight());
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the
@@ -366,9 +378,9 @@ impl Connection {
         // offset to the octet after the urgent data.
         let mut flags = flags;
         let mut urgent = 0u16;
-        if let Some(up) = self.snd.up {
-            if self.snd.una >= up {
-                self.snd.up = None;
+        if let Some(up) = self.snd.up() {
+            if self.snd.una() >= up {
+                self.snd.urgent_acked();
             } else if seq < up && !syn {
                 flags |= TcpFlags::URG;
                 urgent = (up - seq).min(65535) as u16;
@@ -394,7 +406,7 @@ impl Connection {
     ) -> Option<(SeqNum, SeqNum, u16, TcpOptions)> {
         self.rcv.ack_now.then(|| {
             (
-                self.snd.nxt,
+                self.snd.nxt(),
                 self.rcv.nxt,
                 self.window_field(pressure),
                 self.segment_options(now),

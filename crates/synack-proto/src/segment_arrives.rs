@@ -146,7 +146,7 @@ impl Connection {
         if self.state() == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs {
             if !seg.has(TcpFlags::ACK) {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
-                self.snd.nxt = self.snd.iss;
+                self.snd.resend_syn();
                 self.rec.rtt_probe = None;
                 return Outcome::default();
             }
@@ -264,7 +264,7 @@ impl Connection {
             return Outcome::default();
         }
         if self.state() == State::SynReceived {
-            if self.snd.una < seg.ack && seg.ack <= self.snd.max {
+            if self.snd.una() < seg.ack && seg.ack <= self.snd.max() {
                 if self.listener.is_some() && !accept_room {
                     // The accept queue is full: ignore the ACK; our SYN-ACK retransmission
                     // will draw another one once the application has accepted.
@@ -280,16 +280,16 @@ impl Connection {
             }
         } else {
             // MAY-12 (RFC 5961 §5): accept only SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT.
-            if seg.ack > self.snd.max || seg.ack < self.snd.una - self.snd.max_wnd {
+            if seg.ack > self.snd.max() || seg.ack < self.snd.una() - self.snd.max_wnd() {
                 self.challenge_ack(ctx);
                 return Outcome::default();
             }
-            let dup_candidate = seg.ack == self.snd.una
+            let dup_candidate = seg.ack == self.snd.una()
                 && seg.payload.is_empty()
                 && !seg.has(TcpFlags::FIN)
-                && seg.wnd == self.snd.wnd
+                && seg.wnd == self.snd.wnd()
                 && seg.wnd != 0 // replies to zero-window probes are not loss signals
-                && self.snd.una != self.snd.max;
+                && self.snd.una() != self.snd.max();
             self.process_ack(
                 ctx,
                 crate::loss::AckInfo {
@@ -301,22 +301,22 @@ impl Connection {
             );
             // Window update (WL1/WL2 rule).
             if self.snd.window_update_allowed(seg.seq, seg.ack) {
-                let was_zero = self.snd.wnd == 0;
+                let was_zero = self.snd.wnd() == 0;
                 self.snd.update_window(seg.wnd, seg.seq, seg.ack);
                 if was_zero && seg.wnd > 0 {
                     // The window opened: stop probing and send at once. The probe octet past
                     // the old window was most likely dropped, so go back to SND.UNA.
-                    self.snd.probe_now = false;
-                    self.snd.nxt = self.snd.una;
+                    self.snd.set_probe(false);
+                    self.snd.go_back_to_una();
                     self.rec.rtt.reset_backoff();
                     self.rec.retries = 0;
                     self.timers.set(
                         Timer::Rto,
-                        (self.snd.una != self.snd.max).then(|| self.rto_deadline(ctx)),
+                        (self.snd.una() != self.snd.max()).then(|| self.rto_deadline(ctx)),
                     );
                 }
             }
-            if self.snd.wnd == 0 {
+            if self.snd.wnd() == 0 {
                 // A probe was answered (MUST-37): the peer is alive, its window just shut.
                 // Probing continues as long as it answers.
                 if !self.timers.is_set(Timer::Rto) && self.zero_window_blocked() {
@@ -374,7 +374,7 @@ impl Connection {
             && matches!(self.state(), State::FinWait1 | State::FinWait2)
         {
             // SHLD-3: data arriving after a full CLOSE — nobody will read it. Reset.
-            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd.max));
+            let reply = Outcome::rst(self.reset_reply(ctx.now, self.snd.max()));
             self.close_with(ctx, CloseReason::Aborted, "data after CLOSE (RST)");
             return reply;
         }
@@ -407,7 +407,7 @@ impl Connection {
         match self.state() {
             State::SynReceived if self.listener.is_some() => {
                 // Passive OPEN: return to LISTEN, the user is not told.
-                self.snd.buf.clear();
+                self.snd.buf_mut().clear();
                 self.transition(ctx, State::Listen, "rcv RST (back to LISTEN)");
                 Outcome {
                     back_to_listen: true,
@@ -433,18 +433,15 @@ impl Connection {
         ack: SeqNum,
         tsecr: Option<u32>,
     ) -> Option<u32> {
-        let acked = ack - self.snd.una;
+        let acked = ack - self.snd.una();
         let had_room = self.send_room(ctx.pressure) > 0;
         // Data octets only: the SYN and FIN occupy sequence space but carry no data.
-        let ctl = u32::from(self.snd.una == self.snd.iss)
+        let ctl = u32::from(self.snd.una() == self.snd.iss())
             + u32::from(self.snd.fin_seq().is_some_and(|f| ack > f));
         self.stats.bytes_acked += u64::from(acked.saturating_sub(ctl));
-        self.snd.buf.ack_to(ack);
+        self.snd.buf_mut().ack_to(ack);
         self.autotune_send(ctx.cfg, ctx.pressure);
-        self.snd.una = ack;
-        if self.snd.nxt < ack {
-            self.snd.nxt = ack;
-        }
+        self.snd.acknowledge(ack);
         // RTT sample: from the echoed timestamp when agreed (RFC 7323 §4, valid even for
         // retransmissions), else from the one timed segment (Karn: the probe is cleared
         // whenever anything is retransmitted).
@@ -475,7 +472,7 @@ impl Connection {
         self.rec.rtt.reset_backoff();
         self.rec.progress_at = ctx.now;
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        let rto = (self.snd.una != self.snd.max).then(|| self.rto_deadline(ctx));
+        let rto = (self.snd.una() != self.snd.max()).then(|| self.rto_deadline(ctx));
         self.timers.set(Timer::Rto, rto);
         if !had_room && self.send_room(ctx.pressure) > 0 && self.owned && !self.released {
             ctx.events.push_back(Event::Writable { conn: self.handle });

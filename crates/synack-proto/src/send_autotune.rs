@@ -27,22 +27,22 @@ impl Connection {
     /// by it while the windows had room.
     /// `pressure`: the endpoint is over its memory budget (no buffer grows).
     pub(crate) fn autotune_send(&mut self, cfg: &Config, pressure: bool) {
-        if !self.snd.buf.take_blocked() || pressure {
+        if !self.snd.buf_mut().take_blocked() || pressure {
             return;
         }
         let room = self
             .rec
             .cwnd()
-            .min(self.snd.wnd)
+            .min(self.snd.wnd())
             .saturating_sub(self.snd.in_flight());
-        let unsent = self.snd.buf.len_from(self.snd.max, usize::MAX);
+        let unsent = self.snd.buf().len_from(self.snd.max(), usize::MAX);
         if unsent >= room as usize {
             return; // enough queued to fill the windows: they are the limit
         }
         let smss = u32::from(self.opts.snd_mss());
         let window = self.rec.cwnd().max(crate::congestion::initial_window(smss));
         self.snd
-            .buf
+            .buf_mut()
             .set_capacity((2 * window as usize).min(cfg.send_buffer_max));
     }
 }

@@ -17,35 +17,35 @@ use crate::time::Instant;
 
 pub(crate) struct SendSide {
     /// Initial send sequence number (RFC 6528, isn.rs).
-    pub iss: SeqNum,
+    iss: SeqNum,
     /// SND.UNA: oldest unacknowledged sequence number.
-    pub una: SeqNum,
+    una: SeqNum,
     /// SND.NXT: next sequence number to send (goes back to SND.UNA after a timeout).
-    pub nxt: SeqNum,
+    nxt: SeqNum,
     /// Highest sequence number sent (SND.NXT before a go-back after a timeout).
-    pub max: SeqNum,
+    max: SeqNum,
     /// SND.WND, the peer's window, scaled (MUST-1: unsigned).
-    pub wnd: u32,
+    wnd: u32,
     /// SND.WL1 / SND.WL2: the segment sequence and acknowledgment numbers of the last window
     /// update (§3.10.7.4 step 5).
-    pub wl1: SeqNum,
-    pub wl2: SeqNum,
+    wl1: SeqNum,
+    wl2: SeqNum,
     /// The largest window the peer has offered (the sender's SWS rules, MUST-38).
-    pub max_wnd: u32,
+    max_wnd: u32,
     /// The user asked to close the send side: a FIN follows the queued data.
-    pub fin_queued: bool,
+    fin_queued: bool,
     /// Data from SND.UNA on: sent and unacknowledged, then queued.
-    pub buf: SendBuffer,
+    buf: SendBuffer,
     /// The sequence number just past the last urgent octet, while it is not yet acknowledged
     /// (RFC 9293 §3.8.5).
-    pub up: Option<SeqNum>,
+    up: Option<SeqNum>,
     /// Nagle off (MUST-17).
-    pub nodelay: bool,
+    nodelay: bool,
     /// When a segment last went out (RFC 5681 §4.1 restart after idle).
-    pub last_send_at: Instant,
+    last_send_at: Instant,
     /// The next output may send beyond the window: a zero-window probe (MUST-36) or what the
     /// SWS override timer releases (MUST-38).
-    pub probe_now: bool,
+    probe_now: bool,
 }
 
 impl SendSide {
@@ -67,6 +67,130 @@ impl SendSide {
             last_send_at: now,
             probe_now: false,
         }
+    }
+
+    // Read by everything that sends or checks an ACK; written only by the methods below.
+
+    #[inline]
+    pub(crate) fn iss(&self) -> SeqNum {
+        self.iss
+    }
+
+    #[inline]
+    pub(crate) fn una(&self) -> SeqNum {
+        self.una
+    }
+
+    #[inline]
+    pub(crate) fn nxt(&self) -> SeqNum {
+        self.nxt
+    }
+
+    #[inline]
+    pub(crate) fn max(&self) -> SeqNum {
+        self.max
+    }
+
+    #[inline]
+    pub(crate) fn wnd(&self) -> u32 {
+        self.wnd
+    }
+
+    #[inline]
+    pub(crate) fn max_wnd(&self) -> u32 {
+        self.max_wnd
+    }
+
+    #[inline]
+    pub(crate) fn fin_queued(&self) -> bool {
+        self.fin_queued
+    }
+
+    #[inline]
+    pub(crate) fn up(&self) -> Option<SeqNum> {
+        self.up
+    }
+
+    #[inline]
+    pub(crate) fn nodelay(&self) -> bool {
+        self.nodelay
+    }
+
+    #[inline]
+    pub(crate) fn last_send_at(&self) -> Instant {
+        self.last_send_at
+    }
+
+    #[inline]
+    pub(crate) fn probe_now(&self) -> bool {
+        self.probe_now
+    }
+
+    #[inline]
+    pub(crate) fn buf(&self) -> &SendBuffer {
+        &self.buf
+    }
+
+    #[inline]
+    pub(crate) fn buf_mut(&mut self) -> &mut SendBuffer {
+        &mut self.buf
+    }
+
+    /// SEG.ACK acknowledged new data: SND.UNA moves up to it (and SND.NXT with it, should a
+    /// timeout's go-back have left it behind).
+    #[inline]
+    pub(crate) fn acknowledge(&mut self, ack: SeqNum) {
+        self.una = ack;
+        self.nxt = self.nxt.max(ack);
+    }
+
+    /// A segment ending at `end` went out at `now`.
+    #[inline]
+    pub(crate) fn sent_through(&mut self, end: SeqNum, now: Instant) {
+        self.nxt = self.nxt.max(end);
+        self.max = self.max.max(end);
+        self.last_send_at = now;
+    }
+
+    /// Send again from SND.UNA (a timeout, RFC 6298 §5.4; a window that reopened; a path MTU
+    /// that shrank).
+    #[inline]
+    pub(crate) fn go_back_to_una(&mut self) {
+        self.nxt = self.una;
+    }
+
+    /// Send our SYN again (SND.NXT back to ISS): a lost SYN-ACK, or a simultaneous open.
+    #[inline]
+    pub(crate) fn resend_syn(&mut self) {
+        self.nxt = self.iss;
+    }
+
+    /// The next output may (or may no longer) go beyond the window: a zero-window probe, or
+    /// what the SWS override timer releases.
+    #[inline]
+    pub(crate) fn set_probe(&mut self, on: bool) {
+        self.probe_now = on;
+    }
+
+    /// CLOSE of the send side: a FIN follows the queued data.
+    #[inline]
+    pub(crate) fn queue_fin(&mut self) {
+        self.fin_queued = true;
+    }
+
+    /// SEND with URGENT: the urgent pointer is the end of what is queued now (MUST-30/31).
+    pub(crate) fn mark_urgent(&mut self) {
+        self.up = Some(self.buf.end());
+    }
+
+    /// The urgent data has been acknowledged: segments stop carrying URG.
+    pub(crate) fn urgent_acked(&mut self) {
+        self.up = None;
+    }
+
+    /// Nagle's algorithm off (`true`) or on (MUST-17).
+    pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
+        self.nodelay = nodelay;
     }
 
     /// Take the peer's window from a segment (§3.10.7.4 step 5): SND.WND ← SEG.WND,

@@ -162,7 +162,7 @@ impl ConnTable {
             gen: h.gen(),
             next: NONE,
             addrs,
-            snd_nxt: c.snd.max,
+            snd_nxt: c.snd.max(),
             rcv_nxt: c.rcv.nxt,
             ts_recent: c.opts.ts_recent(),
             ports: [c.tuple.local.port(), c.tuple.remote.port()],

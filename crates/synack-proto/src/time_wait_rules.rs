@@ -188,7 +188,7 @@ impl crate::connection::Connection {
     /// What TIME-WAIT knows of this TCB.
     fn time_wait_view(&self, now: Instant, pressure: bool, listener: bool) -> View {
         View {
-            snd_nxt: self.snd.max,
+            snd_nxt: self.snd.max(),
             rcv_nxt: self.rcv.nxt,
             last_ack_sent: self.opts.last_ack_sent(),
             wnd: self.rcv_wnd(pressure),
@@ -196,7 +196,7 @@ impl crate::connection::Connection {
             ts_recent: self.opts.ts_recent(),
             ts_recent_stale: self.opts.ts_recent_stale(now),
             sack_ok: self.opts.sack_ok(),
-            ack_floor: Some(self.snd.una - self.snd.max_wnd),
+            ack_floor: Some(self.snd.una() - self.snd.max_wnd()),
             listener,
         }
     }

@@ -76,7 +76,7 @@ impl Connection {
             return;
         }
         let now = ctx.now;
-        if self.snd.una != self.snd.max {
+        if self.snd.una() != self.snd.max() {
             // Outstanding data: retransmission covers liveness; look again later (MUST-26).
             self.timers.start(Timer::KeepAlive, now + idle);
             return;
@@ -102,24 +102,24 @@ impl Connection {
         if self.sws_override_due() {
             // The SWS override timer (MUST-38 rule 4): send what the window allows now. Not a
             // retransmission: no backoff, no R2, cwnd stays.
-            self.snd.probe_now = true;
+            self.snd.set_probe(true);
             return;
         }
         let opening = matches!(self.state(), State::SynSent | State::SynReceived);
         let persist = self.persisting();
-        if self.snd.una == self.snd.max && !persist {
+        if self.snd.una() == self.snd.max() && !persist {
             return; // nothing outstanding
         }
         // R2 has its own deadline (`r2_deadline`), checked before this in handle_timeout.
         self.rec.rtt.back_off(); // §5.5; the persist timer backs off the same way (SHLD-30)
         self.rec.rtt_probe = None; // Karn
                                    // §5.4: retransmit the earliest unacknowledged segment: go back to SND.UNA.
-        self.snd.nxt = self.snd.una;
+        self.snd.go_back_to_una();
         self.timers.start(Timer::Rto, self.rto_deadline(ctx));
         if persist {
             // The persist timer: a zero-window probe (MUST-35, MUST-36), one octet past the
             // window. A closed window is flow control, not congestion: cwnd stays.
-            self.snd.probe_now = true;
+            self.snd.set_probe(true);
             self.stats.zero_window_probes = self.stats.zero_window_probes.saturating_add(1);
             return;
         }
@@ -156,7 +156,7 @@ impl Connection {
     /// endpoint's timer heap takes the earliest of it and the timers (`next_deadline`).
     pub(crate) fn r2_deadline(&self, cfg: &Config) -> Option<Instant> {
         self.timers.get(Timer::Rto)?;
-        if self.snd.una == self.snd.max && !self.persisting() {
+        if self.snd.una() == self.snd.max() && !self.persisting() {
             return None;
         }
         let opening = matches!(self.state(), State::SynSent | State::SynReceived);
@@ -173,20 +173,20 @@ impl Connection {
     /// The retransmission timer runs as the persist timer: the peer's window is closed and
     /// data waits (or its first octet is out as a probe).
     fn persisting(&self) -> bool {
-        self.snd.wnd == 0 && self.can_send_data() && self.snd.buf.end() > self.snd.una
+        self.snd.wnd() == 0 && self.can_send_data() && self.snd.buf().end() > self.snd.una()
     }
 
     /// The retransmission timer runs as the SWS override timer: nothing is in flight and data
     /// waits for a window that is open but too small to send it (output.rs, `may_send_now`).
     pub(crate) fn sws_override_due(&self) -> bool {
-        self.snd.una == self.snd.max
-            && self.snd.wnd > 0
-            && self.snd.buf.end() > self.snd.nxt
+        self.snd.una() == self.snd.max()
+            && self.snd.wnd() > 0
+            && self.snd.buf().end() > self.snd.nxt()
             && self.can_send_data()
     }
 
     /// Data waits but the peer's window is closed and nothing is in flight.
     pub(crate) fn zero_window_blocked(&self) -> bool {
-        self.snd.wnd == 0 && self.snd.buf.end() > self.snd.max && self.can_send_data()
+        self.snd.wnd() == 0 && self.snd.buf().end() > self.snd.max() && self.can_send_data()
     }
 }

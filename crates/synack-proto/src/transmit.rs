@@ -101,7 +101,7 @@ impl Endpoint {
             let result = match &out {
                 Some(out) => {
                     // The payload goes from the send ring straight into the packet.
-                    let payload = c.snd.buf.slices(out.seq, out.payload_len);
+                    let payload = c.snd.buf().slices(out.seq, out.payload_len);
                     let n = emit(&self.cfg, &mut self.ip_ident, &c.tuple, out, payload, buf);
                     self.stats.packets_out += u64::from(n.is_some());
                     // Round robin by bursts: a connection with more to send goes to the back

@@ -31,18 +31,18 @@ impl Connection {
             State::Listen => return Err(Error::NotConnected),
             _ => return Err(Error::Closing),
         }
-        if self.snd.fin_queued {
+        if self.snd.fin_queued() {
             return Err(Error::Closing);
         }
         if data.is_empty() {
             return Ok(0);
         }
         let room = self.send_room(pressure);
-        match self.snd.buf.push_at_most(data, room) {
+        match self.snd.buf_mut().push_at_most(data, room) {
             0 => Err(Error::WouldBlock),
             n => {
                 if urgent {
-                    self.snd.up = Some(self.snd.buf.end());
+                    self.snd.mark_urgent();
                 }
                 Ok(n)
             }
@@ -100,16 +100,16 @@ impl Connection {
         match self.state() {
             State::SynSent | State::SynReceived => {
                 // Queued until ESTABLISHED (§3.10.4 lets SYN-RECEIVED defer the FIN).
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
                 Ok(())
             }
             State::Established => {
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
                 self.transition(ctx, State::FinWait1, "CLOSE");
                 Ok(())
             }
             State::CloseWait => {
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
                 self.transition(ctx, State::LastAck, "CLOSE");
                 Ok(())
             }
@@ -154,7 +154,7 @@ impl Connection {
             | State::Established
             | State::FinWait1
             | State::FinWait2
-            | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd.max)),
+            | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd.max())),
             _ => None,
         };
         self.rcv.buf.clear();
