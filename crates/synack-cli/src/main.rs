@@ -11,6 +11,7 @@ mod serve;
 mod serve_files;
 mod soak;
 mod ss;
+mod ss_find;
 mod stop;
 mod trace_cmd;
 mod tunnel;
