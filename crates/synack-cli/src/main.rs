@@ -3,6 +3,7 @@
 mod bench;
 mod connect;
 mod demo;
+mod icmp_text;
 mod packetdrill;
 mod peer;
 mod ping;
