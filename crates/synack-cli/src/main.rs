@@ -13,6 +13,7 @@ mod serve_files;
 mod soak;
 mod ss;
 mod ss_find;
+mod ss_summary;
 mod stop;
 mod trace_cmd;
 mod tunnel;
