@@ -3,6 +3,7 @@
 mod bench;
 mod connect;
 mod demo;
+mod icmp_text;
 mod packetdrill;
 mod peer;
 mod ping;
@@ -11,6 +12,8 @@ mod serve;
 mod serve_files;
 mod soak;
 mod ss;
+mod ss_find;
+mod ss_summary;
 mod stop;
 mod trace_cmd;
 mod tunnel;

@@ -2,21 +2,30 @@
 //! sockets (see `synack::control`) and printed like `ss -tin`, or summarised, or as JSON.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::Value;
 
+use crate::ss_find;
+use crate::ss_summary::summary;
+
 #[derive(Args, Debug)]
 pub struct SsArgs {
-    /// Read this control socket (default: the one synack process in the default directory,
-    /// /run/synack as root, else $XDG_RUNTIME_DIR/synack).
-    #[arg(long, value_name = "PATH", conflicts_with = "all")]
+    /// Read only this control socket (default: every synack process with a control socket in
+    /// the default directory, /run/synack as root, else $XDG_RUNTIME_DIR/synack).
+    #[arg(long, value_name = "PATH", conflicts_with = "dir")]
     pub socket: Option<PathBuf>,
-    /// Every synack process with a control socket in the default directory.
-    #[arg(long)]
+    /// Look for control sockets in DIR instead of the default directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// JSON as an array (one element per process) even for one process. (Every process is
+    /// shown without it; kept for scripts written when one had to ask for them.)
+    #[arg(long, hide = true)]
     pub all: bool,
+    /// Say which control sockets were skipped (left behind by processes that are gone).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Only connections in STATE (repeatable): established, syn-sent, syn-recv,
     /// fin-wait-1, fin-wait-2, time-wait, close-wait, last-ack, closing, listening, or the
     /// groups connected (all but listening) and synchronized (all but syn-sent/syn-recv).
@@ -208,55 +217,48 @@ impl Filter {
     }
 }
 
-/// The control sockets to read.
-fn sockets(args: &SsArgs) -> Result<Vec<PathBuf>, String> {
+/// The processes to show: the one `--socket` names, or every one in the directory. Stale
+/// socket files are skipped (named with `--verbose`); sockets that cannot be read for another
+/// reason are named on stderr and skipped.
+fn processes(args: &SsArgs) -> Result<Vec<ss_find::Process>, String> {
     if let Some(p) = &args.socket {
-        return Ok(vec![p.clone()]);
+        return Ok(vec![ss_find::one(p)?]);
     }
-    let dir = synack::control::default_dir();
-    let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sock"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    found.sort();
-    // Leftovers of processes that are gone refuse connections.
-    found.retain(|p| std::os::unix::net::UnixStream::connect(p).is_ok());
-    match found.len() {
-        0 => Err(format!(
-            "no running synack process has a control socket in {} (use --socket PATH)",
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(synack::control::default_dir);
+    let found = ss_find::scan(&dir);
+    if args.verbose {
+        for p in &found.stale {
+            crate::errln!(
+                "synack ss: skipped {}: nobody answers (its process is gone)",
+                p.display()
+            );
+        }
+    }
+    for (p, e) in &found.unreadable {
+        crate::errln!("synack ss: cannot read {}: {e}", p.display());
+    }
+    if found.live.is_empty() {
+        let stale = match found.stale.len() {
+            0 => String::new(),
+            1 => " (1 left behind by an exited process)".to_string(),
+            n => format!(" ({n} left behind by exited processes)"),
+        };
+        return Err(format!(
+            "no running synack process has a control socket in {}{stale} (use --socket PATH \
+             or --dir DIR)",
             dir.display()
-        )),
-        1 => Ok(found),
-        _ if args.all => Ok(found),
-        _ => Err(format!(
-            "{} synack processes have control sockets in {}: {}; pick one with --socket PATH, or --all",
-            found.len(),
-            dir.display(),
-            found
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        ));
     }
-}
-
-fn read(path: &Path) -> Result<Value, String> {
-    let text = synack::control::query(path, Duration::from_secs(5))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: bad answer: {e}", path.display()))
+    Ok(found.live)
 }
 
 pub fn run(args: &SsArgs) -> Result<(), String> {
     let filter = Filter::new(args)?;
-    let paths = sockets(args)?;
     let mut docs = Vec::new();
-    for p in &paths {
-        let mut doc = read(p)?;
+    for ss_find::Process { path, mut doc } in processes(args)? {
         // Filter in place, so --json shows what the table would.
         if let Some(Value::Array(cs)) = doc.get_mut("connections") {
             cs.retain(|c| filter.conn(c));
@@ -264,11 +266,11 @@ pub fn run(args: &SsArgs) -> Result<(), String> {
         if let Some(Value::Array(ls)) = doc.get_mut("listeners") {
             ls.retain(|l| filter.listener(l));
         }
-        doc["control_socket"] = Value::String(p.display().to_string());
+        doc["control_socket"] = Value::String(path.display().to_string());
         docs.push(doc);
     }
     if args.json {
-        let out = if args.socket.is_some() || docs.len() == 1 && !args.all {
+        let out = if docs.len() == 1 && !args.all {
             docs.pop().unwrap_or(Value::Null)
         } else {
             Value::Array(docs)
@@ -280,18 +282,17 @@ pub fn run(args: &SsArgs) -> Result<(), String> {
         return Ok(());
     }
     let many = docs.len() > 1;
-    for doc in &docs {
-        if many {
-            println!(
-                "# pid {} ({}), {}",
-                doc["pid"],
-                doc["program"].as_str().unwrap_or("?"),
-                doc["control_socket"].as_str().unwrap_or("?")
-            );
+    for (i, doc) in docs.iter().enumerate() {
+        if many && i > 0 {
+            println!();
         }
         if args.summary {
+            // Its first line names the process.
             print!("{}", summary(doc));
         } else {
+            if many {
+                print!("{}", heading(doc));
+            }
             print!(
                 "{}",
                 table(doc, args.listening || filter_wants_listen(&filter))
@@ -299,6 +300,16 @@ pub fn run(args: &SsArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The line above each process's table when there are several.
+fn heading(doc: &Value) -> String {
+    format!(
+        "synack pid {} ({}), control socket {}\n",
+        doc["pid"],
+        doc["program"].as_str().unwrap_or("?"),
+        doc["control_socket"].as_str().unwrap_or("?")
+    )
 }
 
 fn filter_wants_listen(f: &Filter) -> bool {
@@ -401,6 +412,9 @@ fn table(doc: &Value, listening: bool) -> String {
 
 /// The second line of a connection, like `ss -tin` (plus `-o` timers).
 fn detail(c: &Value) -> String {
+    if c["state"].as_str() == Some("TIME-WAIT") {
+        return time_wait_detail(c);
+    }
     let mut f = Vec::new();
     f.push(c["congestion"].as_str().unwrap_or("?").to_string());
     if let Some(ws) = c["wscale"].as_array() {
@@ -464,127 +478,43 @@ fn detail(c: &Value) -> String {
     f.join(" ")
 }
 
-fn summary(doc: &Value) -> String {
-    let s = &doc["summary"];
-    let mut out = String::new();
-    let up = doc["uptime_ms"].as_f64().unwrap_or(0.0) / 1000.0;
-    out.push_str(&format!(
-        "synack pid {} ({}), up {up:.1} s\n",
-        doc["pid"],
-        doc["program"].as_str().unwrap_or("?")
-    ));
-    out.push_str(&format!(
-        "Total: {} connections ({} in TIME-WAIT)\n",
-        s["connections"], s["time_wait"]
-    ));
-    let n = |k: &str| s[k].as_u64().unwrap_or(0);
-    out.push_str(&format!(
-        "Memory: data {} received + {} to send (budget {}); rings {} (emptied ones keep up to {}); \
-         given back when idle {} times, {} in all\n",
-        bytes(n("receive_memory")),
-        bytes(n("send_memory")),
-        bytes(n("memory_budget")),
-        bytes(n("ring_storage")),
-        bytes(n("retained_ring_storage")),
-        n("memory_releases"),
-        bytes(n("memory_released")),
-    ));
-    const ORDER: [&str; 11] = [
-        "LISTEN",
-        "SYN-SENT",
-        "SYN-RECEIVED",
-        "ESTABLISHED",
-        "FIN-WAIT-1",
-        "FIN-WAIT-2",
-        "CLOSE-WAIT",
-        "CLOSING",
-        "LAST-ACK",
-        "TIME-WAIT",
-        "CLOSED",
-    ];
-    let states = ORDER
-        .iter()
-        .filter_map(|k| s["states"].get(*k).map(|v| format!("{k} {v}")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    out.push_str(&format!(
-        "States: {}\n",
-        if states.is_empty() { "none" } else { &states }
-    ));
-    let listeners = doc["listeners"].as_array().cloned().unwrap_or_default();
-    if listeners.is_empty() {
-        out.push_str("Listeners: none\n");
-    } else {
-        out.push_str("Listeners:\n");
-        let w = listeners
-            .iter()
-            .map(|l| l["local"].as_str().unwrap_or("*").len())
-            .max()
-            .unwrap_or(0);
-        for l in &listeners {
-            out.push_str(&format!(
-                "  {:<w$}  SYN queue {}, accept queue {} (backlog {})\n",
-                l["local"].as_str().unwrap_or("*"),
-                l["syn_queue"],
-                l["accept_queue"],
-                l["backlog"]
-            ));
-        }
+/// The second line of a TIME-WAIT row: what a TIME-WAIT entry keeps (RFC 9293 3.6.1: the
+/// tuple, SND.NXT and RCV.NXT to answer a retransmitted FIN, the options that judge what
+/// arrives, the 2×MSL timer), not the zeros of the congestion state and buffers it no longer
+/// has. A connection its application still holds in TIME-WAIT also shows its byte counts.
+fn time_wait_detail(c: &Value) -> String {
+    let mut f = Vec::new();
+    if let Some(ws) = c["wscale"].as_array() {
+        f.push(format!("wscale:{},{}", ws[1], ws[0]));
     }
-    let c = &s["syn_cookies"];
-    out.push_str(&format!(
-        "SYN cookies: {} sent, {} validated, {} invalid; SYNs dropped with the SYN queue full: {}\n",
-        c["sent"], c["validated"], c["invalid"], s["syn_queue_full"]
-    ));
-    out.push_str(&format!(
-        "Opens: {} active, {} passive; resets sent {}; packets {} in ({} kept whole until read), {} out\n",
-        s["active_opens"],
-        s["passive_opens"],
-        s["resets_sent"],
-        s["packets_in"],
-        s["packets_kept"],
-        s["packets_out"]
-    ));
-    let f = &s["fragments"];
-    if f["received"].as_u64().unwrap_or(0) > 0 {
-        out.push_str(&format!(
-            "Fragments: {} received, {} datagrams reassembled, {} being reassembled ({} bytes), {} Time Exceeded sent\n",
-            f["received"], f["reassembled"], f["pending"], f["pending_bytes"], f["time_exceeded_sent"]
+    if c["sack"].as_bool() == Some(true) {
+        f.push("sack".into());
+    }
+    // On, PAWS (RFC 7323 5.5) goes on judging what arrives in TIME-WAIT; absent, it is off.
+    if c["timestamps"].as_bool() == Some(true) {
+        f.push("ts".into());
+    }
+    if let Some(n) = c["snd_nxt"].as_u64() {
+        f.push(format!("snd_nxt:{n}"));
+    }
+    if let Some(n) = c["rcv_nxt"].as_u64() {
+        f.push(format!("rcv_nxt:{n}"));
+    }
+    let count = |k: &str| c[k].as_u64().unwrap_or(0);
+    if count("bytes_sent") + count("bytes_received") > 0 {
+        f.push(format!("bytes_sent:{}", count("bytes_sent")));
+        f.push(format!("bytes_acked:{}", count("bytes_acked")));
+        f.push(format!("bytes_received:{}", count("bytes_received")));
+    }
+    if let Some(ms) = c["in_state_ms"].as_f64() {
+        f.push(format!(
+            "in_state:{}",
+            ms_text(&Value::from((ms * 1000.0).round() / 1000.0))
         ));
     }
-    let drops: Vec<String> = s["drops"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| v.as_u64().unwrap_or(0) > 0)
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "Drops: {}\n",
-        if drops.is_empty() {
-            "none".to_string()
-        } else {
-            drops.join(", ")
-        }
-    ));
-    out
-}
-
-/// A byte count as people read it: 1000 B, 12.3 KiB, 4.0 MiB, 1.0 GiB.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
+    // The stack keeping the entry on its own is TIME-WAIT's norm: no "orphan" mark.
+    f.extend(timers_text(c));
+    f.join(" ")
 }
 
 #[cfg(test)]
@@ -612,28 +542,6 @@ mod tests {
     }
 
     #[test]
-    fn summary_shows_fragments_once_there_are_any() {
-        let mut doc: Value = serde_json::from_str(
-            r#"{"pid":1,"program":"t","uptime_ms":0,"listeners":[],"summary":{
-                "connections":0,"time_wait":0,"receive_memory":0,"states":{},
-                "syn_cookies":{"sent":0,"validated":0,"invalid":0},"syn_queue_full":0,
-                "fragments":{"received":0,"reassembled":0,"pending":0,"pending_bytes":0,
-                "time_exceeded_sent":0},"drops":{"fragment_overlap":0}}}"#,
-        )
-        .unwrap();
-        assert!(!summary(&doc).contains("Fragments"));
-        doc["summary"]["fragments"]["received"] = 7.into();
-        doc["summary"]["fragments"]["reassembled"] = 2.into();
-        doc["summary"]["drops"]["fragment_overlap"] = 1.into();
-        let text = summary(&doc);
-        assert!(
-            text.contains("Fragments: 7 received, 2 datagrams reassembled, 0 being reassembled"),
-            "{text}"
-        );
-        assert!(text.contains("Drops: fragment_overlap 1"), "{text}");
-    }
-
-    #[test]
     fn detail_shows_the_autotuned_buffer_sizes() {
         let c: Value = serde_json::from_str(
             r#"{"congestion":"cubic","rto_ms":200,"mss":1448,"cwnd":14480,"ssthresh":4294967295,
@@ -646,6 +554,67 @@ mod tests {
         assert!(
             line.contains(" rcv_wnd:262144 skmem:(rb1048576,tb524288)"),
             "{line}"
+        );
+    }
+
+    /// A TIME-WAIT entry's row as the control socket gives it (synack-proto's
+    /// time_wait_info: no MSS, RTO, cwnd or buffers): its sequence numbers, options and
+    /// 2×MSL timer, none of the placeholders.
+    #[test]
+    fn time_wait_rows_show_what_the_entry_keeps() {
+        let c: Value = serde_json::from_str(
+            r#"{"state":"TIME-WAIT","local":"10.200.0.2:80","remote":"10.200.0.1:5000",
+                "recv_q":0,"send_q":0,"owner":"stack","in_state_ms":1300.0,
+                "timers":[{"name":"time-wait","left_ms":59000.0,"length_ms":60000.0}],
+                "mss":0,"rtt_ms":null,"rttvar_ms":0.0,"rto_ms":0.0,"cwnd":0,"ssthresh":0,
+                "bytes_in_flight":0,"snd_wnd":0,"rcv_wnd":65535,"snd_una":1001,
+                "snd_nxt":1001,"rcv_nxt":2002,"retransmits":0,"backoff":0,"bytes_sent":0,
+                "bytes_acked":0,"bytes_received":0,"recv_buffer":0,"send_buffer":0,
+                "congestion":"cubic","wscale":null,"sack":true,"timestamps":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            detail(&c),
+            "sack ts snd_nxt:1001 rcv_nxt:2002 in_state:1.3sec timer:(timewait,59sec,0)"
+        );
+        let mut no_ts = c.clone();
+        no_ts["timestamps"] = false.into();
+        no_ts["sack"] = false.into();
+        assert_eq!(
+            detail(&no_ts),
+            "snd_nxt:1001 rcv_nxt:2002 in_state:1.3sec timer:(timewait,59sec,0)"
+        );
+        // Still a full connection (its application holds it): the counts it keeps, too.
+        let mut held = c.clone();
+        held["bytes_sent"] = 119.into();
+        held["bytes_acked"] = 119.into();
+        held["bytes_received"] = 18.into();
+        held["wscale"] = serde_json::json!([10, 7]);
+        let line = detail(&held);
+        assert!(
+            line.starts_with(
+                "wscale:7,10 sack ts snd_nxt:1001 rcv_nxt:2002 bytes_sent:119 \
+                              bytes_acked:119 bytes_received:18 in_state"
+            ),
+            "{line}"
+        );
+        for gone in [
+            "rto:", "mss:", "cwnd:", "retrans:", "skmem", "orphan", "cubic",
+        ] {
+            assert!(!line.contains(gone), "{gone} in {line}");
+        }
+    }
+
+    #[test]
+    fn each_process_is_headed_by_its_pid_and_command_line() {
+        let doc: Value = serde_json::from_str(
+            r#"{"pid":42,"program":"synack serve --port 80","control_socket":"/d/a.sock",
+                "listeners":[],"connections":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            heading(&doc),
+            "synack pid 42 (synack serve --port 80), control socket /d/a.sock\n"
         );
     }
 }

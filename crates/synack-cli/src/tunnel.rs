@@ -9,7 +9,7 @@ use clap::Args;
 use synack::pcap::PcapWriter;
 use synack::tun::{netns, Tun};
 use synack::{Config, Device, Direction, Event, Stack};
-use synack_wire::{Icmpv4Message, Icmpv6Message, Packet};
+use synack_wire::Packet;
 
 /// Options of every command that runs synack on a TUN device.
 #[derive(Args, Debug, Clone)]
@@ -349,53 +349,18 @@ pub fn describe(dir: Direction, p: &[u8]) -> String {
             tcp.window_len,
             tcp.payload.len()
         ),
-        Ok(Packet::Icmpv4(ip, msg)) => {
-            let what = match msg {
-                Icmpv4Message::EchoRequest {
-                    ident,
-                    seq_no,
-                    data,
-                } => {
-                    format!("echo request id={ident} seq={seq_no} len={}", data.len())
-                }
-                Icmpv4Message::EchoReply {
-                    ident,
-                    seq_no,
-                    data,
-                } => {
-                    format!("echo reply id={ident} seq={seq_no} len={}", data.len())
-                }
-                Icmpv4Message::DestUnreachable { code, .. } => {
-                    format!("destination unreachable code={code}")
-                }
-                other => short_debug(&other),
-            };
-            format!("{arrow} {} > {} ICMP {what}", ip.src_addr, ip.dst_addr)
-        }
-        Ok(Packet::Icmpv6(ip, msg)) => {
-            let what = match msg {
-                Icmpv6Message::EchoRequest {
-                    ident,
-                    seq_no,
-                    data,
-                } => {
-                    format!("echo request id={ident} seq={seq_no} len={}", data.len())
-                }
-                Icmpv6Message::EchoReply {
-                    ident,
-                    seq_no,
-                    data,
-                } => {
-                    format!("echo reply id={ident} seq={seq_no} len={}", data.len())
-                }
-                Icmpv6Message::DestUnreachable { code, .. } => {
-                    format!("destination unreachable code={code}")
-                }
-                Icmpv6Message::PacketTooBig { mtu, .. } => format!("packet too big mtu={mtu}"),
-                other => short_debug(&other),
-            };
-            format!("{arrow} {} > {} ICMPv6 {what}", ip.src_addr, ip.dst_addr)
-        }
+        Ok(Packet::Icmpv4(ip, msg)) => format!(
+            "{arrow} {} > {} ICMP {}",
+            ip.src_addr,
+            ip.dst_addr,
+            crate::icmp_text::icmpv4(&msg)
+        ),
+        Ok(Packet::Icmpv6(ip, msg)) => format!(
+            "{arrow} {} > {} ICMPv6 {}",
+            ip.src_addr,
+            ip.dst_addr,
+            crate::icmp_text::icmpv6(&msg)
+        ),
         Ok(Packet::Other(ip)) => format!(
             "{arrow} {} > {} IPv{} protocol {}, {} bytes",
             ip.src_addr(),
@@ -408,14 +373,5 @@ pub fn describe(dir: Direction, p: &[u8]) -> String {
             let version = p.first().map(|b| b >> 4).unwrap_or(0);
             format!("{arrow} {} bytes, IPv{version}, not parsed ({e})", p.len())
         }
-    }
-}
-
-/// A message's `Debug` form cut at its first field list (no quoted datagram bytes).
-fn short_debug(msg: &dyn std::fmt::Debug) -> String {
-    let s = format!("{msg:?}");
-    match s.find(" {") {
-        Some(i) if s.len() > 60 => s[..i].to_string(),
-        _ => s,
     }
 }

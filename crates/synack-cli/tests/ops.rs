@@ -246,6 +246,23 @@ fn ss_shows_states_and_queues_and_cookies_under_a_syn_flood() {
         .find(|l| l.contains(&format!(":{}", ports[1])))
         .unwrap();
     assert!(line.contains(" 1000 262144 "), "{line}");
+    // The TIME-WAIT row: the entry's sequence numbers and timer, not zeroed placeholders.
+    let mut lines = table.lines();
+    lines
+        .find(|l| l.starts_with("TIME-WAIT"))
+        .expect("a TIME-WAIT row");
+    let tw_detail = lines.next().unwrap();
+    assert!(
+        tw_detail.contains(&format!(
+            "snd_nxt:{} rcv_nxt:{}",
+            tw["snd_nxt"], tw["rcv_nxt"]
+        )),
+        "{tw_detail}"
+    );
+    assert!(tw_detail.contains(" timer:(timewait,"), "{tw_detail}");
+    for placeholder in ["rto:", "mss:", "cwnd:", "retrans:"] {
+        assert!(!tw_detail.contains(placeholder), "{tw_detail}");
+    }
     let only = ss(&ns, &["--state", "close-wait"]);
     assert_eq!(
         only.lines().filter(|l| !l.starts_with('\t')).count(),

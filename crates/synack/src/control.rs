@@ -340,7 +340,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             conns,
             "\n{{\"id\":{},\"state\":{},\"local\":{},\"remote\":{},\"recv_q\":{},\"send_q\":{},\
 \"owner\":{},\"in_state_ms\":{},\"timers\":[{}],\"mss\":{},\"rtt_ms\":{},\"rttvar_ms\":{},\
-\"rto_ms\":{},\"cwnd\":{},\"ssthresh\":{},\"bytes_in_flight\":{},\"snd_wnd\":{},\"rcv_wnd\":{},\
+\"rto_ms\":{},\"cwnd\":{},\"ssthresh\":{},\"bytes_in_flight\":{},\"snd_wnd\":{},\"rcv_wnd\":{},\"snd_una\":{},\"snd_nxt\":{},\
+\"rcv_nxt\":{},\
 \"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"backoff\":{},\"bytes_sent\":{},\
 \"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
 \"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{}}}",
@@ -368,6 +369,9 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.bytes_in_flight,
             ci.snd_wnd,
             ci.rcv_wnd,
+            ci.snd_una.0,
+            ci.snd_nxt.0,
+            ci.rcv_nxt.0,
             ci.retransmits,
             ci.timeouts,
             ci.fast_retransmits,
