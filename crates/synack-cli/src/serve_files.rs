@@ -14,13 +14,16 @@
 //!   them (nginx reads on its event loop the same way).
 //!
 //! Everything else — ranges, conditional requests, directories (index pages, redirects),
-//! percent-encoded paths, errors — goes to ServeDir.
+//! errors — goes to ServeDir. Before either, every request passes the checks of paths.rs:
+//! 400 for a malformed one, 404 for a path that leaves the root (`..`, encoded or not, or a
+//! symlink leading out). Those checks also read the path (percent-decoding it) once for both,
+//! as ServeDir does, so the fast path serves exactly the file ServeDir would, or hands over.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -29,11 +32,13 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use tower_http::services::ServeDir;
 use tower_service::Service;
+
+mod paths;
 
 /// What every response's body is.
 pub(crate) type RespBody = UnsyncBoxBody<Bytes, io::Error>;
@@ -62,6 +67,8 @@ const NOT_PLAIN: [header::HeaderName; 6] = [
 #[derive(Clone)]
 pub(crate) struct Files {
     root: Arc<PathBuf>,
+    /// The root with its symlinks resolved: what every served file's real path starts with.
+    real_root: Arc<PathBuf>,
     dir: ServeDir,
     cache: Arc<Mutex<Cache>>,
 }
@@ -73,6 +80,8 @@ struct Cache {
 }
 
 struct Entry {
+    /// Where the file really is (symlinks resolved), inside the root when last checked.
+    real: PathBuf,
     body: Bytes,
     head: Head,
     /// What the file was when read, and when that was last confirmed.
@@ -121,20 +130,26 @@ impl Head {
 
 impl Files {
     pub(crate) fn new(root: PathBuf) -> Files {
+        // `serve` checked that the root is a directory; should it not resolve, nothing
+        // resolves inside it and ServeDir answers every request (with 404s).
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
         Files {
             dir: ServeDir::new(&root),
             root: Arc::new(root),
+            real_root: Arc::new(real_root),
             cache: Arc::default(),
         }
     }
 
     /// Answer one request.
-    pub(crate) async fn handle(
+    pub(crate) async fn handle<B: Send + 'static>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
     ) -> Result<Response<RespBody>, Infallible> {
-        if let Some(r) = self.plain(&req) {
-            return Ok(r);
+        match self.here(&req) {
+            Err(status) => return Ok(refusal(status)),
+            Ok(Some(r)) => return Ok(r),
+            Ok(None) => {}
         }
         let mut dir = self.dir.clone();
         let Ok(mut r) = dir.call(req).await;
@@ -143,31 +158,62 @@ impl Files {
         Ok(r.map(|b| b.boxed_unsync()))
     }
 
-    /// The response to a plain GET or HEAD of a regular file, or `None` for ServeDir.
-    fn plain<B>(&self, req: &Request<B>) -> Option<Response<RespBody>> {
+    /// The checks of every request (paths.rs: 400 for what is malformed, 404 for what is not
+    /// under the root), then the fast path: the response to a plain GET or HEAD of a regular
+    /// file. `Ok(None)` hands the request to ServeDir, which then names the same file the
+    /// checks passed (paths.rs reads a path as ServeDir does).
+    fn here<B>(&self, req: &Request<B>) -> Result<Option<Response<RespBody>>, StatusCode> {
+        if paths::bad_host(req) {
+            return Err(StatusCode::BAD_REQUEST);
+        }
         let head_only = match *req.method() {
             Method::GET => false,
             Method::HEAD => true,
-            _ => return None,
+            _ => return Ok(None), // ServeDir: 405, without looking at the path
         };
-        if NOT_PLAIN.iter().any(|h| req.headers().contains_key(h)) {
-            return None;
-        }
-        let path = resolve(&self.root, req.uri().path())?;
+        let uri_path = req.uri().path();
+        let path = paths::requested_path(&self.root, uri_path)?;
+        let slash = uri_path.ends_with('/');
+        let plain = !NOT_PLAIN.iter().any(|h| req.headers().contains_key(h));
         let now = Instant::now();
-        if let Some(r) = self.cached(&path, now, head_only) {
-            return Some(r);
+        if plain {
+            let key = if slash {
+                path.join("index.html")
+            } else {
+                path.clone()
+            };
+            if let Some(r) = self.cached(&key, now, head_only) {
+                return Ok(Some(r));
+            }
         }
-        let meta = std::fs::metadata(&path).ok()?;
+        let Some((named, real)) = paths::inside(&self.real_root, &path, slash)? else {
+            return Ok(None); // nothing there: ServeDir's 404
+        };
+        if !plain {
+            return Ok(None);
+        }
+        Ok(self.plain(named, &real, head_only, now))
+    }
+
+    /// The response to a plain GET or HEAD of `named` (its MIME type and the cache's key),
+    /// which is really `real`, or `None` for ServeDir.
+    fn plain(
+        &self,
+        named: PathBuf,
+        real: &Path,
+        head_only: bool,
+        now: Instant,
+    ) -> Option<Response<RespBody>> {
+        let mut file = File::open(real).ok()?;
+        let meta = file.metadata().ok()?;
         if !meta.is_file() {
             return None; // a directory (redirect or index) or something odd: ServeDir's rules
         }
-        let head = Head::of(&path, &meta);
+        let head = Head::of(&named, &meta);
         if meta.len() > CACHE_MAX_FILE {
             let body = if head_only {
                 empty()
             } else {
-                let file = File::open(&path).ok()?;
                 FileBody {
                     file,
                     left: meta.len(),
@@ -176,7 +222,9 @@ impl Files {
             };
             return Some(head.response(body));
         }
-        let body = Bytes::from(std::fs::read(&path).ok()?);
+        let mut body = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut body).ok()?;
+        let body = Bytes::from(body);
         if body.len() as u64 != head.len {
             return None; // changed while we looked: let ServeDir take it
         }
@@ -185,7 +233,14 @@ impl Files {
         } else {
             full(body.clone())
         });
-        self.remember(path, body, head, meta.modified().ok(), now);
+        self.remember(
+            named,
+            real.to_path_buf(),
+            body,
+            head,
+            meta.modified().ok(),
+            now,
+        );
         Some(r)
     }
 
@@ -194,10 +249,14 @@ impl Files {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let e = cache.map.get_mut(path)?;
         if now.duration_since(e.checked) >= REVALIDATE {
-            let meta = std::fs::metadata(path).ok();
-            let same = meta.as_ref().is_some_and(|m| {
-                m.is_file() && m.len() == e.head.len && m.modified().ok() == e.modified
-            });
+            // The same file, at the same place: a symlink on the way that now leads somewhere
+            // else (outside the root, say) drops the entry, and the request is checked anew.
+            let real = std::fs::canonicalize(path).ok();
+            let meta = real.as_ref().and_then(|r| std::fs::metadata(r).ok());
+            let same = real.as_ref() == Some(&e.real)
+                && meta.as_ref().is_some_and(|m| {
+                    m.is_file() && m.len() == e.head.len && m.modified().ok() == e.modified
+                });
             if !same {
                 let gone = cache.map.remove(path).map_or(0, |e| e.body.len());
                 cache.bytes -= gone;
@@ -216,6 +275,7 @@ impl Files {
     fn remember(
         &self,
         path: PathBuf,
+        real: PathBuf,
         body: Bytes,
         head: Head,
         modified: Option<SystemTime>,
@@ -241,6 +301,7 @@ impl Files {
         cache.map.insert(
             path,
             Entry {
+                real,
                 body,
                 head,
                 modified,
@@ -250,25 +311,16 @@ impl Files {
     }
 }
 
-/// The file a request path names under `root`, by ServeDir's rules, or `None` where only
-/// ServeDir can tell (percent-encoding, backslashes) or where it would refuse (`..`, a root or
-/// drive inside the path). A path ending in `/` names its `index.html`.
-fn resolve(root: &Path, uri_path: &str) -> Option<PathBuf> {
-    if uri_path.contains(['%', '\\']) {
-        return None;
+/// A refusal from paths.rs's checks. After a 400 the connection closes: a client that sent
+/// something malformed is not sent more answers to guess at.
+fn refusal(status: StatusCode) -> Response<RespBody> {
+    let mut r = Response::builder()
+        .status(status)
+        .header(header::SERVER, "synack");
+    if status == StatusCode::BAD_REQUEST {
+        r = r.header(header::CONNECTION, "close");
     }
-    let mut path = root.to_path_buf();
-    for c in Path::new(uri_path.trim_start_matches('/')).components() {
-        match c {
-            Component::Normal(c) => path.push(c),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    if uri_path.ends_with('/') {
-        path.push("index.html");
-    }
-    Some(path)
+    r.body(empty()).expect("valid header values")
 }
 
 fn full(b: Bytes) -> RespBody {
@@ -334,6 +386,9 @@ mod tests {
         std::fs::write(d.join("index.html"), "<h1>hi</h1>").unwrap();
         std::fs::write(d.join("sub/a.txt"), "a".repeat(1000)).unwrap();
         std::fs::write(d.join("big.bin"), vec![7u8; 600_000]).unwrap();
+        std::fs::write(d.join("a b.html"), "<p>a b</p>").unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", d.join("in.txt")).unwrap();
+        std::os::unix::fs::symlink("sub", d.join("indir")).unwrap();
         d
     }
 
@@ -341,6 +396,7 @@ mod tests {
         Request::builder()
             .method(method)
             .uri(path)
+            .header(header::HOST, "example.net")
             .body(Empty::new())
             .unwrap()
     }
@@ -371,8 +427,9 @@ mod tests {
         parts(r).await
     }
 
+    /// What the fast path answers, `None` where it hands over (or where paths.rs refuses).
     async fn ours(files: &Files, req: Request<Empty<Bytes>>) -> Option<Parts> {
-        Some(parts(files.plain(&req)?).await)
+        Some(parts(files.here(&req).ok()??).await)
     }
 
     /// The fast path answers exactly as ServeDir does: status, every header, every byte —
@@ -390,6 +447,17 @@ mod tests {
             (Method::GET, "/big.bin"),
             (Method::HEAD, "/big.bin"),
             (Method::GET, "/./sub//a.txt"),
+            (Method::GET, "/sub/a.txt?x=1"),
+            // Percent-decoded once, as ServeDir decodes; %2F is a separator after decoding.
+            (Method::GET, "/a%20b.html"),
+            (Method::GET, "/sub/%61.txt"),
+            (Method::GET, "/sub%2Fa.txt"),
+            (Method::GET, "/%2E/sub/a.txt"),
+            // A file with a slash after it is the file, to ServeDir (it is not a directory).
+            (Method::GET, "/sub/a.txt/"),
+            // Symlinks that stay inside the root are followed; the type is the link's name's.
+            (Method::GET, "/in.txt"),
+            (Method::GET, "/indir/a.txt"),
         ] {
             let want = serve_dir(&root, get(m.clone(), p)).await;
             let got = ours(&files, get(m.clone(), p)).await;
@@ -399,7 +467,7 @@ mod tests {
     }
 
     /// What the fast path leaves to ServeDir: ranges, conditions, other methods, directories
-    /// without their slash, missing files, percent-encoding, and anything leaving the root.
+    /// without their slash, missing files; and what paths.rs refuses before either.
     #[tokio::test]
     async fn everything_else_is_left_to_serve_dir() {
         let root = dir("else");
@@ -416,15 +484,20 @@ mod tests {
             get(Method::POST, "/sub/a.txt"),
             get(Method::GET, "/sub"),
             get(Method::GET, "/nope"),
-            get(Method::GET, "/sub/%61.txt"),
+            get(Method::GET, "/indir"),
+            get(Method::GET, "/nope/"),
             get(Method::GET, "/../etc/passwd"),
             get(Method::GET, "/sub/../../etc/passwd"),
         ] {
             let what = format!("{} {} {:?}", req.method(), req.uri(), req.headers());
             assert!(ours(&files, req).await.is_none(), "{what}");
         }
-        assert_eq!(resolve(&root, "/../x"), None);
-        assert_eq!(resolve(&root, "/a/b/"), Some(root.join("a/b/index.html")));
+        // Those that ServeDir answers, it answers as it would without the checks in front.
+        for p in ["/sub", "/indir", "/nope", "/nope/", "/sub/a.txt/x"] {
+            let want = serve_dir(&root, get(Method::GET, p)).await;
+            let got = parts(files.handle(get(Method::GET, p)).await.unwrap()).await;
+            assert_eq!(got, want, "GET {p}");
+        }
         let _ = std::fs::remove_dir_all(&root);
     }
 
