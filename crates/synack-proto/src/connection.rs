@@ -205,7 +205,7 @@ impl Connection {
                 self.timers.stop(Timer::FinWait2);
                 self.snd.buf_mut().clear();
                 if self.released || !self.owned {
-                    self.rcv.buf.clear();
+                    self.rcv.buf_mut().clear();
                 }
             }
             _ => {}
@@ -244,15 +244,15 @@ impl Connection {
     /// `pressure`: the endpoint is over its memory budget (the edge stays where it is).
     pub(crate) fn rcv_wnd(&self, pressure: bool) -> u32 {
         let max = self.largest_window();
-        let free = (self.rcv.buf.window() as u64).min(u64::from(max)) as u32;
-        let edge = self.rcv.nxt + free;
+        let free = (self.rcv.buf().window() as u64).min(u64::from(max)) as u32;
+        let edge = self.rcv.nxt() + free;
         let promised = self.rcv.promised_window();
         // Receiver silly-window avoidance (MUST-39): move the right edge only by at least
         // min(half the buffer, one MSS); never move it left (SHLD-14).
-        let step = (self.rcv.buf.capacity() as u32 / 2)
+        let step = (self.rcv.buf().capacity() as u32 / 2)
             .min(u32::from(self.opts.path_mss()))
             .max(1);
-        if edge <= self.rcv.adv || edge - self.rcv.adv < step || pressure {
+        if edge <= self.rcv.adv() || edge - self.rcv.adv() < step || pressure {
             promised
         } else {
             free
@@ -261,13 +261,13 @@ impl Connection {
 
     /// Ring storage this connection holds (send and receive).
     pub(crate) fn ring_storage(&self) -> usize {
-        self.snd.buf().storage() + self.rcv.buf.storage()
+        self.snd.buf().storage() + self.rcv.buf().storage()
     }
 
     /// Give back the storage of rings that are empty.
     pub(crate) fn release_empty_rings(&mut self) {
         self.snd.buf_mut().release_if_empty();
-        self.rcv.buf.release_if_empty();
+        self.rcv.buf_mut().release_if_empty();
     }
 
     /// How many bytes SEND may queue now: the free space of the send buffer, and under memory
@@ -285,15 +285,15 @@ impl Connection {
 
     /// Bytes this connection holds for the application (in order and out of order).
     pub(crate) fn recv_memory(&self) -> usize {
-        self.rcv.buf.readable() + self.rcv.buf.ooo_bytes() + self.rcv.buf.kept_overhead()
+        self.rcv.buf().readable() + self.rcv.buf().ooo_bytes() + self.rcv.buf().kept_overhead()
     }
 
     /// Urgent octets the application has not read yet (MUST-33): from the next octet to read
     /// up to the urgent pointer.
     pub(crate) fn urgent_pending(&self) -> usize {
-        let Some(up) = self.rcv.up else { return 0 };
-        let read_seq =
-            self.rcv.nxt - (self.rcv.buf.readable() as u32 + u32::from(self.rcv.fin_received));
+        let Some(up) = self.rcv.up() else { return 0 };
+        let read_seq = self.rcv.nxt()
+            - (self.rcv.buf().readable() as u32 + u32::from(self.rcv.fin_received()));
         if up > read_seq {
             (up - read_seq) as usize
         } else {

@@ -421,11 +421,11 @@ impl Endpoint {
         let l = owned_live(&mut self.conns, h)?;
         let c = &mut *l.conn;
         let n = c.recv(buf, pressure)?;
-        c.rcv.buf.take_spent(&mut self.spent, MAX_RECLAIMABLE);
-        if self.cfg.recv_buffer_max > c.rcv.buf.capacity() {
+        c.rcv.buf_mut().take_spent(&mut self.spent, MAX_RECLAIMABLE);
+        if self.cfg.recv_buffer_max > c.rcv.buf().capacity() {
             c.autotune_read(self.last_now, n, self.cfg.recv_buffer_max, pressure);
         }
-        let ack_now = c.rcv.ack_now;
+        let ack_now = c.rcv.ack_now();
         reaccount(&mut self.rx_memory, c.recv_memory(), &mut l.rx_accounted);
         account_rings(&mut self.ring_storage, self.cfg.retained_ring_storage, l);
         if ack_now {

@@ -17,16 +17,14 @@ impl Connection {
     /// SYN's sequence number, RCV.NXT just past it, the window edge there, the options both
     /// SYNs agreed, and Last.ACK.sent = RCV.NXT (the ACK our next segment carries).
     pub(crate) fn accept_syn(&mut self, ctx: &Ctx<'_>, irs: SeqNum, options: &TcpOptions) {
-        self.rcv.irs = irs;
-        self.rcv.nxt = irs + 1u32;
-        self.rcv.adv = self.rcv.nxt;
+        self.rcv.take_syn(irs);
         let (ours, default) = (
             self.our_mss(ctx.cfg),
             crate::connection::default_mss(&self.tuple),
         );
         self.opts
             .negotiate(ctx.cfg, options, ours, default, ctx.now);
-        self.opts.ack_sent(self.rcv.nxt);
+        self.opts.ack_sent(self.rcv.nxt());
     }
 
     /// §3.10.7.3: SYN-SENT.
@@ -60,7 +58,7 @@ impl Connection {
             return Outcome::default(); // fifth: neither SYN nor RST — drop
         }
         self.accept_syn(ctx, seg.seq, &seg.options);
-        self.rcv.last_recv_at = ctx.now;
+        self.rcv.heard_from_peer(ctx.now);
         if ack_ok {
             let tsecr = seg.options.timestamps.map(|t| t.1);
             let _ = self.ack_arrived(ctx, seg.ack, tsecr);
@@ -68,7 +66,7 @@ impl Connection {
         if self.snd.una() > self.snd.iss() {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd.update_window(seg.wnd, seg.seq, seg.ack);
-            self.rcv.ack_now = true;
+            self.rcv.owe_ack();
             self.transition(ctx, State::Established, "rcv SYN-ACK");
             self.on_established(ctx);
             // Data or FIN on the SYN-ACK: continue at step 6 (URG) with the SYN stripped.
@@ -107,7 +105,7 @@ impl Connection {
         if self.listener.is_none() {
             ctx.events.push_back(Event::Connected { conn: self.handle });
         }
-        if self.rcv.buf.readable() > 0 {
+        if self.rcv.buf().readable() > 0 {
             ctx.events.push_back(Event::Readable { conn: self.handle });
         }
         self.arm_keepalive();

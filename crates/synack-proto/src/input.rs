@@ -56,7 +56,7 @@ impl Endpoint {
             .handle_offered(now, datagram, offer)
             .and_then(|h| self.conns.get_mut(&h));
         let back = match c {
-            Some(c) => c.rcv.buf.adopt(packet),
+            Some(c) => c.rcv.buf_mut().adopt(packet),
             None => Some(packet),
         };
         self.stats.packets_kept += u64::from(back.is_none());
@@ -222,7 +222,7 @@ impl Endpoint {
         };
         if !valid || !self.is_ours(dst) || !valid_unicast(dst) || !valid_unicast(src) {
             if let Some(c) = found.and_then(|h| self.conns.get_mut(&h)) {
-                c.rcv.buf.unstage();
+                c.rcv.buf_mut().unstage();
             }
             if !valid {
                 self.malformed(synack_wire::Error::BadChecksum);

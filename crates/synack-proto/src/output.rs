@@ -16,18 +16,18 @@ impl Connection {
     /// `payload_len` bytes of the send buffer from `seq` (`SendBuffer::slices`), which the
     /// endpoint copies straight into the packet.
     pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        if let Some(ack) = self.rcv.owed_dupacks.pop_front() {
+        if let Some(ack) = self.rcv.next_owed_dupack() {
             if self.state().is_synchronized() {
                 // Unless it says everything a pending ACK would, the pending ACK still goes.
                 let still_owed =
-                    self.rcv.ack_now && !(ack == self.rcv.nxt && self.rcv.owed_dupacks.is_empty());
+                    self.rcv.ack_now() && (ack != self.rcv.nxt() || self.rcv.dupacks_owed());
                 let options = self.segment_options(ctx.now);
                 let mut out = self.sent(ctx, self.snd.max(), TcpFlags::ACK, options, 0);
                 out.ack = ack;
-                self.rcv.ack_now = still_owed;
+                self.rcv.set_ack_owed(still_owed);
                 return Some(out);
             }
-            self.rcv.owed_dupacks.clear();
+            self.rcv.forget_owed_dupacks();
         }
         match self.state() {
             State::Closed | State::Listen => None,
@@ -37,7 +37,7 @@ impl Connection {
                 }
                 // <SEQ=ISS><CTL=SYN> with our MSS (MUST-14, SHLD-5, MAY-3: always sent).
                 let options = self.syn_options(ctx);
-                self.rcv.ack_now = false;
+                self.rcv.set_ack_owed(false);
                 Some(self.sent(ctx, self.snd.iss(), TcpFlags::SYN, options, 0))
             }
             State::SynReceived if self.snd.nxt() == self.snd.iss() => {
@@ -80,13 +80,11 @@ impl Connection {
     /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
     /// all the signal it needs).
     pub(crate) fn owe_duplicate_ack(&mut self) {
-        if self.rcv.owed_dupacks.len() < 8 {
-            self.rcv.owed_dupacks.push_back(self.rcv.nxt);
-        }
+        self.rcv.owe_dupack();
     }
 
     fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
-        if !self.rcv.ack_now {
+        if !self.rcv.ack_now() {
             return None;
         }
         // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where the RFC's SND.NXT is the highest
@@ -364,15 +362,11 @@ impl Connection {
             u32::from(self.window_field(ctx.pressure))
         };
         if ack_flag {
-            self.rcv.ack_now = false;
             self.timers.stop(Timer::DelayedAck);
-            self.rcv.unacked_bytes = 0;
-            self.opts.ack_sent(self.rcv.nxt);
+            self.opts.ack_sent(self.rcv.nxt());
             let shift = if syn { 0 } else { self.opts.rcv_shift() };
-            self.rcv.adv = self.rcv.adv.max(self.rcv.nxt + (field << shift));
-            if !options.sack_blocks.is_empty() {
-                self.rcv.dsack = None; // reported once (RFC 2883)
-            }
+            self.rcv
+                .acked(field << shift, !options.sack_blocks.is_empty());
         }
         // Urgent data (MUST-62): every segment before the urgent pointer carries URG and the
         // offset to the octet after the urgent data.
@@ -388,7 +382,7 @@ impl Connection {
         }
         Outgoing {
             seq,
-            ack: if ack_flag { self.rcv.nxt } else { SeqNum(0) },
+            ack: if ack_flag { self.rcv.nxt() } else { SeqNum(0) },
             flags,
             window: field as u16,
             options,
@@ -404,10 +398,10 @@ impl Connection {
         now: Instant,
         pressure: bool,
     ) -> Option<(SeqNum, SeqNum, u16, TcpOptions)> {
-        self.rcv.ack_now.then(|| {
+        self.rcv.ack_now().then(|| {
             (
                 self.snd.nxt(),
-                self.rcv.nxt,
+                self.rcv.nxt(),
                 self.window_field(pressure),
                 self.segment_options(now),
             )
@@ -425,7 +419,7 @@ impl Connection {
     pub(crate) fn window_field(&self, pressure: bool) -> u16 {
         let wnd = self.rcv_wnd(pressure);
         let mut f = wnd >> self.opts.rcv_shift();
-        let room = self.rcv.buf.window().min(u32::MAX as usize) as u32;
+        let room = self.rcv.buf().window().min(u32::MAX as usize) as u32;
         if (f << self.opts.rcv_shift()) < self.rcv.promised_window()
             && f << self.opts.rcv_shift() < room
         {
@@ -493,13 +487,13 @@ impl Connection {
     fn sack_blocks(&self) -> SackBlocks {
         let max = if self.opts.ts_ok() { 3 } else { 4 };
         let mut blocks = SackBlocks::new();
-        if let Some((l, r)) = self.rcv.dsack {
+        if let Some((l, r)) = self.rcv.dsack() {
             blocks.push(l.get(), r.get());
         }
-        let ranges = self.rcv.buf.ooo_ranges();
+        let ranges = self.rcv.buf().ooo_ranges();
         let recent = self
             .rcv
-            .last_ooo
+            .last_ooo()
             .and_then(|seq| ranges.iter().position(|(l, r)| seq.in_range(*l, *r)));
         if let Some(i) = recent {
             let (l, r) = ranges[i];

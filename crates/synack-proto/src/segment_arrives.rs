@@ -112,7 +112,7 @@ impl Connection {
             _ => self.synchronizing_arrives(ctx, seg, accept_room),
         };
         // Text staged and not taken (the segment was not acceptable) is forgotten.
-        self.rcv.buf.unstage();
+        self.rcv.buf_mut().unstage();
         out
     }
 
@@ -128,13 +128,13 @@ impl Connection {
         );
         if !takes_text
             || text.is_empty()
-            || seq != self.rcv.nxt
+            || seq != self.rcv.nxt()
             || flags.contains(TcpFlags::SYN)
             || flags.contains(TcpFlags::RST)
         {
             return None;
         }
-        self.rcv.buf.stage(seq, text)
+        self.rcv.buf_mut().stage(seq, text)
     }
     /// §3.10.7.4: SYN-RECEIVED and the synchronized states.
     fn synchronizing_arrives(
@@ -143,7 +143,8 @@ impl Connection {
         mut seg: Segment<'_>,
         accept_room: bool,
     ) -> Outcome {
-        if self.state() == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs {
+        if self.state() == State::SynReceived && seg.has(TcpFlags::SYN) && seg.seq == self.rcv.irs()
+        {
             if !seg.has(TcpFlags::ACK) {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
                 self.snd.resend_syn();
@@ -165,7 +166,7 @@ impl Connection {
             Paws::Pass => {}
             Paws::Drop => return Outcome::default(),
             Paws::AckAndDrop => {
-                self.rcv.ack_now = true;
+                self.rcv.owe_ack();
                 return Outcome::default();
             }
         }
@@ -183,7 +184,7 @@ impl Connection {
 
         // First: check the sequence number (Table 6).
         let wnd = self.rcv_wnd(ctx.pressure);
-        let nxt = self.rcv.nxt;
+        let nxt = self.rcv.nxt();
         if !seg.acceptable(nxt, wnd) {
             // MUST-66: with a zero window still process a valid ACK (and RST, URG) carried
             // by a segment at RCV.NXT; its text is dropped.
@@ -191,24 +192,24 @@ impl Connection {
             if !zero_window_ack {
                 if !seg.has(TcpFlags::RST) {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-                    self.rcv.ack_now = true;
+                    self.rcv.owe_ack();
                     if self.opts.sack_ok() && !seg.payload.is_empty() && seg.seq < nxt {
                         // A duplicate: report it as D-SACK (RFC 2883).
                         let end = seg.seq + seg.payload.len();
-                        self.rcv.dsack = Some((seg.seq, end.min(nxt)));
+                        self.rcv.report_dsack(seg.seq, end.min(nxt));
                     }
                 }
                 return Outcome::default();
             }
             // The text is not acceptable, so it is answered with an ACK (a zero-window
             // probe gets its reply here), but the ACK field is still processed.
-            self.rcv.ack_now = !seg.has(TcpFlags::RST);
+            self.rcv.set_ack_owed(!seg.has(TcpFlags::RST));
             seg.payload = &[];
             seg.flags.remove(TcpFlags::FIN);
         }
         // An acceptable segment: the peer is alive (keep-alive). TS.Recent waits for the ACK
         // check (step 5).
-        self.rcv.last_recv_at = ctx.now;
+        self.rcv.heard_from_peer(ctx.now);
         self.keepalive_unanswered = 0;
         if self.keepalive.is_some() {
             self.arm_keepalive();
@@ -216,7 +217,7 @@ impl Connection {
         // Trim to the window: drop octets before RCV.NXT and beyond the right edge.
         if seg.seq < nxt {
             if self.opts.sack_ok() && !seg.payload.is_empty() {
-                self.rcv.dsack = Some((seg.seq, nxt)); // partly a duplicate (RFC 2883 §4.1.2)
+                self.rcv.report_dsack(seg.seq, nxt); // partly a duplicate (RFC 2883 §4.1.2)
             }
             let skip = (nxt - seg.seq) as usize;
             if skip <= seg.payload.len() {
@@ -361,8 +362,8 @@ impl Connection {
             )
         {
             let up = urgent_seq + u32::from(seg.urgent);
-            if self.rcv.up.is_none_or(|cur| up > cur) {
-                self.rcv.up = Some(up);
+            if self.rcv.up().is_none_or(|cur| up > cur) {
+                self.rcv.urgent_to(up);
                 if self.owned {
                     ctx.events.push_back(Event::Urgent { conn: self.handle });
                 }
@@ -395,7 +396,7 @@ impl Connection {
         if self.challenge_count < ctx.cfg.challenge_ack_limit {
             self.challenge_count += 1;
             self.stats.challenge_acks = self.stats.challenge_acks.saturating_add(1);
-            self.rcv.ack_now = true;
+            self.rcv.owe_ack();
         } else {
             self.stats.challenge_acks_suppressed =
                 self.stats.challenge_acks_suppressed.saturating_add(1);
@@ -487,48 +488,41 @@ impl Connection {
             State::Established | State::FinWait1 | State::FinWait2
         );
         if takes_text && !seg.payload.is_empty() {
-            let before = self.rcv.nxt;
-            let had_holes = self.rcv.buf.ooo_bytes() > 0;
-            if ctx.pressure && seg.seq != self.rcv.nxt {
+            let before = self.rcv.nxt();
+            let had_holes = self.rcv.buf().ooo_bytes() > 0;
+            if ctx.pressure && seg.seq != self.rcv.nxt() {
                 // Over the endpoint's memory budget: out-of-order text is not held (the
                 // peer will retransmit it); still tell the sender where the hole is.
                 self.owe_duplicate_ack();
                 return true;
             }
-            self.rcv.nxt =
-                self.rcv
-                    .buf
-                    .insert_offered(self.rcv.nxt, seg.seq, seg.payload, seg.offer.copied());
-            self.stats.bytes_received += u64::from(self.rcv.nxt - before);
+            self.rcv.insert(seg.seq, seg.payload, seg.offer.copied());
+            self.stats.bytes_received += u64::from(self.rcv.nxt() - before);
             // ACK every segment (delayed ACK comes with the transfer work). Out-of-order text
             // gets an immediate duplicate ACK each time (RFC 5681 §4.2): these are not
             // aggregated, the sender counts them to detect loss.
-            if self.rcv.nxt == before {
-                self.rcv.last_ooo = Some(seg.seq);
+            if self.rcv.nxt() == before {
+                self.rcv.out_of_order_at(seg.seq);
                 self.owe_duplicate_ack();
             } else {
                 // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
                 // or two full segments' worth is unacknowledged (SHLD-19).
-                self.rcv.unacked_bytes =
-                    self.rcv.unacked_bytes.saturating_add(self.rcv.nxt - before);
-                let (nxt, adv) = (self.rcv.nxt, self.rcv.adv);
-                self.rcv.autotune.text_arrived(nxt, adv, ctx.now);
+                self.rcv.text_arrived(before, ctx.now);
                 // A full-sized segment from the peer carries our MSS less its options.
                 let full = u32::from(self.our_mss(ctx.cfg)) - self.opts.option_overhead();
                 let two_segments = 2 * full;
                 match ctx.cfg.delayed_ack {
-                    Some(delay) if !had_holes && self.rcv.unacked_bytes < two_segments => {
+                    Some(delay) if !had_holes && self.rcv.unacked_bytes() < two_segments => {
                         if !self.timers.is_set(Timer::DelayedAck) {
                             self.timers.start(Timer::DelayedAck, ctx.now + delay);
                         }
                     }
-                    _ => self.rcv.ack_now = true,
+                    _ => self.rcv.owe_ack(),
                 }
                 if self.owned {
                     ctx.events.push_back(Event::Readable { conn: self.handle });
                 }
-                if self.rcv.pending_fin == Some(self.rcv.nxt) {
-                    self.rcv.pending_fin = None;
+                if self.rcv.take_pending_fin() {
                     self.fin_arrives(ctx);
                     return false;
                 }
@@ -539,11 +533,11 @@ impl Connection {
                 return false; // never process a FIN in these states
             }
             let fin_seq = seg.seq + seg.payload.len();
-            if fin_seq == self.rcv.nxt {
+            if fin_seq == self.rcv.nxt() {
                 self.fin_arrives(ctx);
-            } else if fin_seq > self.rcv.nxt {
+            } else if fin_seq > self.rcv.nxt() {
                 // The FIN came before the data preceding it: handle it in sequence order.
-                self.rcv.pending_fin = Some(fin_seq);
+                self.rcv.fin_ahead(fin_seq);
             }
         }
         false
@@ -551,9 +545,7 @@ impl Connection {
 
     /// Step 8: the FIN is next in sequence.
     fn fin_arrives(&mut self, ctx: &mut Ctx<'_>) {
-        self.rcv.nxt += 1u32;
-        self.rcv.fin_received = true;
-        self.rcv.ack_now = true;
+        self.rcv.take_fin();
         if self.owned {
             ctx.events
                 .push_back(Event::PeerClosed { conn: self.handle });

@@ -163,7 +163,7 @@ impl ConnTable {
             next: NONE,
             addrs,
             snd_nxt: c.snd.max(),
-            rcv_nxt: c.rcv.nxt,
+            rcv_nxt: c.rcv.nxt(),
             ts_recent: c.opts.ts_recent(),
             ports: [c.tuple.local.port(), c.tuple.remote.port()],
             expires,
@@ -512,10 +512,10 @@ impl Connection {
         self.state() == crate::state::State::TimeWait
             && (self.released || !self.owned)
             && self.timers.is_set(Timer::TimeWait)
-            && !self.rcv.ack_now
+            && !self.rcv.ack_now()
             && !self.timers.is_set(Timer::DelayedAck)
-            && self.rcv.dsack.is_none()
-            && self.rcv.buf.readable() == 0
-            && self.rcv.buf.ooo_bytes() == 0
+            && self.rcv.dsack().is_none()
+            && self.rcv.buf().readable() == 0
+            && self.rcv.buf().ooo_bytes() == 0
     }
 }

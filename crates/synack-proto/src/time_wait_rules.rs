@@ -189,7 +189,7 @@ impl crate::connection::Connection {
     fn time_wait_view(&self, now: Instant, pressure: bool, listener: bool) -> View {
         View {
             snd_nxt: self.snd.max(),
-            rcv_nxt: self.rcv.nxt,
+            rcv_nxt: self.rcv.nxt(),
             last_ack_sent: self.opts.last_ack_sent(),
             wnd: self.rcv_wnd(pressure),
             ts_ok: self.opts.ts_ok(),
@@ -209,9 +209,7 @@ impl crate::connection::Connection {
         if v.fin {
             // The edge moves with RCV.NXT, so the window offered stays what it was, as the
             // compact entry's fixed window field has it.
-            self.rcv.nxt += 1u32;
-            self.rcv.adv = self.rcv.adv.max(self.rcv.nxt) + 1u32;
-            self.rcv.fin_received = true;
+            self.rcv.take_fin_keeping_window();
             if self.owned {
                 ctx.events
                     .push_back(Event::PeerClosed { conn: self.handle });
@@ -224,9 +222,9 @@ impl crate::connection::Connection {
         match v.action {
             Action::Drop | Action::Reincarnate { .. } => {}
             Action::Ack => {
-                self.rcv.ack_now = true;
-                if v.dsack.is_some() {
-                    self.rcv.dsack = v.dsack;
+                self.rcv.owe_ack();
+                if let Some((l, r)) = v.dsack {
+                    self.rcv.report_dsack(l, r);
                 }
             }
             Action::Challenge => self.challenge_ack(ctx),

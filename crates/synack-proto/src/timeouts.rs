@@ -44,7 +44,7 @@ impl Connection {
             return;
         }
         if self.timers.expire(Timer::DelayedAck, now) {
-            self.rcv.ack_now = true;
+            self.rcv.owe_ack();
         }
         if self.timers.expire(Timer::KeepAlive, now) {
             self.on_keepalive_timer(ctx);
@@ -62,7 +62,7 @@ impl Connection {
     pub(crate) fn arm_keepalive(&mut self) {
         let at = match self.keepalive {
             Some(idle) if matches!(self.state(), State::Established | State::CloseWait) => {
-                Some(self.rcv.last_recv_at + idle)
+                Some(self.rcv.last_recv_at() + idle)
             }
             _ => None,
         };
@@ -81,9 +81,9 @@ impl Connection {
             self.timers.start(Timer::KeepAlive, now + idle);
             return;
         }
-        if now < self.rcv.last_recv_at + idle {
+        if now < self.rcv.last_recv_at() + idle {
             self.timers
-                .start(Timer::KeepAlive, self.rcv.last_recv_at + idle);
+                .start(Timer::KeepAlive, self.rcv.last_recv_at() + idle);
             return;
         }
         if self.keepalive_unanswered >= ctx.cfg.keepalive_probes {

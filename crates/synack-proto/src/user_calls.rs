@@ -63,29 +63,30 @@ impl Connection {
         ) {
             return Err(Error::WouldBlock);
         }
-        if self.rcv.buf.readable() > 0 {
+        if self.rcv.buf().readable() > 0 {
             if buf.is_empty() {
                 return Ok(0);
             }
             let before = self.rcv_wnd(pressure);
-            let n = self.rcv.buf.read(buf);
+            let n = self.rcv.buf_mut().read(buf);
             // Tell the peer about the opened window once it grew by at least one MSS or half
             // the buffer (receiver silly-window avoidance, MUST-39) — at once only while the
             // window the peer knows of is down to half the largest we offer; above that the
             // peer is not held back, and the new edge rides on the next ACK (Linux's rule in
             // tcp_cleanup_rbuf). A reader draining a fast sender then adds no ACK per read.
             let after = self.rcv_wnd(pressure);
-            let threshold = u32::from(self.opts.snd_mss()).min(self.rcv.buf.capacity() as u32 / 2);
+            let threshold =
+                u32::from(self.opts.snd_mss()).min(self.rcv.buf().capacity() as u32 / 2);
             let opened = after.saturating_sub(before) >= threshold.max(1)
                 || (before < threshold && after >= threshold);
-            let largest = self.largest_window().min(self.rcv.buf.capacity() as u32);
+            let largest = self.largest_window().min(self.rcv.buf().capacity() as u32);
             let held_back = self.rcv.promised_window() <= largest / 2;
-            if opened && held_back && !self.rcv.fin_received && self.state().is_synchronized() {
-                self.rcv.ack_now = true;
+            if opened && held_back && !self.rcv.fin_received() && self.state().is_synchronized() {
+                self.rcv.owe_ack();
             }
             return Ok(n);
         }
-        if self.rcv.fin_received {
+        if self.rcv.fin_received() {
             return Ok(0);
         }
         match self.state() {
@@ -124,7 +125,7 @@ impl Connection {
     /// data turns the close into a reset (SHLD-3). Returns a RST to send, if any.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<ResetReply> {
         self.released = true;
-        if self.rcv.buf.readable() > 0 && self.state().is_synchronized() {
+        if self.rcv.buf().readable() > 0 && self.state().is_synchronized() {
             return self.abort(ctx, "CLOSE with unread data (RST)");
         }
         match self.state() {
@@ -157,7 +158,7 @@ impl Connection {
             | State::CloseWait => Some(self.reset_reply(ctx.now, self.snd.max())),
             _ => None,
         };
-        self.rcv.buf.clear();
+        self.rcv.buf_mut().clear();
         self.close_with(ctx, CloseReason::Aborted, cause);
         reply
     }
@@ -167,10 +168,10 @@ impl Connection {
     /// is over its memory budget (`pressure`).
     pub(crate) fn autotune_read(&mut self, now: Instant, n: usize, max: usize, pressure: bool) {
         let limit = max.min(self.largest_window() as usize);
-        let capacity = self.rcv.buf.capacity();
-        if let Some(want) = self.rcv.autotune.read(now, n, capacity, limit) {
+        let capacity = self.rcv.buf().capacity();
+        if let Some(want) = self.rcv.autotune_mut().read(now, n, capacity, limit) {
             if !pressure {
-                self.rcv.buf.set_capacity(want);
+                self.rcv.buf_mut().set_capacity(want);
             }
         }
     }
