@@ -370,7 +370,6 @@ fn serve_with_stderr_closed_still_stops_on_sigterm() {
 /// (status 141 in a shell) — no "failed printing to stdout" panic (status 101).
 #[test]
 fn ping_into_a_closed_pipe_ends_quietly() {
-    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
     if let Some(why) = skip_reason(&["ip"]) {
         support::skip(&why);
@@ -378,25 +377,11 @@ fn ping_into_a_closed_pipe_ends_quietly() {
     }
     let ns = Netns::new();
     // Closed ports of the kernel's side answer RST at once: a line each, fast.
-    let mut ping = Reaper(
+    let (st, err) = into_closed_pipe(
         Command::new(BIN)
             .args(["ping", "10.200.0.1:1-3000", "-c", "1", "--no-control"])
-            .args(["--netns", &ns.name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .args(["--netns", &ns.name]),
     );
-    let mut stdout = ping.0.stdout.take().unwrap();
-    let mut first = [0u8; 64];
-    stdout.read_exact(&mut first).expect("ping printed");
-    drop(stdout);
-    let st = wait_bounded(&mut ping.0, GUARD).expect("ping ends");
-    let mut err = String::new();
-    if let Some(mut e) = ping.0.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
     assert!(!err.contains("panicked"), "{err}");
     assert!(
         st.success() || st.signal() == Some(13),
@@ -408,7 +393,6 @@ fn ping_into_a_closed_pipe_ends_quietly() {
 /// closes the connection and ends as SIGPIPE ends `nc` — no "receive: Broken pipe" error.
 #[test]
 fn connect_into_a_closed_pipe_ends_quietly() {
-    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
     if let Some(why) = skip_reason(&["ip", "python3", "ss"]) {
         support::skip(&why);
@@ -428,25 +412,11 @@ fn connect_into_a_closed_pipe_ends_quietly() {
         ],
     );
     wait_listening(&ns, &[":5003"]);
-    let mut connect = Reaper(
+    let (st, err) = into_closed_pipe(
         Command::new(BIN)
             .args(["connect", "10.200.0.1:5003", "--no-control"])
-            .args(["--netns", &ns.name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .args(["--netns", &ns.name]),
     );
-    let mut stdout = connect.0.stdout.take().unwrap();
-    let mut first = [0u8; 64];
-    stdout.read_exact(&mut first).expect("connect printed");
-    drop(stdout);
-    let st = wait_bounded(&mut connect.0, GUARD).expect("connect ends");
-    let mut err = String::new();
-    if let Some(mut e) = connect.0.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
     assert!(
         !err.contains("panicked") && !err.contains("Broken pipe"),
         "{err}"
@@ -455,4 +425,27 @@ fn connect_into_a_closed_pipe_ends_quietly() {
         st.success() || st.signal() == Some(13),
         "connect into a closed pipe: {st}\n{err}"
     );
+}
+
+/// Run `cmd` with standard output into a pipe that closes after the first 64 bytes: its exit
+/// status and what it wrote to standard error.
+fn into_closed_pipe(cmd: &mut Command) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = Reaper(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("it printed");
+    drop(stdout);
+    let st = wait_bounded(&mut child.0, GUARD).expect("it ends");
+    let mut err = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (st, err)
 }
