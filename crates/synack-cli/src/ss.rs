@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::Value;
+use synack_proto::State;
 
 use crate::ss_find;
 use crate::ss_summary::summary;
@@ -68,20 +69,18 @@ fn ss_name(rfc: &str) -> &str {
     }
 }
 
+/// Every state's RFC name, LISTEN first and CLOSED last: the order the tools print them in.
+pub(crate) fn state_names() -> impl Iterator<Item = &'static str> {
+    State::ALL[1..]
+        .iter()
+        .chain(&State::ALL[..1])
+        .map(|s| s.name())
+}
+
 /// The RFC state names a `--state` word selects.
 fn states_for(word: &str) -> Result<Vec<&'static str>, String> {
-    const ALL: [&str; 10] = [
-        "SYN-SENT",
-        "SYN-RECEIVED",
-        "ESTABLISHED",
-        "FIN-WAIT-1",
-        "FIN-WAIT-2",
-        "CLOSE-WAIT",
-        "CLOSING",
-        "LAST-ACK",
-        "TIME-WAIT",
-        "CLOSED",
-    ];
+    // The states of connections (LISTEN is a listener's).
+    let all: Vec<&'static str> = state_names().filter(|s| *s != "LISTEN").collect();
     let w = word.to_ascii_lowercase().replace('_', "-");
     Ok(match w.as_str() {
         "established" | "estab" => vec!["ESTABLISHED"],
@@ -95,14 +94,13 @@ fn states_for(word: &str) -> Result<Vec<&'static str>, String> {
         "closing" => vec!["CLOSING"],
         "closed" => vec!["CLOSED"],
         "listening" | "listen" => vec!["LISTEN"],
-        "connected" => ALL.iter().copied().filter(|s| *s != "CLOSED").collect(),
-        "synchronized" => ALL
-            .iter()
-            .copied()
+        "connected" => all.into_iter().filter(|s| *s != "CLOSED").collect(),
+        "synchronized" => all
+            .into_iter()
             .filter(|s| !matches!(*s, "CLOSED" | "SYN-SENT" | "SYN-RECEIVED"))
             .collect(),
         "all" => {
-            let mut v = ALL.to_vec();
+            let mut v = all;
             v.push("LISTEN");
             v
         }

@@ -28,22 +28,8 @@ pub fn summary(doc: &Value) -> String {
         n("memory_releases"),
         bytes(n("memory_released")),
     ));
-    const ORDER: [&str; 11] = [
-        "LISTEN",
-        "SYN-SENT",
-        "SYN-RECEIVED",
-        "ESTABLISHED",
-        "FIN-WAIT-1",
-        "FIN-WAIT-2",
-        "CLOSE-WAIT",
-        "CLOSING",
-        "LAST-ACK",
-        "TIME-WAIT",
-        "CLOSED",
-    ];
-    let states = ORDER
-        .iter()
-        .filter_map(|k| s["states"].get(*k).map(|v| format!("{k} {v}")))
+    let states = crate::ss::state_names()
+        .filter_map(|k| s["states"].get(k).map(|v| format!("{k} {v}")))
         .collect::<Vec<_>>()
         .join(", ");
     out.push_str(&format!(
