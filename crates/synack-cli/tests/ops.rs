@@ -16,7 +16,7 @@ use serde_json::Value;
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Netns, Reaper};
+use support::{skip_reason, spawn_until, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -35,32 +35,17 @@ impl Netns {
 /// `synack serve` in the namespace with its control socket in the scratch directory; returns
 /// once it listens, with its stderr lines arriving on the channel.
 fn serve(ns: &Netns, mode: &[&str]) -> (Reaper, mpsc::Receiver<String>) {
-    let mut child = Reaper(
+    let (child, _, rx) = spawn_until(
         Command::new(BIN)
             .args(["serve", "--netns", &ns.name, "--port", "80", "--no-ipv6"])
             .args(mode)
             .arg("--control")
             .arg(ns.control())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .stdout(Stdio::null()),
+        "listening on",
+        GUARD,
     );
-    let stderr = child.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    loop {
-        let line = rx.recv_timeout(GUARD).expect("synack serve started");
-        if line.contains("listening on") {
-            return (child, rx);
-        }
-    }
+    (child, rx)
 }
 
 /// A python3 client inside the namespace; its stdout lines come one by one.

@@ -5,14 +5,12 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Netns, Reaper};
+use support::{skip_reason, spawn_until, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -40,30 +38,16 @@ fn serve_takes_100_000_connections_without_a_thread_each() {
     let dir = ns.dir.join("www");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("small.html"), "x".repeat(612)).unwrap();
-    let mut serve = Reaper(
+    let (mut serve, _, rx) = spawn_until(
         Command::new(BIN)
             .args(["serve", "--netns", &ns.name, "--port", "80", "--no-ipv6"])
             .args(["--quiet", "--control"])
             .arg(ns.dir.join("control.sock"))
             .arg("--http")
-            .arg(&dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .arg(&dir),
+        "listening on",
+        GUARD,
     );
-    let stderr = serve.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx.recv_timeout(GUARD).expect("synack serve started");
-        if line.contains("listening on") {
-            break;
-        }
-    }
     // `-l`: ab's own per-response length accounting miscounts now and then when a response's
     // head and body arrive in separate reads (its "Length" failures come with every byte
     // there: see the byte totals checked below), so the exact totals are the check.

@@ -6,14 +6,12 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Netns, Reaper};
+use support::{skip_reason, spawn_until, wait_bounded, Netns};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -43,27 +41,16 @@ fn curl_gets_decoded_paths_and_nothing_outside_the_root() {
         (&[], "/a%zz", "400", ""),
     ];
     let count = cases.len().to_string();
-    let mut serve = Reaper(
+    let (mut serve, _, _) = spawn_until(
         Command::new(BIN)
             .args([
                 "serve", "--netns", &ns.name, "--port", "80", "--count", &count,
             ])
             .arg("--http")
-            .arg(&root)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .arg(&root),
+        "listening on",
+        GUARD,
     );
-    let stderr = serve.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(GUARD).expect("synack serve started");
     for (opts, path, status, body) in cases {
         let out = Command::new("ip")
             .args(["netns", "exec", &ns.name, "curl", "-sS", "--max-time", "10"])

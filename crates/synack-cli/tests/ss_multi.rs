@@ -6,18 +6,16 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, Netns, Reaper};
+use support::{skip_reason, spawn_until, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -25,32 +23,17 @@ const GUARD: Duration = Duration::from_secs(60);
 /// `synack serve` in `ns` on `port` with its control socket at `control`; returns once it
 /// listens.
 fn serve(ns: &Netns, port: u16, control: &Path) -> Reaper {
-    let mut child = Reaper(
+    spawn_until(
         Command::new(BIN)
             .args(["serve", "--netns", &ns.name, "--no-ipv6", "--port"])
             .arg(port.to_string())
             .arg("--control")
             .arg(control)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    loop {
-        let line = rx.recv_timeout(GUARD).expect("synack serve started");
-        if line.contains("listening on") {
-            return child;
-        }
-    }
+            .stdout(Stdio::null()),
+        "listening on",
+        GUARD,
+    )
+    .0
 }
 
 fn ss(args: &[&str]) -> Output {

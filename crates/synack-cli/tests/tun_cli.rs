@@ -6,12 +6,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Netns, Reaper};
+use support::{skip_reason, spawn_until, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -42,25 +41,12 @@ fn curl_fetches(offload: bool, lines: usize) {
         args.push("--offload");
     }
     args.push("--http");
-    let mut serve = Reaper(
-        Command::new(BIN)
-            .args(&args)
-            .arg(&dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
     // Wait for "listening" on stderr (the device and its addresses exist by then).
-    let stderr = serve.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(GUARD).expect("synack serve started");
+    let (mut serve, _, _) = spawn_until(
+        Command::new(BIN).args(&args).arg(&dir),
+        "listening on",
+        GUARD,
+    );
     let out = Command::new("ip")
         .args(["netns", "exec", &ns.name, "curl", "-sS", "--max-time", "30"])
         .arg("http://10.200.0.2/")
@@ -249,23 +235,11 @@ fn serve_answers_kernel_ping_and_ipv6_echo() {
         return;
     }
     let ns = Netns::new();
-    let mut serve = Reaper(
-        Command::new(BIN)
-            .args(["serve", "--netns", &ns.name, "--port", "7", "--echo"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let (_serve, _, _) = spawn_until(
+        Command::new(BIN).args(["serve", "--netns", &ns.name, "--port", "7", "--echo"]),
+        "listening on",
+        GUARD,
     );
-    let stderr = serve.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(GUARD).expect("synack serve started");
     for (flag, ip) in [("-4", "10.200.0.2"), ("-6", "fd00:5a::2")] {
         let out = Command::new("ip")
             .args([

@@ -5,15 +5,14 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 #[path = "../../synack/tests/support/mod.rs"]
 mod support;
-use support::{skip_reason, wait_bounded, Netns, Reaper};
+use support::{skip_reason, spawn_until, wait_bounded, Netns, Reaper};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synack");
 const GUARD: Duration = Duration::from_secs(60);
@@ -33,26 +32,13 @@ const OTHER_ADDRS: [&str; 8] = [
 /// `synack serve --echo` with the default names in `ns`, once it listens; the stderr lines
 /// it printed until then.
 fn start_serve(ns: &Netns) -> (Reaper, Vec<String>) {
-    let mut serve = Reaper(
+    let (serve, lines, _) = spawn_until(
         Command::new(BIN)
             .args(["serve", "--netns", &ns.name, "--port", "7", "--echo"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .stdin(Stdio::null()),
+        "listening on",
+        GUARD,
     );
-    let stderr = serve.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            seen.push(line.clone());
-            if line.contains("listening on") {
-                let _ = tx.send(seen.clone());
-            }
-        }
-    });
-    let lines = rx.recv_timeout(GUARD).expect("synack serve started");
     (serve, lines)
 }
 

@@ -138,3 +138,34 @@ impl Drop for Netns {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Spawn `cmd` with standard error piped, and wait at most `limit` for a line containing
+/// `ready` (e.g. serve's "listening on"). Returns the child, the lines up to and including that
+/// one, and a channel of the lines after it. A thread drains standard error to the end, so the
+/// child never blocks on a full pipe, whether or not the channel is read.
+pub fn spawn_until(
+    cmd: &mut std::process::Command,
+    ready: &str,
+    limit: Duration,
+) -> (Reaper, Vec<String>, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Reaper(cmd.stderr(std::process::Stdio::piped()).spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("no line with {ready:?} on stderr: {seen:?}"));
+        let done = line.contains(ready);
+        seen.push(line);
+        if done {
+            return (child, seen, rx);
+        }
+    }
+}
