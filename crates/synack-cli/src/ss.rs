@@ -409,12 +409,8 @@ fn table(doc: &Value, listening: bool) -> String {
 }
 
 /// The second line of a connection, like `ss -tin` (plus `-o` timers).
-fn detail(c: &Value) -> String {
-    if c["state"].as_str() == Some("TIME-WAIT") {
-        return time_wait_detail(c);
-    }
-    let mut f = Vec::new();
-    f.push(c["congestion"].as_str().unwrap_or("?").to_string());
+/// The options a connection agreed, as `ss` names them: `wscale:S,R`, `sack`, `ts`.
+fn option_words(c: &Value, f: &mut Vec<String>) {
     if let Some(ws) = c["wscale"].as_array() {
         f.push(format!("wscale:{},{}", ws[1], ws[0]));
     }
@@ -424,6 +420,15 @@ fn detail(c: &Value) -> String {
     if c["timestamps"].as_bool() == Some(true) {
         f.push("ts".into());
     }
+}
+
+fn detail(c: &Value) -> String {
+    if c["state"].as_str() == Some("TIME-WAIT") {
+        return time_wait_detail(c);
+    }
+    let mut f = Vec::new();
+    f.push(c["congestion"].as_str().unwrap_or("?").to_string());
+    option_words(c, &mut f);
     f.push(format!(
         "rto:{}",
         c["rto_ms"].as_f64().unwrap_or(0.0).round()
@@ -482,16 +487,8 @@ fn detail(c: &Value) -> String {
 /// has. A connection its application still holds in TIME-WAIT also shows its byte counts.
 fn time_wait_detail(c: &Value) -> String {
     let mut f = Vec::new();
-    if let Some(ws) = c["wscale"].as_array() {
-        f.push(format!("wscale:{},{}", ws[1], ws[0]));
-    }
-    if c["sack"].as_bool() == Some(true) {
-        f.push("sack".into());
-    }
-    // On, PAWS (RFC 7323 5.5) goes on judging what arrives in TIME-WAIT; absent, it is off.
-    if c["timestamps"].as_bool() == Some(true) {
-        f.push("ts".into());
-    }
+    // With ts on, PAWS (RFC 7323 5.5) goes on judging what arrives in TIME-WAIT.
+    option_words(c, &mut f);
     if let Some(n) = c["snd_nxt"].as_u64() {
         f.push(format!("snd_nxt:{n}"));
     }
