@@ -256,7 +256,7 @@ impl Endpoint {
     /// Whether the data held in all buffers is over `Config::memory_budget`.
     #[inline]
     pub(crate) fn over_budget(&self) -> bool {
-        self.rx_memory + self.tx_memory >= self.cfg.memory_budget
+        over_budget(self.rx_memory, self.tx_memory, &self.cfg)
     }
 
     /// Heap bytes held by all connections' send and receive rings (emptied rings keep their
@@ -598,6 +598,13 @@ impl Endpoint {
 }
 
 pub(crate) use crate::transmit::push_control;
+
+/// Receive and send memory `rx` + `tx` reach `Config::memory_budget` (what
+/// `Endpoint::over_budget` and the `ctx!` macro ask, the macro field by field).
+#[inline]
+pub(crate) fn over_budget(rx: usize, tx: usize, cfg: &Config) -> bool {
+    rx + tx >= cfg.memory_budget
+}
 
 /// A usable unicast address: not unspecified, broadcast or multicast.
 pub(crate) fn valid_unicast(ip: IpAddr) -> bool {

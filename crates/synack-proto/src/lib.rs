@@ -42,7 +42,7 @@ macro_rules! ctx {
             now: $now,
             cfg: &$ep.cfg,
             events: &mut $ep.events,
-            pressure: $ep.rx_memory + $ep.tx_memory >= $ep.cfg.memory_budget,
+            pressure: crate::endpoint::over_budget($ep.rx_memory, $ep.tx_memory, &$ep.cfg),
         }
     };
 }

@@ -243,7 +243,7 @@ impl Endpoint {
         } else {
             None
         };
-        let pressure = self.rx_memory + self.tx_memory >= self.cfg.memory_budget;
+        let pressure = self.over_budget();
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };

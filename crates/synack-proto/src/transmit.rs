@@ -127,8 +127,7 @@ impl Endpoint {
                         // TIME-WAIT with its last ACK out: the TCB gives way to a compact
                         // entry (time_wait.rs).
                         self.let_go(h);
-                        self.conns
-                            .freeze(h, self.rx_memory + self.tx_memory >= self.cfg.memory_budget);
+                        self.conns.freeze(h, self.over_budget());
                         self.stats.time_wait_compacted += 1;
                     } else {
                         self.schedule(h); // whatever moved its deadlines while it was queued
