@@ -77,12 +77,6 @@ impl Connection {
         )
     }
 
-    /// Queue a duplicate ACK for RCV.NXT as it is now (bounded: beyond a few, the sender has
-    /// all the signal it needs).
-    pub(crate) fn owe_duplicate_ack(&mut self) {
-        self.rcv.owe_dupack();
-    }
-
     fn pure_ack(&mut self, ctx: &mut Ctx<'_>) -> Option<Outgoing> {
         if !self.rcv.ack_now() {
             return None;

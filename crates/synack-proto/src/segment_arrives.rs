@@ -493,7 +493,7 @@ impl Connection {
             if ctx.pressure && seg.seq != self.rcv.nxt() {
                 // Over the endpoint's memory budget: out-of-order text is not held (the
                 // peer will retransmit it); still tell the sender where the hole is.
-                self.owe_duplicate_ack();
+                self.rcv.owe_dupack();
                 return true;
             }
             self.rcv.insert(seg.seq, seg.payload, seg.offer.copied());
@@ -503,7 +503,7 @@ impl Connection {
             // aggregated, the sender counts them to detect loss.
             if self.rcv.nxt() == before {
                 self.rcv.out_of_order_at(seg.seq);
-                self.owe_duplicate_ack();
+                self.rcv.owe_dupack();
             } else {
                 // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
                 // or two full segments' worth is unacknowledged (SHLD-19).
