@@ -67,6 +67,15 @@ pub struct Config {
     /// ACKs rather than all that cwnd − pipe allows at once (prr.rs). On by default, as in
     /// Linux.
     pub prr: bool,
+    /// RACK (RFC 8985 §6) on connections that agreed on SACK: a segment is lost when one sent
+    /// a round trip (plus a reordering window) after it has been delivered — in place of
+    /// counting three duplicate ACKs (rack.rs). On by default, as in Linux.
+    pub rack: bool,
+    /// Tail loss probes (RFC 8985 §7) on connections that agreed on SACK: about two round
+    /// trips after the last segment of a flight, with no ACK for it, send one segment to
+    /// draw the SACK that lets RACK repair the tail, instead of waiting for the
+    /// retransmission timeout. On by default, as in Linux.
+    pub tlp: bool,
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
@@ -186,6 +195,8 @@ impl Default for Config {
             sack: true,
             hystart: true,
             prr: true,
+            rack: true,
+            tlp: true,
             congestion: crate::congestion::Algorithm::default(),
             controller: None,
             delayed_ack: Some(Duration::from_millis(40)),
@@ -257,6 +268,8 @@ with_methods! {
     with_sack => sack: bool;
     with_hystart => hystart: bool;
     with_prr => prr: bool;
+    with_rack => rack: bool;
+    with_tlp => tlp: bool;
     with_congestion => congestion: crate::congestion::Algorithm;
     with_controller => controller: Option<crate::congestion::ControllerFactory>;
     with_delayed_ack => delayed_ack: Option<Duration>;

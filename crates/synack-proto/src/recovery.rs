@@ -51,6 +51,10 @@ pub(crate) struct Recovery {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
+    /// RACK-TLP (rack.rs), made with the first data segment of a connection that agreed on
+    /// SACK, when `Config::rack` is on: boxed, so a connection that never sends data (and
+    /// every idle one's TCB) stays small.
+    pub rack: Option<Box<crate::rack::Rack>>,
 }
 
 impl Recovery {
@@ -101,6 +105,7 @@ impl Recovery {
             flight_peak: 0,
             flight_peak_until: iss,
             rexmit_log: VecDeque::new(),
+            rack: None,
         }
     }
 }

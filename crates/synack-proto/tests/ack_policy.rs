@@ -199,6 +199,10 @@ fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool, prr: bool) -> (u32, u32,
             .with_sack(sack)
             .with_prr(prr)
             .with_delayed_ack(None)
+            // The duplicate-ACK threshold and RFC 6675's IsLost are the trigger under test;
+            // with RACK (rack.rs, tests/rack_tlp.rs) the first SACK already decides here,
+            // where no time passes between the segments.
+            .with_rack(false)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -272,6 +276,7 @@ fn recovery_sends_per_ack(prr: bool) -> Vec<usize> {
             .with_prr(prr)
             .with_hystart(false)
             .with_delayed_ack(None)
+            .with_rack(false) // RFC 6675's trigger, as above
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -329,7 +334,10 @@ fn prr_spreads_the_reduction_over_the_acks_rfc6937() {
 
 #[test]
 fn rto_collapses_cwnd_to_one_segment_rfc5681_3_1() {
-    let mut p = Pair::modern();
+    // Without tail loss probes, the first timer to fire is the RTO (with them, a probe goes
+    // first: tests/rack_tlp.rs).
+    let cfg = |ip| modern_config(ip).with_tlp(false);
+    let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
     p.a.send(c, &vec![0u8; 1448 * 4]).unwrap();
     p.out(Side::A); // all lost

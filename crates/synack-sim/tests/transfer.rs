@@ -340,8 +340,10 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
 /// the next test.)
 #[test]
 fn hystart_leaves_slow_start_before_the_queue_overflows_rfc9406() {
-    let plain = long_fat(1.0, Config::default().with_hystart(false).with_prr(false));
-    let hystart = long_fat(1.0, Config::default().with_prr(false));
+    // RACK-TLP off on both sides too: it avoids that timeout by itself (next tests).
+    let base = Config::default().with_rack(false).with_tlp(false);
+    let plain = long_fat(1.0, base.clone().with_hystart(false).with_prr(false));
+    let hystart = long_fat(1.0, base.with_prr(false));
     assert_avoids_the_timeout(&hystart, &plain, 1.5, "HyStart++, one BDP");
     assert!(
         hystart.queue_drops < plain.queue_drops,
@@ -373,10 +375,28 @@ fn assert_avoids_the_timeout(better: &LongFat, worse: &LongFat, factor: f64, cas
 #[test]
 fn prr_recovers_a_slow_start_overshoot_without_a_timeout_rfc6937() {
     for queue in [0.25, 1.0] {
-        let plain = Config::default().with_hystart(false);
+        // RFC 6675's own loss detection (RACK-TLP off): the comparison is of the pacing.
+        let plain = Config::default()
+            .with_hystart(false)
+            .with_rack(false)
+            .with_tlp(false);
         let rfc6675 = long_fat(queue, plain.clone().with_prr(false));
         let prr = long_fat(queue, plain);
         assert_avoids_the_timeout(&prr, &rfc6675, 1.6, &format!("PRR, {queue} BDP"));
+    }
+}
+
+/// RACK-TLP (RFC 8985, rack.rs) after the same overshoot, with PRR and HyStart++ off: RFC
+/// 6675 alone loses retransmissions in the full queue and only the retransmission timer
+/// finds them; RACK sees each lost retransmission a round trip after it went (a segment
+/// sent after it was delivered) and sends it again: no timeout.
+#[test]
+fn rack_finds_lost_retransmissions_without_a_timeout_rfc8985() {
+    for queue in [0.25, 1.0] {
+        let plain = Config::default().with_hystart(false).with_prr(false);
+        let rfc6675 = long_fat(queue, plain.clone().with_rack(false).with_tlp(false));
+        let rack = long_fat(queue, plain);
+        assert_avoids_the_timeout(&rack, &rfc6675, 1.3, &format!("RACK, {queue} BDP"));
     }
 }
 
