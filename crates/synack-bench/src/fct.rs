@@ -36,8 +36,10 @@ pub enum Stack {
 pub struct Flow {
     /// µs from the client's connect to the client's read of the last response byte.
     pub fct_us: u64,
-    /// The server's (sender's) counters, where the stack exposes them.
+    /// The server's (the response's sender's) counters, where the stack exposes them.
     pub server: Option<Counters>,
+    /// The client's: it sends no data, so these are its SYN's retransmissions and timeouts.
+    pub client: Option<Counters>,
 }
 
 /// One flow of `size` response bytes with loss `loss` each way, link seeded by `seed`; `None`
@@ -76,6 +78,7 @@ fn drive(mut hosts: [Box<dyn Host>; 2], size: u64, loss: f64, seed: u64) -> Opti
     Some(Flow {
         fct_us,
         server: hosts[1].counters(),
+        client: hosts[0].counters(),
     })
 }
 
@@ -93,7 +96,9 @@ pub struct Summary {
     pub p99_us: u64,
     pub max_us: u64,
     /// Sums over the cell's flows of the server's counters (`None` for smoltcp).
-    pub counters: Option<Counters>,
+    pub server: Option<Counters>,
+    /// The same for the client's (a lost SYN costs the client a timeout).
+    pub client: Option<Counters>,
 }
 
 /// Nearest-rank percentile (`q` in 0..=1) of sorted `v`.
@@ -108,17 +113,21 @@ fn percentile(v: &[u64], q: f64) -> u64 {
 /// `flows` flows of one stack in one cell.
 pub fn summarize(stack: Stack, size: u64, loss: f64, flows: usize) -> Summary {
     let mut times = Vec::with_capacity(flows);
-    let mut counters: Option<Counters> = None;
+    let (mut server, mut client): (Option<Counters>, Option<Counters>) = (None, None);
+    let add = |sum: &mut Option<Counters>, c: Option<Counters>| {
+        if let Some(c) = c {
+            let sum = sum.get_or_insert_with(Counters::default);
+            sum.retransmits += c.retransmits;
+            sum.timeouts += c.timeouts;
+        }
+    };
     for k in 0..flows {
         let Some(f) = flow(stack, size, loss, flow_seed(size, loss, k)) else {
             continue;
         };
         times.push(f.fct_us);
-        if let Some(c) = f.server {
-            let sum = counters.get_or_insert_with(Counters::default);
-            sum.retransmits += c.retransmits;
-            sum.timeouts += c.timeouts;
-        }
+        add(&mut server, f.server);
+        add(&mut client, f.client);
     }
     times.sort_unstable();
     Summary {
@@ -126,7 +135,8 @@ pub fn summarize(stack: Stack, size: u64, loss: f64, flows: usize) -> Summary {
         p50_us: percentile(&times, 0.50),
         p99_us: percentile(&times, 0.99),
         max_us: times.last().copied().unwrap_or(0),
-        counters,
+        server,
+        client,
     }
 }
 
@@ -154,13 +164,14 @@ impl Cell {
     /// One JSON object: sizes in bytes, times in µs of virtual time.
     pub fn json(&self) -> String {
         let side = |s: &Summary| {
-            let c = match s.counters {
+            let counters = |name: &str, c: Option<Counters>| match c {
                 Some(c) => format!(
-                    ", \"retransmits\": {}, \"rto_expiries\": {}",
+                    ", \"{name}_retransmits\": {}, \"{name}_rto_expiries\": {}",
                     c.retransmits, c.timeouts
                 ),
                 None => String::new(),
             };
+            let c = counters("server", s.server) + &counters("client", s.client);
             format!(
                 "{{\"completed\": {}, \"p50_us\": {}, \"p99_us\": {}, \"max_us\": {}{c}}}",
                 s.completed, s.p50_us, s.p99_us, s.max_us

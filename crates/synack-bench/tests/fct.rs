@@ -43,7 +43,7 @@ fn lossless_10kb_completes_within_two_to_three_round_trips() {
         s.p50_us
     );
     assert!(c.smoltcp.p50_us >= floor);
-    let counters = c.synack.counters.expect("synack exposes its counters");
+    let counters = c.synack.server.expect("synack exposes its counters");
     assert_eq!((counters.retransmits, counters.timeouts), (0, 0));
 }
 
@@ -87,7 +87,7 @@ fn one_percent_loss_keeps_the_median_and_completes_every_flow() {
             "{size} B: the median flow saw no loss"
         );
         assert!(c.synack.p99_us >= c.synack.p50_us && c.synack.max_us >= c.synack.p99_us);
-        let counters = c.synack.counters.unwrap();
+        let counters = c.synack.server.unwrap();
         assert!(
             counters.retransmits > 0,
             "{size} B: 1% loss over 50 flows loses something"

@@ -92,17 +92,18 @@ fn run_fct(args: &BenchArgs) {
         println!(
             "flow completion time, connect to last byte read, ms of virtual time: 100 Mbit/s, \
              20 ms RTT, drop-tail queue of one BDP, random loss each way; {flows} seeded flows \
-             per cell; synack default Config (CUBIC) vs smoltcp 0.14 CUBIC; rto = synack's \
-             retransmission-timer expiries summed over the cell\n"
+             per cell; synack default Config (CUBIC) vs smoltcp 0.14 CUBIC; rto s+c = synack's \
+             retransmission-timer expiries over the cell, server (response sender) + client \
+             (its SYN)\n"
         );
         println!(
-            "{:>9} {:>5}  {:>8} {:>8} {:>8} {:>5}  {:>8} {:>8} {:>8}",
+            "{:>9} {:>5}  {:>8} {:>8} {:>8} {:>9}  {:>8} {:>8} {:>8}",
             "size",
             "loss",
             "syn p50",
             "syn p99",
             "syn max",
-            "rto",
+            "rto s+c",
             "smol p50",
             "smol p99",
             "smol max"
@@ -136,17 +137,17 @@ fn fct_line(cell: &Cell) -> String {
             String::new()
         }
     };
-    let rto = cell
-        .synack
-        .counters
-        .map_or("n/a".to_string(), |c| c.timeouts.to_string());
+    let rto = match (cell.synack.server, cell.synack.client) {
+        (Some(s), Some(c)) => format!("{}+{}", s.timeouts, c.timeouts),
+        _ => "n/a".to_string(),
+    };
     let size = if cell.size >= 1_000_000 {
         format!("{} MB", cell.size / 1_000_000)
     } else {
         format!("{} KB", cell.size / 1_000)
     };
     format!(
-        "{size:>9} {:>4}%  {} {rto:>5}  {}{}{}",
+        "{size:>9} {:>4}%  {} {rto:>9}  {}{}{}",
         cell.loss * 100.0,
         side(&cell.synack),
         side(&cell.smoltcp),
