@@ -7,14 +7,17 @@ use synack_sim::tail::lost_tail;
 
 const REPLY: u64 = 20_000;
 
-/// Today's figures (before RACK-TLP), so a change shows up here first. The tail (1,176 bytes
-/// after 13 full segments) leaves the server 110.6 ms after the connect (Nagle holds the
-/// sub-MSS tail until everything before it is acknowledged); with nothing after it to elicit
-/// duplicate ACKs, only the retransmission timer repairs it: one RTO expiry at `min_rto`
-/// (1 s, RFC 6298 (2.4)), the repair arriving 1,010.1 ms after the drop, FCT 1,120.7 ms,
-/// 1 retransmission, 1 timeout. RFC 8985 §7's probe (PTO = 2·SRTT, plus the delayed-ACK
-/// allowance with one segment in flight) would repair it in ≤ 2·SRTT + 40 ms + 10 ms.
-const TODAY_REPAIR_US: u64 = 1_010_000;
+/// Before RACK-TLP (session 12's measurement): the tail (1,176 bytes after 13 full
+/// segments) leaves the server 110.6 ms after the connect — Nagle holds the sub-MSS tail
+/// until everything before it is acknowledged — and with nothing after it to draw duplicate
+/// ACKs only the retransmission timer repaired it: the repair arrived 1,010.1 ms after the
+/// drop, FCT 1,120.7 ms. With the tail loss probe (RFC 8985 §7): 260.3 ms, FCT 370.9 ms.
+const BEFORE_RACK_TLP_REPAIR_US: u64 = 1_010_000;
+
+/// RFC 8985 §7.2's probe timeout with one segment in flight: 2·SRTT + WCDelAckT.
+const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
+/// One way across the link, plus the serialization of a full segment at 100 Mbit/s.
+const ONE_WAY: Duration = Duration::from_micros(10_000 + 125);
 
 #[test]
 fn a_lost_tail_is_repaired_byte_exact_and_the_repair_time_is_reported() {
@@ -45,12 +48,19 @@ fn a_lost_tail_is_repaired_byte_exact_and_the_repair_time_is_reported() {
     // flow complete before 4 one-way delays (SYN, SYN-ACK, ACK, data).
     assert!(repair >= Duration::from_millis(10));
     assert!(run.fct >= Duration::from_millis(40));
-    // Today: the retransmission timer repairs it (see TODAY_REPAIR_US). After RACK-TLP the
-    // bound becomes repair ≤ 2·SRTT + delayed-ACK time and `timeouts` 0.
+    // RFC 8985 §7: a tail loss probe repairs it, not the retransmission timer: the probe
+    // goes 2·SRTT + WCDelAckT after the tail (the only segment in flight) and arrives one
+    // way later; the loss it repaired costs one window reduction.
+    // The SRTT the probe was timed with: the probe's own ACK added a sample since, and one
+    // sample moves SRTT by an eighth (RFC 6298 (2.3)): it was at most 8/7 of the final one.
+    let srtt = run.server.srtt.expect("an RTT sample") * 8 / 7;
+    assert_eq!(run.server.timeouts, 0);
+    assert_eq!((run.server.tlp_probes, run.server.tlp_repairs), (1, 1));
     assert!(
-        repair <= Duration::from_micros(TODAY_REPAIR_US + 20_000),
-        "repair {repair:?} is slower than today's {TODAY_REPAIR_US} µs"
+        repair <= srtt * 2 + WORST_CASE_DELAYED_ACK + ONE_WAY,
+        "repair {repair:?}, srtt {srtt:?}"
     );
+    assert!(repair < Duration::from_micros(BEFORE_RACK_TLP_REPAIR_US) / 3);
 }
 
 #[test]
