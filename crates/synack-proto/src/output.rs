@@ -201,6 +201,9 @@ impl Connection {
             }
             self.snd.set_probe(false);
             len = self.snd.buf().len_from(self.snd.nxt(), n as usize);
+            if len < max_payload {
+                self.snd.sent_small(self.snd.nxt() + len);
+            }
             if self.snd.nxt() + len == data_end {
                 // PSH on the last segment of what the application wrote (MUST-61).
                 flags |= TcpFlags::PSH;
@@ -225,7 +228,10 @@ impl Connection {
     /// = SND.UNA. Send
     /// 1. a full segment: min(D, U) >= Eff.snd.MSS;
     /// 2. all queued data, D <= U, if Nagle allows it: nothing unacknowledged, or Nagle off,
-    ///    or the application closed (its FIN follows; MUST-60: never hold data indefinitely);
+    ///    or the application closed (its FIN follows; MUST-60: never hold data indefinitely),
+    ///    or — Minshall's modification (RFC 9293 A.3, as Linux does it) — no earlier short
+    ///    segment is unacknowledged: the short tail of a response goes at once instead of a
+    ///    round trip (or a delayed ACK) later, and a stream of small writes still coalesces;
     /// 3. at least Fs = 1/2 of the largest window the peer offered — without Nagle's bracket
     ///    [SND.NXT = SND.UNA]: a peer whose window is under two segments would otherwise get
     ///    one segment per round trip (Linux likewise counts half the largest window as a full
@@ -237,7 +243,10 @@ impl Connection {
     fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
         let full = n as usize >= max_payload;
         let all = n == avail;
-        let nagle_ok = idle || self.snd.nodelay() || self.snd.fin_queued();
+        let nagle_ok = idle
+            || self.snd.nodelay()
+            || self.snd.fin_queued()
+            || !self.snd.small_unacked();
         let big = self.snd.max_wnd() > 0 && n >= self.snd.max_wnd() / 2;
         let retransmission = self.snd.nxt() < self.snd.max();
         full || (all && nagle_ok) || big || self.snd.probe_now() || retransmission

@@ -84,6 +84,35 @@ fn nagle_holds_a_small_segment_while_data_is_unacknowledged_shld_7() {
     assert_eq!(bc[0].1.payload, b"bc");
 }
 
+/// Minshall's modification of Nagle (RFC 9293 A.3, draft-minshall-nagle-01, as in Linux): a
+/// short segment waits only while an earlier *short* one is unacknowledged. The short tail of
+/// a write that also filled a segment goes with it at once — classic Nagle held it until the
+/// full segment's ACK, a round trip or a delayed ACK later — and a further short write still
+/// waits behind that tail.
+#[test]
+fn nagle_lets_a_short_tail_follow_full_segments_at_once_minshall() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    let una = p.a.info(c).unwrap().snd_una.get();
+    p.a.send(c, &[5u8; 1448 + 100]).unwrap();
+    let segs = p.out(Side::A);
+    let sent: Vec<_> = segs.iter().map(|s| (s.seq, s.payload.len())).collect();
+    assert_eq!(sent, [(una, 1448), (una + 1448, 100)], "the tail did not wait");
+    p.a.send(c, b"x").unwrap();
+    assert!(
+        p.out(Side::A).is_empty(),
+        "held: the 100-byte tail is a short segment still unacknowledged"
+    );
+    for s in &segs {
+        p.deliver(Side::B, &s.raw);
+    }
+    p.exchange();
+    p.advance(ms(40)); // B's delayed ACK (a full and a short segment: no ACK at once)
+    p.exchange();
+    let info = p.a.info(c).unwrap();
+    assert_eq!(info.snd_nxt.get(), una + 1448 + 100 + 1, "'x' went once the tail was acked");
+}
+
 #[test]
 fn nodelay_sends_small_segments_at_once_must_17() {
     let mut p = Pair::modern();
