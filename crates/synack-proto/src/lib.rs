@@ -66,6 +66,7 @@ mod loss;
 mod negotiated;
 mod output;
 mod prr;
+mod quick_ack;
 mod recovery;
 mod recv_autotune;
 mod recv_buffer;

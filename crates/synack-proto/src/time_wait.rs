@@ -484,6 +484,8 @@ impl Endpoint {
             lost_retransmits: 0,
             challenge_acks: 0,
             challenge_acks_suppressed: 0,
+            quick_acks_left: 0,
+            quick_acks: 0,
             sacked: 0,
             lost: 0,
             wscale: None,
