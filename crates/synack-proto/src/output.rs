@@ -197,8 +197,14 @@ impl Connection {
             }
             self.snd.set_probe(false);
             len = self.snd.buf().len_from(self.snd.nxt(), n as usize);
-            if self.snd.nxt() + len == data_end {
-                // PSH on the last segment of what the application wrote (MUST-61).
+            // PSH on the last segment of what the application wrote (MUST-61), and, as Linux
+            // does, on the last new segment of a burst the send window or cwnd ends (less
+            // than a full segment of room left after it): a receiver that delivers on PSH
+            // sees the burst now, not a round trip later.
+            let burst_ends = self.snd.nxt() >= self.snd.max()
+                && len as u32 <= usable
+                && usable - (len as u32) < max_payload as u32;
+            if self.snd.nxt() + len == data_end || burst_ends {
                 flags |= TcpFlags::PSH;
             }
         }
