@@ -63,7 +63,9 @@ impl QuickAck {
             return false;
         }
         if enter {
-            let budget = (window / full.max(1).saturating_mul(2)).max(2).min(self.max);
+            let budget = (window / full.max(1).saturating_mul(2))
+                .max(2)
+                .min(self.max);
             self.left = self.left.max(budget);
         }
         if self.left == 0 {

@@ -52,7 +52,11 @@ fn the_first_sixteen_segments_are_each_acked_at_once_then_delayed_ack_resumes_rf
     let info = p.b.info(s).unwrap();
     // B offers far more than 16 pairs of segments: the budget is Config::quick_acks.
     assert!(info.rcv_wnd / (2 * FULL) > 16, "{}", info.rcv_wnd);
-    assert_eq!((info.quick_acks_left, info.quick_acks), (0, 0), "before data");
+    assert_eq!(
+        (info.quick_acks_left, info.quick_acks),
+        (0, 0),
+        "before data"
+    );
 
     p.a.send(c, &vec![7u8; FULL as usize * 40]).unwrap();
     let t0 = p.now;
@@ -156,9 +160,7 @@ fn the_budget_is_the_offered_window_over_two_segments() {
     // Four at once; then every second one (SHLD-19).
     assert_eq!(
         got,
-        vec![
-            want[0], want[1], want[2], want[3], None, want[5], None, want[7]
-        ]
+        vec![want[0], want[1], want[2], want[3], None, want[5], None, want[7]]
     );
     let info = p.b.info(s).unwrap();
     assert_eq!((info.quick_acks_left, info.quick_acks), (0, 4));

@@ -111,7 +111,11 @@ fn half_the_largest_window_may_go_but_less_waits_fs_one_half_must_38() {
     p.deliver(Side::A, &hand_peer_ack(iss.wrapping_add(1801), 599));
     assert!(sent(&mut p, iss).is_empty(), "599 < 600: waits");
     p.fire_next_timeout();
-    assert_eq!(sent(&mut p, iss), vec![seg("P.", 1801, 599)], "the override");
+    assert_eq!(
+        sent(&mut p, iss),
+        vec![seg("P.", 1801, 599)],
+        "the override"
+    );
 }
 
 #[test]
