@@ -87,6 +87,13 @@ pub struct Config {
     /// stays snappy. A second full-sized segment is always ACKed at once (SHLD-19). `None`
     /// ACKs every segment immediately.
     pub delayed_ack: Option<Duration>,
+    /// Quick ACKs (as Linux's quickack mode): at the start of a connection, and when data
+    /// arrives after more than an RTO without any, ACK each in-order data segment at once —
+    /// for at most this many segments, and at most the window offered over two full
+    /// segments — so the peer's slow start is not held back by delayed ACKs (RFC 5681 §4.2
+    /// allows ACKing sooner; quick_ack.rs). 0 turns them off. Default 16, Linux's
+    /// TCP_MAX_QUICKACKS. Only matters with `delayed_ack`.
+    pub quick_acks: u32,
     /// Disable Nagle's algorithm for new connections (MUST-17; Nagle is on by default, SHLD-7).
     pub nodelay: bool,
     /// Keep-alive idle time for new connections; `None` = off, the default (MUST-25). When on,
@@ -200,6 +207,7 @@ impl Default for Config {
             congestion: crate::congestion::Algorithm::default(),
             controller: None,
             delayed_ack: Some(Duration::from_millis(40)),
+            quick_acks: 16,
             nodelay: false,
             keepalive: None,
             keepalive_interval: Duration::from_secs(75),
@@ -273,6 +281,7 @@ with_methods! {
     with_congestion => congestion: crate::congestion::Algorithm;
     with_controller => controller: Option<crate::congestion::ControllerFactory>;
     with_delayed_ack => delayed_ack: Option<Duration>;
+    with_quick_acks => quick_acks: u32;
     with_nodelay => nodelay: bool;
     with_keepalive => keepalive: Option<Duration>;
     with_keepalive_interval => keepalive_interval: Duration;

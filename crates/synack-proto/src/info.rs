@@ -93,6 +93,10 @@ pub struct ConnInfo {
     /// Challenge ACKs sent (RFC 5961) and suppressed by the per-connection budget.
     pub challenge_acks: u64,
     pub challenge_acks_suppressed: u64,
+    /// Quick ACKs (`Config::quick_acks`): data segments still to be ACKed at once in the
+    /// current quick mode, and data segments ACKed at once by it over the connection's life.
+    pub quick_acks_left: u32,
+    pub quick_acks: u64,
     /// Bytes above SND.UNA the peer has SACKed.
     pub sacked: u32,
     /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
@@ -195,6 +199,8 @@ impl Connection {
             reordering_window: self.rec.rack.as_ref().map(|r| r.reo_wnd()),
             challenge_acks: u64::from(self.stats.challenge_acks),
             challenge_acks_suppressed: u64::from(self.stats.challenge_acks_suppressed),
+            quick_acks_left: self.rcv.quick().left(),
+            quick_acks: self.rcv.quick().sent(),
             sacked: self.rec.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self

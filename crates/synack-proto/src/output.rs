@@ -204,8 +204,14 @@ impl Connection {
             if len < max_payload {
                 self.snd.sent_small(self.snd.nxt() + len);
             }
-            if self.snd.nxt() + len == data_end {
-                // PSH on the last segment of what the application wrote (MUST-61).
+            // PSH on the last segment of what the application wrote (MUST-61), and, as Linux
+            // does, on the last new segment of a burst the send window or cwnd ends (less
+            // than a full segment of room left after it): a receiver that delivers on PSH
+            // sees the burst now, not a round trip later.
+            let burst_ends = self.snd.nxt() >= self.snd.max()
+                && len as u32 <= usable
+                && usable - (len as u32) < max_payload as u32;
+            if self.snd.nxt() + len == data_end || burst_ends {
                 flags |= TcpFlags::PSH;
             }
         }
@@ -243,10 +249,8 @@ impl Connection {
     fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
         let full = n as usize >= max_payload;
         let all = n == avail;
-        let nagle_ok = idle
-            || self.snd.nodelay()
-            || self.snd.fin_queued()
-            || !self.snd.small_unacked();
+        let nagle_ok =
+            idle || self.snd.nodelay() || self.snd.fin_queued() || !self.snd.small_unacked();
         let big = self.snd.max_wnd() > 0 && n >= self.snd.max_wnd() / 2;
         let retransmission = self.snd.nxt() < self.snd.max();
         full || (all && nagle_ok) || big || self.snd.probe_now() || retransmission

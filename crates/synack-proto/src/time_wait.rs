@@ -488,6 +488,8 @@ impl Endpoint {
             reordering_window: None,
             challenge_acks: 0,
             challenge_acks_suppressed: 0,
+            quick_acks_left: 0,
+            quick_acks: 0,
             sacked: 0,
             lost: 0,
             wscale: None,
