@@ -110,8 +110,8 @@ fn percentile(v: &[u64], q: f64) -> u64 {
     v[rank - 1]
 }
 
-/// `flows` flows of one stack in one cell.
-pub fn summarize(stack: Stack, size: u64, loss: f64, flows: usize) -> Summary {
+/// `flows` flows of one stack in one cell; synack runs `cfg` at both ends.
+pub fn summarize(stack: Stack, cfg: &Config, size: u64, loss: f64, flows: usize) -> Summary {
     let mut times = Vec::with_capacity(flows);
     let (mut server, mut client): (Option<Counters>, Option<Counters>) = (None, None);
     let add = |sum: &mut Option<Counters>, c: Option<Counters>| {
@@ -122,7 +122,12 @@ pub fn summarize(stack: Stack, size: u64, loss: f64, flows: usize) -> Summary {
         }
     };
     for k in 0..flows {
-        let Some(f) = flow(stack, size, loss, flow_seed(size, loss, k)) else {
+        let seed = flow_seed(size, loss, k);
+        let f = match stack {
+            Stack::Synack => synack_flow(cfg, size, loss, seed),
+            Stack::Smoltcp => flow(stack, size, loss, seed),
+        };
+        let Some(f) = f else {
             continue;
         };
         times.push(f.fct_us);
@@ -151,13 +156,19 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// Both stacks, synack with its default `Config`.
     pub fn measure(size: u64, loss: f64, flows: usize) -> Cell {
+        Cell::measure_with(&Config::default(), size, loss, flows)
+    }
+
+    /// Both stacks, synack with `cfg` (`synack bench --fct --min-rto`, `--no-rack`).
+    pub fn measure_with(cfg: &Config, size: u64, loss: f64, flows: usize) -> Cell {
         Cell {
             size,
             loss,
             flows,
-            synack: summarize(Stack::Synack, size, loss, flows),
-            smoltcp: summarize(Stack::Smoltcp, size, loss, flows),
+            synack: summarize(Stack::Synack, cfg, size, loss, flows),
+            smoltcp: summarize(Stack::Smoltcp, cfg, size, loss, flows),
         }
     }
 
@@ -189,11 +200,11 @@ impl Cell {
 }
 
 /// Every cell, sizes outer and losses inner; `progress` is told each cell as it completes.
-pub fn table(flows: usize, mut progress: impl FnMut(&Cell)) -> Vec<Cell> {
+pub fn table(cfg: &Config, flows: usize, mut progress: impl FnMut(&Cell)) -> Vec<Cell> {
     let mut cells = Vec::new();
     for size in SIZES {
         for loss in LOSSES {
-            let cell = Cell::measure(size, loss, flows);
+            let cell = Cell::measure_with(cfg, size, loss, flows);
             progress(&cell);
             cells.push(cell);
         }

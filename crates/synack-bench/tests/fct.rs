@@ -26,10 +26,10 @@ fn cell(size: u64, loss: f64) -> Cell {
 }
 
 /// Lossless, every flow takes the same time (the seeds only drive the loss draws). 10 KB with
-/// IW10 (RFC 6928) fits the first flight: the floor is 2 RTT + serialization. Today synack
-/// takes 60.85 ms: Nagle (RFC 9293 §3.7.4) holds the 1,312-byte last segment until the six
-/// full ones are acknowledged, one more RTT; smoltcp takes 120.85 ms. The ceiling allows that
-/// one extra RTT, no more.
+/// IW10 (RFC 6928) fits the first flight: the floor is 2 RTT + serialization. synack takes
+/// 40.85 ms, the floor: Nagle with Minshall's modification (RFC 9293 A.3) lets the 1,312-byte
+/// last segment follow the six full ones at once (classic Nagle held it a round trip: 60.85
+/// ms); smoltcp takes 120.85 ms. The ceiling allows one extra RTT, no more.
 #[test]
 fn lossless_10kb_completes_within_two_to_three_round_trips() {
     let c = cell(10_000, 0.0);
@@ -49,12 +49,12 @@ fn lossless_10kb_completes_within_two_to_three_round_trips() {
 
 /// 100 KB lossless (69 full segments and an 88-byte tail). Floor: slow start from IW10 at
 /// most doubles per RTT, so 14.6 kB + 29.2 kB + 58.4 kB (three flights) is the fewest that
-/// carry 100 KB: 4 one-way delays + 2 RTT more + serialization (88 ms). Today synack takes
-/// 163.4 ms: with an ACK per two segments slow start grows ×1.5 per RTT (10, 15, 21, 23
-/// segments: four flights, the full segments all arrive at 103.4 ms); the 69th full segment
-/// is odd, so the client delays its ACK 40 ms, and Nagle holds the 88-byte tail until that
-/// ACK arrives: +40 ms +1 RTT (with `nodelay` it is 103.4 ms). The ceiling is exactly that
-/// chain: four flights, the delayed ACK, one RTT for the tail.
+/// carry 100 KB: 4 one-way delays + 2 RTT more + serialization (88 ms). synack takes about
+/// 101 ms (four flights; quick ACKs keep the receiver ACKing every segment in slow start, and
+/// Minshall's Nagle lets the 88-byte tail go with the last full segment). Before both it took
+/// 163.4 ms: the 69th full segment's ACK was delayed 40 ms and classic Nagle held the tail
+/// until it came, +40 ms +1 RTT. The ceiling is still that chain: four flights, the delayed
+/// ACK, one RTT for the tail.
 #[test]
 fn lossless_100kb_completes_within_slow_start_bounds() {
     let c = cell(100_000, 0.0);
@@ -74,18 +74,24 @@ fn lossless_100kb_completes_within_slow_start_bounds() {
     assert!(c.smoltcp.p50_us >= floor);
 }
 
-/// 1% loss each way: most 10 KB and 100 KB flows lose nothing (a 10 KB flow is ~20
-/// packets: 0.99^20 ≈ 82% are clean), so the median stays the lossless time, and every flow
-/// completes. The tail (p99) is where loss recovery shows: today about one RTO (1 s).
+/// 1% loss each way: most 10 KB flows lose nothing (~20 packets: 0.99^20 ≈ 82% are clean),
+/// so their median is the lossless time; a 100 KB flow is ~100 packets (only 37% clean), but
+/// RACK-TLP repairs a loss within a round trip or two, so the median stays within two RTTs of
+/// the lossless time. Every flow completes. The tail (p99) is where the handshake's losses
+/// show: a lost SYN or SYN-ACK waits for the 1 s initial RTO.
 #[test]
 fn one_percent_loss_keeps_the_median_and_completes_every_flow() {
     for size in [10_000, 100_000] {
         let clean = flow(Stack::Synack, size, 0.0, 0).unwrap().fct_us;
         let c = cell(size, 0.01);
-        assert_eq!(
-            c.synack.p50_us, clean,
-            "{size} B: the median flow saw no loss"
+        assert!(
+            (clean..=clean + 2 * RTT_US).contains(&c.synack.p50_us),
+            "{size} B: median {} µs, lossless {clean} µs",
+            c.synack.p50_us
         );
+        if size == 10_000 {
+            assert_eq!(c.synack.p50_us, clean, "the median 10 KB flow saw no loss");
+        }
         assert!(c.synack.p99_us >= c.synack.p50_us && c.synack.max_us >= c.synack.p99_us);
         let counters = c.synack.server.unwrap();
         assert!(

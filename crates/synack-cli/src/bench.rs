@@ -29,6 +29,13 @@ pub struct BenchArgs {
     /// Flows per cell of the --fct table (default 1000, --quick 100).
     #[arg(long, value_name = "N")]
     flows: Option<usize>,
+    /// --fct: synack's minimum retransmission timeout, ms (default: Config's, 1000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    min_rto: Option<u64>,
+    /// --fct: synack without RACK-TLP (RFC 8985): loss detection by duplicate ACKs and RFC
+    /// 6675's IsLost only, as before it existed.
+    #[arg(long)]
+    no_rack: bool,
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
@@ -109,8 +116,15 @@ fn run_fct(args: &BenchArgs) {
             "smol max"
         );
     }
+    let mut cfg = synack_proto::Config::default();
+    if let Some(ms) = args.min_rto {
+        cfg.min_rto = std::time::Duration::from_millis(ms);
+    }
+    if args.no_rack {
+        cfg = cfg.with_rack(false).with_tlp(false);
+    }
     let json = args.json;
-    fct::table(flows, |cell| {
+    fct::table(&cfg, flows, |cell| {
         if json {
             println!("{}", cell.json());
         } else {

@@ -471,6 +471,21 @@ fn detail(c: &Value) -> String {
             c["quick_acks_left"].as_u64().unwrap_or(0)
         ));
     }
+    // RACK-TLP (RFC 8985): segments RACK marked lost, its reordering window, and tail loss
+    // probes sent / losses they repaired. Shown once RACK runs on the connection.
+    if let Some(reo) = c["reordering_window_ms"].as_f64() {
+        f.push(format!(
+            "rack:lost{},reo{reo:.1}ms",
+            c["rack_lost"].as_u64().unwrap_or(0)
+        ));
+        let probes = c["tlp_probes"].as_u64().unwrap_or(0);
+        if probes > 0 {
+            f.push(format!(
+                "tlp:{probes}/{}",
+                c["tlp_repairs"].as_u64().unwrap_or(0)
+            ));
+        }
+    }
     // The buffers' sizes as autotuning has grown them (Linux's skmem rb and tb).
     if let (Some(rb), Some(tb)) = (c["recv_buffer"].as_u64(), c["send_buffer"].as_u64()) {
         f.push(format!("skmem:(rb{rb},tb{tb})"));
@@ -575,6 +590,25 @@ mod tests {
         c["quick_acks"] = 10.into();
         let line = detail(&c);
         assert!(line.contains(" rcv_wnd:262144 qack:6/10"), "{line}");
+    }
+
+    #[test]
+    fn detail_shows_rack_and_tail_loss_probes_rfc8985() {
+        let mut c: Value = serde_json::from_str(
+            r#"{"congestion":"cubic","rto_ms":200,"mss":1448,"cwnd":14480,"ssthresh":4294967295,
+                "bytes_sent":1,"bytes_acked":1,"bytes_received":0,"backoff":0,"retransmits":0,
+                "bytes_in_flight":0,"snd_wnd":65535,"rcv_wnd":262144,
+                "rack_lost":0,"tlp_probes":0,"tlp_repairs":0,"reordering_window_ms":null}"#,
+        )
+        .unwrap();
+        assert!(!detail(&c).contains("rack"), "no RACK yet: {}", detail(&c));
+        c["reordering_window_ms"] = 5.0.into();
+        c["rack_lost"] = 3.into();
+        assert!(detail(&c).contains(" rack:lost3,reo5.0ms"), "{}", detail(&c));
+        assert!(!detail(&c).contains("tlp"), "no probe yet: {}", detail(&c));
+        c["tlp_probes"] = 2.into();
+        c["tlp_repairs"] = 1.into();
+        assert!(detail(&c).contains(" rack:lost3,reo5.0ms tlp:2/1"), "{}", detail(&c));
     }
 
     /// A TIME-WAIT entry's row as the control socket gives it (synack-proto's

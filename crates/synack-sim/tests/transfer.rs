@@ -399,7 +399,10 @@ fn prr_recovers_a_slow_start_overshoot_without_a_timeout_rfc6937() {
 #[test]
 fn rack_finds_lost_retransmissions_without_a_timeout_rfc8985() {
     for queue in [0.25, 1.0] {
-        let plain = Config::default().with_hystart(false).with_prr(false);
+        let plain = Config::default()
+            .with_hystart(false)
+            .with_prr(false)
+            .with_quick_acks(0);
         let rfc6675 = long_fat(queue, plain.clone().with_rack(false).with_tlp(false));
         let rack = long_fat(queue, plain);
         assert_avoids_the_timeout(&rack, &rfc6675, 1.3, &format!("RACK, {queue} BDP"));

@@ -285,15 +285,27 @@ fn losses_and_rtt(conn: &Connection, an: &mut Analysis) {
         }
         match (resent_at, acked_at) {
             (Some(rj), ack) if ack.is_none_or(|a| a > rj) => {
-                // Sent again before any acknowledgment: lost, unless a D-SACK (a SACK block
-                // below the cumulative ACK) later reports this range as received twice.
-                let dsack = segs[rj..].iter().any(|o| {
-                    dir_of(conn, o) != f
-                        && o.sack
-                            .first()
-                            .is_some_and(|&(l, r)| le(r, o.ack) && le(l, start) && le(end, r))
-                });
-                if !dsack {
+                // Sent again before any acknowledgment: lost, unless D-SACKs (a first SACK
+                // block below the cumulative ACK) later report every copy but one as received
+                // twice. Copies are counted: a loss-recovery algorithm that resends a range
+                // twice (RACK, when an ACK and a SACK block were lost) sends three, and one
+                // D-SACK then leaves one copy unaccounted for.
+                let dsacks = segs[rj..]
+                    .iter()
+                    .filter(|o| {
+                        dir_of(conn, o) != f
+                            && o.sack
+                                .first()
+                                .is_some_and(|&(l, r)| le(r, o.ack) && le(l, start) && le(end, r))
+                    })
+                    .count();
+                let copies = 1 + segs[rj..]
+                    .iter()
+                    .filter(|o| {
+                        dir_of(conn, o) == f && covers(o) && o.seg_len() > 0 && !o.has(RST)
+                    })
+                    .count();
+                if dsacks + 1 < copies {
                     an.flags[i].lost_after_capture = true;
                 }
             }

@@ -333,6 +333,15 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
         if let (Some(at), Some(len)) = (exact.delayed_ack_at, cfg.delayed_ack) {
             timer("delayed-ack", at, len, None);
         }
+        if let Some(at) = exact.loss_at {
+            // RFC 8985: the tail loss probe's timeout, or RACK's reordering timer.
+            let name = if exact.loss_probe {
+                "loss-probe"
+            } else {
+                "rack-reorder"
+            };
+            timer(name, at, at.saturating_duration_since(now), None);
+        }
         if i > 0 {
             conns.push(',');
         }
@@ -345,7 +354,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"backoff\":{},\"bytes_sent\":{},\
 \"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
 \"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{},\
-\"quick_acks_left\":{},\"quick_acks\":{}}}",
+\"quick_acks_left\":{},\"quick_acks\":{},\"rack_lost\":{},\"tlp_probes\":{},\"tlp_repairs\":{},\
+\"reordering_window_ms\":{}}}",
             h.id(),
             js(ci.state.name()),
             js(&ci.tuple.local.to_string()),
@@ -393,6 +403,12 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.nodelay,
             ci.quick_acks_left,
             ci.quick_acks,
+            ci.rack_lost,
+            ci.tlp_probes,
+            ci.tlp_repairs,
+            ci.reordering_window
+                .map(ms)
+                .unwrap_or_else(|| "null".into()),
         );
     }
     conns.push_str("\n]");
