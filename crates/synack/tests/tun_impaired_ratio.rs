@@ -11,6 +11,12 @@
 //! synack's sender-side counters, and asserted above [`MIN_RATIO`] so a regression cannot pass
 //! silently (the README shows the measured one).
 //!
+//! The kernel's own TCP_INFO for its socket is printed beside synack's `info()` (the kernel
+//! sender's cwnd, reordering degree and retransmissions under the same impairment).
+//! Experiments: `SYNACK_RATIO_MIN_RTO_MS`, `SYNACK_RATIO_LOSS`, `SYNACK_RATIO_REORDER` change
+//! the configuration (not what is asserted), `SYNACK_RATIO_PCAP=FILE` records synack's side.
+//! Run: `cargo test -p synack --test tun_impaired_ratio -- --ignored --nocapture`.
+//!
 //! Needs root; skipped (with the reason printed) otherwise, and a failure when `CI` is set.
 
 #![cfg(target_os = "linux")]
@@ -64,11 +70,13 @@ fn impaired_stack(ns: &Netns, seed: u64) -> Stack {
     let ns = ns.name.clone();
     let mut config = Config::default().with_local_addrs(vec![SYNACK_IP.parse().unwrap()]);
     // Experiments (not the asserted configuration): SYNACK_RATIO_MIN_RTO_MS overrides the
-    // minimum RTO, SYNACK_RATIO_LOSS the loss probability.
+    // minimum RTO, SYNACK_RATIO_LOSS and SYNACK_RATIO_REORDER the loss and
+    // reordering probabilities.
     if let Some(ms) = env_f64("SYNACK_RATIO_MIN_RTO_MS") {
         config = config.with_min_rto(Duration::from_micros((ms * 1000.0) as u64));
     }
     let loss = env_f64("SYNACK_RATIO_LOSS").unwrap_or(0.05);
+    let reorder = env_f64("SYNACK_RATIO_REORDER").unwrap_or(0.01);
     Stack::builder(config)
         .spawn(move || {
             netns::enter(&ns)?;
@@ -78,7 +86,7 @@ fn impaired_stack(ns: &Netns, seed: u64) -> Stack {
                 tun,
                 ImpairConfig {
                     loss,
-                    reorder: 0.01,
+                    reorder,
                     reorder_delay: Duration::from_millis(5),
                     seed,
                     outbound: true,
@@ -175,9 +183,44 @@ fn kernel_sends(ns: &Netns, stack: &Stack, data: &[u8]) -> Transfer {
         complete: end.is_some() && got.len() == data.len(),
     };
     if t.complete {
-        let _kernel_socket = kernel.join().unwrap();
+        let kernel_socket = kernel.join().unwrap();
+        eprintln!("kernel sender: {}", kernel_tcp_info(&kernel_socket));
     }
     t
+}
+
+/// The kernel's own counters for a socket (getsockopt TCP_INFO), to set beside synack's.
+fn kernel_tcp_info(s: &std::net::TcpStream) -> String {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    let mut ti: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid socket, a buffer of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut ti as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return format!("TCP_INFO: {}", std::io::Error::last_os_error());
+    }
+    format!(
+        "total_retrans {} reordering {} rtt {}us rttvar {}us rto {}us cwnd {} ssthresh {} \
+         mss {} ato {}us",
+        ti.tcpi_total_retrans,
+        ti.tcpi_reordering,
+        ti.tcpi_rtt,
+        ti.tcpi_rttvar,
+        ti.tcpi_rto,
+        ti.tcpi_snd_cwnd,
+        ti.tcpi_snd_ssthresh,
+        ti.tcpi_snd_mss,
+        ti.tcpi_ato,
+    )
 }
 
 /// synack connects to the kernel and sends `data`; the kernel reads to the end. Also synack's
@@ -209,7 +252,8 @@ fn synack_sends(ns: &Netns, stack: &Stack, data: &[u8]) -> (Transfer, ConnInfo) 
             }
         })
     };
-    let (got, end, _kernel_socket) = kernel.join().unwrap();
+    let (got, end, kernel_socket) = kernel.join().unwrap();
+    eprintln!("kernel receiver: {}", kernel_tcp_info(&kernel_socket));
     let took = end.unwrap_or_else(Instant::now) - started;
     let info = conn.info().unwrap();
     check_exact("bytes the kernel received", &got, data);
