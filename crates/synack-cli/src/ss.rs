@@ -604,11 +604,19 @@ mod tests {
         assert!(!detail(&c).contains("rack"), "no RACK yet: {}", detail(&c));
         c["reordering_window_ms"] = 5.0.into();
         c["rack_lost"] = 3.into();
-        assert!(detail(&c).contains(" rack:lost3,reo5.0ms"), "{}", detail(&c));
+        assert!(
+            detail(&c).contains(" rack:lost3,reo5.0ms"),
+            "{}",
+            detail(&c)
+        );
         assert!(!detail(&c).contains("tlp"), "no probe yet: {}", detail(&c));
         c["tlp_probes"] = 2.into();
         c["tlp_repairs"] = 1.into();
-        assert!(detail(&c).contains(" rack:lost3,reo5.0ms tlp:2/1"), "{}", detail(&c));
+        assert!(
+            detail(&c).contains(" rack:lost3,reo5.0ms tlp:2/1"),
+            "{}",
+            detail(&c)
+        );
     }
 
     /// A TIME-WAIT entry's row as the control socket gives it (synack-proto's

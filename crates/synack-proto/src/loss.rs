@@ -136,7 +136,7 @@ impl Connection {
                 self.rec.set_cwnd(self.rec.ssthresh().max(mss));
             }
             self.rack_verdict(ctx, una_before, sacked_before);
-            if self.snd.una() > una_before {
+            if self.snd.una() > una_before || self.rec.recover.is_some() {
                 self.schedule_probe(ctx);
             }
         } else if self.rec.recover.is_none()
@@ -276,9 +276,11 @@ impl Connection {
             return;
         }
         let mss = u32::from(self.opts.snd_mss());
-        let one_segment = self.snd.in_flight() <= mss;
-        let eligible =
-            self.rec.recover.is_none() && self.snd.una() != self.snd.max() && self.snd.wnd() > 0;
+        let recovering = self.rec.recover.is_some();
+        // Outside recovery a lone segment's ACK may be delayed (hence WCDelAckT); inside it
+        // the peer holds out-of-order data and ACKs every segment at once (RFC 5681 §4.2).
+        let one_segment = self.snd.in_flight() <= mss && !recovering;
+        let open = self.snd.una() != self.snd.max() && self.snd.wnd() > 0;
         let (srtt, rto_at) = (self.rec.rtt.srtt(), self.timers.get(Timer::Rto));
         let Some(rack) = self.rec.rack.as_mut() else {
             return;
@@ -286,7 +288,13 @@ impl Connection {
         if rack.timer == LossTimer::Reorder {
             return; // RACK's own timer runs: SACKed segments wait for a verdict
         }
-        if eligible && rack.may_schedule_probe() {
+        let eligible = open
+            && if recovering {
+                rack.may_probe_in_recovery()
+            } else {
+                rack.may_schedule_probe()
+            };
+        if eligible {
             rack.timer = LossTimer::Probe;
             let at = rack.probe_timeout(ctx.now, srtt, one_segment, rto_at);
             self.timers.start(Timer::Loss, at);
@@ -307,9 +315,11 @@ impl Connection {
             LossTimer::Reorder => {
                 let (una, sacked) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
                 self.rack_verdict(ctx, una, sacked);
+                // Nothing left to wait for: what is in flight may need a probe.
+                self.schedule_probe(ctx);
             }
             LossTimer::Probe => {
-                if self.snd.una() != self.snd.max() && self.rec.recover.is_none() {
+                if self.snd.una() != self.snd.max() {
                     rack.probe_now();
                     let at = self.rto_deadline(ctx);
                     self.timers.start(Timer::Rto, at);

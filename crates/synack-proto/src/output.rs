@@ -341,30 +341,40 @@ impl Connection {
         let (una, max) = (self.snd.una(), self.snd.max());
         let window_end = una + self.snd.wnd();
         let mut flags = TcpFlags::ACK;
-        let (seq, len, retransmission) =
-            if self.snd.nxt() == max && max < data_end && max < window_end {
-                let n = (data_end - max)
-                    .min(window_end - max)
-                    .min(max_payload as u32);
-                (max, self.snd.buf().len_from(max, n as usize), false)
-            } else if una < max {
-                let top = data_end.min(max);
-                let start = if top - una > max_payload as u32 {
-                    top - max_payload as u32
-                } else {
-                    una
-                };
-                (
-                    start,
-                    self.snd.buf().len_from(start, (top - start) as usize),
-                    true,
-                )
+        let recovering = self.rec.recover.is_some();
+        let lost = self
+            .rec
+            .rack
+            .as_ref()
+            .and_then(|r| r.next_lost())
+            .filter(|_| recovering);
+        let (seq, len, retransmission) = if let Some((s, e)) = lost {
+            // In recovery: what RACK marked lost and cwnd held back goes first.
+            let n = (e - s).min(max_payload as u32).min(data_end - s);
+            (s, self.snd.buf().len_from(s, n as usize), true)
+        } else if self.snd.nxt() == max && max < data_end && max < window_end {
+            let n = (data_end - max)
+                .min(window_end - max)
+                .min(max_payload as u32);
+            (max, self.snd.buf().len_from(max, n as usize), false)
+        } else if una < max {
+            let top = data_end.min(max);
+            let start = if top - una > max_payload as u32 {
+                top - max_payload as u32
             } else {
-                if let Some(rack) = self.rec.rack.as_mut() {
-                    rack.probe_dropped();
-                }
-                return None;
+                una
             };
+            (
+                start,
+                self.snd.buf().len_from(start, (top - start) as usize),
+                true,
+            )
+        } else {
+            if let Some(rack) = self.rec.rack.as_mut() {
+                rack.probe_dropped();
+            }
+            return None;
+        };
         if seq + len == data_end {
             flags |= TcpFlags::PSH;
             let fin_goes = if retransmission {
@@ -385,7 +395,7 @@ impl Connection {
         }
         let end = (seq + len + ctl).max(max);
         if let Some(rack) = self.rec.rack.as_mut() {
-            rack.probe_sent(end, retransmission);
+            rack.probe_sent(end, retransmission, recovering);
         }
         self.stats.tlp_probes = self.stats.tlp_probes.saturating_add(1);
         Some(self.sent(ctx, seq, flags, options, len))
@@ -441,8 +451,10 @@ impl Connection {
             }
             self.snd.sent_through(end, ctx.now);
             self.rec.flight_peak = self.rec.flight_peak.max(self.snd.in_flight());
-            if new_data && !syn {
-                self.schedule_probe(ctx); // RFC 8985 §7.2: after new data goes out
+            if (new_data || self.rec.recover.is_some()) && !syn {
+                // RFC 8985 §7.2: after new data goes out; and in recovery after a
+                // retransmission, in case it is all that is left in flight.
+                self.schedule_probe(ctx);
             }
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the

@@ -124,6 +124,8 @@ pub(crate) struct Rack {
     tlp_is_retrans: bool,
     /// A probe is due (the probe timer fired): the next transmission is the probe.
     probe_due: bool,
+    /// A recovery probe went out and no ACK has come since (at most one per silence).
+    recovery_probe_out: bool,
     pub(crate) timer: LossTimer,
 }
 
@@ -151,6 +153,7 @@ impl Rack {
             tlp_end: None,
             tlp_is_retrans: false,
             probe_due: false,
+            recovery_probe_out: false,
             timer: LossTimer::Off,
         }
     }
@@ -218,6 +221,7 @@ impl Rack {
     /// what it SACKs, and update RACK.xmit_ts/end_seq/rtt, min_RTT, reordering and the
     /// reordering window's multiplier from every segment newly delivered.
     pub(crate) fn on_ack(&mut self, news: &AckNews<'_>) {
+        self.recovery_probe_out = false;
         while let Some(&s) = self.segs.front() {
             if s.end > news.una {
                 if s.start < news.una {
@@ -433,6 +437,18 @@ impl Rack {
         self.tlp_end.is_none() && self.segs_sacked == 0 && !self.segs.is_empty()
     }
 
+    /// During recovery (our extension of §7.2, which arms no probe then): may a probe be
+    /// scheduled? RACK judges a segment only by a later one delivered, and PRR sends only as
+    /// ACKs report deliveries; when the ACKs stop — the last retransmissions, or everything
+    /// sent after a lost segment that waits for room in cwnd, lost too — nothing would move
+    /// before the retransmission timer (RFC 6298's 1 s floor; after a small flight's recovery,
+    /// one retransmission and everything else SACKed, that is the usual case). So: while
+    /// anything is in flight or marked lost, one probe per silence of a probe timeout (each
+    /// ACK allows the next).
+    pub(crate) fn may_probe_in_recovery(&self) -> bool {
+        !self.recovery_probe_out && self.segs.iter().any(|s| !s.is(SACKED))
+    }
+
     /// The probe timer fired: the next segment sent is the probe.
     pub(crate) fn probe_now(&mut self) {
         self.probe_due = true;
@@ -443,9 +459,15 @@ impl Rack {
     }
 
     /// §7.3: the probe went out, new data or a retransmission of the last segment;
-    /// `snd_max` is SND.NXT after it (TLP.end_seq).
-    pub(crate) fn probe_sent(&mut self, snd_max: SeqNum, retransmission: bool) {
+    /// `snd_max` is SND.NXT after it (TLP.end_seq). A probe during recovery infers nothing
+    /// (§7.4's detection is for a loss outside recovery): it only allows no second one before
+    /// an ACK.
+    pub(crate) fn probe_sent(&mut self, snd_max: SeqNum, retransmission: bool, recovering: bool) {
         self.probe_due = false;
+        if recovering {
+            self.recovery_probe_out = true;
+            return;
+        }
         self.tlp_end = Some(snd_max);
         self.tlp_is_retrans = retransmission;
     }
@@ -647,18 +669,18 @@ mod tests {
     #[test]
     fn rfc8985_s7_4_a_retransmitted_probe_answered_without_dsack_repaired_a_loss() {
         let mut r = ten();
-        r.probe_sent(SeqNum(10_000), true);
+        r.probe_sent(SeqNum(10_000), true, false);
         assert!(
             !r.probe_answered(SeqNum(9000), false),
             "not yet past the probe"
         );
         assert!(r.probe_answered(SeqNum(10_000), false));
-        r.probe_sent(SeqNum(10_000), true);
+        r.probe_sent(SeqNum(10_000), true, false);
         assert!(
             !r.probe_answered(SeqNum(10_000), true),
             "D-SACK: both arrived"
         );
-        r.probe_sent(SeqNum(11_000), false);
+        r.probe_sent(SeqNum(11_000), false, false);
         assert!(
             !r.probe_answered(SeqNum(11_000), false),
             "new data proves nothing"

@@ -301,9 +301,7 @@ fn losses_and_rtt(conn: &Connection, an: &mut Analysis) {
                     .count();
                 let copies = 1 + segs[rj..]
                     .iter()
-                    .filter(|o| {
-                        dir_of(conn, o) == f && covers(o) && o.seg_len() > 0 && !o.has(RST)
-                    })
+                    .filter(|o| dir_of(conn, o) == f && covers(o) && o.seg_len() > 0 && !o.has(RST))
                     .count();
                 if dsacks + 1 < copies {
                     an.flags[i].lost_after_capture = true;
