@@ -67,6 +67,10 @@ pub struct Config {
     /// ACKs rather than all that cwnd − pipe allows at once (prr.rs). On by default, as in
     /// Linux.
     pub prr: bool,
+    /// Spurious retransmission detection and undo (undo.rs): Eifel with timestamps
+    /// (RFC 3522), D-SACK (RFC 3708) and F-RTO after a timeout (RFC 5682); a retransmission
+    /// found unnecessary gives back cwnd and ssthresh (RFC 4015). On by default, as in Linux.
+    pub undo: bool,
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
@@ -186,6 +190,7 @@ impl Default for Config {
             sack: true,
             hystart: true,
             prr: true,
+            undo: true,
             congestion: crate::congestion::Algorithm::default(),
             controller: None,
             delayed_ack: Some(Duration::from_millis(40)),
@@ -257,6 +262,7 @@ with_methods! {
     with_sack => sack: bool;
     with_hystart => hystart: bool;
     with_prr => prr: bool;
+    with_undo => undo: bool;
     with_congestion => congestion: crate::congestion::Algorithm;
     with_controller => controller: Option<crate::congestion::ControllerFactory>;
     with_delayed_ack => delayed_ack: Option<Duration>;

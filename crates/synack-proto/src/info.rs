@@ -79,6 +79,11 @@ pub struct ConnInfo {
     pub timeouts: u64,
     /// Retransmissions found lost during SACK recovery and sent again.
     pub lost_retransmits: u64,
+    /// Loss episodes (fast retransmits and timeouts) found spurious and undone: Eifel,
+    /// D-SACK or F-RTO showed the retransmission unnecessary (`Config::undo`).
+    pub undos: u64,
+    /// Of `undos`, those that began with a retransmission timeout.
+    pub spurious_timeouts: u64,
     /// Challenge ACKs sent (RFC 5961) and suppressed by the per-connection budget.
     pub challenge_acks: u64,
     pub challenge_acks_suppressed: u64,
@@ -169,6 +174,8 @@ impl Connection {
             zero_window_probes: u64::from(self.stats.zero_window_probes),
             timeouts: u64::from(self.stats.timeouts),
             lost_retransmits: u64::from(self.stats.lost_retransmits),
+            undos: u64::from(self.rec.undo.undos()),
+            spurious_timeouts: u64::from(self.rec.undo.spurious_timeouts()),
             challenge_acks: u64::from(self.stats.challenge_acks),
             challenge_acks_suppressed: u64::from(self.stats.challenge_acks_suppressed),
             sacked: self.rec.scoreboard.sacked_bytes(),

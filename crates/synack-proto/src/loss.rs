@@ -26,12 +26,13 @@ impl Connection {
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
         let mss = u32::from(self.opts.snd_mss());
         let mut newly_sacked = 0;
-        // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
-        // bytes SACKed.
+        let mut dsack = false; // undo.rs counts D-SACKed retransmissions
+                               // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
+                               // bytes SACKed.
         let (una_before, sacked_before) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
         let lost_retransmits_before = self.stats.lost_retransmits;
         if self.opts.sack_ok() && !info.sack_blocks.is_empty() {
-            (newly_sacked, _) =
+            (newly_sacked, dsack) =
                 self.rec
                     .scoreboard
                     .on_ack(self.snd.una(), self.snd.max(), info.sack_blocks);
@@ -145,6 +146,8 @@ impl Connection {
                 self.rec.set_cwnd(cwnd.max(mss));
             }
         }
+        // Spurious retransmission detection and undo (undo.rs).
+        self.undo_on_ack(ctx, &info, una_before, dsack);
     }
 
     /// Remember a retransmission sent during SACK recovery (bounded; the oldest go first).
@@ -185,6 +188,7 @@ impl Connection {
     }
 
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        self.undo_begin(ctx.cfg, false); // undo.rs: remember the state before the reduction
         let mss = u32::from(self.opts.snd_mss());
         let in_flight = self.snd.in_flight();
         self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
@@ -208,6 +212,7 @@ impl Connection {
     /// SACK information (the receiver may have reneged, RFC 2018 §8), and no fast retransmit
     /// until what is outstanding now is acknowledged (RFC 6582 §3.2).
     pub(crate) fn congestion_on_rto(&mut self, ctx: &mut Ctx<'_>) {
+        self.undo_begin(ctx.cfg, true); // undo.rs: remember the state before the reduction
         let mss = u32::from(self.opts.snd_mss());
         if self.snd.una() != self.snd.max() && self.rec.retries <= 1 {
             // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).

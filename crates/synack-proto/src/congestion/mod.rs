@@ -119,8 +119,18 @@ pub trait Controller: Send + core::fmt::Debug {
     /// §3.1): set ssthresh. The connection then sets cwnd to one SMSS.
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32);
 
-    /// The previous RTO was spurious (RFC 9438 §4.9 undo; optional).
-    fn on_spurious_rto(&mut self) {}
+    /// The last reduction ([`Controller::on_congestion_event`] or [`Controller::on_rto`])
+    /// was spurious: the retransmission behind it proved unnecessary (Eifel, RFC 3522; D-SACK,
+    /// RFC 3708; F-RTO, RFC 5682). Go back to the state before it (RFC 9438 §4.9) with the
+    /// window and threshold the connection worked out (RFC 4015 §3.1 after a timeout; the
+    /// ones from before the reduction after a fast retransmit).
+    ///
+    /// The default sets the two; a controller with more state (CUBIC's W_max, K and epoch)
+    /// restores that too.
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.set_window(cwnd);
+        self.set_ssthresh(ssthresh);
+    }
 
     /// The connection restarts after idle (RFC 5681 §4.1, RFC 9438 §5.8): reset any epoch.
     fn on_idle_restart(&mut self, now: Instant) {
@@ -167,7 +177,8 @@ pub(crate) trait Arithmetic: Send + core::fmt::Debug {
     ) -> u32;
     fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
     fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
-    fn on_spurious_rto(&mut self) {}
+    /// Undo the state the last reduction changed, beside cwnd and ssthresh (RFC 9438 §4.9).
+    fn on_spurious_congestion(&mut self) {}
     fn on_idle_restart(&mut self, now: Instant) {
         let _ = now;
     }
@@ -230,8 +241,10 @@ impl<A: Arithmetic> Controller for Owned<A> {
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
         self.ssthresh = self.rules.on_rto(now, self.cwnd, in_flight, mss);
     }
-    fn on_spurious_rto(&mut self) {
-        self.rules.on_spurious_rto()
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd;
+        self.ssthresh = ssthresh;
+        self.rules.on_spurious_congestion();
     }
     fn on_idle_restart(&mut self, now: Instant) {
         self.rules.on_idle_restart(now)
@@ -342,8 +355,8 @@ impl Controller for Cc {
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
         self.inner_mut().on_rto(now, in_flight, mss)
     }
-    fn on_spurious_rto(&mut self) {
-        self.inner_mut().on_spurious_rto()
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.inner_mut().on_spurious_congestion(cwnd, ssthresh)
     }
     fn on_idle_restart(&mut self, now: Instant) {
         self.inner_mut().on_idle_restart(now)
