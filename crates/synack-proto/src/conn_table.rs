@@ -480,7 +480,8 @@ mod tests {
     /// allocated) within 1 KiB. These sizes are what keep both: 920 + 48 + the index is
     /// about 991 bytes requested per idle connection (bench row 4). PRR's 12 bytes of
     /// accounting took it from 920 to 936; moving the receive buffer's out-of-order list into
-    /// the box it shares with kept packets took it back to 920: 33 bytes of headroom.
+    /// the box it shares with kept packets took it back to 920 (887 used); undo.rs's
+    /// boxed episode and two counters took 17 of the 33 bytes of headroom (904).
     #[test]
     fn a_slot_is_48_bytes_and_a_tcb_at_most_920() {
         assert_eq!(std::mem::size_of::<Slot>(), 48);

@@ -35,7 +35,9 @@ use crate::time::Duration;
 /// The spurious-retransmission state of a connection (a part of [`crate::recovery::Recovery`]).
 #[derive(Debug, Default)]
 pub(crate) struct Undo {
-    episode: Option<Episode>,
+    /// Boxed: an episode is some 80 bytes that only a connection in or just after a loss
+    /// needs, and the TCB stays small (conn_table.rs's size test).
+    episode: Option<Box<Episode>>,
     /// Episodes found spurious and undone.
     undos: u32,
     /// Of those, episodes that began with a retransmission timeout.
@@ -169,7 +171,7 @@ impl Connection {
             }
         }
         let srtt = self.rec.rtt.srtt();
-        self.rec.undo.episode = Some(Episode {
+        self.rec.undo.episode = Some(Box::new(Episode {
             timeout,
             prior_cwnd: self.rec.cwnd(),
             prior_ssthresh: self.rec.ssthresh(),
@@ -185,7 +187,7 @@ impl Connection {
             rexmit_max: self.snd.max(),
             first_rexmit_end: self.snd.una(),
             frto,
-        });
+        }));
     }
 
     /// After an ACK was processed (the end of `process_ack`): run the detectors and, if the
@@ -198,7 +200,7 @@ impl Connection {
         una_before: SeqNum,
         dsack: bool,
     ) {
-        let Some(mut ep) = self.rec.undo.episode else {
+        let Some(mut ep) = self.rec.undo.episode.take() else {
             return;
         };
         let una = self.snd.una();
@@ -266,7 +268,6 @@ impl Connection {
             }
         }
         if let Some(found) = found {
-            self.rec.undo.episode = None;
             self.undo_episode(ctx, &ep, found, una_before, info.tsecr);
             return;
         }

@@ -60,7 +60,9 @@ pub struct Cubic {
     /// Time of the previous ACK, to exclude application-limited periods from t (§5.8).
     last_ack: Option<Instant>,
     /// The state the last reduction replaced, for an undo if it proves spurious (§4.9).
-    before_reduction: Option<Saved>,
+    /// Boxed: 56 bytes inline would grow every connection (conn_table.rs's size test) for
+    /// something only a loss needs.
+    before_reduction: Option<Box<Saved>>,
 }
 
 /// What a reduction changes beside cwnd and ssthresh (RFC 9438 §4.9: W_max, cwnd_prior, and
@@ -88,12 +90,16 @@ impl Cubic {
     fn reduce(&mut self, cwnd: u32, mss: u32) -> u32 {
         let cwnd = floor_cwnd(cwnd, mss);
         let seg = f64::from(cwnd) / f64::from(mss.max(1));
-        self.before_reduction = Some(Saved {
+        let saved = Saved {
             w_max: self.w_max,
             cwnd_prior: self.cwnd_prior,
             epoch: self.epoch,
             after_rto: self.after_rto,
-        });
+        };
+        match self.before_reduction.as_deref_mut() {
+            Some(slot) => *slot = saved,
+            None => self.before_reduction = Some(Box::new(saved)),
+        }
         // §4.7 fast convergence: a loss below the previous W_max means a new flow is taking
         // bandwidth; release some by lowering the plateau.
         self.w_max = if seg < self.w_max {
@@ -229,7 +235,7 @@ impl Arithmetic for Cubic {
     /// stage (its start, K and W_est) go back to what they were before it. The stage's start
     /// is kept, so t counts the time the spurious episode took, as if it had not happened.
     fn on_spurious_congestion(&mut self) {
-        if let Some(saved) = self.before_reduction.take() {
+        if let Some(saved) = self.before_reduction.take().map(|b| *b) {
             self.w_max = saved.w_max;
             self.cwnd_prior = saved.cwnd_prior;
             self.epoch = saved.epoch;
