@@ -5,9 +5,11 @@
 //! (entering recovery, loss.rs) or the first expiry of the retransmission timer. It remembers
 //! what the congestion state was before, and three detectors may find the episode spurious:
 //!
-//! * Eifel (RFC 3522): with timestamps, the first acceptable ACK after the episode's first
+//! * Eifel (RFC 3522): with timestamps, an acceptable ACK after the episode's first
 //!   retransmission echoes a TSval older than that retransmission's: the ACK was sent for the
-//!   original transmission, which therefore was not lost.
+//!   original transmission, which therefore was not lost. (RFC 3522 looks at the first such
+//!   ACK; we undo only once the ACK covers every retransmission of the episode, so a real
+//!   loss further on in the same window keeps its reduction.)
 //! * D-SACK (RFC 3708, as Linux counts it): every octet retransmitted in the episode comes
 //!   back in a D-SACK block (RFC 2883): the receiver got each twice.
 //! * F-RTO (RFC 5682 §2, the basic algorithm), after a timeout when Eifel cannot decide (no
@@ -58,8 +60,8 @@ struct Episode {
     prior_rttvar: Duration,
     /// SND.UNA when it began: D-SACKs below it are about older data.
     marker: SeqNum,
-    /// RFC 3522's RetransmitTS: the TSval of the first retransmission, while the first
-    /// acceptable ACK after it has not come (Eifel looks at that one ACK only).
+    /// RFC 3522's RetransmitTS: the TSval of the first retransmission, while Eifel has not
+    /// decided.
     eifel_ts: Option<u32>,
     /// The first retransmission has gone out.
     retransmitted: bool,
@@ -206,15 +208,23 @@ impl Connection {
         let una = self.snd.una();
         let advanced = una > una_before;
         let mut found = None;
-        // Eifel (RFC 3522 §3.2 steps (3)-(5)): the first acceptable ACK after the first
-        // retransmission, and only that one.
+        // Eifel (RFC 3522 §3.2 steps (3)-(5)): an acceptable ACK after the first
+        // retransmission whose TSecr is older than it was sent for an original. It speaks for
+        // every retransmission of the episode only once it covers them all: while some lie
+        // beyond it (other holes, maybe real losses) the decision waits for the next ACK, as
+        // Linux's partial-ACK undo waits while retransmissions are out. An ACK that echoes a
+        // retransmission's TSval decides the other way.
         let mut eifel_decided = false;
         if ep.retransmitted && advanced {
-            if let (Some(rexmit_ts), Some(ecr)) = (ep.eifel_ts.take(), info.tsecr) {
+            if let (Some(rexmit_ts), Some(ecr)) = (ep.eifel_ts, info.tsecr) {
                 if self.opts.ts_ok() && ecr != 0 {
-                    eifel_decided = true;
-                    if ts_before(ecr, rexmit_ts) {
-                        found = Some(Found::Early);
+                    let original = ts_before(ecr, rexmit_ts);
+                    if !original || una >= ep.rexmit_high {
+                        eifel_decided = true;
+                        ep.eifel_ts = None;
+                        if original {
+                            found = Some(Found::Early);
+                        }
                     }
                 }
             }
@@ -265,6 +275,15 @@ impl Connection {
                     found = Some(Found::Early);
                 }
                 _ => {}
+            }
+        }
+        if found.is_some() && !ep.timeout && self.rec.recover.is_some() && self.opts.sack_ok() {
+            // The retransmissions were needless, but the scoreboard shows the next
+            // unacknowledged segment lost (RFC 6675 IsLost): this window has a real loss, and
+            // recovery goes on with its reduction.
+            let mss = u32::from(self.opts.snd_mss());
+            if self.rec.scoreboard.loss_detected(una, mss) {
+                found = None;
             }
         }
         if let Some(found) = found {

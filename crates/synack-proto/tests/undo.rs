@@ -392,3 +392,33 @@ fn frto_falls_back_to_go_back_n_on_a_real_loss_rfc5682() {
         vec![h.seg(1), h.seg(2), h.seg(3)]
     );
 }
+
+/// Reordering and a real loss in the same window: segment 0 is late, segment 5 lost. The late
+/// original's ACK echoes an old TSval, but it does not cover the lost segment, which the
+/// scoreboard already counts lost (three segments SACKed above it): recovery and its reduction
+/// stay, and the ACK of segment 5's retransmission echoes that retransmission.
+#[test]
+fn eifel_keeps_the_reduction_when_the_window_also_lost_a_segment() {
+    let mut h = Peer::new(true, true, true);
+    let queued = 10 * h.len as usize;
+    let t0 = send_window(&mut h, queued, 10);
+    h.p.advance(RTT);
+    // One duplicate ACK SACKing all but 0 and 5: both are lost by RFC 6675's IsLost.
+    h.ack(
+        h.seg(0),
+        PEER_TS,
+        &[(h.seg(6), h.seg(10)), (h.seg(1), h.seg(5))],
+    );
+    let out = h.sent();
+    assert!(h.p.a.info(h.c).unwrap().in_recovery);
+    let seqs: Vec<u32> = out.iter().map(|s| s.0).collect();
+    assert_eq!(seqs, vec![h.seg(0), h.seg(5)], "both holes retransmitted");
+    let t5 = out[1].2;
+    // The late original of segment 0: everything up to the hole at 5, TSecr t0.
+    h.ack(h.seg(5), t0, &[(h.seg(6), h.seg(10))]);
+    assert_eq!(h.undos(), (0, 0));
+    assert!(h.p.a.info(h.c).unwrap().in_recovery);
+    h.ack(h.seg(10), t5, &[]);
+    assert_eq!(h.undos(), (0, 0));
+    assert_eq!(h.windows(), (7 * h.len, 7 * h.len));
+}
