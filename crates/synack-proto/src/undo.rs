@@ -342,10 +342,15 @@ impl Connection {
             self.rec.undo.spurious_timeouts = self.rec.undo.spurious_timeouts.saturating_add(1);
             (cwnd, ep.prior_flight.max(ep.prior_ssthresh))
         } else {
-            (
-                self.rec.cwnd().max(ep.prior_cwnd),
-                self.rec.ssthresh().max(ep.prior_ssthresh),
-            )
+            // Never below the window before the episode (Linux's undo); while recovery still
+            // runs, exactly that: NewReno's inflation by duplicate ACKs (RFC 6582) is
+            // recovery's bookkeeping and ends with it.
+            let cwnd = if self.rec.recover.is_some() {
+                ep.prior_cwnd
+            } else {
+                self.rec.cwnd().max(ep.prior_cwnd)
+            };
+            (cwnd, self.rec.ssthresh().max(ep.prior_ssthresh))
         };
         // Recovery, if it still runs, is over: nothing was lost.
         self.rec.recover = None;

@@ -422,3 +422,29 @@ fn eifel_keeps_the_reduction_when_the_window_also_lost_a_segment() {
     assert_eq!(h.undos(), (0, 0));
     assert_eq!(h.windows(), (7 * h.len, 7 * h.len));
 }
+
+/// Eifel without SACK (NewReno, RFC 6582): eight duplicate ACKs inflate the recovery window
+/// to ssthresh + 8 segments; the late original's ACK (TSecr older than the retransmission)
+/// is a partial ACK of two segments, which deflates it only to 14. Undone: recovery ends and
+/// cwnd is the window from before, not the inflated one (the inflation is recovery's).
+#[test]
+fn newreno_fast_retransmit_undone_by_eifel_without_its_inflation() {
+    let mut h = Peer::new(true, false, true);
+    let t0 = send_window(&mut h, 10 * 988, 10);
+    let before = h.windows();
+    h.p.advance(RTT);
+    for _ in 0..8 {
+        h.ack(h.seg(0), PEER_TS, &[]);
+    }
+    let rexmit = h.sent();
+    assert_eq!(
+        rexmit.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![h.seg(0)]
+    );
+    // RFC 5681 §3.2: ssthresh + 3 segments, plus one per further duplicate ACK.
+    assert_eq!(h.windows(), (15 * h.len, 7 * h.len));
+    h.ack(h.seg(2), t0, &[]);
+    assert_eq!(h.windows(), before);
+    assert_eq!(h.undos(), (1, 0));
+    assert!(!h.p.a.info(h.c).unwrap().in_recovery);
+}
