@@ -3,11 +3,13 @@
 //! connections (row 3), memory per connection and per TIME-WAIT entry (row 4), bulk transfer
 //! over a TUN device against the kernel's TCP (row 5, root only: [`tun`]) and goodput over a
 //! simulated lossy link (row 6). `synack bench` prints the table; `benches/` has criterion
-//! versions of rows 1 and 2.
+//! versions of rows 1 and 2. `synack bench --fct` prints the flow-completion-time table of
+//! [`fct`] (short responses over the simulated link of row 6, with 0%, 1% and 5% loss).
 //!
 //! Wall-clock figures are measured here only, never asserted in tests.
 
 pub mod alloc;
+pub mod fct;
 pub mod net;
 pub mod rows;
 pub mod sim;

@@ -5,6 +5,9 @@
 //! both stacks run over literally the same code: synack-sim's own link type is internal to it.
 //!
 //! Time is virtual (µs), so goodput is exact and reproducible; wall-clock cost is small.
+//!
+//! The flow-completion-time table ([`crate::fct`]) runs over the same link and hosts, with the
+//! loss probability as a parameter and the server sending instead of the client.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -23,7 +26,7 @@ use crate::net::{sa, A_IP, B_IP};
 pub const BANDWIDTH: u64 = 100_000_000;
 /// One-way delay, µs.
 pub const DELAY_US: u64 = 10_000;
-/// Loss probability per packet, each direction.
+/// Loss probability per packet, each direction, of row 6.
 pub const LOSS: f64 = 0.01;
 /// Drop-tail queue in front of each serializer: one RTT's bandwidth-delay product.
 pub const QUEUE: u64 = BANDWIDTH / 8 * 2 * DELAY_US / 1_000_000;
@@ -34,6 +37,8 @@ pub const BUFFER: usize = 4 * 1024 * 1024;
 struct LinkDir {
     rng: Rng,
     busy_until: u64,
+    /// Random loss probability per packet.
+    loss: f64,
 }
 
 impl LinkDir {
@@ -46,30 +51,52 @@ impl LinkDir {
         }
         let tx_us = (len * 8 * 1_000_000).div_ceil(BANDWIDTH);
         self.busy_until = now.max(self.busy_until) + tx_us;
-        if self.rng.chance(LOSS) {
+        if self.rng.chance(self.loss) {
             return None;
         }
         Some(self.busy_until + DELAY_US)
     }
 }
 
-/// A host in the simulation: a stack plus its application.
-trait Host {
+/// A host in the simulation: a stack plus its application. Once connected, the application
+/// sends its `to_send` bytes and reads everything that arrives.
+pub(crate) trait Host {
     fn deliver(&mut self, now: u64, pkt: &[u8]);
     /// Run timers and the application; every packet sent goes to `out`.
     fn run(&mut self, now: u64, out: &mut Vec<Vec<u8>>);
     fn next_wakeup(&mut self, now: u64) -> Option<u64>;
-    /// Bytes the application has read (server) so far.
+    /// Bytes the application has read so far.
     fn received(&self) -> u64;
+    /// The stack's own counters for its connection, where it has them.
+    fn counters(&self) -> Option<Counters> {
+        None
+    }
 }
 
-/// Drive a client (host 0, sending `total` bytes) and a server (host 1) until the server has
-/// read everything; returns the goodput in bytes per second of virtual time (connect to the
-/// last byte read), or `None` if it did not finish within 10 minutes of virtual time.
-fn run(hosts: &mut [Box<dyn Host>; 2], total: u64, seed: u64) -> Option<f64> {
+/// A connection's loss-recovery counters (synack's `ConnInfo`; smoltcp exposes none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Retransmission-timer expiries (RFC 6298 §5.4).
+    pub timeouts: u64,
+}
+
+/// Drive a client (host 0, which connects at time 0) and a server (host 1) over the link with
+/// random loss `loss` each way until host `reader` has read `total` bytes; returns that moment
+/// (µs of virtual time since the connect), or `None` if it did not come within 10 minutes of
+/// virtual time.
+pub(crate) fn run(
+    hosts: &mut [Box<dyn Host>; 2],
+    reader: usize,
+    total: u64,
+    seed: u64,
+    loss: f64,
+) -> Option<u64> {
     let mut links = [0u64, 1].map(|d| LinkDir {
         rng: Rng::new(derive_seed(seed, &[d])),
         busy_until: 0,
+        loss,
     });
     let mut wire: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::new();
     let mut payloads: VecDeque<Option<Vec<u8>>> = VecDeque::new();
@@ -77,7 +104,7 @@ fn run(hosts: &mut [Box<dyn Host>; 2], total: u64, seed: u64) -> Option<f64> {
     let mut next_id = 0u64;
     let mut now = 0u64;
     let mut out = Vec::new();
-    while hosts[1].received() < total {
+    loop {
         if now > 600_000_000 {
             return None;
         }
@@ -107,6 +134,10 @@ fn run(hosts: &mut [Box<dyn Host>; 2], total: u64, seed: u64) -> Option<f64> {
                 next_id += 1;
             }
         }
+        // The moment the last byte was read, not the next event after it.
+        if hosts[reader].received() >= total {
+            return Some(now);
+        }
         let next = [
             wire.peek().map(|r| r.0 .0),
             hosts[0].next_wakeup(now),
@@ -117,15 +148,19 @@ fn run(hosts: &mut [Box<dyn Host>; 2], total: u64, seed: u64) -> Option<f64> {
         .min()?;
         now = next.max(now + 1);
     }
-    Some(total as f64 / (now as f64 / 1e6))
+}
+
+/// Bytes per second of virtual time for `total` bytes read in `us` µs.
+fn goodput(total: u64, us: u64) -> f64 {
+    total as f64 / (us.max(1) as f64 / 1e6)
 }
 
 // ----- synack ---------------------------------------------------------------------------------
 
-struct SynHost {
+pub(crate) struct SynHost {
     ep: Endpoint,
     conn: Option<ConnHandle>,
-    /// Client: bytes still to send. Server: unused.
+    /// Bytes still to send once connected.
     to_send: u64,
     got: u64,
     client: bool,
@@ -144,33 +179,28 @@ impl Host for SynHost {
     fn run(&mut self, now: u64, out: &mut Vec<Vec<u8>>) {
         self.ep.handle_timeout(t(now));
         if self.client {
-            let c = match self.conn {
-                Some(c) => c,
-                None => {
-                    let c = self
-                        .ep
-                        .connect(t(now), sa(A_IP, 40000), sa(B_IP, 80))
-                        .unwrap();
-                    self.conn = Some(c);
-                    c
-                }
-            };
+            if self.conn.is_none() {
+                let c = self
+                    .ep
+                    .connect(t(now), sa(A_IP, 40000), sa(B_IP, 80))
+                    .unwrap();
+                self.conn = Some(c);
+            }
+        } else if self.conn.is_none() {
+            self.conn = self.ep.accept(sa(B_IP, 80));
+        }
+        if let Some(c) = self.conn {
             while self.to_send > 0 {
                 let n = self.to_send.min(self.buf.len() as u64) as usize;
                 match self.ep.send(c, &self.buf[..n]) {
                     Ok(n) => self.to_send -= n as u64,
-                    Err(Error::WouldBlock) => break,
+                    // Not yet established (a client's SYN-SENT), or the buffer is full.
+                    Err(Error::WouldBlock) | Err(Error::NotConnected) => break,
                     Err(e) => panic!("send: {e}"),
                 }
             }
-        } else {
-            if self.conn.is_none() {
-                self.conn = self.ep.accept(sa(B_IP, 80));
-            }
-            if let Some(s) = self.conn {
-                while let Ok(n @ 1..) = self.ep.recv(s, &mut self.buf) {
-                    self.got += n as u64;
-                }
+            while let Ok(n @ 1..) = self.ep.recv(c, &mut self.buf) {
+                self.got += n as u64;
             }
         }
         while self.ep.poll_event().is_some() {}
@@ -187,6 +217,35 @@ impl Host for SynHost {
     fn received(&self) -> u64 {
         self.got
     }
+
+    fn counters(&self) -> Option<Counters> {
+        let i = self.ep.info(self.conn?)?;
+        Some(Counters {
+            retransmits: i.retransmits,
+            timeouts: i.timeouts,
+        })
+    }
+}
+
+impl SynHost {
+    /// The client (connects to the server) or the server (listens), with `cfg`'s local address
+    /// set to its own; it sends `to_send` bytes once connected.
+    pub(crate) fn new(cfg: Config, client: bool, to_send: u64) -> SynHost {
+        let ip = if client { A_IP } else { B_IP };
+        let cfg = cfg.with_local_addrs(vec![std::net::IpAddr::V4(ip)]);
+        let mut ep = Endpoint::new(cfg, if client { [1; 16] } else { [2; 16] });
+        if !client {
+            ep.listen(sa(B_IP, 80), None).unwrap();
+        }
+        SynHost {
+            ep,
+            conn: None,
+            to_send,
+            got: 0,
+            client,
+            buf: vec![0x5a; 64 * 1024],
+        }
+    }
 }
 
 /// synack's goodput (bytes/s of virtual time) sending `total` bytes with `cc`, mean over
@@ -194,34 +253,15 @@ impl Host for SynHost {
 pub fn synack_goodput(cc: Algorithm, total: u64, seeds: &[u64]) -> Option<f64> {
     let mut sum = 0.0;
     for &seed in seeds {
-        let cfg = |ip| {
-            Config::default()
-                .with_local_addrs(vec![std::net::IpAddr::V4(ip)])
-                .with_send_buffer(BUFFER)
-                .with_recv_buffer(BUFFER)
-                .with_congestion(cc)
-        };
-        let mut server = Endpoint::new(cfg(B_IP), [2; 16]);
-        server.listen(sa(B_IP, 80), None).unwrap();
+        let cfg = Config::default()
+            .with_send_buffer(BUFFER)
+            .with_recv_buffer(BUFFER)
+            .with_congestion(cc);
         let mut hosts: [Box<dyn Host>; 2] = [
-            Box::new(SynHost {
-                ep: Endpoint::new(cfg(A_IP), [1; 16]),
-                conn: None,
-                to_send: total,
-                got: 0,
-                client: true,
-                buf: vec![0x5a; 64 * 1024],
-            }),
-            Box::new(SynHost {
-                ep: server,
-                conn: None,
-                to_send: 0,
-                got: 0,
-                client: false,
-                buf: vec![0; 64 * 1024],
-            }),
+            Box::new(SynHost::new(cfg.clone(), true, total)),
+            Box::new(SynHost::new(cfg, false, 0)),
         ];
-        sum += run(&mut hosts, total, seed)?;
+        sum += goodput(total, run(&mut hosts, 1, total, seed, LOSS)?);
     }
     Some(sum / seeds.len() as f64)
 }
@@ -272,7 +312,7 @@ impl Device for Dev {
     }
 }
 
-struct SmolSimHost {
+pub(crate) struct SmolSimHost {
     iface: Interface,
     sockets: SocketSet<'static>,
     dev: Dev,
@@ -289,7 +329,9 @@ fn st(now: u64) -> smoltcp::time::Instant {
 }
 
 impl SmolSimHost {
-    fn new(ip: std::net::Ipv4Addr, client: bool, to_send: u64) -> SmolSimHost {
+    /// smoltcp with CUBIC and `BUFFER`-byte socket buffers; it sends `to_send` bytes once
+    /// connected.
+    pub(crate) fn new(ip: std::net::Ipv4Addr, client: bool, to_send: u64) -> SmolSimHost {
         let mut dev = Dev {
             rx: VecDeque::new(),
             tx: Vec::new(),
@@ -321,18 +363,16 @@ impl SmolSimHost {
 
     fn app(&mut self) {
         let s = self.sockets.get_mut::<tcp::Socket>(self.sock);
-        if self.client {
-            while self.to_send > 0 {
-                let n = self.to_send.min(self.buf.len() as u64) as usize;
-                match s.send_slice(&self.buf[..n]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => self.to_send -= n as u64,
-                }
+        // Both fail (and stop) before the connection is established.
+        while self.to_send > 0 {
+            let n = self.to_send.min(self.buf.len() as u64) as usize;
+            match s.send_slice(&self.buf[..n]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.to_send -= n as u64,
             }
-        } else {
-            while let Ok(n @ 1..) = s.recv_slice(&mut self.buf) {
-                self.got += n as u64;
-            }
+        }
+        while let Ok(n @ 1..) = s.recv_slice(&mut self.buf) {
+            self.got += n as u64;
         }
     }
 }
@@ -377,7 +417,7 @@ pub fn smoltcp_goodput(total: u64, seeds: &[u64]) -> Option<f64> {
             Box::new(SmolSimHost::new(A_IP, true, total)),
             Box::new(SmolSimHost::new(B_IP, false, 0)),
         ];
-        sum += run(&mut hosts, total, seed)?;
+        sum += goodput(total, run(&mut hosts, 1, total, seed, LOSS)?);
     }
     Some(sum / seeds.len() as f64)
 }

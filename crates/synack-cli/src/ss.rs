@@ -471,6 +471,15 @@ fn detail(c: &Value) -> String {
     }
     f.push(format!("snd_wnd:{}", c["snd_wnd"]));
     f.push(format!("rcv_wnd:{}", c["rcv_wnd"]));
+    // Quick ACKs (Linux's ss shows qack: the segments quick mode still ACKs at once): left
+    // in the current quick mode / ACKed at once so far. Shown once any was sent.
+    let qack = c["quick_acks"].as_u64().unwrap_or(0);
+    if qack > 0 {
+        f.push(format!(
+            "qack:{}/{qack}",
+            c["quick_acks_left"].as_u64().unwrap_or(0)
+        ));
+    }
     // The buffers' sizes as autotuning has grown them (Linux's skmem rb and tb).
     if let (Some(rb), Some(tb)) = (c["recv_buffer"].as_u64(), c["send_buffer"].as_u64()) {
         f.push(format!("skmem:(rb{rb},tb{tb})"));
@@ -575,6 +584,22 @@ mod tests {
         c["spurious_timeouts"] = 1.into();
         let line = detail(&c);
         assert!(line.contains(" retrans:0/3 undo:2/1 snd_wnd:"), "{line}");
+    }
+
+    #[test]
+    fn detail_shows_quick_acks_left_and_sent_once_any_was_sent() {
+        let mut c: Value = serde_json::from_str(
+            r#"{"congestion":"cubic","rto_ms":200,"mss":1448,"cwnd":14480,"ssthresh":4294967295,
+                "bytes_sent":1,"bytes_acked":1,"bytes_received":0,"backoff":0,"retransmits":0,
+                "bytes_in_flight":0,"snd_wnd":65535,"rcv_wnd":262144,
+                "quick_acks_left":0,"quick_acks":0}"#,
+        )
+        .unwrap();
+        assert!(!detail(&c).contains("qack"), "{}", detail(&c));
+        c["quick_acks_left"] = 6.into();
+        c["quick_acks"] = 10.into();
+        let line = detail(&c);
+        assert!(line.contains(" rcv_wnd:262144 qack:6/10"), "{line}");
     }
 
     /// A TIME-WAIT entry's row as the control socket gives it (synack-proto's

@@ -72,6 +72,7 @@ fn set(r: &mut Runner<'_>, name: &str, v: &str) -> Result<(), String> {
         "synack_sack" => cfg.sack = flag(v)?,
         "synack_window_scaling" => cfg.window_scaling = flag(v)?,
         "synack_delayed_ack_ms" => cfg.delayed_ack = ms(v)?,
+        "synack_quick_acks" => cfg.quick_acks = num(v)?.min(u64::from(u32::MAX)) as u32,
         "synack_nodelay" => cfg.nodelay = flag(v)?,
         "synack_mss" => cfg.mss = num(v)?.min(65535) as u16,
         "synack_recv_buffer" => cfg.recv_buffer = num(v)? as usize,

@@ -57,6 +57,7 @@ scripts! {
     nagle,
     options,
     passive_open,
+    quick_ack,
     rst_carries_timestamps,
     rst_closed_port,
     sack_recovery,

@@ -71,6 +71,15 @@ pub struct Config {
     /// (RFC 3522), D-SACK (RFC 3708) and F-RTO after a timeout (RFC 5682); a retransmission
     /// found unnecessary gives back cwnd and ssthresh (RFC 4015). On by default, as in Linux.
     pub undo: bool,
+    /// RACK (RFC 8985 §6) on connections that agreed on SACK: a segment is lost when one sent
+    /// a round trip (plus a reordering window) after it has been delivered — in place of
+    /// counting three duplicate ACKs (rack.rs). On by default, as in Linux.
+    pub rack: bool,
+    /// Tail loss probes (RFC 8985 §7) on connections that agreed on SACK: about two round
+    /// trips after the last segment of a flight, with no ACK for it, send one segment to
+    /// draw the SACK that lets RACK repair the tail, instead of waiting for the
+    /// retransmission timeout. On by default, as in Linux.
+    pub tlp: bool,
     /// Congestion control for new connections (MAY-18; changeable per connection). CUBIC by
     /// default, as in Linux.
     pub congestion: crate::congestion::Algorithm,
@@ -82,6 +91,13 @@ pub struct Config {
     /// stays snappy. A second full-sized segment is always ACKed at once (SHLD-19). `None`
     /// ACKs every segment immediately.
     pub delayed_ack: Option<Duration>,
+    /// Quick ACKs (as Linux's quickack mode): at the start of a connection, and when data
+    /// arrives after more than an RTO without any, ACK each in-order data segment at once —
+    /// for at most this many segments, and at most the window offered over two full
+    /// segments — so the peer's slow start is not held back by delayed ACKs (RFC 5681 §4.2
+    /// allows ACKing sooner; quick_ack.rs). 0 turns them off. Default 16, Linux's
+    /// TCP_MAX_QUICKACKS. Only matters with `delayed_ack`.
+    pub quick_acks: u32,
     /// Disable Nagle's algorithm for new connections (MUST-17; Nagle is on by default, SHLD-7).
     pub nodelay: bool,
     /// Keep-alive idle time for new connections; `None` = off, the default (MUST-25). When on,
@@ -191,9 +207,12 @@ impl Default for Config {
             hystart: true,
             prr: true,
             undo: true,
+            rack: true,
+            tlp: true,
             congestion: crate::congestion::Algorithm::default(),
             controller: None,
             delayed_ack: Some(Duration::from_millis(40)),
+            quick_acks: 16,
             nodelay: false,
             keepalive: None,
             keepalive_interval: Duration::from_secs(75),
@@ -263,9 +282,12 @@ with_methods! {
     with_hystart => hystart: bool;
     with_prr => prr: bool;
     with_undo => undo: bool;
+    with_rack => rack: bool;
+    with_tlp => tlp: bool;
     with_congestion => congestion: crate::congestion::Algorithm;
     with_controller => controller: Option<crate::congestion::ControllerFactory>;
     with_delayed_ack => delayed_ack: Option<Duration>;
+    with_quick_acks => quick_acks: u32;
     with_nodelay => nodelay: bool;
     with_keepalive => keepalive: Option<Duration>;
     with_keepalive_interval => keepalive_interval: Duration;

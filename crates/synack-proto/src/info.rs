@@ -24,6 +24,10 @@ pub struct ConnTimers {
     /// When R2 gives up on the connection (the user timeout for data, MUST-20/21; the SYN
     /// limits while opening, MUST-23), while the retransmission or persist timer runs.
     pub r2_at: Option<Instant>,
+    /// RACK's reordering timer or the tail loss probe's timeout (RFC 8985), with
+    /// `loss_probe` saying which.
+    pub loss_at: Option<Instant>,
+    pub loss_probe: bool,
 }
 
 /// A snapshot of a connection, like Linux's `tcp_info`.
@@ -84,9 +88,20 @@ pub struct ConnInfo {
     pub undos: u64,
     /// Of `undos`, those that began with a retransmission timeout.
     pub spurious_timeouts: u64,
+    /// Segments RACK marked lost (RFC 8985 §6.2), tail loss probes sent (§7.3) and the
+    /// losses those probes repaired (§7.4).
+    pub rack_lost: u64,
+    pub tlp_probes: u64,
+    pub tlp_repairs: u64,
+    /// RACK's reordering window as last computed, while RACK runs on the connection.
+    pub reordering_window: Option<Duration>,
     /// Challenge ACKs sent (RFC 5961) and suppressed by the per-connection budget.
     pub challenge_acks: u64,
     pub challenge_acks_suppressed: u64,
+    /// Quick ACKs (`Config::quick_acks`): data segments still to be ACKed at once in the
+    /// current quick mode, and data segments ACKed at once by it over the connection's life.
+    pub quick_acks_left: u32,
+    pub quick_acks: u64,
     /// Bytes above SND.UNA the peer has SACKed.
     pub sacked: u32,
     /// Bytes above SND.UNA the scoreboard considers lost (RFC 6675 IsLost).
@@ -113,11 +128,20 @@ impl Connection {
             keepalive_at: self.timers.get(Timer::KeepAlive),
             time_wait_at: self.timers.get(Timer::TimeWait),
             fin_wait2_at: self.timers.get(Timer::FinWait2),
+            loss_at: self.timers.get(Timer::Loss),
+            loss_probe: self
+                .rec
+                .rack
+                .as_ref()
+                .is_some_and(|r| r.timer == crate::rack::LossTimer::Probe),
         }
     }
 
-    /// Unacknowledged, unSACKed bytes the scoreboard declares lost.
+    /// Unacknowledged, unSACKed bytes the scoreboard (or RACK) declares lost.
     fn lost_bytes(&self) -> u32 {
+        if let Some(rack) = &self.rec.rack {
+            return rack.lost_bytes();
+        }
         if !self.opts.sack_ok() || self.rec.scoreboard.is_empty() {
             return 0;
         }
@@ -176,8 +200,14 @@ impl Connection {
             lost_retransmits: u64::from(self.stats.lost_retransmits),
             undos: u64::from(self.rec.undo.undos()),
             spurious_timeouts: u64::from(self.rec.undo.spurious_timeouts()),
+            rack_lost: u64::from(self.stats.rack_lost),
+            tlp_probes: u64::from(self.stats.tlp_probes),
+            tlp_repairs: u64::from(self.stats.tlp_repairs),
+            reordering_window: self.rec.rack.as_ref().map(|r| r.reo_wnd()),
             challenge_acks: u64::from(self.stats.challenge_acks),
             challenge_acks_suppressed: u64::from(self.stats.challenge_acks_suppressed),
+            quick_acks_left: self.rcv.quick().left(),
+            quick_acks: self.rcv.quick().sent(),
             sacked: self.rec.scoreboard.sacked_bytes(),
             lost: self.lost_bytes(),
             wscale: self

@@ -66,6 +66,8 @@ mod loss;
 mod negotiated;
 mod output;
 mod prr;
+mod quick_ack;
+mod rack;
 mod recovery;
 mod recv_autotune;
 mod recv_buffer;

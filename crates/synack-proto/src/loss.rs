@@ -1,7 +1,8 @@
 //! Loss recovery and the congestion window: what an ACK means for the sender.
 //!
-//! Loss detection lives here: three duplicate ACKs (RFC 5681 §3.2) or, with SACK, the
-//! scoreboard's IsLost (RFC 6675 §5). Recovery without SACK is NewReno (RFC 6582: window
+//! Loss detection lives here: with SACK, RACK's verdicts by time (RFC 8985, rack.rs) and
+//! tail loss probes; without RACK, three duplicate ACKs (RFC 5681 §3.2) or the scoreboard's
+//! IsLost (RFC 6675 §5). Recovery without SACK is NewReno (RFC 6582: window
 //! inflation, partial ACKs retransmit the next hole); with SACK it is RFC 6675's pipe and
 //! NextSeg (output.rs). The window arithmetic itself — slow start, congestion avoidance, the
 //! reduction on loss — belongs to the connection's [`crate::congestion::Controller`].
@@ -9,8 +10,10 @@
 use crate::congestion::Controller;
 use crate::connection::{Connection, Ctx};
 use crate::prr::Prr;
+use crate::rack::{AckNews, LossTimer};
 use crate::sack::DUP_THRESH;
 use crate::seq::SeqNum;
+use crate::timers::Timer;
 
 /// What the ACK field of a segment says, as step 5 has worked it out.
 pub(crate) struct AckInfo<'a> {
@@ -26,9 +29,10 @@ impl Connection {
     pub(crate) fn process_ack(&mut self, ctx: &mut Ctx<'_>, info: AckInfo<'_>) {
         let mss = u32::from(self.opts.snd_mss());
         let mut newly_sacked = 0;
-        let mut dsack = false; // undo.rs counts D-SACKed retransmissions
-                               // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
-                               // bytes SACKed.
+        let mut dsack = false;
+        let was_recovering = self.rec.recover.is_some();
+        // For PRR's DeliveredData (RFC 6937 §3): SND.UNA's advance plus the change in the
+        // bytes SACKed.
         let (una_before, sacked_before) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
         let lost_retransmits_before = self.stats.lost_retransmits;
         if self.opts.sack_ok() && !info.sack_blocks.is_empty() {
@@ -36,7 +40,15 @@ impl Connection {
                 self.rec
                     .scoreboard
                     .on_ack(self.snd.una(), self.snd.max(), info.sack_blocks);
-            self.detect_lost_retransmissions(info.ack);
+            // RFC 2883 §4 (a): a first block below this segment's own cumulative ACK is a
+            // D-SACK — also when the ACK moves SND.UNA past it (a probe or retransmission that
+            // arrived twice, acknowledged by the same segment that reports the duplicate).
+            dsack |= info.sack_blocks.first().is_some_and(|&(l, r)| {
+                SeqNum(l) < SeqNum(r) && SeqNum(r) <= info.ack && SeqNum(r) > self.snd.una()
+            });
+            if self.rec.rack.is_none() {
+                self.detect_lost_retransmissions(info.ack); // RACK finds these by time
+            }
         }
         if self.snd.una() < info.ack {
             let acked = info.ack - self.snd.una();
@@ -106,13 +118,34 @@ impl Connection {
                 self.rec.set_cwnd(self.rec.cwnd().saturating_add(mss));
             }
         }
-        // Enter recovery on the third duplicate ACK, or when the scoreboard declares the
-        // first unacknowledged segment lost (RFC 6675 §5 (a), (b)); after a timeout only
-        // once the cumulative ACK passes what was outstanding then (RFC 6582 §3.2 step 1).
-        if self.rec.recover.is_none()
+        if self.rec.rack.is_some() {
+            // RFC 8985 §6.2 steps 1–4 on every ACK, then the verdicts of step 5; and §7.4:
+            // the answer to a tail loss probe.
+            self.rack_on_ack(ctx, &info, dsack, was_recovering);
+            let repaired = self
+                .rec
+                .rack
+                .as_mut()
+                .is_some_and(|r| r.probe_answered(info.ack, dsack));
+            if repaired && self.rec.recover.is_none() {
+                // The probe repaired a loss nothing else saw: the congestion response of a
+                // recovery, once (enter it and leave it at once, §7.4.2).
+                self.stats.tlp_repairs = self.stats.tlp_repairs.saturating_add(1);
+                let in_flight = self.snd.in_flight();
+                self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
+                self.rec.set_cwnd(self.rec.ssthresh().max(mss));
+            }
+            self.rack_verdict(ctx, una_before, sacked_before);
+            if self.snd.una() > una_before {
+                self.schedule_probe(ctx);
+            }
+        } else if self.rec.recover.is_none()
             && self.snd.una() != self.snd.max()
             && self.snd.una() >= self.rec.recover_floor
         {
+            // Enter recovery on the third duplicate ACK, or when the scoreboard declares the
+            // first unacknowledged segment lost (RFC 6675 §5 (a), (b)); after a timeout only
+            // once the cumulative ACK passes what was outstanding then (RFC 6582 §3.2 step 1).
             let by_dupacks = info.duplicate && self.rec.dupacks >= DUP_THRESH;
             let by_sack =
                 self.opts.sack_ok() && self.rec.scoreboard.loss_detected(self.snd.una(), mss);
@@ -132,10 +165,7 @@ impl Connection {
             let safe = acked > 0
                 && newly_sacked == 0
                 && self.stats.lost_retransmits == lost_retransmits_before;
-            let pipe = self
-                .rec
-                .scoreboard
-                .pipe(self.snd.una(), self.snd.max(), mss);
+            let pipe = self.pipe(mss);
             if let Some(cwnd) = self
                 .rec
                 .prr
@@ -148,6 +178,147 @@ impl Connection {
         }
         // Spurious retransmission detection and undo (undo.rs).
         self.undo_on_ack(ctx, &info, una_before, dsack);
+    }
+
+    /// Bytes in flight during SACK recovery (RFC 6675 SetPipe): from RACK's records where it
+    /// runs, else from the scoreboard.
+    pub(crate) fn pipe(&self, mss: u32) -> u32 {
+        match &self.rec.rack {
+            Some(rack) => rack.pipe(),
+            None => self
+                .rec
+                .scoreboard
+                .pipe(self.snd.una(), self.snd.max(), mss),
+        }
+    }
+
+    /// Give RACK what this ACK delivered (RFC 8985 §6.2 steps 1–4).
+    fn rack_on_ack(
+        &mut self,
+        ctx: &Ctx<'_>,
+        info: &AckInfo<'_>,
+        dsack: bool,
+        was_recovering: bool,
+    ) {
+        let (una, max) = (self.snd.una(), self.snd.max());
+        let mut sacked = [(SeqNum(0), SeqNum(0)); 4];
+        let mut n = 0;
+        if self.opts.sack_ok() {
+            for &(l, r) in info.sack_blocks.iter().take(4) {
+                let (l, r) = (SeqNum(l), SeqNum(r));
+                // Inside what is in flight, as the scoreboard clips them (D-SACKs fall out).
+                if l < r && r > una && l < max {
+                    sacked[n] = (l.max(una), r.min(max));
+                    n += 1;
+                }
+            }
+        }
+        let news = AckNews {
+            una,
+            sacked: &sacked[..n],
+            dsack,
+            tsecr: info
+                .tsecr
+                .filter(|_| self.opts.ts_ok())
+                .map(|ecr| (ecr, self.opts.ts_offset())),
+            now: ctx.now,
+            snd_nxt: max,
+            recovery_ended: was_recovering && self.rec.recover.is_none(),
+        };
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.on_ack(&news);
+        }
+    }
+
+    /// RACK's verdicts (RFC 8985 §6.2 step 5): mark what is lost, arm the reordering timer for
+    /// what may still be, and start recovery when something is lost — not within the window
+    /// a timeout's go-back-N is still resending (RFC 6582 §3.2 step 1, as without RACK).
+    /// `una_before`/`sacked_before` are PRR's RecoverFS inputs (what was in flight before
+    /// the ACK at hand).
+    pub(crate) fn rack_verdict(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        una_before: SeqNum,
+        sacked_before: u32,
+    ) {
+        let in_recovery = self.rec.recover.is_some();
+        let srtt = self.rec.rtt.srtt();
+        let Some(rack) = self.rec.rack.as_mut() else {
+            return;
+        };
+        let (lost, recheck) = rack.detect_loss(ctx.now, in_recovery, srtt);
+        self.stats.rack_lost = self.stats.rack_lost.saturating_add(lost);
+        match recheck {
+            Some(at) => {
+                rack.timer = LossTimer::Reorder;
+                self.timers.start(Timer::Loss, at);
+            }
+            None if rack.timer == LossTimer::Reorder => {
+                rack.timer = LossTimer::Off;
+                self.timers.stop(Timer::Loss);
+            }
+            None => {}
+        }
+        if rack.any_lost()
+            && !in_recovery
+            && self.snd.una() != self.snd.max()
+            && self.snd.una() >= self.rec.recover_floor
+        {
+            self.enter_recovery(ctx);
+            self.rec.prr = Prr::start(self.snd.max() - una_before, sacked_before);
+        }
+    }
+
+    /// Arm the tail loss probe (RFC 8985 §7.2) after new data goes out or an ACK moves
+    /// SND.UNA: only outside recovery, with nothing SACKed, no probe unanswered, and the
+    /// peer's window open (a closed one has the persist timer); stop it when nothing is left
+    /// in flight.
+    pub(crate) fn schedule_probe(&mut self, ctx: &Ctx<'_>) {
+        if !ctx.cfg.tlp {
+            return;
+        }
+        let mss = u32::from(self.opts.snd_mss());
+        let one_segment = self.snd.in_flight() <= mss;
+        let eligible =
+            self.rec.recover.is_none() && self.snd.una() != self.snd.max() && self.snd.wnd() > 0;
+        let (srtt, rto_at) = (self.rec.rtt.srtt(), self.timers.get(Timer::Rto));
+        let Some(rack) = self.rec.rack.as_mut() else {
+            return;
+        };
+        if rack.timer == LossTimer::Reorder {
+            return; // RACK's own timer runs: SACKed segments wait for a verdict
+        }
+        if eligible && rack.may_schedule_probe() {
+            rack.timer = LossTimer::Probe;
+            let at = rack.probe_timeout(ctx.now, srtt, one_segment, rto_at);
+            self.timers.start(Timer::Loss, at);
+        } else if rack.timer == LossTimer::Probe {
+            rack.timer = LossTimer::Off;
+            self.timers.stop(Timer::Loss);
+        }
+    }
+
+    /// The loss timer expired: RACK's reordering timer (look at the undecided segments again)
+    /// or the probe timeout (the next segment is a probe; it stands in for the
+    /// retransmission timer, which restarts from now, RFC 8985 §7.3).
+    pub(crate) fn on_loss_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(rack) = self.rec.rack.as_mut() else {
+            return;
+        };
+        match std::mem::replace(&mut rack.timer, LossTimer::Off) {
+            LossTimer::Reorder => {
+                let (una, sacked) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
+                self.rack_verdict(ctx, una, sacked);
+            }
+            LossTimer::Probe => {
+                if self.snd.una() != self.snd.max() && self.rec.recover.is_none() {
+                    rack.probe_now();
+                    let at = self.rto_deadline(ctx);
+                    self.timers.start(Timer::Rto, at);
+                }
+            }
+            LossTimer::Off => {}
+        }
     }
 
     /// Remember a retransmission sent during SACK recovery (bounded; the oldest go first).
@@ -203,8 +374,12 @@ impl Connection {
             self.rec
                 .set_cwnd(self.rec.ssthresh().saturating_add(3 * mss));
         }
-        // Retransmit the first unacknowledged segment now, whatever the window says.
-        self.rec.rexmit_head = true;
+        // Retransmit the first unacknowledged segment now, whatever the window says — or,
+        // with RACK, the segments it marked lost, first of all.
+        self.rec.rexmit_head = self.rec.rack.is_none();
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.end_probe_episode();
+        }
         self.rec.rtt_probe = None;
     }
 
@@ -226,5 +401,10 @@ impl Connection {
         self.rec.rexmit_head = false;
         self.rec.rexmit_log.clear();
         self.rec.scoreboard.clear();
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.on_rto();
+            rack.timer = LossTimer::Off;
+            self.timers.stop(Timer::Loss);
+        }
     }
 }

@@ -106,7 +106,8 @@ impl Connection {
         let something = self.snd.nxt() < data_end
             || fin_due
             || (self.rec.rexmit_head && self.snd.una() < self.snd.max())
-            || (self.opts.sack_ok() && self.rec.recover.is_some());
+            || (self.opts.sack_ok() && self.rec.recover.is_some())
+            || self.rec.rack.as_ref().is_some_and(|r| r.probe_due());
         if !something {
             self.rec.rexmit_head = false;
             return None;
@@ -137,6 +138,9 @@ impl Connection {
             }
         }
         self.rec.rexmit_head = false;
+        if self.rec.rack.as_ref().is_some_and(|r| r.probe_due()) {
+            return self.loss_probe(ctx, options, max_payload);
+        }
         if self.opts.sack_ok() && self.rec.recover.is_some() {
             if let Some(out) = self.sack_recovery_segment(ctx, options, max_payload) {
                 return out;
@@ -197,8 +201,17 @@ impl Connection {
             }
             self.snd.set_probe(false);
             len = self.snd.buf().len_from(self.snd.nxt(), n as usize);
-            if self.snd.nxt() + len == data_end {
-                // PSH on the last segment of what the application wrote (MUST-61).
+            if len < max_payload {
+                self.snd.sent_small(self.snd.nxt() + len);
+            }
+            // PSH on the last segment of what the application wrote (MUST-61), and, as Linux
+            // does, on the last new segment of a burst the send window or cwnd ends (less
+            // than a full segment of room left after it): a receiver that delivers on PSH
+            // sees the burst now, not a round trip later.
+            let burst_ends = self.snd.nxt() >= self.snd.max()
+                && len as u32 <= usable
+                && usable - (len as u32) < max_payload as u32;
+            if self.snd.nxt() + len == data_end || burst_ends {
                 flags |= TcpFlags::PSH;
             }
         }
@@ -221,7 +234,10 @@ impl Connection {
     /// = SND.UNA. Send
     /// 1. a full segment: min(D, U) >= Eff.snd.MSS;
     /// 2. all queued data, D <= U, if Nagle allows it: nothing unacknowledged, or Nagle off,
-    ///    or the application closed (its FIN follows; MUST-60: never hold data indefinitely);
+    ///    or the application closed (its FIN follows; MUST-60: never hold data indefinitely),
+    ///    or — Minshall's modification (RFC 9293 A.3, as Linux does it) — no earlier short
+    ///    segment is unacknowledged: the short tail of a response goes at once instead of a
+    ///    round trip (or a delayed ACK) later, and a stream of small writes still coalesces;
     /// 3. at least Fs = 1/2 of the largest window the peer offered — without Nagle's bracket
     ///    [SND.NXT = SND.UNA]: a peer whose window is under two segments would otherwise get
     ///    one segment per round trip (Linux likewise counts half the largest window as a full
@@ -233,7 +249,8 @@ impl Connection {
     fn may_send_now(&self, n: u32, avail: u32, max_payload: usize, idle: bool) -> bool {
         let full = n as usize >= max_payload;
         let all = n == avail;
-        let nagle_ok = idle || self.snd.nodelay() || self.snd.fin_queued();
+        let nagle_ok =
+            idle || self.snd.nodelay() || self.snd.fin_queued() || !self.snd.small_unacked();
         let big = self.snd.max_wnd() > 0 && n >= self.snd.max_wnd() / 2;
         let retransmission = self.snd.nxt() < self.snd.max();
         full || (all && nagle_ok) || big || self.snd.probe_now() || retransmission
@@ -261,22 +278,32 @@ impl Connection {
         max_payload: usize,
     ) -> Option<Option<Outgoing>> {
         let smss = u32::from(self.opts.snd_mss());
-        let pipe = self
-            .rec
-            .scoreboard
-            .pipe(self.snd.una(), self.snd.max(), smss);
+        let pipe = self.pipe(smss);
         if self.rec.cwnd().saturating_sub(pipe) < smss {
             return Some(None);
         }
         let data_end = self.snd.buf().end();
         let send_limit = self.snd.una() + self.snd.wnd();
-        let (seq, len, rexmit) = self.rec.scoreboard.next_seg(
-            self.snd.una(),
-            self.snd.max(),
-            data_end,
-            send_limit,
-            max_payload as u32,
-        )?;
+        let (seq, len, rexmit) = match &self.rec.rack {
+            // With RACK, NextSeg's rule 1 takes RACK's IsLost, and rules 3 and 4 (holes not
+            // known lost, the rescue retransmission) give way to RACK's timer and the tail
+            // loss probe (RFC 8985 §9.3).
+            Some(rack) => match rack.next_lost() {
+                Some((s, e)) => (s, (e - s).min(max_payload as u32), true),
+                None if self.snd.max() < data_end && self.snd.max() < send_limit => {
+                    let n = (data_end - self.snd.max()).min(send_limit - self.snd.max());
+                    (self.snd.max(), n.min(max_payload as u32), false)
+                }
+                None => return Some(None),
+            },
+            None => self.rec.scoreboard.next_seg(
+                self.snd.una(),
+                self.snd.max(),
+                data_end,
+                send_limit,
+                max_payload as u32,
+            )?,
+        };
         if seq >= data_end {
             return None; // only the FIN is left: the ordinary path sends it
         }
@@ -299,6 +326,69 @@ impl Connection {
             self.log_retransmission(seq);
         }
         Some(Some(self.sent(ctx, seq, flags, options, n)))
+    }
+
+    /// RFC 8985 §7.3 TLP_send_probe: one segment of new data if there is some and the peer's
+    /// window takes it, else the last segment sent again (with the FIN, if that was sent).
+    /// Whatever cwnd says: the probe is what brings the ACK.
+    fn loss_probe(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        options: TcpOptions,
+        max_payload: usize,
+    ) -> Option<Outgoing> {
+        let data_end = self.snd.buf().end();
+        let (una, max) = (self.snd.una(), self.snd.max());
+        let window_end = una + self.snd.wnd();
+        let mut flags = TcpFlags::ACK;
+        let (seq, len, retransmission) =
+            if self.snd.nxt() == max && max < data_end && max < window_end {
+                let n = (data_end - max)
+                    .min(window_end - max)
+                    .min(max_payload as u32);
+                (max, self.snd.buf().len_from(max, n as usize), false)
+            } else if una < max {
+                let top = data_end.min(max);
+                let start = if top - una > max_payload as u32 {
+                    top - max_payload as u32
+                } else {
+                    una
+                };
+                (
+                    start,
+                    self.snd.buf().len_from(start, (top - start) as usize),
+                    true,
+                )
+            } else {
+                if let Some(rack) = self.rec.rack.as_mut() {
+                    rack.probe_dropped();
+                }
+                return None;
+            };
+        if seq + len == data_end {
+            flags |= TcpFlags::PSH;
+            let fin_goes = if retransmission {
+                self.snd.fin_seq().is_some_and(|f| f < max)
+            } else {
+                self.can_send_fin()
+            };
+            if self.snd.fin_seq() == Some(data_end) && fin_goes {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        let ctl = usize::from(flags.contains(TcpFlags::FIN));
+        if len + ctl == 0 {
+            if let Some(rack) = self.rec.rack.as_mut() {
+                rack.probe_dropped();
+            }
+            return None;
+        }
+        let end = (seq + len + ctl).max(max);
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.probe_sent(end, retransmission);
+        }
+        self.stats.tlp_probes = self.stats.tlp_probes.saturating_add(1);
+        Some(self.sent(ctx, seq, flags, options, len))
     }
 
     fn can_send_fin(&self) -> bool {
@@ -348,8 +438,15 @@ impl Connection {
                 }
                 self.timers.start(Timer::Rto, self.rto_deadline(ctx));
             }
+            let new_data = end > self.snd.max();
+            if !syn {
+                self.rack_sent(ctx, seq, end);
+            }
             self.snd.sent_through(end, ctx.now);
             self.rec.flight_peak = self.rec.flight_peak.max(self.snd.in_flight());
+            if new_data && !syn {
+                self.schedule_probe(ctx); // RFC 8985 §7.2: after new data goes out
+            }
         }
         // The window field: never scaled on a SYN (RFC 7323 §2.2); otherwise shifted, so the
         // edge we already promised does not move left where the buffer allows (SHLD-14).
@@ -385,6 +482,20 @@ impl Connection {
             options,
             payload_len: len,
             urgent,
+        }
+    }
+
+    /// Record `[seq, end)` with RACK (RFC 8985 §6.2: every transmission's time), making
+    /// RACK's part with the first data of a connection that agreed on SACK.
+    fn rack_sent(&mut self, ctx: &Ctx<'_>, seq: SeqNum, end: SeqNum) {
+        if self.rec.rack.is_none() {
+            if !(ctx.cfg.rack && self.opts.sack_ok() && self.snd.una() == self.snd.max()) {
+                return;
+            }
+            self.rec.rack = Some(Box::new(crate::rack::Rack::new(self.snd.una())));
+        }
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.on_sent(seq, end, ctx.now);
         }
     }
 

@@ -54,6 +54,10 @@ pub(crate) struct Recovery {
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
     /// Spurious retransmission detection and undo (undo.rs).
     pub undo: Undo,
+    /// RACK-TLP (rack.rs), made with the first data segment of a connection that agreed on
+    /// SACK, when `Config::rack` is on: boxed, so a connection that never sends data (and
+    /// every idle one's TCB) stays small.
+    pub rack: Option<Box<crate::rack::Rack>>,
 }
 
 impl Recovery {
@@ -105,6 +109,7 @@ impl Recovery {
             flight_peak_until: iss,
             rexmit_log: VecDeque::new(),
             undo: Undo::default(),
+            rack: None,
         }
     }
 }

@@ -13,10 +13,11 @@
 use std::collections::VecDeque;
 
 use crate::config::Config;
+use crate::quick_ack::QuickAck;
 use crate::recv_autotune::Autotune;
 use crate::recv_buffer::{Offer, RecvBuffer};
 use crate::seq::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 pub(crate) struct RecvSide {
     /// Initial receive sequence number: the peer's SYN.
@@ -48,6 +49,8 @@ pub(crate) struct RecvSide {
     last_ooo: Option<SeqNum>,
     /// A duplicate segment to report as D-SACK in the next ACK (RFC 2883).
     dsack: Option<(SeqNum, SeqNum)>,
+    /// Quick ACKs at the start and after idle (quick_ack.rs).
+    quick: QuickAck,
 }
 
 impl RecvSide {
@@ -68,6 +71,7 @@ impl RecvSide {
             owed_dupacks: VecDeque::new(),
             last_ooo: None,
             dsack: None,
+            quick: QuickAck::new(cfg.quick_acks),
         }
     }
 
@@ -163,6 +167,31 @@ impl RecvSide {
     pub(crate) fn text_arrived(&mut self, before: SeqNum, now: Instant) {
         self.unacked_bytes = self.unacked_bytes.saturating_add(self.nxt - before);
         self.autotune.text_arrived(self.nxt, self.adv, now);
+    }
+
+    /// In-order text moved RCV.NXT on from `before` at `now`: is it one of the first segments
+    /// of the peer's slow start, to be ACKed at once (quick_ack.rs)? `idle`: silence after
+    /// which quick mode starts again; `full`: a full-sized segment from the peer.
+    #[inline]
+    pub(crate) fn quick_ack_due(
+        &mut self,
+        before: SeqNum,
+        now: Instant,
+        idle: Duration,
+        full: u32,
+    ) -> bool {
+        // The window the peer was offered before this text: from `before` to our edge.
+        let window = if self.adv > before {
+            self.adv - before
+        } else {
+            0
+        };
+        self.quick.data_arrived(now, idle, window, full)
+    }
+
+    #[inline]
+    pub(crate) fn quick(&self) -> &QuickAck {
+        &self.quick
     }
 
     /// The most recent out-of-order segment started at `seq`: the first SACK block reports it.

@@ -505,14 +505,22 @@ impl Connection {
                 self.rcv.out_of_order_at(seg.seq);
                 self.rcv.owe_dupack();
             } else {
-                // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once)
-                // or two full segments' worth is unacknowledged (SHLD-19).
+                // Delayed ACK (SHLD-18) unless a gap just filled (RFC 5681 §4.2: ACK at once),
+                // two full segments' worth is unacknowledged (SHLD-19), or a quick ACK is due.
                 self.rcv.text_arrived(before, ctx.now);
                 // A full-sized segment from the peer carries our MSS less its options.
                 let full = u32::from(self.our_mss(ctx.cfg)) - self.opts.option_overhead();
                 let two_segments = 2 * full;
+                // Quick ACKs (quick_ack.rs): the first segments of the peer's slow start, at
+                // the start and after more than an RTO without data, are ACKed at once.
+                let quick = ctx.cfg.delayed_ack.is_some()
+                    && self
+                        .rcv
+                        .quick_ack_due(before, ctx.now, self.rec.rtt.rto(), full);
                 match ctx.cfg.delayed_ack {
-                    Some(delay) if !had_holes && self.rcv.unacked_bytes() < two_segments => {
+                    Some(delay)
+                        if !had_holes && !quick && self.rcv.unacked_bytes() < two_segments =>
+                    {
                         if !self.timers.is_set(Timer::DelayedAck) {
                             self.timers.start(Timer::DelayedAck, ctx.now + delay);
                         }

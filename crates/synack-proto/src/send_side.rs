@@ -41,6 +41,9 @@ pub(crate) struct SendSide {
     up: Option<SeqNum>,
     /// Nagle off (MUST-17).
     nodelay: bool,
+    /// The end of the last segment sent shorter than a full one: Nagle holds a short segment
+    /// only while such a one is unacknowledged (Minshall's modification, RFC 9293 A.3).
+    small_end: SeqNum,
     /// When a segment last went out (RFC 5681 §4.1 restart after idle).
     last_send_at: Instant,
     /// The next output may send beyond the window: a zero-window probe (MUST-36) or what the
@@ -64,6 +67,7 @@ impl SendSide {
             buf: SendBuffer::new(iss + 1u32, cfg.send_buffer),
             up: None,
             nodelay: cfg.nodelay,
+            small_end: iss,
             last_send_at: now,
             probe_now: false,
         }
@@ -114,6 +118,19 @@ impl SendSide {
     #[inline]
     pub(crate) fn nodelay(&self) -> bool {
         self.nodelay
+    }
+
+    /// A segment shorter than a full one went out, ending at `end`.
+    #[inline]
+    pub(crate) fn sent_small(&mut self, end: SeqNum) {
+        self.small_end = end;
+    }
+
+    /// A short segment sent earlier is not yet acknowledged (Minshall: then Nagle holds the
+    /// next short one).
+    #[inline]
+    pub(crate) fn small_unacked(&self) -> bool {
+        self.small_end > self.una && self.small_end <= self.max
     }
 
     #[inline]

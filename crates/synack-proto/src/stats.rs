@@ -12,6 +12,11 @@ pub(crate) struct Stats {
     pub timeouts: u32,
     /// Retransmissions found lost during SACK recovery and sent again.
     pub lost_retransmits: u32,
+    /// Segments RACK marked lost (RFC 8985 §6.2 step 5).
+    pub rack_lost: u32,
+    /// Tail loss probes sent (RFC 8985 §7.3), and losses they repaired (§7.4).
+    pub tlp_probes: u32,
+    pub tlp_repairs: u32,
     /// Challenge ACKs sent (RFC 5961), and those the budget suppressed.
     pub challenge_acks: u32,
     pub challenge_acks_suppressed: u32,

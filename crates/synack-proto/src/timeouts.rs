@@ -52,6 +52,9 @@ impl Connection {
                 return;
             }
         }
+        if self.timers.expire(Timer::Loss, now) {
+            self.on_loss_timer(ctx);
+        }
         if self.timers.expire(Timer::Rto, now) {
             self.on_rto(ctx);
         }

@@ -1,6 +1,6 @@
 //! A connection's timers (RFC 9293 §3.8): one table indexed by one enum, so every timer is
 //! set, stopped, expired and reported the same way, and the connection's earliest deadline
-//! (what the endpoint's timer heap holds, timer_heap.rs) is a minimum over five words.
+//! (what the endpoint's timer heap holds, timer_heap.rs) is a minimum over six words.
 //!
 //! R2 (the user timeout, MUST-20) is not a timer of its own: it is computed from the
 //! connection's progress whenever it is asked for (`Connection::r2_deadline`).
@@ -21,10 +21,14 @@ pub(crate) enum Timer {
     TimeWait,
     /// FIN-WAIT-2 for a connection the application closed.
     FinWait2,
+    /// RACK-TLP (RFC 8985): RACK's reordering timer while SACKed segments wait for a
+    /// verdict, or the tail loss probe's timeout otherwise (never both: a probe is scheduled
+    /// only with nothing SACKed). `Rack::timer` says which.
+    Loss,
 }
 
 impl Timer {
-    pub(crate) const COUNT: usize = 5;
+    pub(crate) const COUNT: usize = 6;
 }
 
 /// Not set: later than every deadline, so the earliest is a plain minimum.

@@ -28,18 +28,22 @@
 //! Everything here is bounded: one episode per connection, a few words each.
 
 use crate::config::Config;
-use crate::congestion::{initial_window, Controller};
+use crate::congestion::{initial_window, Saved};
 use crate::connection::{Connection, Ctx};
 use crate::loss::AckInfo;
 use crate::seq::SeqNum;
 use crate::time::Duration;
 
 /// The spurious-retransmission state of a connection (a part of [`crate::recovery::Recovery`]).
+///
+/// One pointer in the TCB (conn_table.rs's size test): the state is made with the first loss
+/// episode and kept from then on.
 #[derive(Debug, Default)]
-pub(crate) struct Undo {
-    /// Boxed: an episode is some 80 bytes that only a connection in or just after a loss
-    /// needs, and the TCB stays small (conn_table.rs's size test).
-    episode: Option<Box<Episode>>,
+pub(crate) struct Undo(Option<Box<State>>);
+
+#[derive(Debug, Default)]
+struct State {
+    episode: Option<Episode>,
     /// Episodes found spurious and undone.
     undos: u32,
     /// Of those, episodes that began with a retransmission timeout.
@@ -47,8 +51,11 @@ pub(crate) struct Undo {
 }
 
 /// One loss episode (a fast retransmit or a timeout) and what it replaced.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Episode {
+    /// The built-in controller's state before the reduction (RFC 9438 §4.9: W_max, K, the
+    /// epoch), to put back as it was.
+    cc: Saved,
     /// It began with (or came to include) a retransmission timeout.
     timeout: bool,
     prior_cwnd: u32,
@@ -93,12 +100,30 @@ enum Frto {
 impl Undo {
     /// Episodes found spurious and undone (`info().undos`).
     pub(crate) fn undos(&self) -> u32 {
-        self.undos
+        self.0.as_ref().map_or(0, |s| s.undos)
     }
 
     /// Undone episodes that began with a timeout (`info().spurious_timeouts`).
     pub(crate) fn spurious_timeouts(&self) -> u32 {
-        self.spurious_timeouts
+        self.0.as_ref().map_or(0, |s| s.spurious_timeouts)
+    }
+
+    fn state(&mut self) -> &mut State {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    fn episode_mut(&mut self) -> Option<&mut Episode> {
+        self.0.as_mut()?.episode.as_mut()
+    }
+
+    fn take_episode(&mut self) -> Option<Episode> {
+        self.0.as_mut()?.episode.take()
+    }
+
+    fn set_episode(&mut self, ep: Option<Episode>) {
+        if ep.is_some() || self.0.is_some() {
+            self.state().episode = ep;
+        }
     }
 
     /// A segment `[seq, end)` was retransmitted carrying TSval `tsval`, with SND.MAX at
@@ -110,7 +135,7 @@ impl Undo {
         tsval: Option<u32>,
         snd_max: SeqNum,
     ) {
-        let Some(ep) = self.episode.as_mut() else {
+        let Some(ep) = self.episode_mut() else {
             return;
         };
         if !ep.retransmitted {
@@ -145,13 +170,13 @@ impl Connection {
     pub(crate) fn undo_begin(&mut self, cfg: &Config, timeout: bool) {
         if !cfg.undo || self.snd.una() == self.snd.iss() {
             // Off, or the SYN is what is outstanding: nothing of the window to give back.
-            self.rec.undo.episode = None;
+            self.rec.undo.set_episode(None);
             return;
         }
         if timeout && self.rec.retries > 1 {
             // A later expiry in the same episode: the state from before the first one stays
             // what an undo restores; F-RTO gives up (RFC 5682 §2.1 step 1).
-            if let Some(ep) = self.rec.undo.episode.as_mut() {
+            if let Some(ep) = self.rec.undo.episode_mut() {
                 ep.frto = Frto::Off;
             }
             return;
@@ -163,7 +188,7 @@ impl Connection {
         } else {
             Frto::Off
         };
-        if let Some(ep) = self.rec.undo.episode.as_mut() {
+        if let Some(ep) = self.rec.undo.episode_mut() {
             if timeout && self.rec.recover.is_some() {
                 // The timer expired during fast recovery: one episode, restored to what it was
                 // before the fast retransmit.
@@ -173,7 +198,9 @@ impl Connection {
             }
         }
         let srtt = self.rec.rtt.srtt();
-        self.rec.undo.episode = Some(Box::new(Episode {
+        let cc = self.rec.cc.save();
+        self.rec.undo.set_episode(Some(Episode {
+            cc,
             timeout,
             prior_cwnd: self.rec.cwnd(),
             prior_ssthresh: self.rec.ssthresh(),
@@ -202,7 +229,7 @@ impl Connection {
         una_before: SeqNum,
         dsack: bool,
     ) {
-        let Some(mut ep) = self.rec.undo.episode.take() else {
+        let Some(mut ep) = self.rec.undo.take_episode() else {
             return;
         };
         let una = self.snd.una();
@@ -278,11 +305,16 @@ impl Connection {
             }
         }
         if found.is_some() && !ep.timeout && self.rec.recover.is_some() && self.opts.sack_ok() {
-            // The retransmissions were needless, but the scoreboard shows the next
-            // unacknowledged segment lost (RFC 6675 IsLost): this window has a real loss, and
-            // recovery goes on with its reduction.
+            // The retransmissions were needless, but a segment of the window is still lost —
+            // by RACK's verdict (RFC 8985) where it runs, else the scoreboard's IsLost of the
+            // next unacknowledged one (RFC 6675): a real loss, and recovery goes on with its
+            // reduction.
             let mss = u32::from(self.opts.snd_mss());
-            if self.rec.scoreboard.loss_detected(una, mss) {
+            let lost = match &self.rec.rack {
+                Some(rack) => rack.any_lost(),
+                None => self.rec.scoreboard.loss_detected(una, mss),
+            };
+            if lost {
                 found = None;
             }
         }
@@ -297,7 +329,7 @@ impl Connection {
             && ep.eifel_ts.is_none()
             && ep.frto == Frto::Off
             && una > ep.rexmit_max;
-        self.rec.undo.episode = (!over).then_some(ep);
+        self.rec.undo.set_episode((!over).then_some(ep));
     }
 
     /// The response to a spurious episode.
@@ -339,7 +371,8 @@ impl Connection {
                     }
                 }
             }
-            self.rec.undo.spurious_timeouts = self.rec.undo.spurious_timeouts.saturating_add(1);
+            let state = self.rec.undo.state();
+            state.spurious_timeouts = state.spurious_timeouts.saturating_add(1);
             (cwnd, ep.prior_flight.max(ep.prior_ssthresh))
         } else {
             // Never below the window before the episode (Linux's undo); while recovery still
@@ -357,8 +390,9 @@ impl Connection {
         self.rec.rexmit_head = false;
         self.rec.rexmit_log.clear();
         self.rec.dupacks = 0;
-        self.rec.cc.on_spurious_congestion(cwnd, ssthresh);
-        self.rec.undo.undos = self.rec.undo.undos.saturating_add(1);
+        self.rec.cc.undo(&ep.cc, cwnd, ssthresh);
+        let state = self.rec.undo.state();
+        state.undos = state.undos.saturating_add(1);
     }
 }
 
@@ -379,7 +413,7 @@ mod tests {
     fn retransmissions_outside_an_episode_are_not_counted() {
         let mut u = Undo::default();
         u.retransmitted(SeqNum(10), SeqNum(20), Some(5), SeqNum(100));
-        assert!(u.episode.is_none());
+        assert!(u.0.is_none(), "nothing allocated");
         assert_eq!((u.undos(), u.spurious_timeouts()), (0, 0));
     }
 }

@@ -11,9 +11,18 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The defaults without quick ACKs: every in-order segment from the first is under the
+/// delayed-ACK policy (SHLD-18/19).
+fn pair_without_quick_acks() -> Pair {
+    Pair::with_configs(
+        modern_config(A_IP).with_quick_acks(0),
+        modern_config(B_IP).with_quick_acks(0),
+    )
+}
+
 #[test]
 fn one_segment_is_acked_after_the_delay_two_at_once_shld_18_19_must_40() {
-    let mut p = Pair::modern();
+    let mut p = pair_without_quick_acks();
     let (c, _s) = p.establish();
     p.a.set_nodelay(c, true).unwrap();
     p.a.send(c, &[1u8; 100]).unwrap();
@@ -60,7 +69,8 @@ fn data_ready_to_send_carries_the_delayed_ack() {
 
 #[test]
 fn nagle_holds_a_small_segment_while_data_is_unacknowledged_shld_7() {
-    let mut p = Pair::modern();
+    // Without quick ACKs, so B's ACK for 'a' waits the delayed-ACK time.
+    let mut p = pair_without_quick_acks();
     let (c, _s) = p.establish();
     p.a.send(c, b"a").unwrap();
     let a = p.one(Side::A);
@@ -82,6 +92,43 @@ fn nagle_holds_a_small_segment_while_data_is_unacknowledged_shld_7() {
         .collect();
     assert_eq!(bc.len(), 1);
     assert_eq!(bc[0].1.payload, b"bc");
+}
+
+/// Minshall's modification of Nagle (RFC 9293 A.3, draft-minshall-nagle-01, as in Linux): a
+/// short segment waits only while an earlier *short* one is unacknowledged. The short tail of
+/// a write that also filled a segment goes with it at once — classic Nagle held it until the
+/// full segment's ACK, a round trip or a delayed ACK later — and a further short write still
+/// waits behind that tail.
+#[test]
+fn nagle_lets_a_short_tail_follow_full_segments_at_once_minshall() {
+    let mut p = Pair::modern();
+    let (c, _s) = p.establish();
+    let una = p.a.info(c).unwrap().snd_una.get();
+    p.a.send(c, &[5u8; 1448 + 100]).unwrap();
+    let segs = p.out(Side::A);
+    let sent: Vec<_> = segs.iter().map(|s| (s.seq, s.payload.len())).collect();
+    assert_eq!(
+        sent,
+        [(una, 1448), (una + 1448, 100)],
+        "the tail did not wait"
+    );
+    p.a.send(c, b"x").unwrap();
+    assert!(
+        p.out(Side::A).is_empty(),
+        "held: the 100-byte tail is a short segment still unacknowledged"
+    );
+    for s in &segs {
+        p.deliver(Side::B, &s.raw);
+    }
+    p.exchange();
+    p.advance(ms(40)); // B's delayed ACK (a full and a short segment: no ACK at once)
+    p.exchange();
+    let info = p.a.info(c).unwrap();
+    assert_eq!(
+        info.snd_nxt.get(),
+        una + 1448 + 100 + 1,
+        "'x' went once the tail was acked"
+    );
 }
 
 #[test]
@@ -184,11 +231,33 @@ fn slow_start_grows_by_one_smss_per_ack() {
         p.deliver(Side::B, &seg.raw); // one at a time, as a link spaces them
         acks.extend(p.out(Side::B));
     }
+    // B is in quick-ACK mode at the start (16 quick ACKs at most): one ACK per segment.
+    assert_eq!(acks.len(), 10, "one quick ACK per segment");
+    for a in &acks {
+        p.deliver(Side::A, &a.raw);
+    }
+    // Appropriate byte counting, L = 1 SMSS per ACK (RFC 3465, RFC 5681 §3.1): nine ACKs
+    // grow cwnd to 19 segments. The tenth does not: the round began (first ACK) with 9
+    // segments in flight, under half of 19 — A had no more to send, it is not cwnd-limited
+    // (RFC 7661; loss.rs).
+    assert_eq!(p.a.info(c).unwrap().cwnd, 19 * 1448);
+}
+
+#[test]
+fn slow_start_grows_by_one_smss_per_ack_of_two_segments_without_quick_acks_shld_19() {
+    let mut p = pair_without_quick_acks();
+    let (c, _s) = p.establish();
+    p.a.send(c, &vec![0u8; 1448 * 10]).unwrap();
+    let segs = p.out(Side::A);
+    let mut acks = Vec::new();
+    for seg in &segs {
+        p.deliver(Side::B, &seg.raw);
+        acks.extend(p.out(Side::B));
+    }
     assert_eq!(acks.len(), 5, "one ACK per two full segments (SHLD-19)");
     for a in &acks {
         p.deliver(Side::A, &a.raw);
     }
-    // Appropriate byte counting, L = 1 SMSS per ACK (RFC 3465, RFC 5681 §3.1).
     assert_eq!(p.a.info(c).unwrap().cwnd, 15 * 1448);
 }
 
@@ -199,6 +268,10 @@ fn fast_retransmit_ssthresh(alg: Algorithm, sack: bool, prr: bool) -> (u32, u32,
             .with_sack(sack)
             .with_prr(prr)
             .with_delayed_ack(None)
+            // The duplicate-ACK threshold and RFC 6675's IsLost are the trigger under test;
+            // with RACK (rack.rs, tests/rack_tlp.rs) the first SACK already decides here,
+            // where no time passes between the segments.
+            .with_rack(false)
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -272,6 +345,7 @@ fn recovery_sends_per_ack(prr: bool) -> Vec<usize> {
             .with_prr(prr)
             .with_hystart(false)
             .with_delayed_ack(None)
+            .with_rack(false) // RFC 6675's trigger, as above
     };
     let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
@@ -329,7 +403,10 @@ fn prr_spreads_the_reduction_over_the_acks_rfc6937() {
 
 #[test]
 fn rto_collapses_cwnd_to_one_segment_rfc5681_3_1() {
-    let mut p = Pair::modern();
+    // Without tail loss probes, the first timer to fire is the RTO (with them, a probe goes
+    // first: tests/rack_tlp.rs).
+    let cfg = |ip| modern_config(ip).with_tlp(false);
+    let mut p = Pair::with_configs(cfg(A_IP), cfg(B_IP));
     let (c, _s) = p.establish();
     p.a.send(c, &vec![0u8; 1448 * 4]).unwrap();
     p.out(Side::A); // all lost

@@ -38,8 +38,8 @@ fn a_shrunk_window_does_not_draw_a_tiny_segment_until_the_override_timer_must_38
     p.a.send(c, &[1u8; 3000]).unwrap();
     assert_eq!(
         sent(&mut p, iss),
-        vec![seg(".", 1, 1000), seg(".", 1001, 1000)],
-        "the window takes two segments"
+        vec![seg(".", 1, 1000), seg("P.", 1001, 1000)],
+        "the window takes two segments; PSH on the last the window allows"
     );
     // The peer ACKs everything but shrinks its window to 10 bytes. 1000 bytes wait; the
     // largest window it offered is 2000: neither a full segment (1), nor all the data (2),
@@ -60,8 +60,8 @@ fn a_shrunk_window_does_not_draw_a_tiny_segment_until_the_override_timer_must_38
     p.advance_to(t0 + Duration::from_secs(1));
     assert_eq!(
         sent(&mut p, iss),
-        vec![seg(".", 2001, 10)],
-        "rule 4: the override"
+        vec![seg("P.", 2001, 10)],
+        "rule 4: the override (PSH: the window ends it)"
     );
     // Not a retransmission timeout: no backoff, no loss response.
     let info = p.a.info(c).unwrap();
@@ -99,19 +99,23 @@ fn half_the_largest_window_may_go_but_less_waits_fs_one_half_must_38() {
     p.a.send(c, &[1u8; 5000]).unwrap();
     assert_eq!(
         sent(&mut p, iss),
-        vec![seg(".", 1, 1200)],
-        "rule 3: the whole window, 1200 >= 1200/2"
+        vec![seg("P.", 1, 1200)],
+        "rule 3: the whole window, 1200 >= 1200/2 (PSH: the window ends the burst)"
     );
     p.deliver(Side::A, &hand_peer_ack(iss.wrapping_add(1201), 600));
     assert_eq!(
         sent(&mut p, iss),
-        vec![seg(".", 1201, 600)],
+        vec![seg("P.", 1201, 600)],
         "rule 3: exactly Fs x Max(SND.WND)"
     );
     p.deliver(Side::A, &hand_peer_ack(iss.wrapping_add(1801), 599));
     assert!(sent(&mut p, iss).is_empty(), "599 < 600: waits");
     p.fire_next_timeout();
-    assert_eq!(sent(&mut p, iss), vec![seg(".", 1801, 599)], "the override");
+    assert_eq!(
+        sent(&mut p, iss),
+        vec![seg("P.", 1801, 599)],
+        "the override"
+    );
 }
 
 #[test]

@@ -32,10 +32,28 @@ impl Peer {
     /// A (synack, `cfg`) connected to the hand peer with MSS 1000, window 65535 and the
     /// options `ts` / `sack` agreed.
     fn new(ts: bool, sack: bool, undo: bool) -> Peer {
-        let cfg: Config = config(A_IP)
-            .with_timestamps(ts)
-            .with_sack(sack)
-            .with_undo(undo);
+        Peer::with_config(
+            config(A_IP)
+                .with_timestamps(ts)
+                .with_sack(sack)
+                .with_undo(undo),
+        )
+    }
+
+    /// The same without tail loss probes (RFC 8985 §7): the retransmission timer, not a probe
+    /// two round trips in, answers the silence (the timeout tests).
+    fn no_tlp(ts: bool, sack: bool, undo: bool) -> Peer {
+        Peer::with_config(
+            config(A_IP)
+                .with_timestamps(ts)
+                .with_sack(sack)
+                .with_undo(undo)
+                .with_tlp(false),
+        )
+    }
+
+    fn with_config(cfg: Config) -> Peer {
+        let (ts, sack) = (cfg.timestamps, cfg.sack);
         let mut p = Pair::with_configs(cfg, config(B_IP));
         let (me, peer) = (addr(A_IP, 40000), addr(B_IP, 80));
         let c = p.a.connect(p.now, me, peer).unwrap();
@@ -117,6 +135,17 @@ impl Peer {
             .collect()
     }
 
+    /// What A sends once RACK (RFC 8985 §6.3) has decided: at once, or when its reordering
+    /// timer expires.
+    fn sent_once_rack_decides(&mut self) -> Vec<(u32, u32, u32)> {
+        let out = self.sent();
+        if !out.is_empty() {
+            return out;
+        }
+        self.p.fire_next_timeout();
+        self.sent()
+    }
+
     fn windows(&self) -> (u32, u32) {
         let i = self.p.a.info(self.c).unwrap();
         (i.cwnd, i.ssthresh)
@@ -145,7 +174,7 @@ fn send_window(h: &mut Peer, queued: usize, n: u32) -> u32 {
 /// SND.MAX, no go-back-N), and the RTO grows to cover the delay.
 #[test]
 fn delayed_acks_after_a_timeout_undo_it_by_eifel_rfc3522_rfc4015() {
-    let mut h = Peer::new(true, true, true);
+    let mut h = Peer::no_tlp(true, true, true);
     let t0 = send_window(&mut h, 20_000, 10);
     let before = h.windows();
     assert_eq!(before, (10 * h.len, u32::MAX));
@@ -189,7 +218,7 @@ fn delayed_acks_after_a_timeout_undo_it_by_eifel_rfc3522_rfc4015() {
 /// SND.UNA (RFC 6298 §5.4), resending what the peer already has.
 #[test]
 fn without_undo_a_spurious_timeout_keeps_its_reduction() {
-    let mut h = Peer::new(true, true, false);
+    let mut h = Peer::no_tlp(true, true, false);
     let t0 = send_window(&mut h, 20_000, 10);
     h.p.advance(Duration::from_secs(1));
     assert_eq!(h.sent().len(), 1);
@@ -229,42 +258,34 @@ fn reordering_fast_retransmit_is_undone_by_dsack_rfc3708() {
     );
     assert_eq!(h.windows(), (7 * h.len, 7 * h.len));
     assert!(h.p.a.info(h.c).unwrap().in_recovery);
-    // The late original fills the hole (ACK of 0..4): a partial ACK, after which RFC 6675's
-    // NextSeg (rule 4) sends a rescue retransmission of the last segment.
+    // The late original fills the hole (ACK of 0..4): a partial ACK. RACK (RFC 8985 §9.3)
+    // sends no rescue retransmission: nothing goes out.
     h.ack(h.seg(4), 0, &[]);
-    assert_eq!(h.sent(), vec![(h.seg(9), h.len, 0)]);
-    // The retransmission of segment 0 arrives and is D-SACKed: one of two retransmissions.
-    h.ack(h.seg(4), 0, &[(h.seg(0), h.seg(1))]);
+    assert_eq!(h.sent(), vec![]);
     assert_eq!(h.undos(), (0, 0));
-    assert_eq!(h.windows().1, 7 * h.len);
-    // Segments 4..9 arrive, ending recovery; then the rescue is D-SACKed too: all of the
-    // episode's retransmissions were needless.
-    h.ack(h.seg(10), 0, &[]);
-    assert_eq!(h.windows(), (7 * h.len, 7 * h.len));
-    h.ack(h.seg(10), 0, &[(h.seg(9), h.seg(10))]);
+    // The retransmission of segment 0 arrives and is D-SACKed: the episode's only one.
+    h.ack(h.seg(4), 0, &[(h.seg(0), h.seg(1))]);
     assert_eq!(h.windows(), before);
     assert_eq!(h.undos(), (1, 0));
     let info = h.p.a.info(h.c).unwrap();
     assert!(!info.in_recovery);
-    assert_eq!((info.fast_retransmits, info.retransmits), (1, 2));
+    assert_eq!((info.fast_retransmits, info.retransmits), (1, 1));
 }
 
-/// Reordering with a retransmission that really was needed among needless ones: the D-SACKs
-/// never cover all of them, so nothing is undone.
+/// Reordering with a retransmission that really was needed beside a needless one: segment 0
+/// is late, segment 5 lost; both are retransmitted. Only segment 0's retransmission is
+/// D-SACKed, so nothing is undone.
 #[test]
 fn dsack_of_only_some_retransmissions_does_not_undo_rfc3708() {
     let mut h = Peer::new(false, true, true);
     send_window(&mut h, 10_000, 10);
     h.p.advance(RTT);
-    for i in 1..=3 {
-        let sacked = (h.seg(1), h.seg(1 + i));
-        h.ack(h.seg(0), 0, &[sacked]);
-    }
-    assert_eq!(h.sent().len(), 1);
-    h.ack(h.seg(4), 0, &[]);
-    assert_eq!(h.sent(), vec![(h.seg(9), h.len, 0)]);
-    // Segment 9 was lost: the rescue repairs it; only segment 0's retransmission is D-SACKed.
-    h.ack(h.seg(4), 0, &[(h.seg(0), h.seg(1))]);
+    h.ack(h.seg(0), 0, &[(h.seg(6), h.seg(10)), (h.seg(1), h.seg(5))]);
+    let seqs: Vec<u32> = h.sent_once_rack_decides().iter().map(|s| s.0).collect();
+    assert_eq!(seqs, vec![h.seg(0), h.seg(5)]);
+    h.ack(h.seg(5), 0, &[(h.seg(6), h.seg(10))]);
+    h.ack(h.seg(5), 0, &[(h.seg(0), h.seg(1)), (h.seg(6), h.seg(10))]);
+    assert_eq!(h.undos(), (0, 0));
     h.ack(h.seg(10), 0, &[]);
     assert_eq!(h.windows(), (7 * h.len, 7 * h.len));
     assert_eq!(h.undos(), (0, 0));
@@ -325,7 +346,7 @@ fn real_loss_after_fast_retransmit_is_not_undone() {
 /// own TSval, and nothing is undone; the go-back-N goes on in slow start.
 #[test]
 fn real_loss_after_a_timeout_is_not_undone() {
-    let mut h = Peer::new(true, true, true);
+    let mut h = Peer::no_tlp(true, true, true);
     send_window(&mut h, 10_000, 10);
     h.p.advance(Duration::from_secs(1));
     let t1 = h.sent()[0].2;
@@ -403,13 +424,14 @@ fn eifel_keeps_the_reduction_when_the_window_also_lost_a_segment() {
     let queued = 10 * h.len as usize;
     let t0 = send_window(&mut h, queued, 10);
     h.p.advance(RTT);
-    // One duplicate ACK SACKing all but 0 and 5: both are lost by RFC 6675's IsLost.
+    // One duplicate ACK SACKing all but 0 and 5: both are lost (RACK, once its reordering
+    // window has passed).
     h.ack(
         h.seg(0),
         PEER_TS,
         &[(h.seg(6), h.seg(10)), (h.seg(1), h.seg(5))],
     );
-    let out = h.sent();
+    let out = h.sent_once_rack_decides();
     assert!(h.p.a.info(h.c).unwrap().in_recovery);
     let seqs: Vec<u32> = out.iter().map(|s| s.0).collect();
     assert_eq!(seqs, vec![h.seg(0), h.seg(5)], "both holes retransmitted");

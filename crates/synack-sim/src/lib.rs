@@ -38,6 +38,7 @@ pub mod pcap;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod tail;
 pub mod trace;
 
 pub use apps::{

@@ -337,11 +337,17 @@ fn the_default_send_buffer_grows_to_fill_a_long_fat_path() {
 /// alone ends in a retransmission timeout. HyStart++ sees the round trip grow as the queue
 /// fills and slows the window's growth first: fewer drops, no timeout, and the 10 MB arrive
 /// sooner. (PRR, on by default, is off on both sides here: it avoids that timeout too; see
-/// the next test.)
+/// the next test. So are quick ACKs: with them the receiver's first ACKs pace the overshoot
+/// differently and plain slow start gets through one BDP without the timeout; quick_ack.rs.)
 #[test]
 fn hystart_leaves_slow_start_before_the_queue_overflows_rfc9406() {
-    let plain = long_fat(1.0, Config::default().with_hystart(false).with_prr(false));
-    let hystart = long_fat(1.0, Config::default().with_prr(false));
+    // RACK-TLP off on both sides too: it avoids that timeout by itself (next tests).
+    let base = Config::default()
+        .with_rack(false)
+        .with_tlp(false)
+        .with_quick_acks(0);
+    let plain = long_fat(1.0, base.clone().with_hystart(false).with_prr(false));
+    let hystart = long_fat(1.0, base.with_prr(false));
     assert_avoids_the_timeout(&hystart, &plain, 1.5, "HyStart++, one BDP");
     assert!(
         hystart.queue_drops < plain.queue_drops,
@@ -369,14 +375,34 @@ fn assert_avoids_the_timeout(better: &LongFat, worse: &LongFat, factor: f64, cas
 /// at once when recovery begins, into the still-full queue: the retransmissions in that
 /// burst are lost, nothing new reveals it, and the retransmission timer ends the episode.
 /// PRR lets a segment out only as ACKs report others delivered, that is as the queue
-/// drains: no timeout, and the 10 MB arrive in well under two thirds of the time.
+/// drains: no timeout, and the 10 MB arrive in well under two thirds of the time. (Quick
+/// ACKs off, as in the previous test: with them one BDP no longer times out without PRR.)
 #[test]
 fn prr_recovers_a_slow_start_overshoot_without_a_timeout_rfc6937() {
     for queue in [0.25, 1.0] {
-        let plain = Config::default().with_hystart(false);
+        // RFC 6675's own loss detection (RACK-TLP off): the comparison is of the pacing.
+        let plain = Config::default()
+            .with_hystart(false)
+            .with_rack(false)
+            .with_tlp(false)
+            .with_quick_acks(0);
         let rfc6675 = long_fat(queue, plain.clone().with_prr(false));
         let prr = long_fat(queue, plain);
         assert_avoids_the_timeout(&prr, &rfc6675, 1.6, &format!("PRR, {queue} BDP"));
+    }
+}
+
+/// RACK-TLP (RFC 8985, rack.rs) after the same overshoot, with PRR and HyStart++ off: RFC
+/// 6675 alone loses retransmissions in the full queue and only the retransmission timer
+/// finds them; RACK sees each lost retransmission a round trip after it went (a segment
+/// sent after it was delivered) and sends it again: no timeout.
+#[test]
+fn rack_finds_lost_retransmissions_without_a_timeout_rfc8985() {
+    for queue in [0.25, 1.0] {
+        let plain = Config::default().with_hystart(false).with_prr(false);
+        let rfc6675 = long_fat(queue, plain.clone().with_rack(false).with_tlp(false));
+        let rack = long_fat(queue, plain);
+        assert_avoids_the_timeout(&rack, &rfc6675, 1.3, &format!("RACK, {queue} BDP"));
     }
 }
 

@@ -344,7 +344,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"rcv_nxt\":{},\
 \"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"undos\":{},\"spurious_timeouts\":{},\"backoff\":{},\"bytes_sent\":{},\
 \"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
-\"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{}}}",
+\"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{},\
+\"quick_acks_left\":{},\"quick_acks\":{}}}",
             h.id(),
             js(ci.state.name()),
             js(&ci.tuple.local.to_string()),
@@ -392,6 +393,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.sack,
             ci.timestamps,
             ci.nodelay,
+            ci.quick_acks_left,
+            ci.quick_acks,
         );
     }
     conns.push_str("\n]");

@@ -59,20 +59,6 @@ pub struct Cubic {
     carry: f64,
     /// Time of the previous ACK, to exclude application-limited periods from t (§5.8).
     last_ack: Option<Instant>,
-    /// The state the last reduction replaced, for an undo if it proves spurious (§4.9).
-    /// Boxed: 56 bytes inline would grow every connection (conn_table.rs's size test) for
-    /// something only a loss needs.
-    before_reduction: Option<Box<Saved>>,
-}
-
-/// What a reduction changes beside cwnd and ssthresh (RFC 9438 §4.9: W_max, cwnd_prior, and
-/// the stage with its K, start and W_est).
-#[derive(Clone, Copy, Debug)]
-struct Saved {
-    w_max: f64,
-    cwnd_prior: f64,
-    epoch: Option<Epoch>,
-    after_rto: bool,
 }
 
 impl Cubic {
@@ -90,16 +76,6 @@ impl Cubic {
     fn reduce(&mut self, cwnd: u32, mss: u32) -> u32 {
         let cwnd = floor_cwnd(cwnd, mss);
         let seg = f64::from(cwnd) / f64::from(mss.max(1));
-        let saved = Saved {
-            w_max: self.w_max,
-            cwnd_prior: self.cwnd_prior,
-            epoch: self.epoch,
-            after_rto: self.after_rto,
-        };
-        match self.before_reduction.as_deref_mut() {
-            Some(slot) => *slot = saved,
-            None => self.before_reduction = Some(Box::new(saved)),
-        }
         // §4.7 fast convergence: a loss below the previous W_max means a new flow is taking
         // bandwidth; release some by lowering the plateau.
         self.w_max = if seg < self.w_max {
@@ -231,19 +207,6 @@ impl Arithmetic for Cubic {
         ssthresh
     }
 
-    /// §4.9: the last reduction was spurious: W_max, cwnd_prior and the congestion-avoidance
-    /// stage (its start, K and W_est) go back to what they were before it. The stage's start
-    /// is kept, so t counts the time the spurious episode took, as if it had not happened.
-    fn on_spurious_congestion(&mut self) {
-        if let Some(saved) = self.before_reduction.take().map(|b| *b) {
-            self.w_max = saved.w_max;
-            self.cwnd_prior = saved.cwnd_prior;
-            self.epoch = saved.epoch;
-            self.after_rto = saved.after_rto;
-            self.carry = 0.0;
-        }
-    }
-
     /// §5.8 / RFC 5681 §4.1: after idle the curve restarts; W_max and cwnd_prior are kept,
     /// so the next stage recomputes K from the (possibly reduced) cwnd.
     fn on_idle_restart(&mut self, now: Instant) {
@@ -277,22 +240,6 @@ mod tests {
             cwnd = cc.on_ack(now, cwnd, 0, MSS, MSS, Some(srtt), false);
         }
         cwnd
-    }
-
-    #[test]
-    fn spurious_reduction_undone_rfc9438_4_9() {
-        let srtt = Duration::from_millis(100);
-        let (mut cc, ssthresh) = after_loss(100);
-        let cwnd = ack_segments(&mut cc, T0 + Duration::from_secs(1), ssthresh, 10, srtt);
-        let before = (cc.w_max, cc.cwnd_prior, cc.epoch, cc.after_rto);
-        assert!(before.2.is_some(), "a congestion-avoidance stage runs");
-        cc.on_rto(T0 + Duration::from_secs(2), cwnd, cwnd, MSS);
-        assert!(cc.w_max < 100.0 && cc.epoch.is_none() && cc.after_rto);
-        cc.on_spurious_congestion();
-        assert_eq!((cc.w_max, cc.cwnd_prior, cc.epoch, cc.after_rto), before);
-        // Only the last reduction is remembered: a second undo changes nothing.
-        cc.on_spurious_congestion();
-        assert_eq!((cc.w_max, cc.cwnd_prior, cc.epoch, cc.after_rto), before);
     }
 
     #[test]
