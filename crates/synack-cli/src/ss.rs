@@ -456,6 +456,15 @@ fn detail(c: &Value) -> String {
         c["backoff"].as_u64().unwrap_or(0),
         c["retransmits"]
     ));
+    // Loss episodes found spurious and undone (Eifel, D-SACK, F-RTO), and how many of them
+    // were timeouts; shown once there are any.
+    let undos = c["undos"].as_u64().unwrap_or(0);
+    if undos > 0 {
+        f.push(format!(
+            "undo:{undos}/{}",
+            c["spurious_timeouts"].as_u64().unwrap_or(0)
+        ));
+    }
     let inflight = c["bytes_in_flight"].as_u64().unwrap_or(0);
     if inflight > 0 {
         f.push(format!("unacked:{}", inflight.div_ceil(mss)));
@@ -574,6 +583,22 @@ mod tests {
             line.contains(" rcv_wnd:262144 skmem:(rb1048576,tb524288)"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn detail_shows_undone_episodes_once_there_are_any() {
+        let mut c: Value = serde_json::from_str(
+            r#"{"congestion":"cubic","rto_ms":200,"mss":1448,"cwnd":14480,"ssthresh":4294967295,
+                "bytes_sent":1,"bytes_acked":1,"bytes_received":0,"backoff":0,"retransmits":3,
+                "bytes_in_flight":0,"snd_wnd":65535,"rcv_wnd":262144,"undos":0,
+                "spurious_timeouts":0}"#,
+        )
+        .unwrap();
+        assert!(!detail(&c).contains("undo:"), "{}", detail(&c));
+        c["undos"] = 2.into();
+        c["spurious_timeouts"] = 1.into();
+        let line = detail(&c);
+        assert!(line.contains(" retrans:0/3 undo:2/1 snd_wnd:"), "{line}");
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Config {
     /// ACKs rather than all that cwnd − pipe allows at once (prr.rs). On by default, as in
     /// Linux.
     pub prr: bool,
+    /// Spurious retransmission detection and undo (undo.rs): Eifel with timestamps
+    /// (RFC 3522), D-SACK (RFC 3708) and F-RTO after a timeout (RFC 5682); a retransmission
+    /// found unnecessary gives back cwnd and ssthresh (RFC 4015). On by default, as in Linux.
+    pub undo: bool,
     /// RACK (RFC 8985 §6) on connections that agreed on SACK: a segment is lost when one sent
     /// a round trip (plus a reordering window) after it has been delivered — in place of
     /// counting three duplicate ACKs (rack.rs). On by default, as in Linux.
@@ -202,6 +206,7 @@ impl Default for Config {
             sack: true,
             hystart: true,
             prr: true,
+            undo: true,
             rack: true,
             tlp: true,
             congestion: crate::congestion::Algorithm::default(),
@@ -276,6 +281,7 @@ with_methods! {
     with_sack => sack: bool;
     with_hystart => hystart: bool;
     with_prr => prr: bool;
+    with_undo => undo: bool;
     with_rack => rack: bool;
     with_tlp => tlp: bool;
     with_congestion => congestion: crate::congestion::Algorithm;

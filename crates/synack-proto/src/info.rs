@@ -83,6 +83,11 @@ pub struct ConnInfo {
     pub timeouts: u64,
     /// Retransmissions found lost during SACK recovery and sent again.
     pub lost_retransmits: u64,
+    /// Loss episodes (fast retransmits and timeouts) found spurious and undone: Eifel,
+    /// D-SACK or F-RTO showed the retransmission unnecessary (`Config::undo`).
+    pub undos: u64,
+    /// Of `undos`, those that began with a retransmission timeout.
+    pub spurious_timeouts: u64,
     /// Segments RACK marked lost (RFC 8985 §6.2), tail loss probes sent (§7.3) and the
     /// losses those probes repaired (§7.4).
     pub rack_lost: u64,
@@ -193,6 +198,8 @@ impl Connection {
             zero_window_probes: u64::from(self.stats.zero_window_probes),
             timeouts: u64::from(self.stats.timeouts),
             lost_retransmits: u64::from(self.stats.lost_retransmits),
+            undos: u64::from(self.rec.undo.undos()),
+            spurious_timeouts: u64::from(self.rec.undo.spurious_timeouts()),
             rack_lost: u64::from(self.stats.rack_lost),
             tlp_probes: u64::from(self.stats.tlp_probes),
             tlp_repairs: u64::from(self.stats.tlp_repairs),

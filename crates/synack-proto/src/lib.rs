@@ -90,6 +90,7 @@ mod timeouts;
 mod timer_heap;
 mod timers;
 mod transmit;
+mod undo;
 mod user_calls;
 
 pub use config::Config;

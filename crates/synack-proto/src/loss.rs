@@ -176,6 +176,8 @@ impl Connection {
                 self.rec.set_cwnd(cwnd.max(mss));
             }
         }
+        // Spurious retransmission detection and undo (undo.rs).
+        self.undo_on_ack(ctx, &info, una_before, dsack);
     }
 
     /// Bytes in flight during SACK recovery (RFC 6675 SetPipe): from RACK's records where it
@@ -367,6 +369,7 @@ impl Connection {
     }
 
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        self.undo_begin(ctx.cfg, false); // undo.rs: remember the state before the reduction
         let mss = u32::from(self.opts.snd_mss());
         let in_flight = self.snd.in_flight();
         self.rec.cc.on_congestion_event(ctx.now, in_flight, mss);
@@ -394,6 +397,7 @@ impl Connection {
     /// SACK information (the receiver may have reneged, RFC 2018 §8), and no fast retransmit
     /// until what is outstanding now is acknowledged (RFC 6582 §3.2).
     pub(crate) fn congestion_on_rto(&mut self, ctx: &mut Ctx<'_>) {
+        self.undo_begin(ctx.cfg, true); // undo.rs: remember the state before the reduction
         let mss = u32::from(self.opts.snd_mss());
         if self.snd.una() != self.snd.max() && self.rec.retries <= 1 {
             // Only the first expiry for a segment reduces ssthresh (RFC 5681 §3.1 eq. 4).

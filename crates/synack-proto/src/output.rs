@@ -428,7 +428,10 @@ impl Connection {
             if seq < self.snd.max() {
                 if !(len == 1 && self.snd.wnd() == 0) {
                     self.stats.retransmits = self.stats.retransmits.saturating_add(1);
-                    // a repeated zero-window probe is not one
+                    let tsval = options.timestamps.map(|(tsval, _)| tsval);
+                    let max = self.snd.max();
+                    self.rec.undo.retransmitted(seq, end, tsval, max); // undo.rs
+                                                                       // a repeated zero-window probe is not one
                 }
                 self.rec.rtt_probe = None; // Karn: anything in flight may now be ambiguous
             } else {

@@ -13,6 +13,7 @@ use crate::rtt::Rtt;
 use crate::sack::Scoreboard;
 use crate::seq::SeqNum;
 use crate::time::Instant;
+use crate::undo::Undo;
 
 /// The sender's view of the path: round-trip timing and retransmission (RFC 6298), the
 /// congestion window and its controller (RFC 5681, RFC 9438, HyStart++), and loss recovery
@@ -51,6 +52,8 @@ pub(crate) struct Recovery {
     /// Retransmissions sent in this SACK recovery: (first octet, SND.MAX when sent). If data
     /// sent after one is SACKed while it is not, it was lost too.
     pub rexmit_log: VecDeque<(SeqNum, SeqNum)>,
+    /// Spurious retransmission detection and undo (undo.rs).
+    pub undo: Undo,
     /// RACK-TLP (rack.rs), made with the first data segment of a connection that agreed on
     /// SACK, when `Config::rack` is on: boxed, so a connection that never sends data (and
     /// every idle one's TCB) stays small.
@@ -105,6 +108,7 @@ impl Recovery {
             flight_peak: 0,
             flight_peak_until: iss,
             rexmit_log: VecDeque::new(),
+            undo: Undo::default(),
             rack: None,
         }
     }

@@ -88,6 +88,25 @@ impl Rtt {
         }
     }
 
+    /// RFC 4015 §3.1 step (5): a timeout proved spurious; with the sample `r` its ACK gave,
+    /// SRTT = max(SRTT_prev, R) and RTTVAR = max(RTTVAR_prev, R/2), so the next RTO allows
+    /// for the delay that fooled this one. `srtt_prev` already includes the 2G of step (1).
+    pub(crate) fn after_spurious_timeout(
+        &mut self,
+        r: Duration,
+        srtt_prev: Duration,
+        rttvar_prev: Duration,
+    ) {
+        let r = nanos(r);
+        self.srtt = nanos(srtt_prev).max(r);
+        self.rttvar = nanos(rttvar_prev).max(r / 2);
+        let rto = self
+            .srtt
+            .saturating_add(self.rttvar.saturating_mul(4).max(nanos(GRANULARITY)));
+        self.base_rto = rto.clamp(self.min_rto, self.max_rto);
+        self.backoff = 0;
+    }
+
     pub(crate) fn srtt(&self) -> Option<Duration> {
         (self.srtt != NO_SAMPLE).then(|| Duration::from_nanos(self.srtt))
     }

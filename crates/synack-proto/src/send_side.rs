@@ -176,6 +176,13 @@ impl SendSide {
         self.nxt = self.una;
     }
 
+    /// Go on with new data after a go-back that proved unnecessary (RFC 4015 §3.1 step (3),
+    /// RFC 5682 §2.1 step 2b): SND.NXT = SND.MAX.
+    #[inline]
+    pub(crate) fn resume_at_max(&mut self) {
+        self.nxt = self.max;
+    }
+
     /// Send our SYN again (SND.NXT back to ISS): a lost SYN-ACK, or a simultaneous open.
     #[inline]
     pub(crate) fn resend_syn(&mut self) {

@@ -482,6 +482,8 @@ impl Endpoint {
             zero_window_probes: 0,
             timeouts: 0,
             lost_retransmits: 0,
+            undos: 0,
+            spurious_timeouts: 0,
             rack_lost: 0,
             tlp_probes: 0,
             tlp_repairs: 0,

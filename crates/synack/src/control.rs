@@ -351,7 +351,7 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
 \"owner\":{},\"in_state_ms\":{},\"timers\":[{}],\"mss\":{},\"rtt_ms\":{},\"rttvar_ms\":{},\
 \"rto_ms\":{},\"cwnd\":{},\"ssthresh\":{},\"bytes_in_flight\":{},\"snd_wnd\":{},\"rcv_wnd\":{},\"snd_una\":{},\"snd_nxt\":{},\
 \"rcv_nxt\":{},\
-\"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"backoff\":{},\"bytes_sent\":{},\
+\"retransmits\":{},\"timeouts\":{},\"fast_retransmits\":{},\"undos\":{},\"spurious_timeouts\":{},\"backoff\":{},\"bytes_sent\":{},\
 \"bytes_acked\":{},\"bytes_received\":{},\"recv_out_of_order\":{},\"recv_buffer\":{},\"send_buffer\":{},\"congestion\":{},\
 \"in_recovery\":{},\"wscale\":{},\"sack\":{},\"timestamps\":{},\"nodelay\":{},\
 \"quick_acks_left\":{},\"quick_acks\":{},\"rack_lost\":{},\"tlp_probes\":{},\"tlp_repairs\":{},\
@@ -386,6 +386,8 @@ pub(crate) fn snapshot(shared: &Shared) -> String {
             ci.retransmits,
             ci.timeouts,
             ci.fast_retransmits,
+            ci.undos,
+            ci.spurious_timeouts,
             ci.backoff,
             ci.bytes_sent,
             ci.bytes_acked,

@@ -119,8 +119,18 @@ pub trait Controller: Send + core::fmt::Debug {
     /// §3.1): set ssthresh. The connection then sets cwnd to one SMSS.
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32);
 
-    /// The previous RTO was spurious (RFC 9438 §4.9 undo; optional).
-    fn on_spurious_rto(&mut self) {}
+    /// The last reduction ([`Controller::on_congestion_event`] or [`Controller::on_rto`])
+    /// was spurious: the retransmission behind it proved unnecessary (Eifel, RFC 3522; D-SACK,
+    /// RFC 3708; F-RTO, RFC 5682). Go back to the state before it (RFC 9438 §4.9) with the
+    /// window and threshold the connection worked out (RFC 4015 §3.1 after a timeout; the
+    /// ones from before the reduction after a fast retransmit).
+    ///
+    /// The default sets the two; a controller with more state (CUBIC's W_max, K and epoch)
+    /// restores that too.
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.set_window(cwnd);
+        self.set_ssthresh(ssthresh);
+    }
 
     /// The connection restarts after idle (RFC 5681 §4.1, RFC 9438 §5.8): reset any epoch.
     fn on_idle_restart(&mut self, now: Instant) {
@@ -167,7 +177,6 @@ pub(crate) trait Arithmetic: Send + core::fmt::Debug {
     ) -> u32;
     fn on_congestion_event(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
     fn on_rto(&mut self, now: Instant, cwnd: u32, in_flight: u32, mss: u32) -> u32;
-    fn on_spurious_rto(&mut self) {}
     fn on_idle_restart(&mut self, now: Instant) {
         let _ = now;
     }
@@ -230,8 +239,9 @@ impl<A: Arithmetic> Controller for Owned<A> {
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
         self.ssthresh = self.rules.on_rto(now, self.cwnd, in_flight, mss);
     }
-    fn on_spurious_rto(&mut self) {
-        self.rules.on_spurious_rto()
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd;
+        self.ssthresh = ssthresh;
     }
     fn on_idle_restart(&mut self, now: Instant) {
         self.rules.on_idle_restart(now)
@@ -342,11 +352,43 @@ impl Controller for Cc {
     fn on_rto(&mut self, now: Instant, in_flight: u32, mss: u32) {
         self.inner_mut().on_rto(now, in_flight, mss)
     }
-    fn on_spurious_rto(&mut self) {
-        self.inner_mut().on_spurious_rto()
+    fn on_spurious_congestion(&mut self, cwnd: u32, ssthresh: u32) {
+        self.inner_mut().on_spurious_congestion(cwnd, ssthresh)
     }
     fn on_idle_restart(&mut self, now: Instant) {
         self.inner_mut().on_idle_restart(now)
+    }
+}
+
+/// A built-in controller's whole state (its rules, not cwnd and ssthresh), saved when a loss
+/// episode begins so that an undo puts it back as it was (RFC 9438 §4.9: W_max, K, the epoch
+/// and W_est); nothing for a plugged-in controller, which undoes through
+/// [`Controller::on_spurious_congestion`].
+#[derive(Clone, Debug)]
+pub(crate) enum Saved {
+    NewReno(NewReno),
+    Cubic(Cubic),
+    Custom,
+}
+
+impl Cc {
+    /// Save the rules' state before a reduction (undo.rs).
+    pub(crate) fn save(&self) -> Saved {
+        match self {
+            Cc::NewReno(c) => Saved::NewReno(c.rules.clone()),
+            Cc::Cubic(c) => Saved::Cubic(c.rules.clone()),
+            Cc::Custom(_) => Saved::Custom,
+        }
+    }
+
+    /// The reduction was spurious: the rules as `saved`, cwnd and ssthresh as given.
+    pub(crate) fn undo(&mut self, saved: &Saved, cwnd: u32, ssthresh: u32) {
+        match (&mut *self, saved) {
+            (Cc::NewReno(c), Saved::NewReno(rules)) => c.rules = rules.clone(),
+            (Cc::Cubic(c), Saved::Cubic(rules)) => c.rules = rules.clone(),
+            _ => {}
+        }
+        self.on_spurious_congestion(cwnd, ssthresh);
     }
 }
 
@@ -409,6 +451,31 @@ mod tests {
         assert_eq!(initial_window(9_000), 18_000);
         assert_eq!(initial_window(0), 0);
         assert_eq!(initial_window(u32::MAX), u32::MAX);
+    }
+
+    /// RFC 9438 §4.9: an undo puts CUBIC's state (W_max, cwnd_prior, the stage with its K,
+    /// start and W_est) back as it was before the reduction, beside cwnd and ssthresh.
+    #[test]
+    fn undo_restores_the_state_before_the_reduction_rfc9438_4_9() {
+        let mss = 1460;
+        let t0 = Instant::from_secs(1);
+        let mut cc = Cc::new(Algorithm::Cubic);
+        cc.set_window(100 * mss);
+        cc.on_congestion_event(t0, 100 * mss, mss);
+        cc.set_window(cc.ssthresh());
+        for i in 0..50 {
+            let now = t0 + Duration::from_millis(10 * i);
+            cc.on_ack(now, mss, mss, Some(Duration::from_millis(100)), false);
+        }
+        let (cwnd, ssthresh) = (cc.window(), cc.ssthresh());
+        let before = format!("{cc:?}");
+        let saved = cc.save();
+        cc.on_rto(t0 + Duration::from_secs(2), cwnd, mss);
+        cc.set_window(mss);
+        assert_ne!(format!("{cc:?}"), before);
+        cc.undo(&saved, cwnd, ssthresh);
+        assert_eq!(format!("{cc:?}"), before);
+        assert_eq!((cc.window(), cc.ssthresh()), (cwnd, ssthresh));
     }
 
     #[test]
