@@ -342,17 +342,17 @@ impl Connection {
         let window_end = una + self.snd.wnd();
         let mut flags = TcpFlags::ACK;
         let recovering = self.rec.recover.is_some();
-        let lost = self
-            .rec
-            .rack
-            .as_ref()
-            .and_then(|r| r.next_lost())
-            .filter(|_| recovering);
-        let (seq, len, retransmission) = if let Some((s, e)) = lost {
-            // In recovery: what RACK marked lost and cwnd held back goes first.
+        let new_data = self.snd.nxt() == max && max < data_end && max < window_end;
+        // In recovery: what RACK marked lost and cwnd held back; else new data; else the
+        // first hole (what a timeout would resend; the last segment is SACKed already).
+        let hole = self.rec.rack.as_ref().filter(|_| recovering).and_then(|r| {
+            r.next_lost()
+                .or_else(|| r.first_unsacked().filter(|_| !new_data))
+        });
+        let (seq, len, retransmission) = if let Some((s, e)) = hole {
             let n = (e - s).min(max_payload as u32).min(data_end - s);
             (s, self.snd.buf().len_from(s, n as usize), true)
-        } else if self.snd.nxt() == max && max < data_end && max < window_end {
+        } else if new_data {
             let n = (data_end - max)
                 .min(window_end - max)
                 .min(max_payload as u32);

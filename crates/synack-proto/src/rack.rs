@@ -126,6 +126,10 @@ pub(crate) struct Rack {
     probe_due: bool,
     /// A recovery probe went out and no ACK has come since (at most one per silence).
     recovery_probe_out: bool,
+    /// Recovery probes sent since SND.UNA last moved: after two, the retransmission timer
+    /// (with its backoff) takes over.
+    probes_since_progress: u8,
+    last_una: SeqNum,
     pub(crate) timer: LossTimer,
 }
 
@@ -154,6 +158,8 @@ impl Rack {
             tlp_is_retrans: false,
             probe_due: false,
             recovery_probe_out: false,
+            probes_since_progress: 0,
+            last_una: una,
             timer: LossTimer::Off,
         }
     }
@@ -222,6 +228,10 @@ impl Rack {
     /// reordering window's multiplier from every segment newly delivered.
     pub(crate) fn on_ack(&mut self, news: &AckNews<'_>) {
         self.recovery_probe_out = false;
+        if news.una > self.last_una {
+            self.last_una = news.una;
+            self.probes_since_progress = 0;
+        }
         while let Some(&s) = self.segs.front() {
             if s.end > news.una {
                 if s.start < news.una {
@@ -444,9 +454,20 @@ impl Rack {
     /// before the retransmission timer (RFC 6298's 1 s floor; after a small flight's recovery,
     /// one retransmission and everything else SACKed, that is the usual case). So: while
     /// anything is in flight or marked lost, one probe per silence of a probe timeout (each
-    /// ACK allows the next).
+    /// ACK allows the next), at most two before SND.UNA moves.
     pub(crate) fn may_probe_in_recovery(&self) -> bool {
-        !self.recovery_probe_out && self.segs.iter().any(|s| !s.is(SACKED))
+        !self.recovery_probe_out
+            && self.probes_since_progress < 2
+            && self.segs.iter().any(|s| !s.is(SACKED))
+    }
+
+    /// The first segment not SACKed (from SND.UNA): what a recovery probe resends when
+    /// nothing is marked lost and there is no new data — the hole a timeout would resend.
+    pub(crate) fn first_unsacked(&self) -> Option<(SeqNum, SeqNum)> {
+        self.segs
+            .iter()
+            .find(|s| !s.is(SACKED))
+            .map(|s| (s.start, s.end))
     }
 
     /// The probe timer fired: the next segment sent is the probe.
@@ -466,6 +487,7 @@ impl Rack {
         self.probe_due = false;
         if recovering {
             self.recovery_probe_out = true;
+            self.probes_since_progress = self.probes_since_progress.saturating_add(1);
             return;
         }
         self.tlp_end = Some(snd_max);
