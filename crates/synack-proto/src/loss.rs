@@ -259,10 +259,10 @@ impl Connection {
             }
             None => {}
         }
-        if rack.any_lost()
-            && !in_recovery
+        if !in_recovery
             && self.snd.una() != self.snd.max()
             && self.snd.una() >= self.rec.recover_floor
+            && (lost > 0 || rack.any_lost())
         {
             self.enter_recovery(ctx);
             self.rec.prr = Prr::start(self.snd.max() - una_before, sacked_before);

@@ -337,6 +337,13 @@ impl Rack {
         let Some(rack_xmit) = self.xmit_ts else {
             return (0, None);
         };
+        // Nothing SACKed and nothing resent outstanding: every segment in flight was sent
+        // after every one delivered (which left at the front), so none can be judged — the
+        // common ACK of a loss-free flight costs no scan.
+        let front = self.segs.front().map(|s| s.start);
+        if !in_recovery && self.segs_sacked == 0 && front.is_none_or(|f| self.retransmitted_to <= f) {
+            return (0, None);
+        }
         self.reo_wnd = self.reordering_window(in_recovery, srtt);
         let wait = self.rtt + self.reo_wnd;
         let (mut lost, mut later) = (0u32, None::<Instant>);
