@@ -476,6 +476,52 @@ fn simulator_captures_with_loss() {
     }
 }
 
+/// RFC 8985 §7 end to end: synack-sim's lost tail (a 20 KB reply whose last segment the
+/// network drops once, repaired by synack's tail loss probe) as a pcap, traced: the repair is
+/// named a probe — and nothing else is, nor a RACK retransmission — while tshark still agrees
+/// on Wireshark's flags.
+#[test]
+fn simulator_lost_tail_probe_is_named() {
+    let run = synack_sim::tail::lost_tail(synack_proto::Config::default(), 20_000, 1);
+    let f = tmp("lost-tail.pcap");
+    std::fs::write(&f, &run.pcap).expect("write pcap");
+    let j = trace_json(&f);
+    assert!(agree_with_tshark(&f, &j) > 0 || !have("tshark"));
+    let segs: Vec<&Value> = j["connections"][0]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "segment")
+        .collect();
+    let with = |kind: &str| -> Vec<&Value> {
+        segs.iter()
+            .copied()
+            .filter(|e| {
+                e["notes"]
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|n| n["kind"] == kind))
+            })
+            .collect()
+    };
+    let probes = with("tail_loss_probe");
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert!(with("rack_retransmission").is_empty());
+    let p = probes[0];
+    // The server (right) resends the dropped tail, once, and Wireshark calls it a
+    // retransmission; the dropped original ends in a loss.
+    assert_eq!(p["dir"], "<-");
+    assert_eq!(p["seq"].as_u64(), Some(u64::from(run.dropped_seq)));
+    assert_eq!(p["retransmission"], true);
+    assert_eq!(p["lost"], false);
+    let original: Vec<&&Value> = segs
+        .iter()
+        .filter(|e| e["seq"] == p["seq"] && e["dir"] == "<-" && e["len"] == p["len"])
+        .collect();
+    assert_eq!(original.len(), 2);
+    assert_eq!(original[0]["lost"], true);
+    assert_eq!(run.retransmitted_segments, 1);
+}
+
 /// A minimal well-formedness check: tags nest, attributes are quoted, `&` starts an entity.
 fn well_formed(xml: &str) -> Result<usize, String> {
     let mut stack: Vec<String> = Vec::new();
