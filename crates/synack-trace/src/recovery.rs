@@ -8,8 +8,11 @@
 //!
 //! - **Tail loss probe**: a retransmission whose end is the highest sequence number the sender
 //!   has sent (it repeats the *last* segment), while the peer has sent no duplicate ACK and no
-//!   SACK block since its cumulative ACK last advanced, and the first retransmission since then
-//!   (RFC 8985 §7.3: one probe per flight). The retransmission timer resends from SND.UNA (RFC
+//!   SACK block since its cumulative ACK last advanced, the first retransmission since then
+//!   (RFC 8985 §7.3: one probe per flight), and not in loss recovery (§7.2: no probe is
+//!   scheduled then) — i.e. not before the peer has acknowledged everything sent up to the
+//!   sender's last other retransmission. A Linux capture showed why: a lost retransmission of a
+//!   lone tail in recovery, resent by the timer 208 ms later, looks like a probe otherwise. The retransmission timer resends from SND.UNA (RFC
 //!   6298 (5.4)), so a resend that starts above the peer's cumulative ACK is a probe. When it
 //!   starts at SND.UNA (one segment outstanding, probe and timeout resend the same bytes) it is
 //!   called a probe only if it left less than [`RTO_FLOOR_RFC`] (RFC 6298 (2.4)'s 1 s minimum
@@ -55,6 +58,8 @@ struct Side {
     resent: bool,
     /// A timeout-like resend happened; nothing is named until the peer acknowledges this.
     rto_until: Option<u32>,
+    /// In loss recovery (a retransmission other than a probe) until the peer acknowledges this.
+    recovery_until: Option<u32>,
     // What it acknowledged (the peer's sequence space).
     /// Highest cumulative ACK sent.
     una: Option<u32>,
@@ -89,6 +94,9 @@ pub(crate) fn name_recovery(conn: &Connection, an: &mut Analysis) {
                 if peer.rto_until.is_some_and(|p| le(p, s.ack)) {
                     peer.rto_until = None;
                 }
+                if peer.recovery_until.is_some_and(|p| le(p, s.ack)) {
+                    peer.recovery_until = None;
+                }
             }
             let una = side[f].una.unwrap_or(s.ack);
             let me = &mut side[f];
@@ -121,7 +129,10 @@ pub(crate) fn name_recovery(conn: &Connection, an: &mut Analysis) {
                 let me = side[f];
                 let since_timer = now.saturating_sub(me.timer_from);
                 let from_una = le(s.seq, una);
-                let quiet = !side[r].loss_signal && !me.resent && me.rto_until.is_none();
+                let quiet = !side[r].loss_signal
+                    && !me.resent
+                    && me.rto_until.is_none()
+                    && me.recovery_until.is_none();
                 let probe =
                     quiet && me.high == Some(end) && (!from_una || since_timer < RTO_FLOOR_RFC);
                 let hole = side[r]
@@ -135,12 +146,18 @@ pub(crate) fn name_recovery(conn: &Connection, an: &mut Analysis) {
                 if !probe && !rack && from_una && since_timer >= RTO_FLOOR_LOW {
                     side[f].rto_until = me.high;
                 }
+                if !probe && me.recovery_until.is_none() {
+                    side[f].recovery_until = me.high;
+                }
                 an.flags[i].tail_loss_probe = probe;
                 an.flags[i].rack_retransmission = rack;
             }
             side[f].resent = true;
         } else if a.retransmission || a.spurious_retransmission {
             side[f].resent = true;
+            if a.fast_retransmission && side[f].recovery_until.is_none() {
+                side[f].recovery_until = side[f].high;
+            }
         }
         // What it has sent; a first send with nothing outstanding starts the timer.
         let me = &mut side[f];

@@ -248,6 +248,38 @@ fn rfc8985_7_2_a_lone_segment_resent_within_a_second_is_a_probe_later_a_timeout(
 }
 
 #[test]
+fn rfc8985_7_2_no_probe_in_loss_recovery_even_of_a_lone_segment() {
+    // 201-301 is lost and repaired by RACK on the first SACK; 401-501 is lost too and never
+    // SACKed. The repair's ACK leaves it alone in flight, but the sender is still in recovery
+    // (its recovery point is 501), so its resend 210 ms later is the timer's, not a probe.
+    let cap = capture(&[
+        (30_000, true, 101, 901, PA, 100, &[]),
+        (30_100, true, 201, 901, PA, 100, &[]),
+        (30_200, true, 301, 901, PA, 100, &[]),
+        (30_300, true, 401, 901, PA, 100, &[]),
+        (55_000, false, 901, 201, AK, 0, &[(301, 401)]),
+        (55_100, true, 201, 901, PA, 100, &[]),
+        (75_000, false, 901, 401, AK, 0, &[]),
+        (280_000, true, 401, 901, PA, 100, &[]),
+        (300_000, false, 901, 501, AK, 0, &[]),
+    ]);
+    assert_eq!(
+        notes(&cap),
+        vec![
+            (4, k(&[])),
+            (5, k(&[])),
+            (6, k(&[])),
+            (7, k(&[])),
+            (8, k(&[])),
+            (9, k(&["rack_retransmission", "retransmission"])),
+            (10, k(&[])),
+            (11, k(&["retransmission"])),
+            (12, k(&[])),
+        ]
+    );
+}
+
+#[test]
 fn rfc5681_3_2_a_fast_retransmission_after_three_dup_acks_is_neither_probe_nor_rack() {
     // Five segments, the second lost: B's three SACKing duplicate ACKs, then A resends the
     // hole at once — Wireshark's fast retransmission. A resend of the same hole 30 ms later on
