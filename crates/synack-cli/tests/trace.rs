@@ -61,6 +61,11 @@ fn kernel_skip() -> Option<String> {
 impl Netns {
     /// Run `script` with sh inside the namespace while tcpdump captures lo into `file`.
     fn capture(&self, file: &Path, snaplen: u32, script: &str) {
+        self.capture_on("lo", file, snaplen, script);
+    }
+
+    /// [`Netns::capture`] on interface `iface`.
+    fn capture_on(&self, iface: &str, file: &Path, snaplen: u32, script: &str) {
         let err = file.with_extension("tcpdump.err");
         let mut td: Child = self
             .exec("tcpdump")
@@ -68,7 +73,7 @@ impl Netns {
             // snaplen bytes: at 256 KiB snaplen the default 2 MiB ring holds 7 packets, and
             // a burst on lo (64 KiB segments) overflowed it, dropping the last segments of a
             // test now and then. 64 MiB holds ~250.
-            .args(["-i", "lo", "-U", "--immediate-mode", "-n", "-B", "65536"])
+            .args(["-i", iface, "-U", "--immediate-mode", "-n", "-B", "65536"])
             .args(["-s", &snaplen.to_string(), "-w"])
             .arg(file)
             .arg("tcp")
@@ -474,6 +479,162 @@ fn simulator_captures_with_loss() {
             truth.len()
         );
     }
+}
+
+/// RFC 8985 §7 end to end: synack-sim's lost tail (a 20 KB reply whose last segment the
+/// network drops once, repaired by synack's tail loss probe) as a pcap, traced: the repair is
+/// named a probe — and nothing else is, nor a RACK retransmission — while tshark still agrees
+/// on Wireshark's flags.
+#[test]
+fn simulator_lost_tail_probe_is_named() {
+    let run = synack_sim::tail::lost_tail(synack_proto::Config::default(), 20_000, 1);
+    let f = tmp("lost-tail.pcap");
+    std::fs::write(&f, &run.pcap).expect("write pcap");
+    let j = trace_json(&f);
+    assert!(agree_with_tshark(&f, &j) > 0 || !have("tshark"));
+    let segs: Vec<&Value> = j["connections"][0]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "segment")
+        .collect();
+    let with = |kind: &str| -> Vec<&Value> {
+        segs.iter()
+            .copied()
+            .filter(|e| {
+                e["notes"]
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|n| n["kind"] == kind))
+            })
+            .collect()
+    };
+    let probes = with("tail_loss_probe");
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert!(with("rack_retransmission").is_empty());
+    let p = probes[0];
+    // The server (right) resends the dropped tail, once, and Wireshark calls it a
+    // retransmission; the dropped original ends in a loss.
+    assert_eq!(p["dir"], "<-");
+    assert_eq!(p["seq"].as_u64(), Some(u64::from(run.dropped_seq)));
+    assert_eq!(p["retransmission"], true);
+    assert_eq!(p["lost"], false);
+    let original: Vec<&&Value> = segs
+        .iter()
+        .filter(|e| e["seq"] == p["seq"] && e["dir"] == "<-" && e["len"] == p["len"])
+        .collect();
+    assert_eq!(original.len(), 2);
+    assert_eq!(original[0]["lost"], true);
+    assert_eq!(run.retransmitted_segments, 1);
+}
+
+/// RFC 8985 §7 against the Linux kernel: 30 replies of 15,000 bytes from a server namespace
+/// through a router namespace whose queue towards the client holds six packets (HTB at
+/// 20 Mbit/s, so every initial window overflows it), captured at the server. Linux repairs the
+/// tails of these bursts with tail loss probes, and counts them (`TcpExtTCPLossProbes`): the
+/// trace names exactly as many, and tshark agrees with the rest.
+#[test]
+fn kernel_tail_loss_probes_are_named_as_many_as_linux_sent() {
+    if let Some(why) = kernel_skip() {
+        support::skip(&why);
+        return;
+    }
+    for t in ["tc", "nstat"] {
+        if !have(t) {
+            support::skip(&format!("{t} is not installed"));
+            return;
+        }
+    }
+    let (srv, rtr, cli) = (Netns::new(), Netns::new(), Netns::new());
+    let ip = |args: &str| {
+        Command::new("ip")
+            .args(args.split_whitespace())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let (s, r, c) = (&srv.name, &rtr.name, &cli.name);
+    for cmd in [
+        format!("link add tlp-s0 netns {s} type veth peer name tlp-s1 netns {r}"),
+        format!("link add tlp-c0 netns {c} type veth peer name tlp-c1 netns {r}"),
+        format!("-n {s} addr add 10.9.1.1/24 dev tlp-s0"),
+        format!("-n {r} addr add 10.9.1.2/24 dev tlp-s1"),
+        format!("-n {r} addr add 10.9.2.2/24 dev tlp-c1"),
+        format!("-n {c} addr add 10.9.2.1/24 dev tlp-c0"),
+        // One segment per packet (no TSO/GSO super-packets), so the queue drops segments.
+        format!("-n {s} link set tlp-s0 gso_max_segs 1 up"),
+        format!("-n {r} link set tlp-s1 up"),
+        format!("-n {r} link set tlp-c1 gso_max_segs 1 up"),
+        format!("-n {c} link set tlp-c0 up"),
+        format!("-n {s} route add default via 10.9.1.2"),
+        format!("-n {c} route add default via 10.9.2.2"),
+    ] {
+        assert!(ip(&cmd), "ip {cmd}");
+    }
+    let run = |ns: &Netns, args: &str| {
+        ns.exec(args.split_whitespace().next().expect("program"))
+            .args(args.split_whitespace().skip(1))
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(run(&rtr, "sysctl -qw net.ipv4.ip_forward=1"));
+    let queue = run(
+        &rtr,
+        "tc qdisc add dev tlp-c1 root handle 1: htb default 10",
+    ) && run(
+        &rtr,
+        "tc class add dev tlp-c1 parent 1: classid 1:10 htb rate 20mbit burst 3000 quantum 1514",
+    ) && run(
+        &rtr,
+        "tc qdisc add dev tlp-c1 parent 1:10 handle 10: pfifo limit 6",
+    );
+    if !queue {
+        support::skip("the kernel has no HTB or pfifo qdisc");
+        return;
+    }
+    let f = tmp("kernel-tlp.pcap");
+    // The server answers each connection with 15,000 bytes and closes; the client retries
+    // until the server listens again.
+    srv.capture_on(
+        "tlp-s0",
+        &f,
+        128,
+        &format!(
+            "(for i in $(seq 30); do head -c 15000 /dev/zero | nc -N -l 10.9.1.1 8080 \
+             >/dev/null; done) & for i in $(seq 30); do until ip netns exec {c} nc -N \
+             10.9.1.1 8080 </dev/null >/dev/null 2>&1; do sleep 0.02; done; done; wait"
+        ),
+    );
+    // Absolute counters: the namespace is new, so they count this run only.
+    let nstat = srv.exec("nstat").arg("-az").output().expect("nstat");
+    let counter = |name: &str| -> u64 {
+        String::from_utf8_lossy(&nstat.stdout)
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(name)).then(|| w.next().and_then(|v| v.parse().ok()))
+            })
+            .flatten()
+            .unwrap_or(0)
+    };
+    let probes_sent = counter("TcpExtTCPLossProbes");
+    let j = trace_json(&f);
+    assert!(agree_with_tshark(&f, &j) > 0 || !have("tshark"));
+    let named = j["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .flat_map(|c| c["events"].as_array().cloned().unwrap_or_default())
+        .filter(|e| {
+            e["notes"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n["kind"] == "tail_loss_probe"))
+        })
+        .count() as u64;
+    println!(
+        "Linux sent {probes_sent} loss probes ({} timeouts); the trace names {named}",
+        counter("TcpExtTCPTimeouts")
+    );
+    assert!(probes_sent > 0, "the queue should make Linux probe");
+    assert_eq!(named, probes_sent);
 }
 
 /// A minimal well-formedness check: tags nest, attributes are quoted, `&` starts an entity.

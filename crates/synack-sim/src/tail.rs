@@ -42,6 +42,9 @@ pub struct TailRepair {
     /// Segments carrying data the server sent more than once (every retransmission, whatever
     /// triggered it), counted on the wire.
     pub retransmitted_segments: usize,
+    /// The run as a capture at the senders would show it ([`Sim::pcap_bytes`]: the dropped
+    /// segment included), for `synack trace`.
+    pub pcap: Vec<u8>,
 }
 
 impl TailRepair {
@@ -169,5 +172,6 @@ pub fn lost_tail(config: Config, bytes: u64, seed: u64) -> TailRepair {
         fct,
         server,
         retransmitted_segments,
+        pcap: sim.pcap_bytes(),
     }
 }

@@ -35,6 +35,11 @@ pub struct SegFlags {
     /// receiver (it was sent again before anything acknowledged it, and no D-SACK later said
     /// it had arrived).
     pub lost_after_capture: bool,
+    /// Not Wireshark's: a RACK-TLP tail loss probe (RFC 8985 §7) — see [`crate::recovery`].
+    pub tail_loss_probe: bool,
+    /// Not Wireshark's: a RACK retransmission (RFC 8985 §6), a hole below SACKed data resent
+    /// on fewer than three duplicate ACKs — see [`crate::recovery`].
+    pub rack_retransmission: bool,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -236,6 +241,7 @@ pub fn analyse(conn: &Connection) -> Analysis {
         rtt_samples: [Vec::new(), Vec::new()],
     };
     losses_and_rtt(conn, &mut an);
+    crate::recovery::name_recovery(conn, &mut an);
     an
 }
 

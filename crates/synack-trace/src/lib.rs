@@ -35,6 +35,7 @@ mod html;
 mod infer;
 mod model;
 pub mod pcap;
+mod recovery;
 pub mod segments;
 mod text;
 mod trace;
@@ -376,3 +377,6 @@ mod tests;
 
 #[cfg(test)]
 mod trace_tests;
+
+#[cfg(test)]
+mod recovery_tests;

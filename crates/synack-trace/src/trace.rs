@@ -157,6 +157,12 @@ fn notes_for(a: &SegFlags) -> Vec<Note> {
     if a.fast_retransmission {
         add("fast_retransmission", "fast retransmission".into());
     }
+    if a.tail_loss_probe {
+        add("tail_loss_probe", "tail loss probe".into());
+    }
+    if a.rack_retransmission {
+        add("rack_retransmission", "RACK retransmission".into());
+    }
     if a.retransmission {
         add("retransmission", "retransmission".into());
     }
