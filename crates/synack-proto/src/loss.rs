@@ -242,7 +242,7 @@ impl Connection {
         sacked_before: u32,
     ) {
         let in_recovery = self.rec.recover.is_some();
-        let srtt = self.rec.rtt.srtt();
+        let srtt = self.rec.rtt.srtt_us();
         let Some(rack) = self.rec.rack.as_mut() else {
             return;
         };
@@ -283,7 +283,7 @@ impl Connection {
         // the peer holds out-of-order data and ACKs every segment at once (RFC 5681 §4.2).
         let one_segment = self.snd.in_flight() <= mss && !recovering;
         let open = self.snd.una() != self.snd.max() && self.snd.wnd() > 0;
-        let (srtt, rto_at) = (self.rec.rtt.srtt(), self.timers.get(Timer::Rto));
+        let (srtt, rto_at) = (self.rec.rtt.srtt_us(), self.timers.get(Timer::Rto));
         let Some(rack) = self.rec.rack.as_mut() else {
             return;
         };

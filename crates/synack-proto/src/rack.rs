@@ -100,10 +100,10 @@ pub(crate) struct Rack {
     /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment of those delivered.
     xmit_ts: Option<Instant>,
     end_seq: SeqNum,
-    /// RACK.rtt: that segment's round trip.
-    rtt: Duration,
-    /// RACK.min_RTT: the least round trip seen (a connection-long minimum).
-    min_rtt: Option<Duration>,
+    /// RACK.rtt: that segment's round trip, µs (all of RACK's arithmetic is in µs).
+    rtt: u64,
+    /// RACK.min_RTT: the least round trip seen (a connection-long minimum), µs.
+    min_rtt: Option<u64>,
     /// RACK.fack: the highest sequence delivered.
     fack: SeqNum,
     /// RACK.reordering_seen.
@@ -112,8 +112,8 @@ pub(crate) struct Rack {
     dsack_round: Option<SeqNum>,
     reo_wnd_mult: u32,
     reo_wnd_persist: u32,
-    /// RACK.reo_wnd as last computed (for `info()`).
-    reo_wnd: Duration,
+    /// RACK.reo_wnd as last computed (for `info()`), µs.
+    reo_wnd: u64,
     /// Segments SACKed (RACK.segs_sacked).
     segs_sacked: u32,
     /// The end of the highest retransmitted record: above it every record is an original
@@ -144,14 +144,14 @@ impl Rack {
             segs: VecDeque::new(),
             xmit_ts: None,
             end_seq: una,
-            rtt: Duration::ZERO,
+            rtt: 0,
             min_rtt: None,
             fack: una,
             reordering_seen: false,
             dsack_round: None,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
-            reo_wnd: Duration::ZERO,
+            reo_wnd: 0,
             segs_sacked: 0,
             retransmitted_to: una,
             tlp_end: None,
@@ -286,7 +286,7 @@ impl Rack {
             self.reordering_seen = true;
         }
         self.fack = self.fack.max(s.end);
-        let rtt = news.now.saturating_duration_since(s.xmit);
+        let rtt = news.now.as_micros().saturating_sub(s.xmit.as_micros());
         if s.is(RETRANSMITTED) {
             // Step 2: an ACK that may be for an earlier transmission says nothing about this
             // one's round trip: its TSecr predates the retransmission, or the round trip
@@ -316,12 +316,12 @@ impl Rack {
     /// RFC 8985 §6.2 step 4, RACK_update_reo_wnd's result: no wait during recovery or once
     /// DupThresh segments are SACKed, unless reordering was seen; otherwise a quarter of the
     /// least round trip (times the D-SACK multiplier), at most SRTT.
-    fn reordering_window(&self, in_recovery: bool, srtt: Option<Duration>) -> Duration {
+    fn reordering_window(&self, in_recovery: bool, srtt_us: Option<u64>) -> u64 {
         if !self.reordering_seen && (in_recovery || self.segs_sacked >= DUP_THRESH) {
-            return Duration::ZERO;
+            return 0;
         }
-        let w = self.min_rtt.unwrap_or(Duration::ZERO) / 4 * self.reo_wnd_mult;
-        srtt.map_or(w, |s| w.min(s))
+        let w = (self.min_rtt.unwrap_or(0) / 4).saturating_mul(u64::from(self.reo_wnd_mult));
+        srtt_us.map_or(w, |s| w.min(s))
     }
 
     /// RFC 8985 §6.2 step 5, RACK_detect_loss: mark lost every segment not delivered that
@@ -332,7 +332,7 @@ impl Rack {
         &mut self,
         now: Instant,
         in_recovery: bool,
-        srtt: Option<Duration>,
+        srtt_us: Option<u64>,
     ) -> (u32, Option<Instant>) {
         let Some(rack_xmit) = self.xmit_ts else {
             return (0, None);
@@ -340,13 +340,15 @@ impl Rack {
         // Nothing SACKed and nothing resent outstanding: every segment in flight was sent
         // after every one delivered (which left at the front), so none can be judged — the
         // common ACK of a loss-free flight costs no scan.
+        self.reo_wnd = self.reordering_window(in_recovery, srtt_us);
         let front = self.segs.front().map(|s| s.start);
-        if !in_recovery && self.segs_sacked == 0 && front.is_none_or(|f| self.retransmitted_to <= f) {
+        if !in_recovery && self.segs_sacked == 0 && front.is_none_or(|f| self.retransmitted_to <= f)
+        {
             return (0, None);
         }
-        self.reo_wnd = self.reordering_window(in_recovery, srtt);
-        let wait = self.rtt + self.reo_wnd;
-        let (mut lost, mut later) = (0u32, None::<Instant>);
+        let wait = self.rtt.saturating_add(self.reo_wnd);
+        let now_us = now.as_micros();
+        let (mut lost, mut later) = (0u32, None::<u64>);
         for s in self.segs.iter_mut() {
             if !sent_after(rack_xmit, self.end_seq, s.xmit, s.end) {
                 if s.start >= self.retransmitted_to {
@@ -357,15 +359,15 @@ impl Rack {
             if s.flags & (SACKED | LOST) != 0 {
                 continue;
             }
-            let due = s.xmit + wait;
-            if due <= now {
+            let due = s.xmit.as_micros().saturating_add(wait);
+            if due <= now_us {
                 s.flags |= LOST;
                 lost += 1;
             } else {
-                later = Some(later.map_or(due, |l: Instant| l.max(due)));
+                later = Some(later.map_or(due, |l: u64| l.max(due)));
             }
         }
-        (lost, later)
+        (lost, later.map(Instant::from_micros))
     }
 
     /// Bytes in flight by the segments (RFC 6675's SetPipe with RACK's IsLost): sent and
@@ -424,7 +426,7 @@ impl Rack {
 
     /// The current reordering window, for `info()`.
     pub(crate) fn reo_wnd(&self) -> Duration {
-        self.reo_wnd
+        Duration::from_micros(self.reo_wnd)
     }
 
     // ----- TLP (RFC 8985 §7) ----------------------------------------------------------------
@@ -435,17 +437,20 @@ impl Rack {
     pub(crate) fn probe_timeout(
         &self,
         now: Instant,
-        srtt: Option<Duration>,
+        srtt_us: Option<u64>,
         one_segment: bool,
         rto_at: Option<Instant>,
     ) -> Instant {
-        let pto = match srtt {
-            Some(srtt) if one_segment => (srtt * 2).max(MIN_PTO) + WORST_CASE_DELAYED_ACK,
-            Some(srtt) => (srtt * 2).max(MIN_PTO),
-            None => Duration::from_secs(1),
+        const MIN_US: u64 = MIN_PTO.as_micros() as u64;
+        const DELACK_US: u64 = WORST_CASE_DELAYED_ACK.as_micros() as u64;
+        let pto = match srtt_us {
+            Some(srtt) => {
+                srtt.saturating_mul(2).max(MIN_US) + if one_segment { DELACK_US } else { 0 }
+            }
+            None => 1_000_000,
         };
-        let at = now + pto;
-        rto_at.map_or(at, |r| at.min(r))
+        let at = now.as_micros().saturating_add(pto);
+        Instant::from_micros(rto_at.map_or(at, |r| at.min(r.as_micros())))
     }
 
     /// May a probe be scheduled now (§7.2)? Not while a probe episode is unresolved, and not
@@ -563,7 +568,7 @@ mod tests {
         // segment leaves a reordering window of min_RTT/4 = 22.75 ms.
         let s = [(SeqNum(9000), SeqNum(10_000))];
         r.on_ack(&news(0, &s, 100));
-        let (lost, later) = r.detect_loss(t(100), false, Some(Duration::from_millis(91)));
+        let (lost, later) = r.detect_loss(t(100), false, Some(91_000));
         assert_eq!(
             lost, 0,
             "each is only 91 ms + 1..9 ms old: within the window"
@@ -596,10 +601,7 @@ mod tests {
         r.on_ack(&news(0, &[(SeqNum(2000), SeqNum(3000))], 51));
         assert!(r.reordering_seen, "segment 2 arrived after segment 5");
         // With reordering seen the window stays min_RTT/4 even with SACKs piling up.
-        assert_eq!(
-            r.reordering_window(true, None),
-            Duration::from_micros(45_000 / 4)
-        );
+        assert_eq!(r.reordering_window(true, None), 45_000 / 4);
     }
 
     #[test]
@@ -620,14 +622,11 @@ mod tests {
         // shorter than any round trip seen (91 ms), so the ACK may be the original's (step 2):
         // RACK's segment stays segment 9.
         r.on_ack(&news(1000, &[(SeqNum(3000), SeqNum(10_000))], 150));
-        assert_eq!((r.rtt, r.xmit_ts), (Duration::from_millis(91), Some(t(9))));
+        assert_eq!((r.rtt, r.xmit_ts), (91_000, Some(t(9))));
         // At t=200 (99 ms after it went) the retransmission of 1000..1500 is acknowledged: a
         // plausible round trip, and sent later than segment 9: it becomes RACK's segment.
         r.on_ack(&news(1500, &[(SeqNum(3000), SeqNum(10_000))], 200));
-        assert_eq!(
-            (r.rtt, r.xmit_ts),
-            (Duration::from_millis(98), Some(t(102)))
-        );
+        assert_eq!((r.rtt, r.xmit_ts), (98_000, Some(t(102))));
     }
 
     #[test]
@@ -642,7 +641,7 @@ mod tests {
         let mut n = news(2000, &[], 511);
         n.tsecr = Some((1, 0));
         r.on_ack(&n);
-        assert_eq!((r.xmit_ts, r.rtt), (Some(t(1)), Duration::from_millis(510)));
+        assert_eq!((r.xmit_ts, r.rtt), (Some(t(1)), 510_000));
     }
 
     #[test]
@@ -686,12 +685,12 @@ mod tests {
     #[test]
     fn rfc8985_s7_2_the_probe_timeout() {
         let r = ten();
-        let srtt = Some(Duration::from_millis(20));
+        let srtt = Some(20_000);
         assert_eq!(r.probe_timeout(t(0), srtt, false, None), t(40));
         assert_eq!(r.probe_timeout(t(0), srtt, true, None), t(240));
         assert_eq!(r.probe_timeout(t(0), srtt, true, Some(t(200))), t(200));
         assert_eq!(r.probe_timeout(t(0), None, false, None), t(1000));
-        let tiny = Some(Duration::from_micros(50));
+        let tiny = Some(50);
         assert_eq!(r.probe_timeout(t(0), tiny, false, None), t(2));
     }
 

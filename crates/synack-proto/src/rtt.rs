@@ -107,6 +107,11 @@ impl Rtt {
         self.backoff = 0;
     }
 
+    /// SRTT in microseconds (RACK-TLP's arithmetic), if there was a sample.
+    pub(crate) fn srtt_us(&self) -> Option<u64> {
+        (self.srtt != NO_SAMPLE).then_some(self.srtt / 1000)
+    }
+
     pub(crate) fn srtt(&self) -> Option<Duration> {
         (self.srtt != NO_SAMPLE).then(|| Duration::from_nanos(self.srtt))
     }
