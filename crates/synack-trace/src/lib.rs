@@ -373,6 +373,9 @@ pub fn ladder_stats(ladder: &Ladder) -> LadderStats {
 }
 
 #[cfg(test)]
+mod test_frames;
+
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use synack_wire::{emit_ipv4_tcp, Ipv4Repr, SackBlocks, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{SackBlocks, TcpOptions};
+
+use crate::test_frames::{ipv4_tcp, Ends};
 
 use crate::pcap::linktype;
 use crate::{render_html, render_json, render_text, trace_capture};
@@ -20,21 +22,6 @@ const PA: u8 = 0x18;
 type F = (u64, bool, u32, u32, u8, usize, &'static [(u32, u32)]);
 
 fn packet(&(_, a_to_b, seq, ack, flags, len, sack): &F) -> Vec<u8> {
-    let (src, dst, sp, dp) = if a_to_b {
-        (A, B, 40000, 80)
-    } else {
-        (B, A, 80, 40000)
-    };
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: 6,
-        payload_len: 0,
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 1,
-    };
     let mut options = TcpOptions {
         sack_permitted: flags & S != 0,
         ..TcpOptions::default()
@@ -44,22 +31,8 @@ fn packet(&(_, a_to_b, seq, ack, flags, len, sack): &F) -> Vec<u8> {
         assert!(blocks.push(l, r));
     }
     options.sack_blocks = blocks;
-    let payload = vec![b'x'; len];
-    let tcp = TcpRepr {
-        src_port: sp,
-        dst_port: dp,
-        seq_number: seq,
-        ack_number: ack,
-        flags: TcpFlags(flags),
-        window_len: 60000,
-        urgent_pointer: 0,
-        options,
-        payload: &payload,
-    };
-    let mut buf = vec![0u8; 2000];
-    let n = emit_ipv4_tcp(&ip, &tcp, &mut buf).expect("emit");
-    buf.truncate(n);
-    buf
+    let ends = Ends::between((A, 40000), (B, 80), a_to_b);
+    ipv4_tcp(ends, 1, seq, ack, flags, 60000, options, &vec![b'x'; len])
 }
 
 /// A raw-IP pcap of the frames, after a handshake at 0, 10 and 20 ms (A's ISN 100, B's 900).

@@ -1,7 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use synack_proto::{Instant, State};
-use synack_wire::{emit_ipv4_tcp, Ipv4Repr, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::TcpOptions;
 
 use super::*;
 
@@ -20,39 +20,12 @@ fn pkt(
     mss: Option<u16>,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (src, dst, sp, dp) = if from_client {
-        (C, S, 49152, 80)
-    } else {
-        (S, C, 80, 49152)
+    let ends = crate::test_frames::Ends::between((C, 49152), (S, 80), from_client);
+    let options = TcpOptions {
+        mss,
+        ..TcpOptions::default()
     };
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: 6,
-        payload_len: 0,
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 0,
-    };
-    let tcp = TcpRepr {
-        src_port: sp,
-        dst_port: dp,
-        seq_number: seq,
-        ack_number: ack,
-        flags: TcpFlags(flags),
-        window_len: win,
-        urgent_pointer: 0,
-        options: TcpOptions {
-            mss,
-            ..TcpOptions::default()
-        },
-        payload,
-    };
-    let mut buf = vec![0u8; 1600];
-    let n = emit_ipv4_tcp(&ip, &tcp, &mut buf).expect("emit");
-    buf.truncate(n);
-    buf
+    crate::test_frames::ipv4_tcp(ends, 0, seq, ack, flags, win, options, payload)
 }
 
 fn ms(m: u64) -> Instant {

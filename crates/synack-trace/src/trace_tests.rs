@@ -3,12 +3,11 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use synack_wire::{
-    emit_ipv4_tcp, emit_ipv6_tcp, Ipv4Repr, Ipv6Repr, TcpFlags, TcpOptions, TcpRepr,
-};
+use synack_wire::{emit_ipv6_tcp, Ipv6Repr, TcpFlags, TcpOptions, TcpRepr};
 
 use crate::pcap::{self, linktype};
 use crate::segments::Filter;
+use crate::test_frames::{ipv4_tcp, Ends};
 use crate::{render_html, render_json, render_text, trace_capture, HtmlOptions, HtmlPart};
 use crate::{RenderOptions, TraceOptions};
 
@@ -16,36 +15,17 @@ const A: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
 const B: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 20);
 
 fn v4(a_to_b: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let (src, dst, sp, dp) = if a_to_b {
-        (A, B, 40000, 80)
-    } else {
-        (B, A, 80, 40000)
-    };
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: 6,
-        payload_len: 0,
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 1,
-    };
-    let tcp = TcpRepr {
-        src_port: sp,
-        dst_port: dp,
-        seq_number: seq,
-        ack_number: ack,
-        flags: TcpFlags(flags),
-        window_len: 1000,
-        urgent_pointer: 0,
-        options: TcpOptions::default(),
+    let ends = Ends::between((A, 40000), (B, 80), a_to_b);
+    ipv4_tcp(
+        ends,
+        1,
+        seq,
+        ack,
+        flags,
+        1000,
+        TcpOptions::default(),
         payload,
-    };
-    let mut buf = vec![0u8; 2000];
-    let n = emit_ipv4_tcp(&ip, &tcp, &mut buf).expect("emit");
-    buf.truncate(n);
-    buf
+    )
 }
 
 fn v6(seq: u32, flags: u8) -> Vec<u8> {

@@ -22,7 +22,7 @@
 #![cfg(target_os = "linux")]
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use synack::tun::{netns, Tun};
 use synack::{Config, ConnInfo, Stack};
 
 mod support;
-use support::{skip_reason, Netns};
+use support::{addr, pattern, skip_reason, Netns};
 
 const SYNACK_IP: &str = "10.200.0.2";
 const KERNEL_IP: &str = "10.200.0.1";
@@ -46,19 +46,6 @@ const LIMIT: Duration = Duration::from_secs(25);
 /// The regression guard: synack as sender at least this fraction of the kernel as sender.
 /// Issue 21's target is 0.5; before RACK-TLP it was 1/1,760.
 const MIN_RATIO: f64 = 0.1;
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(0x9e37_79b9)).to_be_bytes()
-                [1]
-        })
-        .collect()
-}
-
-fn addr(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse::<IpAddr>().unwrap(), port)
-}
 
 fn env_f64(name: &str) -> Option<f64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())

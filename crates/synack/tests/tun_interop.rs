@@ -30,7 +30,7 @@ use synack::tun::{netns, Tun};
 use synack::{Config, ConnInfo, Device, Stack, State};
 
 mod support;
-use support::{skip_reason, Netns, Reaper};
+use support::{addr, pattern, skip_reason, Netns, Reaper};
 
 const GUARD: Duration = Duration::from_secs(120);
 const SYNACK_IP: &str = "10.200.0.2";
@@ -260,19 +260,6 @@ impl Capture {
         }
         segments
     }
-}
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(0x9e37_79b9)).to_be_bytes()
-                [1]
-        })
-        .collect()
-}
-
-fn addr(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse::<IpAddr>().unwrap(), port)
 }
 
 /// Compare two byte strings without printing 50 MB when they differ.

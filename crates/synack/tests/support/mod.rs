@@ -169,3 +169,20 @@ pub fn spawn_until(
         }
     }
 }
+
+/// A seeded byte pattern the receiver can check byte for byte (the TUN tests' payloads).
+#[allow(dead_code)]
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(0x9e37_79b9)).to_be_bytes()
+                [1]
+        })
+        .collect()
+}
+
+/// `ip:port` from an address literal.
+#[allow(dead_code)]
+pub fn addr(ip: &str, port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(ip.parse::<std::net::IpAddr>().unwrap(), port)
+}
