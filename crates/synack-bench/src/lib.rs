@@ -2,9 +2,10 @@
 //! transfer (row 1), full connection lifecycles (row 2), per-packet cost with many idle
 //! connections (row 3), memory per connection and per TIME-WAIT entry (row 4), bulk transfer
 //! over a TUN device against the kernel's TCP (row 5, root only: [`tun`]) and goodput over a
-//! simulated lossy link (row 6). `synack bench` prints the table; `benches/` has criterion
-//! versions of rows 1 and 2. `synack bench --fct` prints the flow-completion-time table of
-//! [`fct`] (short responses over the simulated link of row 6, with 0%, 1% and 5% loss).
+//! simulated lossy link (row 6). `synack bench` prints the table (synack-cli built with its
+//! `bench` feature, which pulls this crate in); `benches/` has criterion versions of rows 1 and
+//! 2. `synack bench --fct` prints the flow-completion-time table of [`fct`] (short responses
+//! over the simulated link of row 6, with 0%, 1% and 5% loss).
 //!
 //! Wall-clock figures are measured here only, never asserted in tests.
 

@@ -1,5 +1,9 @@
 //! `synack`: the command-line face of the synack TCP/IP stack.
 
+#[cfg(feature = "bench")]
+mod bench;
+#[cfg(not(feature = "bench"))]
+#[path = "bench_absent.rs"]
 mod bench;
 mod connect;
 mod demo;
@@ -55,6 +59,13 @@ enum Command {
     /// Draw every TCP connection in a pcap/pcapng file as a ladder with both sides' states.
     Trace(trace_cmd::TraceArgs),
     /// Benchmark synack against smoltcp on the same links; print the table (or --json).
+    #[cfg_attr(
+        not(feature = "bench"),
+        command(
+            about = "Benchmark synack against smoltcp (not in this build: needs the `bench` feature)",
+            after_help = bench::HOW
+        )
+    )]
     Bench(bench::BenchArgs),
 }
 

@@ -7,7 +7,7 @@
 //! and one JSON answer, then the server closes the connection.
 //!
 //! Timers and listener queues are the endpoint's own (`Endpoint::timers`,
-//! `Endpoint::listeners`); the runtime keeps a small [`Tracker`] beside it only for when each
+//! `Endpoint::listeners`); the runtime keeps a small `Tracker` beside it only for when each
 //! connection entered its state.
 
 use std::collections::HashMap;

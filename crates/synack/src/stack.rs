@@ -4,7 +4,7 @@
 //! The loop: wait on the device with the endpoint's next deadline as timeout, feed what
 //! arrived to the endpoint, run due timers, hand every event to whoever waits for it (blocked
 //! callers on one `Condvar`, async tasks through per-connection wakers), then drain
-//! `poll_transmit` onto the device (at most [`TX_BATCH`] datagrams a turn). User calls (in
+//! `poll_transmit` onto the device (at most `TX_BATCH` datagrams a turn). User calls (in
 //! [`crate::net`] and [`crate::tokio`]) take the same lock, call the endpoint, and *kick* the
 //! thread through the device's [`Wakeup`] so what they queued goes out at once.
 

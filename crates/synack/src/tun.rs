@@ -7,7 +7,7 @@
 //!
 //! [`Tun::open_offload`] opts in to the kernel's offloads (`IFF_VNET_HDR`, `TUNSETOFFLOAD`):
 //! segments go out merged into datagrams of up to 64 KiB and come in unsplit, with checksums
-//! the device completes; see [`crate::offload`].
+//! the device completes; see `offload.rs`.
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
