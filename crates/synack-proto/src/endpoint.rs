@@ -434,6 +434,16 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// RECEIVE without consuming (like `MSG_PEEK`): copies the next in-order bytes into `buf`
+    /// and leaves them to the next [`Endpoint::recv`]; the same `Ok(0)` (FIN), errors (reset)
+    /// and `WouldBlock` as `recv`. Nothing changes: no window update, no ACK.
+    pub fn peek(&self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        match self.conns.live(&h) {
+            Some(l) if l.conn.owned && !l.conn.released => l.conn.peek(buf),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
     /// Half-close: FIN after the queued data; the receive side stays open.
     pub fn shutdown(&mut self, h: ConnHandle) -> Result<(), Error> {
         let now = self.last_now;

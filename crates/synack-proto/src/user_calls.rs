@@ -95,6 +95,30 @@ impl Connection {
         }
     }
 
+    /// RECEIVE without consuming (MSG_PEEK): the same answers as [`Connection::recv`] — data,
+    /// `Ok(0)` at the end of the stream, the reset error, `WouldBlock` — with the bytes left
+    /// in the buffer, so the window and the ACK owed are untouched.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.state() == State::Closed
+            && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
+        {
+            return Err(self.closed_error());
+        }
+        if matches!(
+            self.state(),
+            State::SynSent | State::SynReceived | State::Listen
+        ) {
+            return Err(Error::WouldBlock);
+        }
+        if self.rcv.buf().readable() > 0 {
+            return Ok(self.rcv.buf().peek(buf));
+        }
+        if self.rcv.fin_received() || self.state() == State::Closed {
+            return Ok(0);
+        }
+        Err(Error::WouldBlock)
+    }
+
     /// CLOSE of the send side (§3.10.4): a FIN follows the queued data. The receive side
     /// stays open (half-close).
     pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
