@@ -95,6 +95,19 @@ impl Connection {
         }
     }
 
+    /// Whether a SEND of one octet would not be `WouldBlock` now: room in the send buffer,
+    /// or a state in which SEND fails at once (closing, closed, reset).
+    pub(crate) fn writable(&self, pressure: bool) -> bool {
+        match self.state() {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if !self.snd.fin_queued() =>
+            {
+                self.send_room(pressure) > 0
+            }
+            _ => true,
+        }
+    }
+
     /// RECEIVE without consuming (MSG_PEEK): the same answers as [`Connection::recv`] — data,
     /// `Ok(0)` at the end of the stream, the reset error, `WouldBlock` — with the bytes left
     /// in the buffer, so the window and the ACK owed are untouched.

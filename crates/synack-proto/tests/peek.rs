@@ -73,3 +73,29 @@ fn peek_of_an_unknown_handle_is_invalid() {
     let mut buf = [0u8; 4];
     assert_eq!(p.a.peek(c, &mut buf), Err(Error::InvalidHandle));
 }
+
+#[test]
+fn writable_until_the_send_buffer_is_full_then_again_after_the_ack() {
+    let mut p = Pair::new();
+    let (c, s) = p.establish();
+    assert!(p.a.writable(c));
+    let chunk = vec![7u8; 4096];
+    let mut queued = 0;
+    while p.a.writable(c) {
+        let n = p.a.send(c, &chunk).unwrap();
+        assert!(n > 0, "writable promised room");
+        queued += n;
+        assert!(queued < 64 << 20, "the send buffer is bounded");
+    }
+    assert_eq!(p.a.send(c, &chunk), Err(Error::WouldBlock));
+    // The peer ACKs (and reads) what arrived: room again.
+    p.exchange();
+    let (got, _) = read_all(&mut p.b, s);
+    assert!(!got.is_empty());
+    p.exchange();
+    assert!(p.a.writable(c));
+    // After a close of the send side SEND fails at once, so it does not block.
+    p.a.shutdown(c).unwrap();
+    assert!(p.a.writable(c));
+    assert_eq!(p.a.send(c, b"x"), Err(Error::Closing));
+}
