@@ -54,7 +54,11 @@ fn peek_at_the_end_of_stream_is_zero_and_after_a_reset_is_the_reset_must_12() {
     assert_eq!(p.b.state(s), Some(State::CloseWait));
     let mut buf = [0u8; 4];
     assert_eq!(p.b.peek(s, &mut buf), Ok(0));
-    assert_eq!(p.b.peek(s, &mut buf), Ok(0), "peek of the FIN is repeatable");
+    assert_eq!(
+        p.b.peek(s, &mut buf),
+        Ok(0),
+        "peek of the FIN is repeatable"
+    );
 
     let mut p = Pair::new();
     let (c, s) = p.establish();
