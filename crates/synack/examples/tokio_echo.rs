@@ -21,7 +21,7 @@ async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(&server, "10.0.0.1:7")?;
     let echo = tokio::spawn(async move {
         let (conn, _peer) = listener.accept().await?;
-        let (mut rd, mut wr) = tokio::io::split(conn);
+        let (mut rd, mut wr) = conn.into_split();
         tokio::io::copy(&mut rd, &mut wr).await?;
         wr.shutdown().await
     });
