@@ -434,6 +434,25 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// Whether [`Endpoint::send`] of non-empty data would not be `WouldBlock`: there is room
+    /// in the send buffer, or the call would fail at once (closing, reset, unknown handle).
+    pub fn writable(&self, h: ConnHandle) -> bool {
+        match self.conns.live(&h) {
+            Some(l) if l.conn.owned && !l.conn.released => l.conn.writable(self.over_budget()),
+            _ => true,
+        }
+    }
+
+    /// RECEIVE without consuming (like `MSG_PEEK`): copies the next in-order bytes into `buf`
+    /// and leaves them to the next [`Endpoint::recv`]; the same `Ok(0)` (FIN), errors (reset)
+    /// and `WouldBlock` as `recv`. Nothing changes: no window update, no ACK.
+    pub fn peek(&self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        match self.conns.live(&h) {
+            Some(l) if l.conn.owned && !l.conn.released => l.conn.peek(buf),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
     /// Half-close: FIN after the queued data; the receive side stays open.
     pub fn shutdown(&mut self, h: ConnHandle) -> Result<(), Error> {
         let now = self.last_now;

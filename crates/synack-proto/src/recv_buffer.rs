@@ -299,6 +299,15 @@ impl RecvBuffer {
         }
     }
 
+    /// Copy in-order bytes into `buf` as [`RecvBuffer::read`] would, consuming nothing.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> usize {
+        let n = self.ring.peek(buf);
+        match (buf.get_mut(n..), self.extra.as_deref()) {
+            (Some(rest), Some(e)) if !rest.is_empty() && self.kept_len > 0 => n + e.kept.peek(rest),
+            _ => n,
+        }
+    }
+
     /// Heap bytes the in-order ring holds (its storage, used or not).
     pub(crate) fn storage(&self) -> usize {
         self.ring.storage()
@@ -367,7 +376,11 @@ mod tests {
                     nxt = b.insert(nxt, base + lo as u32, &stream[lo..hi]);
                 }
                 let r = reads[k % reads.len()].min(out.len());
+                // A peek sees what the read then takes, and takes nothing itself.
+                let mut peeked = [0u8; 256];
+                let p = b.peek(&mut peeked[..r]);
                 let n = b.read(&mut out[..r]);
+                proptest::prop_assert_eq!(&peeked[..p], &out[..n]);
                 got.extend_from_slice(&out[..n]);
             }
             // Everything missing, in order, then read it all.

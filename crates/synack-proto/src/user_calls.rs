@@ -95,6 +95,43 @@ impl Connection {
         }
     }
 
+    /// Whether a SEND of one octet would not be `WouldBlock` now: room in the send buffer,
+    /// or a state in which SEND fails at once (closing, closed, reset).
+    pub(crate) fn writable(&self, pressure: bool) -> bool {
+        match self.state() {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if !self.snd.fin_queued() =>
+            {
+                self.send_room(pressure) > 0
+            }
+            _ => true,
+        }
+    }
+
+    /// RECEIVE without consuming (MSG_PEEK): the same answers as [`Connection::recv`] — data,
+    /// `Ok(0)` at the end of the stream, the reset error, `WouldBlock` — with the bytes left
+    /// in the buffer, so the window and the ACK owed are untouched.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.state() == State::Closed
+            && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
+        {
+            return Err(self.closed_error());
+        }
+        if matches!(
+            self.state(),
+            State::SynSent | State::SynReceived | State::Listen
+        ) {
+            return Err(Error::WouldBlock);
+        }
+        if self.rcv.buf().readable() > 0 {
+            return Ok(self.rcv.buf().peek(buf));
+        }
+        if self.rcv.fin_received() || self.state() == State::Closed {
+            return Ok(0);
+        }
+        Err(Error::WouldBlock)
+    }
+
     /// CLOSE of the send side (§3.10.4): a FIN follows the queued data. The receive side
     /// stays open (half-close).
     pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {

@@ -19,7 +19,7 @@ fn main() -> std::io::Result<()> {
     let server = Stack::new(a, config("10.0.0.1"))?;
     let client = Stack::new(b, config("10.0.0.2"))?;
 
-    let listener = TcpListener::bind(&server, "10.0.0.1:7".parse().expect("address"))?;
+    let listener = TcpListener::bind(&server, "10.0.0.1:7")?;
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut conn, peer) = listener.accept()?;
         println!("server: accepted {peer}");
@@ -34,7 +34,7 @@ fn main() -> std::io::Result<()> {
         conn.shutdown(Shutdown::Write)
     });
 
-    let mut conn = TcpStream::connect(&client, "10.0.0.1:7".parse().expect("address"))?;
+    let mut conn = TcpStream::connect(&client, "10.0.0.1:7")?;
     conn.write_all(b"hello over synack")?;
     conn.shutdown(Shutdown::Write)?;
     let mut reply = String::new();

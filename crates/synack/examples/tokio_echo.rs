@@ -18,15 +18,15 @@ async fn main() -> std::io::Result<()> {
     let server = Stack::new(a, config("10.0.0.1"))?;
     let client = Stack::new(b, config("10.0.0.2"))?;
 
-    let listener = TcpListener::bind(&server, "10.0.0.1:7".parse().expect("address"))?;
+    let listener = TcpListener::bind(&server, "10.0.0.1:7")?;
     let echo = tokio::spawn(async move {
         let (conn, _peer) = listener.accept().await?;
-        let (mut rd, mut wr) = tokio::io::split(conn);
+        let (mut rd, mut wr) = conn.into_split();
         tokio::io::copy(&mut rd, &mut wr).await?;
         wr.shutdown().await
     });
 
-    let mut conn = TcpStream::connect(&client, "10.0.0.1:7".parse().expect("address")).await?;
+    let mut conn = TcpStream::connect(&client, "10.0.0.1:7").await?;
     conn.write_all(b"hello over synack, async").await?;
     conn.shutdown().await?;
     let mut reply = String::new();

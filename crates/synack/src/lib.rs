@@ -14,8 +14,8 @@
 //! let cfg = |ip: &str| Config::default().with_local_addrs(vec![ip.parse().unwrap()]);
 //! let server = Stack::new(a, cfg("10.0.0.1"))?;
 //! let client = Stack::new(b, cfg("10.0.0.2"))?;
-//! let listener = TcpListener::bind(&server, "10.0.0.1:7".parse().unwrap())?;
-//! let mut c = TcpStream::connect(&client, "10.0.0.1:7".parse().unwrap())?;
+//! let listener = TcpListener::bind(&server, "10.0.0.1:7")?;
+//! let mut c = TcpStream::connect(&client, "10.0.0.1:7")?;
 //! let (mut s, _peer) = listener.accept()?;
 //! c.write_all(b"hello")?;
 //! let mut buf = [0u8; 5];

@@ -5,11 +5,17 @@
 //! already match on (RFC 9293 MUST-12: a FIN is `Ok(0)` from `read`, a RST is an error):
 //! `ConnectionRefused` (RST to our SYN), `ConnectionReset` (RST), `TimedOut` (R2 or the
 //! connect timeout), `BrokenPipe` (write after shutdown or after the peer's close),
-//! `NotConnected`, `AddrInUse`.
+//! `NotConnected`, `AddrInUse`. In nonblocking mode ([`TcpStream::set_nonblocking`],
+//! [`TcpListener::set_nonblocking`]) a call that would wait fails with `WouldBlock` instead.
+//!
+//! `bind` and `connect` take `impl ToSocketAddrs` as std's do. An address literal (`SocketAddr`,
+//! `"10.0.0.1:80"`, `("10.0.0.1", 80)`) resolves without a lookup; a host name goes through
+//! the *host's* resolver (`getaddrinfo`), not through the stack.
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +29,52 @@ pub(crate) fn unspecified_for(addr: &SocketAddr) -> SocketAddr {
         IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
         IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
     }
+}
+
+/// Try `f` with each address `addr` resolves to, in order, until one succeeds (std's rule:
+/// the last error otherwise).
+pub(crate) fn each_addr<T>(
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+pub(crate) fn would_block() -> io::Error {
+    io::Error::new(io::ErrorKind::WouldBlock, "operation would block")
+}
+
+/// Run `f` once under the lock (the nonblocking twin of [`Shared::wait_for`]): `None` is
+/// `WouldBlock`.
+pub(crate) fn try_once<T>(
+    shared: &Shared,
+    after_stop: bool,
+    f: impl FnOnce(&mut Inner) -> Option<io::Result<T>>,
+) -> io::Result<T> {
+    let mut g = shared.lock();
+    if g.stopped && !after_stop {
+        return Err(g.stopped_error());
+    }
+    let r = f(&mut g);
+    if r.is_none() && g.stopped {
+        return Err(g.stopped_error());
+    }
+    if g.ep.wants_poll() {
+        shared.kick();
+    }
+    r.unwrap_or_else(|| Err(would_block()))
 }
 
 fn not_connected() -> io::Error {
@@ -143,6 +195,8 @@ pub(crate) struct Opts {
     pub nodelay: bool,
     pub keepalive: Option<Duration>,
     pub read_shut: bool,
+    /// `set_nonblocking(true)`: reads and writes fail with `WouldBlock` instead of waiting.
+    pub nonblocking: bool,
 }
 
 /// One connection, shared by the clones of a stream; dropping the last one closes it.
@@ -178,6 +232,38 @@ impl StreamInner {
             Err(Error::InvalidHandle) => Some(Err(not_connected())),
             Err(e) => Some(Err(e.into())),
         }
+    }
+
+    /// One RECEIVE that leaves the data in place (`MSG_PEEK`): `None` when nothing is there.
+    pub fn peek_step(&self, inner: &mut Inner, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if self.opts().read_shut {
+            return Some(Ok(0));
+        }
+        match inner.ep.peek(self.h, buf) {
+            Ok(n) => Some(Ok(n)),
+            Err(Error::WouldBlock) => None,
+            Err(Error::InvalidHandle) => Some(Err(not_connected())),
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Whether a read would not wait: data, the end of the stream, or an error.
+    pub fn read_ready(&self, inner: &mut Inner) -> bool {
+        self.peek_step(inner, &mut []).is_some()
+    }
+
+    /// Whether a write would not wait: room in the send buffer, or an error.
+    pub fn write_ready(&self, inner: &mut Inner) -> bool {
+        inner.ep.writable(self.h)
+    }
+
+    /// The pending error (`SO_ERROR`), taken: it is reported once.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let mut g = self.shared.lock();
+        Ok(g.conns
+            .get_mut(&self.h)
+            .and_then(|s| s.error.take())
+            .and_then(|e| e.to_io()))
     }
 
     /// One SEND: `None` when the send buffer is full.
@@ -245,15 +331,35 @@ impl StreamInner {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.opts().nonblocking {
+            return try_once(&self.shared, true, |inner| self.recv_step(inner, buf));
+        }
         let deadline = self.opts().read_timeout.map(|t| Instant::now() + t);
         self.shared
             .wait_for(deadline, true, |inner| self.recv_step(inner, buf))
             .map_err(would_block_on_timeout)
     }
 
+    /// Like [`StreamInner::read_blocking`], leaving the bytes for the next read.
+    pub fn peek_blocking(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.opts().nonblocking {
+            return try_once(&self.shared, true, |inner| self.peek_step(inner, buf));
+        }
+        let deadline = self.opts().read_timeout.map(|t| Instant::now() + t);
+        self.shared
+            .wait_for(deadline, true, |inner| self.peek_step(inner, buf))
+            .map_err(would_block_on_timeout)
+    }
+
     pub fn write_blocking(&self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
+        }
+        if self.opts().nonblocking {
+            return try_once(&self.shared, false, |inner| self.send_step(inner, buf));
         }
         let deadline = self.opts().write_timeout.map(|t| Instant::now() + t);
         self.shared
@@ -291,26 +397,40 @@ impl Drop for StreamInner {
     }
 }
 
-/// A TCP listener on a [`Stack`], like `std::net::TcpListener`.
-pub struct TcpListener {
+/// The listening registration, shared by a listener's clones; the last one stops listening.
+struct ListenerInner {
     shared: Arc<Shared>,
     local: SocketAddr,
+    /// Shared by the clones, as the file status flags of a dup'ed socket are.
+    nonblocking: AtomicBool,
+}
+
+impl Drop for ListenerInner {
+    fn drop(&mut self) {
+        unlisten(&self.shared, self.local);
+    }
+}
+
+/// A TCP listener on a [`Stack`], like `std::net::TcpListener`.
+pub struct TcpListener {
+    inner: Arc<ListenerInner>,
 }
 
 impl TcpListener {
     /// Listen on `addr` with the endpoint's default backlog (an unspecified IP listens on every
-    /// address of the stack; port 0 picks a free port).
-    pub fn bind(stack: &Stack, addr: SocketAddr) -> io::Result<TcpListener> {
-        Self::bind_inner(stack, addr, None)
+    /// address of the stack; port 0 picks a free port). Like std, `addr` may resolve to several
+    /// addresses: the first that can be bound is.
+    pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |a| Self::bind_inner(stack, a, None))
     }
 
     /// Listen with a backlog bounding the SYN queue and the accept queue.
     pub fn bind_with_backlog(
         stack: &Stack,
-        addr: SocketAddr,
+        addr: impl ToSocketAddrs,
         backlog: usize,
     ) -> io::Result<TcpListener> {
-        Self::bind_inner(stack, addr, Some(backlog))
+        each_addr(addr, |a| Self::bind_inner(stack, a, Some(backlog)))
     }
 
     /// Accept-any mode, for tun2socks-style applications: accept connections to *every*
@@ -331,21 +451,26 @@ impl TcpListener {
 
     fn bind_any_inner(stack: &Stack, backlog: Option<usize>) -> io::Result<Self> {
         let local = listen_any(&stack.shared, backlog)?;
-        Ok(TcpListener {
-            shared: stack.shared.clone(),
-            local,
-        })
+        Ok(Self::new(stack, local))
     }
 
     fn bind_inner(stack: &Stack, addr: SocketAddr, backlog: Option<usize>) -> io::Result<Self> {
         let local = listen(&stack.shared, addr, backlog)?;
-        Ok(TcpListener {
-            shared: stack.shared.clone(),
-            local,
-        })
+        Ok(Self::new(stack, local))
     }
 
-    /// Wait for the next ESTABLISHED connection.
+    fn new(stack: &Stack, local: SocketAddr) -> TcpListener {
+        TcpListener {
+            inner: Arc::new(ListenerInner {
+                shared: stack.shared.clone(),
+                local,
+                nonblocking: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Wait for the next ESTABLISHED connection (in nonblocking mode: `WouldBlock` when none
+    /// is waiting).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.accept_deadline(None)
     }
@@ -356,12 +481,14 @@ impl TcpListener {
     }
 
     fn accept_deadline(&self, deadline: Option<Instant>) -> io::Result<(TcpStream, SocketAddr)> {
-        let shared = &self.shared;
-        shared
-            .wait_for(deadline, false, |inner| {
-                accept_step(shared, inner, self.local).map(Ok)
-            })
-            .map(|(inner, peer)| (TcpStream { inner }, peer))
+        let (shared, local) = (&self.inner.shared, self.inner.local);
+        let step = |inner: &mut Inner| accept_step(shared, inner, local).map(Ok);
+        let r = if self.inner.nonblocking.load(Ordering::Relaxed) {
+            try_once(shared, false, step)
+        } else {
+            shared.wait_for(deadline, false, step)
+        };
+        r.map(|(inner, peer)| (TcpStream { inner }, peer))
     }
 
     /// An endless iterator of accepted connections.
@@ -370,20 +497,36 @@ impl TcpListener {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(self.inner.local)
     }
-}
 
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        unlisten(&self.shared, self.local);
+    /// `true`: [`TcpListener::accept`] returns `WouldBlock` instead of waiting. Shared with
+    /// the listener's clones (as with std, where they are one socket).
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.nonblocking.store(nonblocking, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Another handle to the same listener (e.g. accepting on several threads); it stops
+    /// listening when the last handle is dropped.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// The listener's pending error: always `None`, since a listener here has no socket-level
+    /// error to report (a failing handshake only ever concerns the connection, which the
+    /// endpoint drops without queuing it).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
     }
 }
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
-            .field("local", &self.local)
+            .field("local", &self.inner.local)
             .finish()
     }
 }
@@ -408,9 +551,10 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Open a connection to `addr` and wait for the handshake (the SYN timeout of the
-    /// endpoint's config bounds it).
-    pub fn connect(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
-        Self::connect_deadline(stack, addr, None)
+    /// endpoint's config bounds it). Like std, each address `addr` resolves to is tried in
+    /// turn until one connects.
+    pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(addr, |a| Self::connect_deadline(stack, a, None))
     }
 
     /// Like [`TcpStream::connect`], giving up with `TimedOut` after `timeout`.
@@ -511,6 +655,28 @@ impl TcpStream {
         self.inner.info()
     }
 
+    /// Receive into `buf` without taking the bytes: the next read returns them again (like
+    /// `MSG_PEEK`). Waits like [`Read::read`] (and honours the read timeout and nonblocking
+    /// mode); `Ok(0)` is the end of the stream.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.peek_blocking(buf)
+    }
+
+    /// `true`: `read`, `peek` and `write` return `WouldBlock` instead of waiting (shared by the
+    /// clones, as with std, where they are one socket).
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.opts().nonblocking = nonblocking;
+        Ok(())
+    }
+
+    /// The connection's pending error, cleared by this call (like `SO_ERROR`): how it ended if
+    /// not normally (reset, timed out, refused, aborted), or the last ICMP error it got
+    /// (unreachable and the like; path-MTU messages are not errors). `Ok(None)` when there is
+    /// none. Reads and writes keep reporting a reset after it was taken here.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
+    }
+
     /// Another handle to the same connection (e.g. one thread reads, one writes).
     pub fn try_clone(&self) -> io::Result<TcpStream> {
         Ok(TcpStream {
@@ -529,13 +695,19 @@ fn check_timeout(t: Option<Duration>) -> io::Result<()> {
     Ok(())
 }
 
-impl fmt::Debug for TcpStream {
+impl fmt::Debug for StreamInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
-            .field("conn", &self.inner.h)
-            .field("local", &self.inner.tuple.local)
-            .field("peer", &self.inner.tuple.remote)
+            .field("conn", &self.h)
+            .field("local", &self.tuple.local)
+            .field("peer", &self.tuple.remote)
             .finish()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
     }
 }
 

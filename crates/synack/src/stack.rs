@@ -66,6 +66,36 @@ pub(crate) struct Slot {
     pub read: Option<Waker>,
     pub write: Option<Waker>,
     pub closed: Option<CloseReason>,
+    /// The error `take_error` reports (and clears), like `SO_ERROR`: how the connection ended
+    /// if not normally, or the last ICMP error that is not about path MTU.
+    pub error: Option<PendingError>,
+}
+
+/// An error the stack recorded for a connection, kept until `take_error` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PendingError {
+    Closed(CloseReason),
+    Icmp(synack_proto::IcmpError),
+}
+
+impl PendingError {
+    pub fn to_io(self) -> Option<io::Error> {
+        use std::io::ErrorKind as K;
+        use synack_proto::IcmpError as I;
+        match self {
+            PendingError::Closed(r) => r.error().map(io::Error::from),
+            // The errno Linux gives each ICMP error (icmp_err_convert).
+            PendingError::Icmp(e) => {
+                let kind = match e {
+                    I::NetUnreachable => K::NetworkUnreachable,
+                    I::HostUnreachable | I::AdminProhibited | I::TimeExceeded => K::HostUnreachable,
+                    I::PortUnreachable | I::ProtocolUnreachable => K::ConnectionRefused,
+                    _ => K::Other,
+                };
+                Some(io::Error::new(kind, format!("ICMP: {e:?}")))
+            }
+        }
+    }
 }
 
 impl Slot {
@@ -128,6 +158,22 @@ impl Inner {
             Event::Closed { conn, reason } => {
                 if let Some(s) = self.conns.get_mut(&conn) {
                     s.closed = Some(reason);
+                    if reason.error().is_some() {
+                        s.error = Some(PendingError::Closed(reason));
+                    }
+                    s.wake();
+                }
+            }
+            Event::IcmpError { conn, error } => {
+                if let Some(s) = self.conns.get_mut(&conn) {
+                    // Path MTU news is acted on, not an error of the connection.
+                    if !matches!(
+                        error,
+                        synack_proto::IcmpError::FragmentationNeeded { .. }
+                            | synack_proto::IcmpError::PacketTooBig { .. }
+                    ) {
+                        s.error = Some(PendingError::Icmp(error));
+                    }
                     s.wake();
                 }
             }

@@ -254,6 +254,21 @@ impl Kept {
         (n, n + lost)
     }
 
+    /// Copy unread text into `buf`, oldest piece first, without consuming it (MSG_PEEK).
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        for piece in &self.packets {
+            if n == buf.len() {
+                break;
+            }
+            let text = piece.text();
+            let m = text.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&text[..m]);
+            n += m;
+        }
+        n
+    }
+
     /// Let every piece go, oldest first, after `write` has copied its unread text (into the
     /// ring: its free space is needed).
     pub(crate) fn spill(&mut self, mut write: impl FnMut(&[u8])) {

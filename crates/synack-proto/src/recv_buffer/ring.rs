@@ -174,6 +174,16 @@ impl Ring {
         a[..k] == data[..k] && b.get(..data.len() - k) == Some(&data[k..])
     }
 
+    /// Copy in-order bytes into `buf` without consuming them (MSG_PEEK).
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.len());
+        let (a, b) = self.slices();
+        let first = a.len().min(n);
+        buf[..first].copy_from_slice(&a[..first]);
+        buf[first..n].copy_from_slice(&b[..n - first]);
+        n
+    }
+
     /// Read in-order bytes into `buf`. `rewind`: if that empties the ring, start again at the
     /// front, so the next text lands in one piece (not when held text lies behind, in
     /// place).
