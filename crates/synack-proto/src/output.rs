@@ -107,7 +107,8 @@ impl Connection {
             || fin_due
             || (self.rec.rexmit_head && self.snd.una() < self.snd.max())
             || (self.opts.sack_ok() && self.rec.recover.is_some())
-            || self.rec.rack.as_ref().is_some_and(|r| r.probe_due());
+            || self.rec.rack.as_ref().is_some_and(|r| r.probe_due())
+            || self.lost_behind_nxt().is_some();
         if !something {
             self.rec.rexmit_head = false;
             return None;
@@ -140,6 +141,9 @@ impl Connection {
         self.rec.rexmit_head = false;
         if self.rec.rack.as_ref().is_some_and(|r| r.probe_due()) {
             return self.loss_probe(ctx, options, max_payload);
+        }
+        if let Some(out) = self.resend_lost_after_timeout(ctx, &options, max_payload) {
+            return Some(out);
         }
         if self.opts.sack_ok() && self.rec.recover.is_some() {
             if let Some(out) = self.sack_recovery_segment(ctx, options, max_payload) {
@@ -399,6 +403,55 @@ impl Connection {
         }
         self.stats.tlp_probes = self.stats.tlp_probes.saturating_add(1);
         Some(self.sent(ctx, seq, flags, options, len))
+    }
+
+    /// After a timeout, until SND.UNA passes what was outstanding then (no fast recovery in
+    /// that span, RFC 6582 §3.2 step 1): the first segment the go-back-N resend already
+    /// passed and RACK has since marked lost again (RFC 8985 §6.3: RACK keeps detecting
+    /// losses during the timeout's recovery). Without this such a segment waits for the next,
+    /// backed-off, timeout.
+    fn lost_behind_nxt(&self) -> Option<(SeqNum, SeqNum)> {
+        if self.rec.recover.is_some() || self.snd.una() >= self.rec.recover_floor {
+            return None;
+        }
+        self.rec
+            .rack
+            .as_ref()?
+            .next_lost()
+            .filter(|&(s, _)| s < self.snd.nxt())
+    }
+
+    /// Resend [`Self::lost_behind_nxt`]'s segment if cwnd has room beside what RACK counts
+    /// in flight.
+    fn resend_lost_after_timeout(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        options: &TcpOptions,
+        max_payload: usize,
+    ) -> Option<Outgoing> {
+        let (s, e) = self.lost_behind_nxt()?;
+        let mss = u32::from(self.opts.snd_mss());
+        if self.rec.cwnd().saturating_sub(self.pipe(mss)) < mss {
+            return None;
+        }
+        let data_end = self.snd.buf().end();
+        let n = (e - s).min(max_payload as u32).min(data_end - s);
+        let len = self.snd.buf().len_from(s, n as usize);
+        let mut flags = TcpFlags::ACK;
+        if s + len == data_end {
+            flags |= TcpFlags::PSH;
+            if self
+                .snd
+                .fin_seq()
+                .is_some_and(|f| f == data_end && f < self.snd.max())
+            {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        if len == 0 && !flags.contains(TcpFlags::FIN) {
+            return None;
+        }
+        Some(self.sent(ctx, s, flags, options.clone(), len))
     }
 
     fn can_send_fin(&self) -> bool {

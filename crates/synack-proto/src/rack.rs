@@ -243,7 +243,7 @@ impl Rack {
             if s.is(SACKED) {
                 self.segs_sacked = self.segs_sacked.saturating_sub(1);
             } else {
-                self.delivered(&s, news);
+                self.delivered(&s, news, false);
             }
         }
         for &(lo, hi) in news.sacked {
@@ -255,7 +255,7 @@ impl Rack {
                 if !s.is(SACKED) {
                     self.segs[i].flags = (s.flags | SACKED) & !LOST;
                     self.segs_sacked += 1;
-                    self.delivered(&s, news);
+                    self.delivered(&s, news, true);
                 }
                 i += 1;
             }
@@ -279,7 +279,7 @@ impl Rack {
     }
 
     /// Steps 1–3 for one segment newly delivered (cumulatively or by SACK).
-    fn delivered(&mut self, s: &Sent, news: &AckNews<'_>) {
+    fn delivered(&mut self, s: &Sent, news: &AckNews<'_>, by_sack: bool) {
         // Step 3: an original transmission delivered below the highest delivered sequence
         // arrived out of order.
         if s.end < self.fack && !s.is(RETRANSMITTED) {
@@ -290,8 +290,11 @@ impl Rack {
         if s.is(RETRANSMITTED) {
             // Step 2: an ACK that may be for an earlier transmission says nothing about this
             // one's round trip: its TSecr predates the retransmission, or the round trip
-            // would be shorter than any seen.
-            if let Some((ecr, offset)) = news.tsecr {
+            // would be shorter than any seen. TSecr speaks only for what the ACK
+            // acknowledges cumulatively: for data above a hole the receiver echoes the last
+            // in-order segment's TSval (RFC 7323 §4.3), older than any retransmission SACKed
+            // with it — as Linux, the SACKed take the round-trip test alone.
+            if let Some((ecr, offset)) = news.tsecr.filter(|_| !by_sack) {
                 let sent_ts = crate::isn::ts_clock(s.xmit, offset);
                 if (ecr.wrapping_sub(sent_ts) as i32) < 0 {
                     return;
@@ -412,16 +415,24 @@ impl Rack {
         self.segs_sacked
     }
 
-    /// The retransmission timer expired (RFC 8985 §6.3): everything outstanding is sent
-    /// again from SND.UNA, SACK information is dropped (RFC 2018 §8), and a probe episode
-    /// ends unresolved.
+    /// The retransmission timer expired (RFC 8985 §6.3): everything outstanding is taken for
+    /// lost (the pipe is what the go-back-N resend puts out again; each resend clears its
+    /// mark), SACK information is dropped (RFC 2018 §8), and a probe episode ends unresolved.
     pub(crate) fn on_rto(&mut self) {
         for s in self.segs.iter_mut() {
-            s.flags &= RETRANSMITTED;
+            s.flags = (s.flags & RETRANSMITTED) | LOST;
         }
         self.segs_sacked = 0;
         self.tlp_end = None;
         self.probe_due = false;
+    }
+
+    /// A timeout proved spurious, or F-RTO holds its verdict back: what it marked lost is
+    /// in flight after all.
+    pub(crate) fn forget_losses(&mut self) {
+        for s in self.segs.iter_mut() {
+            s.flags &= !LOST;
+        }
     }
 
     /// The current reordering window, for `info()`.
@@ -642,6 +653,14 @@ mod tests {
         n.tsecr = Some((1, 0));
         r.on_ack(&n);
         assert_eq!((r.xmit_ts, r.rtt), (Some(t(1)), 510_000));
+        // A retransmission SACKed above a hole: the TSecr (the last in-order segment's) says
+        // nothing of it; a plausible round trip (not shorter than any seen) counts.
+        r.on_sent(SeqNum(3000), SeqNum(4000), t(1000));
+        let sacked = [(SeqNum(3000), SeqNum(4000))];
+        let mut n = news(2000, &sacked, 1600);
+        n.tsecr = Some((1, 0));
+        r.on_ack(&n);
+        assert_eq!((r.xmit_ts, r.rtt), (Some(t(1000)), 600_000));
     }
 
     #[test]

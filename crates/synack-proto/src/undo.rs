@@ -284,6 +284,9 @@ impl Connection {
                     } else {
                         ep.frto = Frto::SecondAck;
                         self.snd.resume_at_max();
+                        if let Some(rack) = self.rec.rack.as_mut() {
+                            rack.forget_losses(); // the timeout's verdict is off
+                        }
                         // Room for the two new segments beyond what is in flight.
                         let room = self.snd.in_flight().saturating_add(2 * mss);
                         self.rec.set_cwnd(room);
@@ -346,6 +349,9 @@ impl Connection {
             // RFC 4015 §3.1 step (3): SPUR_TO: no go-back-N of what is still in flight.
             if found == Found::Early {
                 self.snd.resume_at_max();
+                if let Some(rack) = self.rec.rack.as_mut() {
+                    rack.forget_losses(); // the timeout's verdict is off
+                }
             }
             // Step (4): cwnd = FlightSize + min(bytes_acked, IW), ssthresh = pipe_prev.
             let acked = self.snd.una() - una_before;

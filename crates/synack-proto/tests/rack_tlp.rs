@@ -330,3 +330,46 @@ fn rfc8985_6_2_dsack_widens_the_reordering_window() {
     );
     assert_eq!(second.snd_una.get(), base + 20 * MSS);
 }
+
+/// RFC 8985 §6.3: RACK keeps finding losses while a timeout's go-back-N resend runs. A whole
+/// flight and its probe are lost: the retransmission timer fires (1 s) and the resend starts
+/// again from SND.UNA. Its second segment is lost once more; the third arrives and is SACKed,
+/// RACK marks the second lost a reordering window later, and it goes again at once — not at
+/// the next, backed-off, timeout (2 s later): no fast recovery in that span (RFC 6582 §3.2
+/// step 1), and no second timeout either.
+#[test]
+fn rfc8985_6_3_a_segment_lost_again_during_the_timeouts_resend_is_resent_by_rack() {
+    let mut l = Link::new(cfg(A_IP), cfg(B_IP));
+    let (c, s) = l.establish();
+    let base = ten_segments(&mut l, c);
+    let (second, last) = (base + MSS, base + 9 * MSS);
+    let mut sent = std::collections::HashMap::<u32, u32>::new();
+    l.run(l.p.now + Duration::from_secs(5), |side, seg| {
+        if side != Side::A || seg.len() == 0 {
+            return Some(Duration::ZERO);
+        }
+        let n = sent.entry(seg.seq).or_default();
+        *n += 1;
+        let lost = *n == 1 // the whole first flight
+            || (seg.seq == last && *n == 2) // the tail loss probe
+            || (seg.seq == second && *n == 2); // the second segment's first resend
+        (!lost).then_some(Duration::ZERO)
+    });
+    let times: Vec<_> = l
+        .a_data()
+        .into_iter()
+        .filter(|s| s.seg.seq == second)
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(times.len(), 3, "{times:?}");
+    let gap = times[2] - times[1];
+    assert!(
+        gap < Duration::from_millis(40),
+        "resent {gap:?} after it went again"
+    );
+    let info = l.p.a.info(c).unwrap();
+    assert_eq!((info.timeouts, info.fast_retransmits), (1, 0));
+    assert_eq!(info.snd_una.get(), base + 10 * MSS);
+    let (got, _) = read_all(&mut l.p.b, s);
+    assert_eq!(got.len(), 10 * MSS as usize);
+}
