@@ -451,7 +451,7 @@ impl Connection {
         if len == 0 && !flags.contains(TcpFlags::FIN) {
             return None;
         }
-        Some(self.sent(ctx, s, flags, options.clone(), len))
+        Some(self.sent(ctx, s, flags, *options, len))
     }
 
     fn can_send_fin(&self) -> bool {
