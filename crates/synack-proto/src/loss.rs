@@ -306,6 +306,26 @@ impl Connection {
         }
     }
 
+    /// After a probe outside recovery: if it goes unanswered, another after twice the probe
+    /// timeout (rack.rs `MAX_PROBES`), before the retransmission timer.
+    pub(crate) fn schedule_repeat_probe(&mut self, ctx: &Ctx<'_>) {
+        if !ctx.cfg.tlp {
+            return;
+        }
+        let mss = u32::from(self.opts.snd_mss());
+        let one_segment = self.snd.in_flight() <= mss;
+        let (srtt, rto_at) = (self.rec.rtt.srtt_us(), self.timers.get(Timer::Rto));
+        let Some(rack) = self.rec.rack.as_mut() else {
+            return;
+        };
+        if !rack.may_probe_again() {
+            return;
+        }
+        let at = rack.probe_timeout(ctx.now, srtt.map(|s| s * 2), one_segment, rto_at);
+        rack.timer = LossTimer::Probe;
+        self.timers.start(Timer::Loss, at);
+    }
+
     /// The loss timer expired: RACK's reordering timer (look at the undecided segments again)
     /// or the probe timeout (the next segment is a probe; it stands in for the
     /// retransmission timer, which restarts from now, RFC 8985 §7.3).

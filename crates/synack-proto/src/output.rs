@@ -349,9 +349,17 @@ impl Connection {
         let new_data = self.snd.nxt() == max && max < data_end && max < window_end;
         // In recovery: what RACK marked lost and cwnd held back; else new data; else the
         // first hole (what a timeout would resend; the last segment is SACKed already).
-        let hole = self.rec.rack.as_ref().filter(|_| recovering).and_then(|r| {
-            r.next_lost()
-                .or_else(|| r.first_unsacked().filter(|_| !new_data))
+        let repeat = self.rec.rack.as_ref().is_some_and(|r| r.repeat_probe());
+        let hole = self.rec.rack.as_ref().and_then(|r| {
+            if recovering {
+                r.next_lost()
+                    .or_else(|| r.first_unsacked().filter(|_| !new_data))
+            } else if repeat {
+                // A second probe: the first went unanswered, the oldest hole goes now.
+                r.first_unsacked()
+            } else {
+                None
+            }
         });
         let (seq, len, retransmission) = if let Some((s, e)) = hole {
             let n = (e - s).min(max_payload as u32).min(data_end - s);
@@ -402,7 +410,11 @@ impl Connection {
             rack.probe_sent(end, retransmission, recovering);
         }
         self.stats.tlp_probes = self.stats.tlp_probes.saturating_add(1);
-        Some(self.sent(ctx, seq, flags, options, len))
+        let out = self.sent(ctx, seq, flags, options, len);
+        if !recovering {
+            self.schedule_repeat_probe(ctx);
+        }
+        Some(out)
     }
 
     /// After a timeout, until SND.UNA passes what was outstanding then (no fast recovery in

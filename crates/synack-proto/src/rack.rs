@@ -36,6 +36,13 @@ pub(crate) const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
 /// a busy receiver takes to answer, and every tail would draw a needless probe.
 pub(crate) const MIN_PTO: Duration = Duration::from_millis(2);
 
+/// Tail loss probes per episode before the retransmission timer decides. RFC 8985 §7 sends
+/// one; when that one (or its ACK) is lost too, a second, a doubled probe timeout later,
+/// resends the first unacknowledged segment — a lost probe then costs one more probe
+/// timeout, not the retransmission timer's full second and the collapse of cwnd (QUIC's
+/// probe timeouts back off the same way, RFC 9002 §6.2).
+pub(crate) const MAX_PROBES: u8 = 2;
+
 /// RFC 8985 §6.2 step 4: recoveries a D-SACK-widened reordering window persists for.
 const REO_WND_PERSIST: u32 = 16;
 
@@ -122,6 +129,8 @@ pub(crate) struct Rack {
     /// TLP.end_seq and TLP.is_retrans: a probe episode in progress.
     tlp_end: Option<SeqNum>,
     tlp_is_retrans: bool,
+    /// Probes sent in the unanswered episode (at most [`MAX_PROBES`]).
+    episode_probes: u8,
     /// A probe is due (the probe timer fired): the next transmission is the probe.
     probe_due: bool,
     /// A recovery probe went out and no ACK has come since (at most one per silence).
@@ -156,6 +165,7 @@ impl Rack {
             retransmitted_to: una,
             tlp_end: None,
             tlp_is_retrans: false,
+            episode_probes: 0,
             probe_due: false,
             recovery_probe_out: false,
             probes_since_progress: 0,
@@ -424,6 +434,8 @@ impl Rack {
         }
         self.segs_sacked = 0;
         self.tlp_end = None;
+        self.tlp_is_retrans = false;
+        self.episode_probes = 0;
         self.probe_due = false;
     }
 
@@ -513,8 +525,9 @@ impl Rack {
             self.probes_since_progress = self.probes_since_progress.saturating_add(1);
             return;
         }
-        self.tlp_end = Some(snd_max);
-        self.tlp_is_retrans = retransmission;
+        self.tlp_end = Some(self.tlp_end.map_or(snd_max, |e| e.max(snd_max)));
+        self.tlp_is_retrans |= retransmission;
+        self.episode_probes = self.episode_probes.saturating_add(1);
     }
 
     /// The probe could not be sent (nothing to send): drop it.
@@ -530,7 +543,10 @@ impl Rack {
         match self.tlp_end {
             Some(end) if ack >= end => {
                 self.tlp_end = None;
-                self.tlp_is_retrans && !dsack
+                self.episode_probes = 0;
+                let repaired = self.tlp_is_retrans && !dsack;
+                self.tlp_is_retrans = false;
+                repaired
             }
             _ => false,
         }
@@ -539,7 +555,19 @@ impl Rack {
     /// Loss recovery started: it supersedes a probe episode.
     pub(crate) fn end_probe_episode(&mut self) {
         self.tlp_end = None;
+        self.tlp_is_retrans = false;
+        self.episode_probes = 0;
         self.probe_due = false;
+    }
+
+    /// A probe went unanswered and another may follow ([`MAX_PROBES`]).
+    pub(crate) fn may_probe_again(&self) -> bool {
+        self.tlp_end.is_some() && self.episode_probes > 0 && self.episode_probes < MAX_PROBES
+    }
+
+    /// The probe about to go is a repeat: it resends the first unacknowledged segment.
+    pub(crate) fn repeat_probe(&self) -> bool {
+        self.tlp_end.is_some()
     }
 }
 

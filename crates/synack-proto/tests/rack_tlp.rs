@@ -332,7 +332,7 @@ fn rfc8985_6_2_dsack_widens_the_reordering_window() {
 }
 
 /// RFC 8985 §6.3: RACK keeps finding losses while a timeout's go-back-N resend runs. A whole
-/// flight and its probe are lost: the retransmission timer fires (1 s) and the resend starts
+/// flight and both its probes are lost: the retransmission timer fires (1 s) and the resend starts
 /// again from SND.UNA. Its second segment is lost once more; the third arrives and is SACKed,
 /// RACK marks the second lost a reordering window later, and it goes again at once — not at
 /// the next, backed-off, timeout (2 s later): no fast recovery in that span (RFC 6582 §3.2
@@ -352,6 +352,7 @@ fn rfc8985_6_3_a_segment_lost_again_during_the_timeouts_resend_is_resent_by_rack
         *n += 1;
         let lost = *n == 1 // the whole first flight
             || (seg.seq == last && *n == 2) // the tail loss probe
+            || (seg.seq == base && *n == 2) // the second probe (the first segment again)
             || (seg.seq == second && *n == 2); // the second segment's first resend
         (!lost).then_some(Duration::ZERO)
     });
@@ -372,4 +373,42 @@ fn rfc8985_6_3_a_segment_lost_again_during_the_timeouts_resend_is_resent_by_rack
     assert_eq!(info.snd_una.get(), base + 10 * MSS);
     let (got, _) = read_all(&mut l.p.b, s);
     assert_eq!(got.len(), 10 * MSS as usize);
+}
+
+/// A lost tail whose probe is lost too: a second probe, twice the probe timeout later,
+/// resends the first unacknowledged segment (rack.rs `MAX_PROBES`; RFC 8985 sends one, QUIC's
+/// probe timeouts back off the same way, RFC 9002 §6.2) — the tail is repaired before the
+/// retransmission timer (1 s), with one window reduction and no collapse to one segment.
+#[test]
+fn a_lost_probe_is_followed_by_a_second_before_the_retransmission_timer() {
+    let mut l = Link::new(cfg(A_IP), cfg(B_IP));
+    let (c, _s) = l.establish();
+    let base = ten_segments(&mut l, c);
+    let last = base + 9 * MSS;
+    let mut tail_sends = 0;
+    l.run(l.p.now + Duration::from_secs(3), |side, seg| {
+        let tail = side == Side::A && seg.seq == last && seg.len() > 0;
+        tail_sends += u32::from(tail);
+        // The tail's first transmission and the first probe (its resend) are lost.
+        (!(tail && tail_sends <= 2)).then_some(Duration::ZERO)
+    });
+    let tail: Vec<_> = l
+        .a_data()
+        .into_iter()
+        .filter(|s| s.seg.seq == last)
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(
+        tail.len(),
+        3,
+        "original, first probe, second probe: {tail:?}"
+    );
+    let info = l.p.a.info(c).unwrap();
+    assert_eq!(info.snd_una.get(), base + 10 * MSS);
+    assert_eq!(
+        (info.tlp_probes, info.tlp_repairs, info.timeouts),
+        (2, 1, 0)
+    );
+    assert!(tail[2] - tail[0] < Duration::from_secs(1), "{tail:?}");
+    assert!(info.cwnd > MSS, "no collapse to one segment: {}", info.cwnd);
 }
