@@ -1,4 +1,5 @@
-//! Progress bars for long work (`soak`, `demo --bytes`, `connect --send-file`): drawn on
+//! Progress bars for long work (`soak`, `demo --bytes`, `connect --send-file`, `bench`,
+//! `trace` of a large capture): drawn on
 //! standard error, and only when standard error is a terminal. Standard output never carries
 //! progress, so what a command prints there is the same on a terminal, in a pipe or in a file;
 //! `--quiet` and `--json` turn the bar off too.
@@ -49,6 +50,25 @@ pub fn bar(prefix: &str, total: u64, unit: Unit, quiet: bool) -> ProgressBar {
         .with_style(style)
         .with_prefix(prefix.to_string())
 }
+
+/// A spinner with `prefix` for work of unknown length (`bench`'s rows, `trace` reading a large
+/// capture): `{pos}` counts what is done, the message says what is going on. It ticks by itself
+/// (a thread of indicatif's) so it moves while one long step runs. Hidden as [`bar`] is.
+pub fn spinner(prefix: &str, quiet: bool) -> ProgressBar {
+    if !wanted(quiet, io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let style =
+        ProgressStyle::with_template(SPINNER).unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_prefix(prefix.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+/// The spinner's template.
+const SPINNER: &str = "{prefix} {spinner} {elapsed} {msg}";
 
 /// A writer that counts what it passes on into `bar` (`connect --send-file`: bytes the
 /// connection accepted).
@@ -115,6 +135,7 @@ mod tests {
         // Both parse as indicatif templates.
         assert!(ProgressStyle::with_template(&seeds).is_ok());
         assert!(ProgressStyle::with_template(&bytes).is_ok());
+        assert!(ProgressStyle::with_template(SPINNER).is_ok());
     }
 
     #[test]
@@ -154,5 +175,6 @@ mod tests {
             assert!(bar("x", 10, Unit::Bytes, false).is_hidden());
         }
         assert!(bar("x", 10, Unit::Bytes, true).is_hidden());
+        assert!(spinner("x", true).is_hidden());
     }
 }

@@ -81,3 +81,24 @@ fn demo_json_of_4_mb_prints_only_json() {
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     assert_eq!(v["summary"]["bytes_each_way"], 4_000_000);
 }
+
+#[test]
+fn trace_of_a_large_capture_draws_no_progress_when_stderr_is_not_a_terminal() {
+    // 5 MB each way makes a capture of about 11 MB, over the size that gets a spinner.
+    let pcap = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("progress-large.pcap");
+    let pcap_arg = pcap.to_str().expect("utf-8 path");
+    let made = synack(&["demo", "--bytes", "5000000", "--pcap", pcap_arg]);
+    assert!(made.status.success());
+    let size = std::fs::metadata(&pcap).expect("pcap written").len();
+    assert!(size >= 8_000_000, "capture of {size} bytes is not large");
+    let out = synack(&["trace", "--no-color", pcap_arg]);
+    let _ = std::fs::remove_file(&pcap);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "trace failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("ESTABLISHED"), "{stdout}");
+    assert_eq!(stderr, "", "trace wrote to stderr");
+    assert_no_progress("trace", "stdout", &stdout, "trace");
+}
