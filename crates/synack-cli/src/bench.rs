@@ -59,13 +59,26 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         );
     }
     let json = args.json;
+    // Rows take seconds to minutes each: a spinner on a terminal (stderr; not with --json)
+    // counts them and names the last one.
+    let spinner = crate::progress::spinner("bench", json);
+    spinner.set_message("first row…");
     run_all(&opts, |row| {
-        if json {
-            println!("{}", row.json());
-        } else {
-            println!("{}", table_line(row));
-        }
+        spinner.suspend(|| {
+            if json {
+                println!("{}", row.json());
+            } else {
+                println!("{}", table_line(row));
+            }
+        });
+        spinner.inc(1);
+        spinner.set_message(format!(
+            "{} rows done, last: {}",
+            spinner.position(),
+            row.bench
+        ));
     });
+    spinner.finish_and_clear();
     Ok(())
 }
 
@@ -124,13 +137,24 @@ fn run_fct(args: &BenchArgs) {
         cfg = cfg.with_rack(false).with_tlp(false);
     }
     let json = args.json;
+    // Cells done of the table (on a terminal's stderr; not with --json).
+    let bar = crate::progress::bar(
+        "fct",
+        (fct::SIZES.len() * fct::LOSSES.len()) as u64,
+        crate::progress::Unit::Count("cells"),
+        json,
+    );
     fct::table(&cfg, flows, |cell| {
-        if json {
-            println!("{}", cell.json());
-        } else {
-            println!("{}", fct_line(cell));
-        }
+        bar.suspend(|| {
+            if json {
+                println!("{}", cell.json());
+            } else {
+                println!("{}", fct_line(cell));
+            }
+        });
+        bar.inc(1);
     });
+    bar.finish_and_clear();
 }
 
 fn fct_line(cell: &Cell) -> String {

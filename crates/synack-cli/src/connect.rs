@@ -11,8 +11,10 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Args;
+use indicatif::ProgressBar;
 use synack::net::TcpStream;
 
+use crate::progress;
 use crate::tunnel::{start_stack, TunArgs};
 
 #[derive(Args, Debug)]
@@ -22,7 +24,8 @@ pub struct ConnectArgs {
     pub target: SocketAddr,
     #[command(flatten)]
     pub tun: TunArgs,
-    /// Send this file instead of standard input.
+    /// Send this file instead of standard input (a progress bar of the bytes sent is drawn on
+    /// standard error when it is a terminal).
     #[arg(long, value_name = "FILE")]
     pub send_file: Option<PathBuf>,
     /// Give up the handshake after this many seconds.
@@ -36,8 +39,14 @@ pub struct ConnectArgs {
 }
 
 pub fn run(args: &ConnectArgs) -> Result<(), String> {
+    // The file's size, for the progress bar (`None`: standard input, no bar).
+    let mut size = None;
     let input: Box<dyn Read + Send> = match &args.send_file {
-        Some(p) => Box::new(File::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => {
+            let f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            size = f.metadata().ok().map(|m| m.len());
+            Box::new(f)
+        }
         None => Box::new(io::stdin()),
     };
     if args.target.port() == 0 {
@@ -59,14 +68,32 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         args.target
     );
     let mut tx = conn.try_clone().map_err(|e| e.to_string())?;
+    let bar = match size {
+        Some(len) => progress::bar("sent", len, progress::Unit::Bytes, false),
+        None => ProgressBar::hidden(),
+    };
+    let sender_bar = bar.clone();
     let sender = thread::spawn(move || -> io::Result<u64> {
         let mut input = input;
-        let n = io::copy(&mut input, &mut tx)?;
+        let mut counted = progress::Counting {
+            inner: &mut tx,
+            bar: &sender_bar,
+        };
+        let n = io::copy(&mut input, &mut counted)?;
+        sender_bar.finish_and_clear();
         tx.shutdown(Shutdown::Write)?; // half-close: the peer sees our FIN, we keep reading
         Ok(n)
     });
     let mut rx = conn.try_clone().map_err(|e| e.to_string())?;
-    let received = io::copy(&mut rx, &mut io::stdout().lock());
+    // Received data goes around the bar (cleared while it is written).
+    let received = io::copy(
+        &mut rx,
+        &mut progress::Suspending {
+            inner: io::stdout().lock(),
+            bar: &bar,
+        },
+    );
+    bar.finish_and_clear();
     let _ = io::stdout().flush();
     if stopper.requested() {
         // A signal closed the connection (FIN, then the peer's) and stopped the stack.

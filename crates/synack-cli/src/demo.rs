@@ -14,6 +14,7 @@ use synack_sim::{reply_seed, Client, Fate, HostId, LinkConfig, Reply, RunReport,
 use synack_trace::{ladder_stats, render_json, render_text, Ladder, LadderStats, RenderOptions};
 
 use crate::peer::{Agreement, CloseWhen, Open, Payload, Peer, SendWhen, PATIENCE};
+use crate::progress;
 
 const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -350,6 +351,41 @@ fn ladder(setup: &Setup) -> Ladder {
     l
 }
 
+/// Run the simulation to `limit`; a `--bytes` transfer of at least [`progress::DEMO_BYTES`]
+/// shows the bytes delivered (both directions) on a bar on standard error (not with `--json`,
+/// and only when standard error is a terminal).
+fn run_sim(args: &DemoArgs, setup: &mut Setup, limit: Instant) -> RunReport {
+    let bytes = args.bytes.unwrap_or(0);
+    if bytes < progress::DEMO_BYTES {
+        return setup.sim.run(limit);
+    }
+    let bar = progress::bar(
+        "demo",
+        bytes.saturating_mul(2),
+        progress::Unit::Bytes,
+        args.json,
+    );
+    if !bar.is_hidden() {
+        let hosts = [setup.client, setup.server];
+        let mut steps = 0u64;
+        setup.sim.run_until(limit, |sim| {
+            steps += 1;
+            if steps.is_multiple_of(512) {
+                let delivered: u64 = hosts
+                    .iter()
+                    .filter_map(|&h| sim.app(h))
+                    .map(|app| app.outcome().bytes_received())
+                    .sum();
+                bar.set_position(delivered);
+            }
+            false
+        });
+        bar.finish_and_clear();
+    }
+    // Runs on to `limit` (nothing left if the bar ran it) and checks the invariants.
+    setup.sim.run(limit)
+}
+
 fn final_state(setup: &Setup, host: HostId) -> Option<State> {
     setup
         .sim
@@ -648,7 +684,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     // Generous: a transfer over a very lossy link backs off for a long time, and TIME-WAIT
     // alone is 2×MSL.
     let limit = Instant::from_secs(2 * args.msl + 2 * PATIENCE.as_secs() + 60);
-    let report = setup.sim.run(limit);
+    let report = run_sim(args, &mut setup, limit);
     let ladder = ladder(&setup);
     let sum = summarize(args, &setup, &report, &ladder);
 

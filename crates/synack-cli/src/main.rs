@@ -12,6 +12,7 @@ mod packetdrill;
 mod peer;
 mod ping;
 mod pipe;
+mod progress;
 mod serve;
 mod serve_files;
 mod soak;

@@ -26,7 +26,8 @@ pub struct SoakArgs {
     /// Worker threads (default: available parallelism).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Print nothing but failures and the summary.
+    /// Print nothing but failures and the summary (and draw no progress bar; the bar is drawn
+    /// on standard error, only when it is a terminal).
     #[arg(long)]
     quiet: bool,
 }
@@ -59,12 +60,18 @@ pub fn run(args: &SoakArgs) -> Result<(), String> {
     let next = Arc::new(AtomicU64::new(args.start));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
+    let bar = crate::progress::bar(
+        "soak",
+        args.seeds,
+        crate::progress::Unit::Count("seeds"),
+        args.quiet,
+    );
     // Panics are caught and reported per seed; keep the default hook's backtrace noise out.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let workers: Vec<_> = (0..jobs)
         .map(|_| {
-            let (next, tally) = (next.clone(), tally.clone());
+            let (next, tally, bar) = (next.clone(), tally.clone(), bar.clone());
             let (quiet, total) = (args.quiet, args.seeds);
             std::thread::spawn(move || loop {
                 let seed = next.fetch_add(1, Ordering::Relaxed);
@@ -98,17 +105,22 @@ pub fn run(args: &SoakArgs) -> Result<(), String> {
                 t.large += u64::from(sc.client_bytes >= 1_000_000);
                 if let Some(msg) = failure {
                     t.failed.push(seed);
-                    println!("FAIL {msg}\n     or: synack soak --seeds 1 --start {seed}");
+                    bar.suspend(|| {
+                        println!("FAIL {msg}\n     or: synack soak --seeds 1 --start {seed}")
+                    });
                 }
+                bar.inc(1);
                 let step = (total / 20).max(1);
                 if !quiet && t.done % step == 0 {
-                    println!(
-                        "  {:>6}/{total} seeds, {} failed, {:.1} s",
-                        t.done,
-                        t.failed.len(),
-                        started.elapsed().as_secs_f64()
-                    );
-                    let _ = std::io::stdout().flush();
+                    bar.suspend(|| {
+                        println!(
+                            "  {:>6}/{total} seeds, {} failed, {:.1} s",
+                            t.done,
+                            t.failed.len(),
+                            started.elapsed().as_secs_f64()
+                        );
+                        let _ = std::io::stdout().flush();
+                    });
                 }
             })
         })
@@ -120,6 +132,7 @@ pub fn run(args: &SoakArgs) -> Result<(), String> {
         }
     }
     std::panic::set_hook(hook);
+    bar.finish_and_clear();
     let wall = started.elapsed();
     let t = tally.lock().unwrap_or_else(|e| e.into_inner());
     summary(&t, args.seeds, wall);

@@ -15,6 +15,9 @@ use synack_trace::{
 /// Data rows kept before and after a shortened run of ordinary data segments.
 const COLLAPSE_KEEP: usize = 6;
 
+/// Captures from this size get a spinner on a terminal while they are decoded.
+const LARGE_CAPTURE: usize = 8_000_000;
+
 #[derive(Args, Debug, Clone)]
 pub struct TraceArgs {
     /// A pcap or pcapng file (tcpdump, Wireshark, `synack demo --pcap`, ...).
@@ -59,7 +62,21 @@ pub fn run(args: &TraceArgs) -> Result<(), String> {
         conn: args.conn,
         filter,
     };
-    let res = trace_capture(&bytes, &opts).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    // A large capture takes a while to decode: say so on a terminal (stderr; not with --json).
+    let spinner = if bytes.len() >= LARGE_CAPTURE {
+        let s = crate::progress::spinner("trace", args.json);
+        s.set_message(format!(
+            "reading {} ({:.1} MB)",
+            args.file.display(),
+            bytes.len() as f64 / 1e6
+        ));
+        s
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let res = trace_capture(&bytes, &opts);
+    spinner.finish_and_clear();
+    let res = res.map_err(|e| format!("{}: {e}", args.file.display()))?;
     for w in &res.warnings {
         eprintln!("synack trace: {}: {w}", args.file.display());
     }

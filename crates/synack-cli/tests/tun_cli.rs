@@ -214,11 +214,19 @@ fn connect_sends_a_file_to_a_kernel_listener_over_ipv6() {
             .arg(dir.join("send"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            // A pipe, not a terminal: no progress bar may be drawn (only a few lines come).
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let st = wait_bounded(&mut connect.0, GUARD).expect("connect finished in time");
     assert!(st.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut connect.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("1048576 bytes sent") && !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "connect --send-file stderr (no progress bar off a terminal): {stderr:?}"
+    );
     let st = wait_bounded(&mut nc.0, GUARD).expect("nc finished in time");
     assert!(st.success());
     assert!(
