@@ -33,6 +33,10 @@ pub fn flags_words(flags: u8) -> String {
 /// Widest state name (`SYN-RECEIVED`).
 const STATE_W: usize = 12;
 
+/// Narrowest arrow column. With an 8-column time, the ladder then needs 64 columns; a width
+/// asked for below that is exceeded rather than drawing arrows too short to read.
+const MIN_ARROW: usize = 24;
+
 pub(crate) struct Glyphs {
     line: char,
     dash: char,
@@ -180,21 +184,111 @@ fn arrow(label: &str, w: usize, left_to_right: bool, kind: Arrow, g: &Glyphs) ->
     }
 }
 
+/// A segment's label in pieces, so a narrow ladder can drop the least telling ones first.
+pub(crate) struct SegParts {
+    /// In display order; `None` is always shown (flags, seq, ack, len), `Some(rank)` may be
+    /// dropped, lower ranks first.
+    pieces: Vec<(Option<u8>, String)>,
+    /// `[note]`s: moved onto continuation lines when they do not fit.
+    notes: Vec<String>,
+}
+
+impl SegParts {
+    fn line(&self, keep: u8, notes: bool) -> String {
+        let mut words: Vec<&str> = self
+            .pieces
+            .iter()
+            .filter(|(rank, _)| rank.is_none_or(|r| r >= keep))
+            .map(|(_, t)| t.as_str())
+            .collect();
+        if notes {
+            words.extend(self.notes.iter().map(String::as_str));
+        }
+        words.join(" ")
+    }
+
+    /// The label for an arrow with room for `room` columns of text, and the notes that go on
+    /// continuation lines. Order of shrinking: notes move below, then timestamps, the ISN /
+    /// send time, the window and the other options go, and last the rest is cut short.
+    fn fit(&self, room: usize, g: &Glyphs) -> (String, Vec<String>) {
+        let full = self.line(0, true);
+        if width(&full) <= room {
+            return (full, Vec::new());
+        }
+        let notes = self.notes.clone();
+        for keep in 0..=RANK_MAX + 1 {
+            let l = self.line(keep, false);
+            if width(&l) <= room {
+                return (l, notes);
+            }
+        }
+        (truncate(&self.line(RANK_MAX + 1, false), room, g), notes)
+    }
+}
+
+const RANK_TS: u8 = 0;
+const RANK_ANNOT: u8 = 1;
+const RANK_WIN: u8 = 2;
+const RANK_WSCALE: u8 = 3;
+const RANK_SACKOK: u8 = 4;
+const RANK_MSS: u8 = 5;
+const RANK_SACK: u8 = 6;
+const RANK_MAX: u8 = RANK_SACK;
+
+/// `s` cut to `w` columns, ending in an ellipsis when cut.
+fn truncate(s: &str, w: usize, g: &Glyphs) -> String {
+    if width(s) <= w {
+        return s.to_string();
+    }
+    let keep = w.saturating_sub(width(g.ellipsis));
+    let mut out: String = s.chars().take(keep).collect();
+    out.push_str(g.ellipsis);
+    out
+}
+
+/// Words of `text` in lines of at most `w` columns (a word longer than `w` is cut).
+fn wrap_words(text: &str, w: usize, g: &Glyphs) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let word = truncate(word, w, g);
+        if !cur.is_empty() && width(&cur) + 1 + width(&word) > w {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
 pub(crate) fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> String {
+    seg_parts(model, s, opts, arriving).line(0, true)
+}
+
+pub(crate) fn seg_parts(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> SegParts {
     let Some(i) = &s.info else {
-        return format!("unparseable packet ({} bytes)", s.raw_len);
+        return SegParts {
+            pieces: vec![(None, format!("unparseable packet ({} bytes)", s.raw_len))],
+            notes: Vec::new(),
+        };
     };
-    let mut out = flags_words(i.flags);
+    let mut pieces = vec![(None, flags_words(i.flags))];
+    let mut notes = Vec::new();
     let seq = if opts.absolute {
         Some(i.seq)
     } else {
         model.rel_seq(s)
     };
     if let Some(seq) = seq {
-        out.push_str(&format!(" seq={seq}"));
+        pieces.push((None, format!("seq={seq}")));
     }
     if i.flags & SYN != 0 && !opts.absolute && !arriving {
-        out.push_str(&format!(" (isn {})", i.seq));
+        pieces.push((Some(RANK_ANNOT), format!("(isn {})", i.seq)));
     }
     if i.flags & ACK != 0 {
         let ack = if opts.absolute {
@@ -203,25 +297,25 @@ pub(crate) fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: 
             model.rel_ack(s)
         };
         if let Some(ack) = ack {
-            out.push_str(&format!(" ack={ack}"));
+            pieces.push((None, format!("ack={ack}")));
         }
     }
     if i.len > 0 {
-        out.push_str(&format!(" len={}", i.len));
+        pieces.push((None, format!("len={}", i.len)));
     }
     if arriving {
-        out.push_str(&format!(" (sent {})", time_str(s.sent)));
-        return out;
+        pieces.push((Some(RANK_ANNOT), format!("(sent {})", time_str(s.sent))));
+        return SegParts { pieces, notes };
     }
-    out.push_str(&format!(" win={}", i.win));
+    pieces.push((Some(RANK_WIN), format!("win={}", i.win)));
     if let Some(m) = i.mss {
-        out.push_str(&format!(" mss={m}"));
+        pieces.push((Some(RANK_MSS), format!("mss={m}")));
     }
     if let Some(w) = i.wscale {
-        out.push_str(&format!(" wscale={w}"));
+        pieces.push((Some(RANK_WSCALE), format!("wscale={w}")));
     }
     if i.sack_permitted {
-        out.push_str(" sackOK");
+        pieces.push((Some(RANK_SACKOK), "sackOK".to_string()));
     }
     if !i.sack.is_empty() {
         let base = if opts.absolute {
@@ -236,24 +330,24 @@ pub(crate) fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: 
             .iter()
             .map(|(l, r)| format!("{}-{}", l.wrapping_sub(base), r.wrapping_sub(base)))
             .collect();
-        out.push_str(&format!(" sack={}", blocks.join(",")));
+        pieces.push((Some(RANK_SACK), format!("sack={}", blocks.join(","))));
     }
     if let Some((v, e)) = i.ts {
-        out.push_str(&format!(" ts={v}/{e}"));
+        pieces.push((Some(RANK_TS), format!("ts={v}/{e}")));
     }
     match model.notes.get(&s.idx) {
         Some(a) => {
             for n in &a.notes {
-                out.push_str(&format!(" [{}]", n.text));
+                notes.push(format!("[{}]", n.text));
             }
         }
-        None if s.retransmission => out.push_str(" [retransmission]"),
+        None if s.retransmission => notes.push("[retransmission]".to_string()),
         None => {}
     }
     if s.arrived.is_none() {
-        out.push_str(" [lost]");
+        notes.push("[lost]".to_string());
     }
-    out
+    SegParts { pieces, notes }
 }
 
 pub(crate) fn trans_label(model: &Model, tr: usize, g: &Glyphs) -> String {
@@ -336,14 +430,36 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
         i += 1;
     }
 
-    // Labels, then column widths.
-    let mut labels: Vec<String> = Vec::with_capacity(lines.len());
+    // Column widths: time, state, arrow, state. The arrow column takes what the requested
+    // width leaves (never under MIN_ARROW), and labels are fitted to it, not the other way round.
+    let tw = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Row(r) => Some(width(&time_str(Instant::from_micros(r.key.0)))),
+            Line::Collapsed { .. } => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
+    let aw = opts.width.saturating_sub(fixed).max(MIN_ARROW);
+    // An arrow is its label plus six columns (lead, spaces, at least one of shaft, head).
+    let room = aw - 6;
+    // Continuation lines (notes) start under the label and may run into the right state column.
+    let cont_indent = 2 + tw + 2 + STATE_W + 2 + 3;
+    let cont_room = (fixed + aw).saturating_sub(cont_indent).max(room);
+
+    // Labels, each with the lines that continue it.
+    let mut labels: Vec<(String, Vec<String>)> = Vec::with_capacity(lines.len());
     for line in &lines {
         labels.push(match line {
             Line::Row(r) => match r.kind {
-                RowKind::Send { seg } => seg_label(model, &model.segs[seg], opts, false),
-                RowKind::Arrive { seg } => seg_label(model, &model.segs[seg], opts, true),
-                RowKind::Trans { tr } => trans_label(model, tr, g),
+                RowKind::Send { seg } | RowKind::Arrive { seg } => {
+                    let arriving = matches!(r.kind, RowKind::Arrive { .. });
+                    let (l, notes) = seg_parts(model, &model.segs[seg], opts, arriving).fit(room, g);
+                    (l, wrap_words(&notes.join(" "), cont_room, g))
+                }
+                RowKind::Trans { tr } => (truncate(&trans_label(model, tr, g), aw, g), Vec::new()),
             },
             Line::Collapsed {
                 segments,
@@ -367,27 +483,19 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
                 } else {
                     format!(", {}", extra.join(", "))
                 };
-                format!(
+                let text = format!(
                     "{e} {segments} data segments and ACKs, {} to {}{extra} {e}",
                     time_str(*from),
                     time_str(*to),
                     e = g.ellipsis
-                )
+                );
+                // Too long for the arrow column: centred lines of their own.
+                let mut parts = wrap_words(&text, aw, g).into_iter();
+                let first = parts.next().unwrap_or_default();
+                (first, parts.collect())
             }
         });
     }
-    let tw = lines
-        .iter()
-        .filter_map(|l| match l {
-            Line::Row(r) => Some(width(&time_str(Instant::from_micros(r.key.0)))),
-            Line::Collapsed { .. } => None,
-        })
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
-    let need = labels.iter().map(|l| width(l) + 10).max().unwrap_or(0);
-    let aw = opts.width.saturating_sub(fixed).max(need).max(24);
 
     let mut out = String::new();
     // Header: who is who, then where each side starts.
@@ -400,13 +508,18 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
     };
     let lt = title(&ladder.left, ladder.left_addr, model.port[0]);
     let rt = title(&ladder.right, ladder.right_addr, model.port[1]);
-    let head = format!(
-        "  {}  {}  {}",
-        pad_left("time", tw),
-        pad_right(&lt, STATE_W + 2 + aw),
-        rt
-    );
-    out.push_str(head.trim_end());
+    // The right title starts over the right state column, or further left so that it ends
+    // within the width; if the two titles cannot share a line, the right one gets its own.
+    let total = fixed + aw;
+    let rt_col = (2 + tw + 2 + STATE_W + 2 + aw + 2).min(total.saturating_sub(width(&rt)));
+    let lead = format!("  {}  {lt}", pad_left("time", tw));
+    if width(&lead) + 2 <= rt_col {
+        out.push_str(&format!("{}{rt}", pad_right(&lead, rt_col)));
+    } else {
+        out.push_str(&lead);
+        out.push('\n');
+        out.push_str(&format!("{}{rt}", rep(' ', rt_col.max(2))));
+    }
     out.push('\n');
     let init = format!(
         "  {}  {}  {}  {}",
@@ -418,17 +531,27 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
     out.push_str(init.trim_end());
     out.push('\n');
 
-    for (line, label) in lines.iter().zip(&labels) {
+    for (line, (label, more)) in lines.iter().zip(&labels) {
         let text = match line {
             Line::Collapsed { .. } => {
-                let lpad = aw.saturating_sub(width(label)) / 2;
-                format!(
-                    "  {}  {}  {}  {}",
-                    rep(' ', tw),
-                    pad_right(g.vdots, STATE_W),
-                    pad_right(&format!("{}{label}", rep(' ', lpad)), aw),
-                    g.vdots
-                )
+                let mut text = String::new();
+                for (k, part) in std::iter::once(label).chain(more).enumerate() {
+                    let lpad = aw.saturating_sub(width(part)) / 2;
+                    let row = format!(
+                        "  {}  {}  {}  {}",
+                        rep(' ', tw),
+                        pad_right(g.vdots, STATE_W),
+                        pad_right(&format!("{}{part}", rep(' ', lpad)), aw),
+                        g.vdots
+                    );
+                    if k > 0 {
+                        text.push('\n');
+                    }
+                    text.push_str(row.trim_end());
+                }
+                out.push_str(&text);
+                out.push('\n');
+                continue;
             }
             Line::Row(r) => {
                 let time = pad_left(&time_str(Instant::from_micros(r.key.0)), tw);
@@ -474,6 +597,12 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
         };
         out.push_str(text.trim_end());
         out.push('\n');
+        if let Line::Row(_) = line {
+            for c in more {
+                out.push_str(&format!("{}{c}", rep(' ', cont_indent)));
+                out.push('\n');
+            }
+        }
     }
     out
 }
