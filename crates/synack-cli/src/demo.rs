@@ -603,8 +603,16 @@ fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> Stri
     let width = crate::term::width(args.width);
     let mut out = String::from("Summary\n");
     let arrow = if args.ascii { "->" } else { "→" };
-    out.push_str(&format!("  client {arrow} server   {}\n", verdict(sum.c2s)));
-    out.push_str(&format!("  server {arrow} client   {}\n", verdict(sum.s2c)));
+    out.push_str(&field(
+        &format!("client {arrow} server"),
+        &verdict(sum.c2s),
+        width,
+    ));
+    out.push_str(&field(
+        &format!("server {arrow} client"),
+        &verdict(sum.s2c),
+        width,
+    ));
     out.push_str(&field(
         "segments",
         &format!(
@@ -615,8 +623,8 @@ fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> Stri
         width,
     ));
     if let Some([c2s, s2c]) = &sum.flows {
-        out.push_str(&format!("  client as sender  {}\n", c2s.text()));
-        out.push_str(&format!("  server as sender  {}\n", s2c.text()));
+        out.push_str(&field("client as sender", &c2s.text(), width));
+        out.push_str(&field("server as sender", &s2c.text(), width));
     }
     out.push_str(&format!(
         "  virtual time      {} s (TIME-WAIT 2{}MSL = {} s included)\n",

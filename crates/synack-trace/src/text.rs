@@ -208,8 +208,9 @@ impl SegParts {
     }
 
     /// The label for an arrow with room for `room` columns of text, and the notes that go on
-    /// continuation lines. Order of shrinking: notes move below, then timestamps, the ISN /
-    /// send time, the window and the other options go, and last the rest is cut short.
+    /// continuation lines. Order of shrinking: notes move below, then timestamps, the window,
+    /// the window scale, the ISN / send time, SACK-permitted, MSS and SACK blocks go, then the
+    /// last numbers move below too, and last the first piece is cut short.
     fn fit(&self, room: usize, g: &Glyphs) -> (String, Vec<String>) {
         let full = self.line(0, true);
         if width(&full) <= room {
@@ -222,14 +223,33 @@ impl SegParts {
                 return (l, notes);
             }
         }
-        (truncate(&self.line(RANK_MAX + 1, false), room, g), notes)
+        // Even the core does not fit: the whole pieces that do stay on the arrow, the rest
+        // leads the continuation line; only a first piece wider than the arrow is cut.
+        let core: Vec<&str> = self
+            .pieces
+            .iter()
+            .filter(|(rank, _)| rank.is_none())
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let mut label = truncate(core[0], room, g);
+        let mut k = 1;
+        while k < core.len() && width(&label) + 1 + width(core[k]) <= room {
+            label.push(' ');
+            label.push_str(core[k]);
+            k += 1;
+        }
+        let mut below: Vec<String> = core[k..].iter().map(|t| t.to_string()).collect();
+        below.extend(notes);
+        (label, below)
     }
 }
 
+// Drop order. The ISN stays longer than the window and scale: it is what the relative
+// numbers count from.
 const RANK_TS: u8 = 0;
-const RANK_ANNOT: u8 = 1;
-const RANK_WIN: u8 = 2;
-const RANK_WSCALE: u8 = 3;
+const RANK_WIN: u8 = 1;
+const RANK_WSCALE: u8 = 2;
+const RANK_ANNOT: u8 = 3;
 const RANK_SACKOK: u8 = 4;
 const RANK_MSS: u8 = 5;
 const RANK_SACK: u8 = 6;
@@ -370,6 +390,12 @@ pub(crate) fn plain(model: &Model, row: &Row) -> bool {
     }
 }
 
+/// A line's label before it is fitted to the arrow column.
+enum Raw {
+    Seg(SegParts),
+    Text(String),
+}
+
 enum Line<'a> {
     Row(&'a Row),
     Collapsed {
@@ -441,25 +467,15 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
         .max()
         .unwrap_or(8)
         .max(8);
-    let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
-    let aw = opts.width.saturating_sub(fixed).max(MIN_ARROW);
-    // An arrow is its label plus six columns (lead, spaces, at least one of shaft, head).
-    let room = aw - 6;
-    // Continuation lines (notes) start under the label and may run into the right state column.
-    let cont_indent = 2 + tw + 2 + STATE_W + 2 + 3;
-    let cont_room = (fixed + aw).saturating_sub(cont_indent).max(room);
-
-    // Labels, each with the lines that continue it.
-    let mut labels: Vec<(String, Vec<String>)> = Vec::with_capacity(lines.len());
-    for line in &lines {
-        labels.push(match line {
+    // Labels in full first: with no width asked for (0), the arrows are as wide as the
+    // longest of them needs.
+    let raws: Vec<Raw> = lines
+        .iter()
+        .map(|line| match line {
             Line::Row(r) => match r.kind {
-                RowKind::Send { seg } | RowKind::Arrive { seg } => {
-                    let arriving = matches!(r.kind, RowKind::Arrive { .. });
-                    let (l, notes) = seg_parts(model, &model.segs[seg], opts, arriving).fit(room, g);
-                    (l, wrap_words(&notes.join(" "), cont_room, g))
-                }
-                RowKind::Trans { tr } => (truncate(&trans_label(model, tr, g), aw, g), Vec::new()),
+                RowKind::Send { seg } => Raw::Seg(seg_parts(model, &model.segs[seg], opts, false)),
+                RowKind::Arrive { seg } => Raw::Seg(seg_parts(model, &model.segs[seg], opts, true)),
+                RowKind::Trans { tr } => Raw::Text(trans_label(model, tr, g)),
             },
             Line::Collapsed {
                 segments,
@@ -483,19 +499,53 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
                 } else {
                     format!(", {}", extra.join(", "))
                 };
-                let text = format!(
+                Raw::Text(format!(
                     "{e} {segments} data segments and ACKs, {} to {}{extra} {e}",
                     time_str(*from),
                     time_str(*to),
                     e = g.ellipsis
-                );
+                ))
+            }
+        })
+        .collect();
+    let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
+    let aw = if opts.width == 0 {
+        let need = raws
+            .iter()
+            .map(|r| match r {
+                Raw::Seg(p) => width(&p.line(0, true)) + 10,
+                Raw::Text(t) => width(t) + 10,
+            })
+            .max()
+            .unwrap_or(0);
+        need.max(MIN_ARROW)
+    } else {
+        opts.width.saturating_sub(fixed).max(MIN_ARROW)
+    };
+    // An arrow is its label plus six columns (lead, spaces, at least one of shaft, head).
+    let room = aw - 6;
+    // Continuation lines (notes) start under the label and may run into the right state column.
+    let cont_indent = 2 + tw + 2 + STATE_W + 2 + 3;
+    let cont_room = (fixed + aw).saturating_sub(cont_indent).max(room);
+
+    // Labels fitted to the arrow column, each with the lines that continue it.
+    let labels: Vec<(String, Vec<String>)> = lines
+        .iter()
+        .zip(raws)
+        .map(|(line, raw)| match (line, raw) {
+            (_, Raw::Seg(p)) => {
+                let (l, below) = p.fit(room, g);
+                (l, wrap_words(&below.join(" "), cont_room, g))
+            }
+            (Line::Collapsed { .. }, Raw::Text(t)) => {
                 // Too long for the arrow column: centred lines of their own.
-                let mut parts = wrap_words(&text, aw, g).into_iter();
+                let mut parts = wrap_words(&t, aw, g).into_iter();
                 let first = parts.next().unwrap_or_default();
                 (first, parts.collect())
             }
-        });
-    }
+            (Line::Row(_), Raw::Text(t)) => (truncate(&t, aw + 2 + STATE_W, g), Vec::new()),
+        })
+        .collect();
 
     let mut out = String::new();
     // Header: who is who, then where each side starts.
@@ -510,8 +560,12 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
     let rt = title(&ladder.right, ladder.right_addr, model.port[1]);
     // The right title starts over the right state column, or further left so that it ends
     // within the width; if the two titles cannot share a line, the right one gets its own.
-    let total = fixed + aw;
-    let rt_col = (2 + tw + 2 + STATE_W + 2 + aw + 2).min(total.saturating_sub(width(&rt)));
+    let rt_col = 2 + tw + 2 + STATE_W + 2 + aw + 2;
+    let rt_col = if opts.width == 0 {
+        rt_col
+    } else {
+        rt_col.min((fixed + aw).saturating_sub(width(&rt)))
+    };
     let lead = format!("  {}  {lt}", pad_left("time", tw));
     if width(&lead) + 2 <= rt_col {
         out.push_str(&format!("{}{rt}", pad_right(&lead, rt_col)));
@@ -574,18 +628,23 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
                         (p.paint(&a, code), r.left_state, r.right_state)
                     }
                     RowKind::Trans { tr } => {
+                        // A transition has one side's state; its label may run over the other
+                        // side's empty state column.
                         let left = model.trans[tr].left;
                         let t = if left {
                             pad_right(label, aw)
                         } else {
-                            pad_left(label, aw)
+                            pad_left(label, STATE_W + 2 + aw)
                         };
                         let t = p.paint(&t, "2");
-                        if left {
-                            (t, r.left_state, None)
-                        } else {
-                            (t, None, r.right_state)
+                        if !left {
+                            let text =
+                                format!("  {time}  {t}  {}", p.state(r.right_state, STATE_W));
+                            out.push_str(text.trim_end());
+                            out.push('\n');
+                            continue;
                         }
+                        (t, r.left_state, None)
                     }
                 };
                 format!(
