@@ -33,6 +33,7 @@
 mod analysis;
 mod html;
 mod infer;
+mod label;
 mod model;
 pub mod pcap;
 mod recovery;
