@@ -84,9 +84,9 @@ pub struct DemoArgs {
     /// Raw sequence numbers instead of numbers relative to each side's ISN.
     #[arg(long)]
     absolute: bool,
-    /// Line width of the diagram.
-    #[arg(long, value_name = "COLUMNS", default_value_t = 100)]
-    width: usize,
+    /// Line width of the diagram [default: the terminal's width, or 100 when not a terminal].
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<usize>,
     /// Congestion control on both hosts: newreno (RFC 5681/6582) or cubic (RFC 9438).
     #[arg(long, value_name = "ALGO", default_value = "cubic", value_parser = parse_cc)]
     cc: Algorithm,
@@ -489,7 +489,7 @@ fn header(args: &DemoArgs, setup: &Setup) -> String {
         setup.sim.seed(),
         2 * args.msl,
     );
-    wrap(&text, args.width.max(60))
+    wrap(&text, crate::term::width(args.width).max(60))
 }
 
 fn direction_line(report: &RunReport, from: HostId, to: HostId) -> (u64, u64) {
@@ -606,6 +606,21 @@ fn state_name(s: Option<State>) -> &'static str {
     s.map_or("-", |s| s.name())
 }
 
+/// One summary line, `  name              text`, wrapped to `width` with the text's column kept.
+fn field(name: &str, text: &str, width: usize) -> String {
+    const COL: usize = 20;
+    let body = wrap(text, width.saturating_sub(COL).max(40));
+    let mut out = String::new();
+    for (k, line) in body.lines().enumerate() {
+        if k == 0 {
+            out.push_str(&format!("  {name:<18}{line}\n"));
+        } else {
+            out.push_str(&format!("{}{line}\n", " ".repeat(COL)));
+        }
+    }
+    out
+}
+
 fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> String {
     let verdict = |(sent, received): (u64, u64)| {
         if ok && sent == received && sent == setup.bytes {
@@ -621,18 +636,31 @@ fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> Stri
     let total: usize = st.segments.iter().sum();
     let lost: usize = st.lost.iter().sum();
     let retx: usize = st.retransmissions.iter().sum();
+    let width = crate::term::width(args.width);
     let mut out = String::from("Summary\n");
     let arrow = if args.ascii { "->" } else { "→" };
-    out.push_str(&format!("  client {arrow} server   {}\n", verdict(sum.c2s)));
-    out.push_str(&format!("  server {arrow} client   {}\n", verdict(sum.s2c)));
-    out.push_str(&format!(
-        "  segments          {total} (client {}, server {}); lost {lost}; retransmissions {retx} \
-         (client {}, server {})\n",
-        st.segments[0], st.segments[1], st.retransmissions[0], st.retransmissions[1]
+    out.push_str(&field(
+        &format!("client {arrow} server"),
+        &verdict(sum.c2s),
+        width,
+    ));
+    out.push_str(&field(
+        &format!("server {arrow} client"),
+        &verdict(sum.s2c),
+        width,
+    ));
+    out.push_str(&field(
+        "segments",
+        &format!(
+            "{total} (client {}, server {}); lost {lost}; retransmissions {retx} (client {}, \
+             server {})",
+            st.segments[0], st.segments[1], st.retransmissions[0], st.retransmissions[1]
+        ),
+        width,
     ));
     if let Some([c2s, s2c]) = &sum.flows {
-        out.push_str(&format!("  client as sender  {}\n", c2s.text()));
-        out.push_str(&format!("  server as sender  {}\n", s2c.text()));
+        out.push_str(&field("client as sender", &c2s.text(), width));
+        out.push_str(&field("server as sender", &s2c.text(), width));
     }
     out.push_str(&format!(
         "  virtual time      {} s (TIME-WAIT 2{}MSL = {} s included)\n",
@@ -646,10 +674,12 @@ fn summary_text(args: &DemoArgs, setup: &Setup, sum: &Summary, ok: bool) -> Stri
         state_name(sum.final_states[1])
     ));
     if ok {
-        out.push_str(
-            "  invariants        ok: every transition is an RFC 9293 edge, every byte arrived in \
-             order, both endpoints released all connection state\n",
-        );
+        out.push_str(&field(
+            "invariants",
+            "ok: every transition is an RFC 9293 edge, every byte arrived in order, both \
+             endpoints released all connection state",
+            width,
+        ));
     }
     out
 }
@@ -726,7 +756,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             && std::io::stdout().is_terminal();
         let opts = RenderOptions {
             color,
-            width: args.width,
+            width: crate::term::width(args.width),
             absolute: args.absolute,
             ascii: args.ascii,
             collapse: (!args.full).then_some(COLLAPSE_KEEP),

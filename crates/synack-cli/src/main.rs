@@ -20,6 +20,7 @@ mod ss;
 mod ss_find;
 mod ss_summary;
 mod stop;
+mod term;
 mod trace_cmd;
 mod tunnel;
 mod validate;

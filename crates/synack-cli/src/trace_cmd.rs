@@ -49,9 +49,9 @@ pub struct TraceArgs {
     /// Raw sequence numbers instead of numbers relative to each side's ISN.
     #[arg(long)]
     absolute: bool,
-    /// Line width of the diagram.
-    #[arg(long, value_name = "COLUMNS", default_value_t = 100)]
-    width: usize,
+    /// Line width of the diagram [default: the terminal's width, or 100 when not a terminal].
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<usize>,
 }
 
 pub fn run(args: &TraceArgs) -> Result<(), String> {
@@ -174,7 +174,7 @@ pub fn run(args: &TraceArgs) -> Result<(), String> {
         !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let ropts = RenderOptions {
         color,
-        width: args.width,
+        width: crate::term::width(args.width),
         absolute: args.absolute,
         ascii: args.ascii,
         collapse,

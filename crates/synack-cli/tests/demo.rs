@@ -299,10 +299,16 @@ fn big_transfer_summary_reports_each_sender() {
         let name = if cc == "cubic" { "CUBIC" } else { "NewReno" };
         assert!(out.contains(&format!("both hosts use {name}")), "{out}");
         for side in ["client as sender  goodput ", "server as sender  goodput "] {
-            let line = out
+            // The field, with the lines it wraps onto (indented under its text).
+            let line: String = out
                 .lines()
-                .find(|l| l.trim_start().starts_with(side.trim_start()))
-                .unwrap_or_else(|| panic!("no {side:?} line:\n{out}"));
+                .skip_while(|l| !l.trim_start().starts_with(side.trim_start()))
+                .enumerate()
+                .take_while(|(k, l)| *k == 0 || l.starts_with(&" ".repeat(20)))
+                .map(|(_, l)| l.trim())
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(!line.is_empty(), "no {side:?} line:\n{out}");
             for want in [
                 "Mbit/s",
                 "retransmissions ",
@@ -310,7 +316,7 @@ fn big_transfer_summary_reports_each_sender() {
                 "final cwnd ",
                 "srtt ",
             ] {
-                assert!(line.contains(want), "{line}");
+                assert!(line.contains(want), "{line}\n{out}");
             }
         }
         assert!(out.contains("received and verified byte for byte"), "{out}");
@@ -324,4 +330,30 @@ fn big_transfer_summary_reports_each_sender() {
         "{flow}"
     );
     assert!(flow["final_cwnd"].as_u64().unwrap() > 0, "{flow}");
+}
+
+/// Issue 23: every line of the demo (prose, ladder, summary) fits the width asked for, counted
+/// in characters (the arrows are box-drawing characters), with and without loss (notes,
+/// retransmissions, collapsed runs) and at the default of 100 when stdout is not a terminal.
+#[test]
+fn every_line_fits_the_width_asked_for() {
+    let runs: [(&[&str], usize); 4] = [
+        (&["--width", "80"], 80),
+        (&["--width", "80", "--loss", "0.2", "--bytes", "20000"], 80),
+        (&["--width", "72", "--simultaneous-open"], 72),
+        (&["--loss", "0.1", "--bytes", "50000", "--seed", "3"], 100),
+    ];
+    for (args, width) in runs {
+        let out = demo(args);
+        for line in out.lines() {
+            assert!(
+                line.chars().count() <= width,
+                "synack demo {args:?}: {} columns > {width}: {line:?}\n{out}",
+                line.chars().count()
+            );
+        }
+        // The ladder uses the room: its widest row is the width asked for.
+        let widest = rows(&out).iter().map(|l| l.chars().count()).max();
+        assert_eq!(widest, Some(width), "synack demo {args:?}\n{out}");
+    }
 }

@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 
 use synack_proto::{Instant, State};
 
+use crate::label::seg_label;
 use crate::model::{Model, Row, RowKind, ACK, FIN, RST, SYN};
-use crate::text::{plain, seg_label, time_str, trans_label, UNICODE};
+use crate::text::{plain, time_str, trans_label, UNICODE};
 use crate::{Ladder, RenderOptions};
 
 /// How [`render_html`] draws.

@@ -33,6 +33,7 @@
 mod analysis;
 mod html;
 mod infer;
+mod label;
 mod model;
 pub mod pcap;
 mod recovery;
@@ -123,8 +124,11 @@ pub enum LadderEvent {
 pub struct RenderOptions {
     /// ANSI colours (states, flags, lost segments).
     pub color: bool,
-    /// Target line width in columns; arrows stretch to fill it and grow past it when a label
-    /// needs more room.
+    /// Line width in columns: the arrow column takes what the time and state columns leave,
+    /// and a label too long for it sheds options (timestamps first, see `text.rs`), moves its
+    /// notes (and, if need be, its last numbers) onto continuation lines, and only then is cut.
+    /// Below 64 columns (the arrows' minimum) lines are wider than asked. 0: no limit, the
+    /// arrows are as wide as the longest label needs.
     pub width: usize,
     /// Raw sequence and acknowledgment numbers instead of numbers relative to each ISN.
     pub absolute: bool,
@@ -383,3 +387,6 @@ mod trace_tests;
 
 #[cfg(test)]
 mod recovery_tests;
+
+#[cfg(test)]
+mod width_tests;

@@ -130,7 +130,9 @@ fn rfc8985_7_a_resend_of_the_last_segment_is_a_probe_and_the_hole_below_the_sack
     let ladder = &res.connections[0].ladder;
     let text = render_text(ladder, &RenderOptions::default());
     assert!(
-        text.contains("len=100 win=60000 [tail loss probe] [retransmission]"),
+        // At the default width the notes sit on the line under the arrow.
+        text.contains("len=100 win=60000 ───")
+            && text.contains("   [tail loss probe] [retransmission]\n"),
         "{text}"
     );
     assert!(

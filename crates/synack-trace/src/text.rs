@@ -2,7 +2,8 @@
 
 use synack_proto::{Instant, State};
 
-use crate::model::{Model, Row, RowKind, Seg, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
+use crate::label::{seg_parts, truncate, wrap_words, SegParts};
+use crate::model::{Model, Row, RowKind, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use crate::{Ladder, RenderOptions};
 
 /// Flags as the textbooks say them: `SYN`, `SYN-ACK`, `ACK`, `PSH-ACK`, `FIN-ACK`, `RST`,
@@ -33,6 +34,10 @@ pub fn flags_words(flags: u8) -> String {
 /// Widest state name (`SYN-RECEIVED`).
 const STATE_W: usize = 12;
 
+/// Narrowest arrow column. With an 8-column time, the ladder then needs 64 columns; a width
+/// asked for below that is exceeded rather than drawing arrows too short to read.
+const MIN_ARROW: usize = 24;
+
 pub(crate) struct Glyphs {
     line: char,
     dash: char,
@@ -40,7 +45,7 @@ pub(crate) struct Glyphs {
     right: char,
     left: char,
     to: &'static str,
-    ellipsis: &'static str,
+    pub(crate) ellipsis: &'static str,
     vdots: &'static str,
 }
 
@@ -66,7 +71,7 @@ const ASCII: Glyphs = Glyphs {
     vdots: ":",
 };
 
-fn width(s: &str) -> usize {
+pub(crate) fn width(s: &str) -> usize {
     s.chars().count()
 }
 
@@ -180,82 +185,6 @@ fn arrow(label: &str, w: usize, left_to_right: bool, kind: Arrow, g: &Glyphs) ->
     }
 }
 
-pub(crate) fn seg_label(model: &Model, s: &Seg, opts: &RenderOptions, arriving: bool) -> String {
-    let Some(i) = &s.info else {
-        return format!("unparseable packet ({} bytes)", s.raw_len);
-    };
-    let mut out = flags_words(i.flags);
-    let seq = if opts.absolute {
-        Some(i.seq)
-    } else {
-        model.rel_seq(s)
-    };
-    if let Some(seq) = seq {
-        out.push_str(&format!(" seq={seq}"));
-    }
-    if i.flags & SYN != 0 && !opts.absolute && !arriving {
-        out.push_str(&format!(" (isn {})", i.seq));
-    }
-    if i.flags & ACK != 0 {
-        let ack = if opts.absolute {
-            Some(i.ack)
-        } else {
-            model.rel_ack(s)
-        };
-        if let Some(ack) = ack {
-            out.push_str(&format!(" ack={ack}"));
-        }
-    }
-    if i.len > 0 {
-        out.push_str(&format!(" len={}", i.len));
-    }
-    if arriving {
-        out.push_str(&format!(" (sent {})", time_str(s.sent)));
-        return out;
-    }
-    out.push_str(&format!(" win={}", i.win));
-    if let Some(m) = i.mss {
-        out.push_str(&format!(" mss={m}"));
-    }
-    if let Some(w) = i.wscale {
-        out.push_str(&format!(" wscale={w}"));
-    }
-    if i.sack_permitted {
-        out.push_str(" sackOK");
-    }
-    if !i.sack.is_empty() {
-        let base = if opts.absolute {
-            0
-        } else {
-            // SACK blocks name the receiver's sequence space, i.e. the other side's ISN.
-            let other = usize::from(s.from_left);
-            model.isn[other].unwrap_or(0)
-        };
-        let blocks: Vec<String> = i
-            .sack
-            .iter()
-            .map(|(l, r)| format!("{}-{}", l.wrapping_sub(base), r.wrapping_sub(base)))
-            .collect();
-        out.push_str(&format!(" sack={}", blocks.join(",")));
-    }
-    if let Some((v, e)) = i.ts {
-        out.push_str(&format!(" ts={v}/{e}"));
-    }
-    match model.notes.get(&s.idx) {
-        Some(a) => {
-            for n in &a.notes {
-                out.push_str(&format!(" [{}]", n.text));
-            }
-        }
-        None if s.retransmission => out.push_str(" [retransmission]"),
-        None => {}
-    }
-    if s.arrived.is_none() {
-        out.push_str(" [lost]");
-    }
-    out
-}
-
 pub(crate) fn trans_label(model: &Model, tr: usize, g: &Glyphs) -> String {
     let t = &model.trans[tr];
     format!("({} {} {}: {})", t.from.name(), g.to, t.to.name(), t.cause)
@@ -274,6 +203,12 @@ pub(crate) fn plain(model: &Model, row: &Row) -> bool {
         Some(i) => i.flags & (SYN | FIN | RST) == 0 && s.caused.is_empty() && !noted,
         None => false,
     }
+}
+
+/// A line's label before it is fitted to the arrow column.
+enum Raw {
+    Seg(SegParts),
+    Text(String),
 }
 
 enum Line<'a> {
@@ -336,14 +271,26 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
         i += 1;
     }
 
-    // Labels, then column widths.
-    let mut labels: Vec<String> = Vec::with_capacity(lines.len());
-    for line in &lines {
-        labels.push(match line {
+    // Column widths: time, state, arrow, state. The arrow column takes what the requested
+    // width leaves (never under MIN_ARROW), and labels are fitted to it, not the other way round.
+    let tw = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Row(r) => Some(width(&time_str(Instant::from_micros(r.key.0)))),
+            Line::Collapsed { .. } => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    // Labels in full first: with no width asked for (0), the arrows are as wide as the
+    // longest of them needs.
+    let raws: Vec<Raw> = lines
+        .iter()
+        .map(|line| match line {
             Line::Row(r) => match r.kind {
-                RowKind::Send { seg } => seg_label(model, &model.segs[seg], opts, false),
-                RowKind::Arrive { seg } => seg_label(model, &model.segs[seg], opts, true),
-                RowKind::Trans { tr } => trans_label(model, tr, g),
+                RowKind::Send { seg } => Raw::Seg(seg_parts(model, &model.segs[seg], opts, false)),
+                RowKind::Arrive { seg } => Raw::Seg(seg_parts(model, &model.segs[seg], opts, true)),
+                RowKind::Trans { tr } => Raw::Text(trans_label(model, tr, g)),
             },
             Line::Collapsed {
                 segments,
@@ -367,27 +314,53 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
                 } else {
                     format!(", {}", extra.join(", "))
                 };
-                format!(
+                Raw::Text(format!(
                     "{e} {segments} data segments and ACKs, {} to {}{extra} {e}",
                     time_str(*from),
                     time_str(*to),
                     e = g.ellipsis
-                )
+                ))
             }
-        });
-    }
-    let tw = lines
-        .iter()
-        .filter_map(|l| match l {
-            Line::Row(r) => Some(width(&time_str(Instant::from_micros(r.key.0)))),
-            Line::Collapsed { .. } => None,
         })
-        .max()
-        .unwrap_or(8)
-        .max(8);
+        .collect();
     let fixed = 2 + tw + 2 + STATE_W + 2 + 2 + STATE_W;
-    let need = labels.iter().map(|l| width(l) + 10).max().unwrap_or(0);
-    let aw = opts.width.saturating_sub(fixed).max(need).max(24);
+    let aw = if opts.width == 0 {
+        let need = raws
+            .iter()
+            .map(|r| match r {
+                Raw::Seg(p) => width(&p.line(0, true)) + 10,
+                Raw::Text(t) => width(t) + 10,
+            })
+            .max()
+            .unwrap_or(0);
+        need.max(MIN_ARROW)
+    } else {
+        opts.width.saturating_sub(fixed).max(MIN_ARROW)
+    };
+    // An arrow is its label plus six columns (lead, spaces, at least one of shaft, head).
+    let room = aw - 6;
+    // Continuation lines (notes) start under the label and may run into the right state column.
+    let cont_indent = 2 + tw + 2 + STATE_W + 2 + 3;
+    let cont_room = (fixed + aw).saturating_sub(cont_indent).max(room);
+
+    // Labels fitted to the arrow column, each with the lines that continue it.
+    let labels: Vec<(String, Vec<String>)> = lines
+        .iter()
+        .zip(raws)
+        .map(|(line, raw)| match (line, raw) {
+            (_, Raw::Seg(p)) => {
+                let (l, below) = p.fit(room, g);
+                (l, wrap_words(&below.join(" "), cont_room, g))
+            }
+            (Line::Collapsed { .. }, Raw::Text(t)) => {
+                // Too long for the arrow column: centred lines of their own.
+                let mut parts = wrap_words(&t, aw, g).into_iter();
+                let first = parts.next().unwrap_or_default();
+                (first, parts.collect())
+            }
+            (Line::Row(_), Raw::Text(t)) => (truncate(&t, aw + 2 + STATE_W, g), Vec::new()),
+        })
+        .collect();
 
     let mut out = String::new();
     // Header: who is who, then where each side starts.
@@ -400,13 +373,22 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
     };
     let lt = title(&ladder.left, ladder.left_addr, model.port[0]);
     let rt = title(&ladder.right, ladder.right_addr, model.port[1]);
-    let head = format!(
-        "  {}  {}  {}",
-        pad_left("time", tw),
-        pad_right(&lt, STATE_W + 2 + aw),
-        rt
-    );
-    out.push_str(head.trim_end());
+    // The right title starts over the right state column, or further left so that it ends
+    // within the width; if the two titles cannot share a line, the right one gets its own.
+    let rt_col = 2 + tw + 2 + STATE_W + 2 + aw + 2;
+    let rt_col = if opts.width == 0 {
+        rt_col
+    } else {
+        rt_col.min((fixed + aw).saturating_sub(width(&rt)))
+    };
+    let lead = format!("  {}  {lt}", pad_left("time", tw));
+    if width(&lead) + 2 <= rt_col {
+        out.push_str(&format!("{}{rt}", pad_right(&lead, rt_col)));
+    } else {
+        out.push_str(&lead);
+        out.push('\n');
+        out.push_str(&format!("{}{rt}", rep(' ', rt_col.max(2))));
+    }
     out.push('\n');
     let init = format!(
         "  {}  {}  {}  {}",
@@ -418,17 +400,27 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
     out.push_str(init.trim_end());
     out.push('\n');
 
-    for (line, label) in lines.iter().zip(&labels) {
+    for (line, (label, more)) in lines.iter().zip(&labels) {
         let text = match line {
             Line::Collapsed { .. } => {
-                let lpad = aw.saturating_sub(width(label)) / 2;
-                format!(
-                    "  {}  {}  {}  {}",
-                    rep(' ', tw),
-                    pad_right(g.vdots, STATE_W),
-                    pad_right(&format!("{}{label}", rep(' ', lpad)), aw),
-                    g.vdots
-                )
+                let mut text = String::new();
+                for (k, part) in std::iter::once(label).chain(more).enumerate() {
+                    let lpad = aw.saturating_sub(width(part)) / 2;
+                    let row = format!(
+                        "  {}  {}  {}  {}",
+                        rep(' ', tw),
+                        pad_right(g.vdots, STATE_W),
+                        pad_right(&format!("{}{part}", rep(' ', lpad)), aw),
+                        g.vdots
+                    );
+                    if k > 0 {
+                        text.push('\n');
+                    }
+                    text.push_str(row.trim_end());
+                }
+                out.push_str(&text);
+                out.push('\n');
+                continue;
             }
             Line::Row(r) => {
                 let time = pad_left(&time_str(Instant::from_micros(r.key.0)), tw);
@@ -451,18 +443,23 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
                         (p.paint(&a, code), r.left_state, r.right_state)
                     }
                     RowKind::Trans { tr } => {
+                        // A transition has one side's state; its label may run over the other
+                        // side's empty state column.
                         let left = model.trans[tr].left;
                         let t = if left {
                             pad_right(label, aw)
                         } else {
-                            pad_left(label, aw)
+                            pad_left(label, STATE_W + 2 + aw)
                         };
                         let t = p.paint(&t, "2");
-                        if left {
-                            (t, r.left_state, None)
-                        } else {
-                            (t, None, r.right_state)
+                        if !left {
+                            let text =
+                                format!("  {time}  {t}  {}", p.state(r.right_state, STATE_W));
+                            out.push_str(text.trim_end());
+                            out.push('\n');
+                            continue;
                         }
+                        (t, r.left_state, None)
                     }
                 };
                 format!(
@@ -474,6 +471,12 @@ pub(crate) fn render(ladder: &Ladder, model: &Model, opts: &RenderOptions) -> St
         };
         out.push_str(text.trim_end());
         out.push('\n');
+        if let Line::Row(_) = line {
+            for c in more {
+                out.push_str(&format!("{}{c}", rep(' ', cont_indent)));
+                out.push('\n');
+            }
+        }
     }
     out
 }
