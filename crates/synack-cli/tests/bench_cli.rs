@@ -4,15 +4,8 @@
 //! with it (`cargo test -p synack-cli --features bench`, and `.ci/run`, which tests with
 //! `--all-features`) it runs.
 
-use std::process::{Command, Output, Stdio};
-
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run synack")
-}
+mod common;
+use common::synack;
 
 /// The default build: `synack bench` (with or without the real one's options) fails with the
 /// command that builds it, and `synack --help` still lists it, saying it is not in this build.

@@ -8,15 +8,10 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run synack")
-}
+mod common;
+use common::synack;
 
 /// Run a command that must fail; its standard error.
 fn fails(args: &[&str]) -> String {

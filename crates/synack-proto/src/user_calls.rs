@@ -49,9 +49,10 @@ impl Connection {
         }
     }
 
-    /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
-    /// `pressure`: the endpoint is over its memory budget.
-    pub(crate) fn recv(&mut self, buf: &mut [u8], pressure: bool) -> Result<usize, Error> {
+    /// What RECEIVE and its peek answer before looking at the buffer: the error of a
+    /// connection that ended abnormally (MUST-12: reset and time-out are not the end of the
+    /// stream), and `WouldBlock` before the connection is synchronized.
+    fn receive_gate(&self) -> Result<(), Error> {
         if self.state() == State::Closed
             && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
         {
@@ -63,6 +64,13 @@ impl Connection {
         ) {
             return Err(Error::WouldBlock);
         }
+        Ok(())
+    }
+
+    /// RECEIVE (§3.10.3). `Ok(0)` is the end of the stream: the peer's FIN (MUST-12).
+    /// `pressure`: the endpoint is over its memory budget.
+    pub(crate) fn recv(&mut self, buf: &mut [u8], pressure: bool) -> Result<usize, Error> {
+        self.receive_gate()?;
         if self.rcv.buf().readable() > 0 {
             if buf.is_empty() {
                 return Ok(0);
@@ -112,17 +120,7 @@ impl Connection {
     /// `Ok(0)` at the end of the stream, the reset error, `WouldBlock` — with the bytes left
     /// in the buffer, so the window and the ACK owed are untouched.
     pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        if self.state() == State::Closed
-            && self.close_reason.is_some_and(|r| r != CloseReason::Normal)
-        {
-            return Err(self.closed_error());
-        }
-        if matches!(
-            self.state(),
-            State::SynSent | State::SynReceived | State::Listen
-        ) {
-            return Err(Error::WouldBlock);
-        }
+        self.receive_gate()?;
         if self.rcv.buf().readable() > 0 {
             return Ok(self.rcv.buf().peek(buf));
         }
