@@ -36,16 +36,12 @@ impl Connection {
         let (una_before, sacked_before) = (self.snd.una(), self.rec.scoreboard.sacked_bytes());
         let lost_retransmits_before = self.stats.lost_retransmits;
         if self.opts.sack_ok() && !info.sack_blocks.is_empty() {
-            (newly_sacked, dsack) =
-                self.rec
-                    .scoreboard
-                    .on_ack(self.snd.una(), self.snd.max(), info.sack_blocks);
-            // RFC 2883 §4 (a): a first block below this segment's own cumulative ACK is a
-            // D-SACK — also when the ACK moves SND.UNA past it (a probe or retransmission that
-            // arrived twice, acknowledged by the same segment that reports the duplicate).
-            dsack |= info.sack_blocks.first().is_some_and(|&(l, r)| {
-                SeqNum(l) < SeqNum(r) && SeqNum(r) <= info.ack && SeqNum(r) > self.snd.una()
-            });
+            (newly_sacked, dsack) = self.rec.scoreboard.on_ack(
+                self.snd.una(),
+                info.ack,
+                self.snd.max(),
+                info.sack_blocks,
+            );
             if self.rec.rack.is_none() {
                 self.detect_lost_retransmissions(info.ack); // RACK finds these by time
             }

@@ -53,11 +53,14 @@ impl Scoreboard {
     /// Blocks are `(left, right)` edges from the wire. Empty or inverted blocks and blocks
     /// at or below `snd_una` or at or beyond `snd_max` are ignored; blocks that straddle either
     /// edge are clipped to `[snd_una, snd_max)`. Returns the number of octets newly SACKed and
-    /// whether the first block is a D-SACK (RFC 2883 §4): it starts below the cumulative ACK,
-    /// lies inside the second block, or lies strictly inside a range already SACKed.
+    /// whether the first block is a D-SACK (RFC 2883 §4): it starts below SND.UNA or ends at
+    /// or below this segment's own cumulative ACK `ack` (the duplicate and the ACK that moves
+    /// SND.UNA past it come in one segment), lies inside the second block, or lies strictly
+    /// inside a range already SACKed.
     pub(crate) fn on_ack(
         &mut self,
         snd_una: SeqNum,
+        ack: SeqNum,
         snd_max: SeqNum,
         blocks: &[(u32, u32)],
     ) -> (u32, bool) {
@@ -65,7 +68,7 @@ impl Scoreboard {
         let before = self.sacked_bytes();
         let dsack = blocks
             .first()
-            .is_some_and(|&first| self.is_dsack(snd_una, first, blocks.get(1).copied()));
+            .is_some_and(|&first| self.is_dsack(snd_una, ack, first, blocks.get(1).copied()));
         let window = offset(snd_max, snd_una).max(0);
         for &(left, right) in blocks {
             let lo = offset(SeqNum(left), snd_una);
@@ -83,14 +86,21 @@ impl Scoreboard {
     }
 
     /// RFC 2883 §4: how the sender recognises a D-SACK block (only ever the first block).
-    fn is_dsack(&self, snd_una: SeqNum, first: (u32, u32), second: Option<(u32, u32)>) -> bool {
+    fn is_dsack(
+        &self,
+        snd_una: SeqNum,
+        ack: SeqNum,
+        first: (u32, u32),
+        second: Option<(u32, u32)>,
+    ) -> bool {
         let lo = offset(SeqNum(first.0), snd_una);
         let hi = offset(SeqNum(first.1), snd_una);
         if hi <= lo {
             return false;
         }
-        // §4 (a): a normal SACK block never starts below the cumulative ACK.
-        if lo < 0 {
+        // §4 (a): a normal SACK block never starts below the cumulative ACK — neither
+        // SND.UNA, nor the ACK field of the segment that carries it.
+        if lo < 0 || offset(SeqNum(first.1), ack) <= 0 {
             return true;
         }
         let (left, right) = (SeqNum(first.0), SeqNum(first.1));
@@ -355,7 +365,7 @@ mod tests {
     fn board(blocks: &[(u32, u32)]) -> Scoreboard {
         let mut sb = Scoreboard::new();
         sb.reset_recovery(UNA);
-        sb.on_ack(UNA, MAX, blocks);
+        sb.on_ack(UNA, UNA, MAX, blocks);
         sb
     }
 
@@ -379,57 +389,75 @@ mod tests {
     fn rfc2018_s4_merges_overlapping_and_adjacent_blocks() {
         let mut sb = board(&[(3000, 4000)]);
         assert_eq!(
-            sb.on_ack(UNA, MAX, &[(5000, 6000), (3000, 4000)]),
+            sb.on_ack(UNA, UNA, MAX, &[(5000, 6000), (3000, 4000)]),
             (1000, false)
         );
         assert_eq!(ranges(&sb), [(3000, 4000), (5000, 6000)]);
         // Adjacent on the left of the first range, overlapping the second.
-        assert_eq!(sb.on_ack(UNA, MAX, &[(2000, 3000), (5500, 7000)]).0, 2000);
+        assert_eq!(
+            sb.on_ack(UNA, UNA, MAX, &[(2000, 3000), (5500, 7000)]).0,
+            2000
+        );
         assert_eq!(ranges(&sb), [(2000, 4000), (5000, 7000)]);
         // Filling the gap joins them into one.
-        assert_eq!(sb.on_ack(UNA, MAX, &[(4000, 5000)]).0, 1000);
+        assert_eq!(sb.on_ack(UNA, UNA, MAX, &[(4000, 5000)]).0, 1000);
         assert_eq!(ranges(&sb), [(2000, 7000)]);
         assert_eq!((sb.sacked_bytes(), sb.high_sacked()), (5000, Some(s(7000))));
         assert!(sb.is_sacked(s(2000)) && sb.is_sacked(s(6999)));
         assert!(!sb.is_sacked(s(1999)) && !sb.is_sacked(s(7000)));
         // One block covering several ranges.
-        sb.on_ack(UNA, MAX, &[(8000, 8500), (9000, 9500)]);
-        assert_eq!(sb.on_ack(UNA, MAX, &[(1500, 9800)]).0, 8300 - 5000 - 1000);
+        sb.on_ack(UNA, UNA, MAX, &[(8000, 8500), (9000, 9500)]);
+        assert_eq!(
+            sb.on_ack(UNA, UNA, MAX, &[(1500, 9800)]).0,
+            8300 - 5000 - 1000
+        );
         assert_eq!(ranges(&sb), [(1500, 9800)]);
+    }
+
+    #[test]
+    fn rfc2883_s4_a_block_below_the_segments_own_ack_is_dsack() {
+        // The last segment arrived twice; the ACK that moves SND.UNA past it (5000 → 6000)
+        // reports the duplicate in the same segment: a D-SACK although it starts at SND.UNA.
+        let mut sb = Scoreboard::new();
+        let (una, max) = (s(5000), s(6000));
+        assert_eq!(sb.on_ack(una, s(6000), max, &[(5000, 6000)]), (1000, true));
+        // The same block with the ACK still at 5000 is an ordinary SACK.
+        let mut sb = Scoreboard::new();
+        assert_eq!(sb.on_ack(una, una, max, &[(5000, 6000)]), (1000, false));
     }
 
     #[test]
     fn rfc2883_s4_blocks_below_snd_una_are_dsack_and_not_stored() {
         let mut sb = Scoreboard::new();
         let (una, max) = (s(5000), s(20_000));
-        assert_eq!(sb.on_ack(una, max, &[(3000, 4000)]), (0, true));
+        assert_eq!(sb.on_ack(una, una, max, &[(3000, 4000)]), (0, true));
         assert!(sb.is_empty());
         // Right edge == SND.UNA: D-SACK, not stored; the second block is stored.
         assert_eq!(
-            sb.on_ack(una, max, &[(4000, 5000), (8000, 9000)]),
+            sb.on_ack(una, una, max, &[(4000, 5000), (8000, 9000)]),
             (1000, true)
         );
         assert_eq!(ranges(&sb), [(8000, 9000)]);
         // First block inside a range already SACKed: a duplicate.
         assert_eq!(
-            sb.on_ack(una, max, &[(8000, 8500), (8000, 9000)]),
+            sb.on_ack(una, una, max, &[(8000, 8500), (8000, 9000)]),
             (0, true)
         );
-        assert_eq!(sb.on_ack(una, max, &[(8200, 8500)]), (0, true));
+        assert_eq!(sb.on_ack(una, una, max, &[(8200, 8500)]), (0, true));
         // The same blocks repeated (a window update): not a D-SACK.
-        assert_eq!(sb.on_ack(una, max, &[(8000, 9000)]), (0, false));
+        assert_eq!(sb.on_ack(una, una, max, &[(8000, 9000)]), (0, false));
         // First block covered by the second block.
         assert_eq!(
-            sb.on_ack(una, max, &[(11_000, 11_500), (10_000, 12_000)]),
+            sb.on_ack(una, una, max, &[(11_000, 11_500), (10_000, 12_000)]),
             (2000, true)
         );
         // Only the first block can be a D-SACK; a later block below SND.UNA is just ignored.
         assert_eq!(
-            sb.on_ack(una, max, &[(13_000, 14_000), (1000, 2000)]),
+            sb.on_ack(una, una, max, &[(13_000, 14_000), (1000, 2000)]),
             (1000, false)
         );
         // A straddling first block is a D-SACK; its part above SND.UNA is clipped and kept.
-        assert_eq!(sb.on_ack(una, max, &[(4500, 5500)]), (500, true));
+        assert_eq!(sb.on_ack(una, una, max, &[(4500, 5500)]), (500, true));
         let want = [
             (5000, 5500),
             (8000, 9000),
@@ -449,11 +477,11 @@ mod tests {
             (3000, 3000),
             (4000, 3000),
         ] {
-            assert_eq!(sb.on_ack(UNA, MAX, &[block]), (0, false));
+            assert_eq!(sb.on_ack(UNA, UNA, MAX, &[block]), (0, false));
         }
         assert!(sb.is_empty());
         // Straddling snd_max: clipped.
-        assert_eq!(sb.on_ack(UNA, MAX, &[(9000, 11_000)]), (1000, false));
+        assert_eq!(sb.on_ack(UNA, UNA, MAX, &[(9000, 11_000)]), (1000, false));
         assert_eq!(ranges(&sb), [(9000, 10_000)]);
     }
 
@@ -477,19 +505,22 @@ mod tests {
         // A block that straddles 2^32, and one wholly past it.
         let (b1, b2, b3, b4) = (una + 500u32, una + 2500u32, una + 4000u32, una + 5000u32);
         assert_eq!(
-            sb.on_ack(una, max, &[(b1.0, b2.0), (b3.0, b4.0)]),
+            sb.on_ack(una, una, max, &[(b1.0, b2.0), (b3.0, b4.0)]),
             (3000, false)
         );
         assert_eq!(sb.ranges, [(b1, b2), (b3, b4)]);
         assert!(sb.is_sacked(s(0)) && sb.is_sacked(s(u32::MAX)) && !sb.is_sacked(una));
         // Merge across the wrap.
-        sb.on_ack(una, max, &[(b2.0, b3.0)]);
+        sb.on_ack(una, una, max, &[(b2.0, b3.0)]);
         assert_eq!(
             (sb.ranges.as_slice(), sb.high_sacked()),
             (&[(b1, b4)][..], Some(b4))
         );
         // A D-SACK just below the wrapped SND.UNA.
-        assert_eq!(sb.on_ack(una, max, &[((una - 100u32).0, una.0)]), (0, true));
+        assert_eq!(
+            sb.on_ack(una, una, max, &[((una - 100u32).0, una.0)]),
+            (0, true)
+        );
         // pipe: 500 unSACKed below b1 (lost: 4500 > 2*MSS), 15_000 above b4 (not lost).
         assert_eq!(sb.pipe(una, max, MSS), 15_000);
         assert_eq!(sb.next_seg(una, max, max, max, MSS), Some((una, 500, true)));
@@ -504,7 +535,7 @@ mod tests {
         let mut sb = board(&[(1000, 1100), (2000, 2100)]);
         assert!(!sb.is_lost(s(0), MSS) && !sb.loss_detected(UNA, MSS));
         // A third discontiguous range: DupThresh ranges above 0.
-        sb.on_ack(UNA, MAX, &[(3000, 3100)]);
+        sb.on_ack(UNA, UNA, MAX, &[(3000, 3100)]);
         assert!(sb.is_lost(s(0), MSS) && sb.loss_detected(UNA, MSS));
         // Octets 1001..1100 are above 1000, so three ranges still; above 1099 only two.
         assert!(sb.is_lost(s(1000), MSS));
@@ -517,7 +548,7 @@ mod tests {
         let mut sb = board(&[(1000, 3000)]);
         assert!(!sb.is_lost(s(0), MSS));
         // One more byte (in a second range, so still only 2 ranges): lost.
-        sb.on_ack(UNA, MAX, &[(4000, 4001)]);
+        sb.on_ack(UNA, UNA, MAX, &[(4000, 4001)]);
         assert!(sb.is_lost(s(0), MSS));
         // Octets strictly greater than seq only: above 1000 are 1999 + 1 bytes.
         assert!(!sb.is_lost(s(1000), MSS) && sb.is_lost(s(999), MSS));
@@ -593,7 +624,7 @@ mod tests {
         assert_eq!(sent, [(0, 1000), (1000, 1000), (2000, 500), (9000, 1000)]);
         // HighRxt was not moved by the rescue: once a SACK of the rescued tail arrives, rule 3
         // can still offer the hole [6000,9000) below the new HighSACK.
-        sb.on_ack(UNA, MAX, &[(9000, 10_000)]);
+        sb.on_ack(UNA, UNA, MAX, &[(9000, 10_000)]);
         assert_eq!(next(&sb, 10_000, 10_000), Some((6000, 1000, true)));
     }
 
@@ -638,7 +669,7 @@ mod tests {
             x ^= x >> 17;
             x ^= x << 5;
             let left = una + ((x % 19_000) * 100 + 10);
-            sb.on_ack(una, max, &[(left.0, (left + 50u32).0)]);
+            sb.on_ack(una, una, max, &[(left.0, (left + 50u32).0)]);
             check_invariants(&sb, una, max).unwrap();
         }
         assert_eq!(sb.ranges.len(), MAX_RANGES);
@@ -669,7 +700,7 @@ mod tests {
                         (l.0, (l + len).0)
                     })
                     .collect();
-                let (new, _) = sb.on_ack(una, max, &blocks);
+                let (new, _) = sb.on_ack(una, una, max, &blocks);
                 prop_assert!(new <= window);
                 check_invariants(&sb, una, max).map_err(TestCaseError::fail)?;
                 prop_assert!(sb.pipe(una, max, 1460) <= 2 * (max - una));
