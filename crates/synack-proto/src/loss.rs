@@ -273,13 +273,8 @@ impl Connection {
         if !ctx.cfg.tlp {
             return;
         }
-        let mss = u32::from(self.opts.snd_mss());
         let recovering = self.rec.recover.is_some();
-        // Outside recovery a lone segment's ACK may be delayed (hence WCDelAckT); inside it
-        // the peer holds out-of-order data and ACKs every segment at once (RFC 5681 §4.2).
-        let one_segment = self.snd.in_flight() <= mss && !recovering;
         let open = self.snd.una() != self.snd.max() && self.snd.wnd() > 0;
-        let (srtt, rto_at) = (self.rec.rtt.srtt_us(), self.timers.get(Timer::Rto));
         let Some(rack) = self.rec.rack.as_mut() else {
             return;
         };
@@ -293,9 +288,7 @@ impl Connection {
                 rack.may_schedule_probe()
             };
         if eligible {
-            rack.timer = LossTimer::Probe;
-            let at = rack.probe_timeout(ctx.now, srtt, one_segment, rto_at);
-            self.timers.start(Timer::Loss, at);
+            self.arm_probe(ctx, 1);
         } else if rack.timer == LossTimer::Probe {
             rack.timer = LossTimer::Off;
             self.timers.stop(Timer::Loss);
@@ -305,21 +298,24 @@ impl Connection {
     /// After a probe outside recovery: if it goes unanswered, another after twice the probe
     /// timeout (rack.rs `MAX_PROBES`), before the retransmission timer.
     pub(crate) fn schedule_repeat_probe(&mut self, ctx: &Ctx<'_>) {
-        if !ctx.cfg.tlp {
-            return;
+        if ctx.cfg.tlp && self.rec.rack.as_ref().is_some_and(|r| r.may_probe_again()) {
+            self.arm_probe(ctx, 2);
         }
+    }
+
+    /// Start the loss timer as the probe timeout (RFC 8985 §7.2), SRTT times `backoff`.
+    /// Outside recovery a lone segment's ACK may be delayed (hence WCDelAckT); inside it the
+    /// peer holds out-of-order data and ACKs every segment at once (RFC 5681 §4.2).
+    fn arm_probe(&mut self, ctx: &Ctx<'_>, backoff: u64) {
         let mss = u32::from(self.opts.snd_mss());
-        let one_segment = self.snd.in_flight() <= mss;
-        let (srtt, rto_at) = (self.rec.rtt.srtt_us(), self.timers.get(Timer::Rto));
-        let Some(rack) = self.rec.rack.as_mut() else {
-            return;
-        };
-        if !rack.may_probe_again() {
-            return;
+        let one_segment = self.snd.in_flight() <= mss && self.rec.recover.is_none();
+        let srtt = self.rec.rtt.srtt_us().map(|s| s * backoff);
+        let rto_at = self.timers.get(Timer::Rto);
+        if let Some(rack) = self.rec.rack.as_mut() {
+            rack.timer = LossTimer::Probe;
+            let at = rack.probe_timeout(ctx.now, srtt, one_segment, rto_at);
+            self.timers.start(Timer::Loss, at);
         }
-        let at = rack.probe_timeout(ctx.now, srtt.map(|s| s * 2), one_segment, rto_at);
-        rack.timer = LossTimer::Probe;
-        self.timers.start(Timer::Loss, at);
     }
 
     /// The loss timer expired: RACK's reordering timer (look at the undecided segments again)
