@@ -318,13 +318,7 @@ impl Connection {
         if n == 0 {
             return None;
         }
-        let mut flags = TcpFlags::ACK;
-        if seq + n == data_end {
-            flags |= TcpFlags::PSH;
-            if self.snd.fin_seq() == Some(data_end) && self.can_send_fin() {
-                flags |= TcpFlags::FIN;
-            }
-        }
+        let flags = self.data_flags(seq, n, self.can_send_fin());
         if rexmit {
             self.rec.scoreboard.mark_retransmitted(seq, n as u32);
             self.log_retransmission(seq);
@@ -344,7 +338,6 @@ impl Connection {
         let data_end = self.snd.buf().end();
         let (una, max) = (self.snd.una(), self.snd.max());
         let window_end = una + self.snd.wnd();
-        let mut flags = TcpFlags::ACK;
         let recovering = self.rec.recover.is_some();
         let new_data = self.snd.nxt() == max && max < data_end && max < window_end;
         // In recovery: what RACK marked lost and cwnd held back; else new data; else the
@@ -362,8 +355,7 @@ impl Connection {
             }
         });
         let (seq, len, retransmission) = if let Some((s, e)) = hole {
-            let n = (e - s).min(max_payload as u32).min(data_end - s);
-            (s, self.snd.buf().len_from(s, n as usize), true)
+            (s, self.range_len(s, e, max_payload), true)
         } else if new_data {
             let n = (data_end - max)
                 .min(window_end - max)
@@ -387,17 +379,12 @@ impl Connection {
             }
             return None;
         };
-        if seq + len == data_end {
-            flags |= TcpFlags::PSH;
-            let fin_goes = if retransmission {
-                self.snd.fin_seq().is_some_and(|f| f < max)
-            } else {
-                self.can_send_fin()
-            };
-            if self.snd.fin_seq() == Some(data_end) && fin_goes {
-                flags |= TcpFlags::FIN;
-            }
-        }
+        let fin_goes = if retransmission {
+            self.fin_sent()
+        } else {
+            self.can_send_fin()
+        };
+        let flags = self.data_flags(seq, len, fin_goes);
         let ctl = usize::from(flags.contains(TcpFlags::FIN));
         if len + ctl == 0 {
             if let Some(rack) = self.rec.rack.as_mut() {
@@ -446,24 +433,38 @@ impl Connection {
         if self.rec.cwnd().saturating_sub(self.pipe(mss)) < mss {
             return None;
         }
-        let data_end = self.snd.buf().end();
-        let n = (e - s).min(max_payload as u32).min(data_end - s);
-        let len = self.snd.buf().len_from(s, n as usize);
-        let mut flags = TcpFlags::ACK;
-        if s + len == data_end {
-            flags |= TcpFlags::PSH;
-            if self
-                .snd
-                .fin_seq()
-                .is_some_and(|f| f == data_end && f < self.snd.max())
-            {
-                flags |= TcpFlags::FIN;
-            }
-        }
+        let len = self.range_len(s, e, max_payload);
+        let flags = self.data_flags(s, len, self.fin_sent());
         if len == 0 && !flags.contains(TcpFlags::FIN) {
             return None;
         }
         Some(self.sent(ctx, s, flags, *options, len))
+    }
+
+    /// Octets of `[s, e)` one segment takes: at most `max_payload`, none past the queued data.
+    fn range_len(&self, s: SeqNum, e: SeqNum, max_payload: usize) -> usize {
+        let data_end = self.snd.buf().end();
+        let n = (e - s).min(max_payload as u32).min(data_end - s);
+        self.snd.buf().len_from(s, n as usize)
+    }
+
+    /// The flags of a data segment `[seq, seq + len)`: ACK; PSH when it ends what the
+    /// application wrote (MUST-61); FIN when the FIN comes right after it and `fin` allows it.
+    fn data_flags(&self, seq: SeqNum, len: usize, fin: bool) -> TcpFlags {
+        let data_end = self.snd.buf().end();
+        let mut flags = TcpFlags::ACK;
+        if seq + len == data_end {
+            flags |= TcpFlags::PSH;
+            if fin && self.snd.fin_seq() == Some(data_end) {
+                flags |= TcpFlags::FIN;
+            }
+        }
+        flags
+    }
+
+    /// Our FIN has been sent (a resend of the last data may carry it again).
+    fn fin_sent(&self) -> bool {
+        self.snd.fin_seq().is_some_and(|f| f < self.snd.max())
     }
 
     fn can_send_fin(&self) -> bool {
